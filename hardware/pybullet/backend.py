@@ -1,0 +1,243 @@
+"""A simulated arm in PyBullet: robot on a table with the objects of a scene, seeded and deterministic.
+
+Commands go through the SafetyFilter exactly as on a real arm. Forward kinematics for the safety
+check runs in a second, robot-only physics client, so checking a target never disturbs the world.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pybullet as pb
+import pybullet_data
+
+from hardware.arm import ArmInterface, WorldView
+from hardware.pybullet.config import PyBulletConfig, load_robot
+from hardware.safety import SafetyError, SafetyFilter
+from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
+from hardware.types import JointState, ObjectState, Pose
+
+SETTLE_SECONDS = 0.5
+
+
+class PyBulletArm(ArmInterface, WorldView):
+    """Arm + world in one PyBullet client. Use as a context manager or call `close()`."""
+
+    def __init__(self, config: PyBulletConfig | None = None, scene: SceneSpec | None = None) -> None:
+        self.config = config or PyBulletConfig()
+        self.robot_config = load_robot(self.config.robot)
+        self.scene = scene or load_scene(self.config.scene)
+        self.control_dt = 1.0 / self.config.control_hz
+        self._substeps = max(1, round(self.config.physics_hz / self.config.control_hz))
+        self._rng = np.random.default_rng(self.config.seed)
+        self._client = pb.connect(pb.GUI if self.config.gui else pb.DIRECT)
+        self._kin_client = pb.connect(pb.DIRECT)
+        self.sim_time = 0.0
+        try:
+            self._build_world()
+        except Exception:
+            self.close()
+            raise
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build_world(self) -> None:
+        c = self._client
+        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=c)
+        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self._kin_client)
+        pb.setTimeStep(1.0 / self.config.physics_hz, physicsClientId=c)
+        pb.setGravity(0, 0, -9.81, physicsClientId=c)
+        pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=c)
+        if self.config.gui:
+            pb.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0, physicsClientId=c)
+        self._table = pb.loadURDF(self.scene.table_urdf, self.scene.table_position, useFixedBase=True,
+                                  physicsClientId=c)
+        rc = self.robot_config
+        self._robot = pb.loadURDF(rc.urdf, [0, 0, 0], useFixedBase=True, physicsClientId=c)
+        self._kin_robot = pb.loadURDF(rc.urdf, [0, 0, 0], useFixedBase=True, physicsClientId=self._kin_client)
+        joints = {pb.getJointInfo(self._robot, j, physicsClientId=c)[1].decode(): j
+                  for j in range(pb.getNumJoints(self._robot, physicsClientId=c))}
+        links = {pb.getJointInfo(self._robot, j, physicsClientId=c)[12].decode(): j for j in joints.values()}
+        self._arm = [joints[n] for n in rc.arm_joints]
+        self._fingers = [joints[n] for n in rc.finger_joints]
+        self._tcp = links[rc.tcp_link]
+        # IK wants limits for every movable joint, in index order.
+        self._movable = [j for j in joints.values()
+                         if pb.getJointInfo(self._robot, j, physicsClientId=c)[2] != pb.JOINT_FIXED]
+        info = [pb.getJointInfo(self._robot, j, physicsClientId=c) for j in self._movable]
+        self._ik_lower = [i[8] for i in info]
+        self._ik_upper = [i[9] for i in info]
+        self._ik_ranges = [u - lo for lo, u in zip(self._ik_lower, self._ik_upper)]
+        self._ik_rest = list(rc.home) + [0.04] * (len(self._movable) - len(rc.home))
+        lower = [pb.getJointInfo(self._robot, j, physicsClientId=c)[8] for j in self._arm]
+        upper = [pb.getJointInfo(self._robot, j, physicsClientId=c)[9] for j in self._arm]
+        self.safety = SafetyFilter(self.config.safety_config(lower, upper, rc.gripper_max_width), self.control_dt)
+        for f in self._fingers:
+            pb.changeDynamics(self._robot, f, lateralFriction=1.5, spinningFriction=0.002, physicsClientId=c)
+        for j, q in zip(self._arm, rc.home):
+            pb.resetJointState(self._robot, j, q, physicsClientId=c)
+        for f in self._fingers:
+            pb.resetJointState(self._robot, f, rc.gripper_max_width / 2, physicsClientId=c)
+        self._arm_target = np.array(rc.home, float)
+        self._gripper_target = rc.gripper_max_width
+        self._apply_targets()
+        self._bodies: dict[str, tuple[int, ObjectSpec]] = {}
+        for spec in self.scene.objects:
+            self._bodies[spec.name] = (self._spawn(spec), spec)
+        for _ in range(round(SETTLE_SECONDS / self.control_dt)):
+            self.step()
+
+    def _spawn(self, spec: ObjectSpec) -> int:
+        c = self._client
+        jitter = self.scene.jitter if spec.jitter is None else spec.jitter
+        x, y = np.asarray(spec.position) + self._rng.uniform(-jitter, jitter, size=2)
+        orn = pb.getQuaternionFromEuler([0, 0, spec.yaw])
+        if spec.urdf is None:
+            half = [spec.edge / 2] * 3
+            col = pb.createCollisionShape(pb.GEOM_BOX, halfExtents=half, physicsClientId=c)
+            vis = pb.createVisualShape(pb.GEOM_BOX, halfExtents=half, rgbaColor=COLORS_RGBA[spec.color or "white"],
+                                       physicsClientId=c)
+            body = pb.createMultiBody(spec.mass, col, vis, [x, y, spec.edge / 2], orn, physicsClientId=c)
+        else:
+            body = pb.loadURDF(spec.urdf, [x, y, 0.0], orn, globalScaling=spec.scale,
+                               useFixedBase=spec.container, physicsClientId=c)
+            lo, _ = pb.getAABB(body, physicsClientId=c)
+            pos, _ = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+            pb.resetBasePositionAndOrientation(body, [x, y, pos[2] - lo[2] + 0.001], orn, physicsClientId=c)
+        pb.changeDynamics(body, -1, lateralFriction=1.0, spinningFriction=0.001, physicsClientId=c)
+        return body
+
+    # -- state ----------------------------------------------------------------------------------
+    def joint_state(self) -> JointState:
+        states = pb.getJointStates(self._robot, self._arm, physicsClientId=self._client)
+        return JointState(self.robot_config.arm_joints, np.array([s[0] for s in states]),
+                          np.array([s[1] for s in states]))
+
+    def ee_pose(self) -> Pose:
+        s = pb.getLinkState(self._robot, self._tcp, computeForwardKinematics=True, physicsClientId=self._client)
+        return Pose(np.array(s[4]), np.array(s[5]))
+
+    def gripper_width(self) -> float:
+        states = pb.getJointStates(self._robot, self._fingers, physicsClientId=self._client)
+        return float(sum(s[0] for s in states))
+
+    def tool_down(self, yaw: float = 0.0) -> np.ndarray:
+        r, p, _ = self.robot_config.tool_down_rpy
+        return np.array(pb.getQuaternionFromEuler([r, p, yaw]))
+
+    def _tcp_of(self, q: np.ndarray) -> np.ndarray:
+        for j, v in zip(self._arm, q):
+            pb.resetJointState(self._kin_robot, j, float(v), physicsClientId=self._kin_client)
+        s = pb.getLinkState(self._kin_robot, self._tcp, computeForwardKinematics=True,
+                            physicsClientId=self._kin_client)
+        return np.array(s[4])
+
+    # -- commands (all through self.safety) -----------------------------------------------------
+    def command_joints(self, positions: Sequence[float]) -> np.ndarray:
+        self._arm_target = self.safety.filter_joint_target(positions, self.joint_state().positions, self._tcp_of)
+        self._apply_targets()
+        return self._arm_target.copy()
+
+    def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
+        goal = self.safety.filter_ee_target(position, self.ee_pose().position)
+        orn = self.tool_down() if orientation is None else np.asarray(orientation, float)
+        if orn.shape != (4,) or not np.all(np.isfinite(orn)) or np.linalg.norm(orn) < 1e-6:
+            self.safety.stats.rejected += 1
+            raise SafetyError(f"rejected orientation: {orn.tolist()}")
+        q = pb.calculateInverseKinematics(
+            self._robot, self._tcp, goal.tolist(), (orn / np.linalg.norm(orn)).tolist(),
+            lowerLimits=self._ik_lower, upperLimits=self._ik_upper, jointRanges=self._ik_ranges,
+            restPoses=self._ik_rest, maxNumIterations=60, residualThreshold=1e-5,
+            physicsClientId=self._client)
+        return self.command_joints(np.asarray(q[: len(self._arm)]))
+
+    def command_gripper(self, width: float) -> float:
+        self._gripper_target = self.safety.filter_gripper(width)
+        self._apply_targets()
+        return self._gripper_target
+
+    def _apply_targets(self) -> None:
+        c, rc = self._client, self.robot_config
+        pb.setJointMotorControlArray(self._robot, self._arm, pb.POSITION_CONTROL,
+                                     targetPositions=self._arm_target.tolist(),
+                                     forces=[rc.max_joint_force] * len(self._arm), physicsClientId=c)
+        if self._fingers:
+            half = self._gripper_target / 2
+            pb.setJointMotorControlArray(self._robot, self._fingers, pb.POSITION_CONTROL,
+                                         targetPositions=[half] * len(self._fingers),
+                                         forces=[rc.max_finger_force] * len(self._fingers), physicsClientId=c)
+
+    def step(self) -> None:
+        for _ in range(self._substeps):
+            pb.stepSimulation(physicsClientId=self._client)
+        self.sim_time += self.control_dt
+        if self.config.gui:
+            time.sleep(self.control_dt)
+
+    def estop(self) -> None:
+        self.safety.estop()
+        # Hold where the arm is now, not where it was heading.
+        self._arm_target = self.joint_state().positions
+        self._apply_targets()
+
+    def reset_estop(self) -> None:
+        self.safety.reset_estop()
+
+    @property
+    def estopped(self) -> bool:
+        return self.safety.estopped
+
+    def camera_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        w, h = width or self.config.camera_width, height or self.config.camera_height
+        view = pb.computeViewMatrix(self.scene.camera_eye, self.scene.camera_target, [0, 0, 1])
+        proj = pb.computeProjectionMatrixFOV(self.scene.camera_fov, w / h, 0.05, 4.0)
+        img = pb.getCameraImage(w, h, view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=self._client)
+        return np.asarray(img[2], dtype=np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+
+    # -- world ----------------------------------------------------------------------------------
+    def objects(self) -> dict[str, ObjectState]:
+        out = {}
+        for name, (body, spec) in self._bodies.items():
+            lo, hi = (np.array(v) for v in pb.getAABB(body, physicsClientId=self._client))
+            _, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self._client)
+            out[name] = ObjectState(
+                name=name, category=spec.category, position=(lo + hi) / 2, orientation=np.array(orn),
+                half_extents=(hi - lo) / 2, color=spec.color, size=spec.size,
+                is_container=spec.container, synonyms=spec.synonyms)
+        return out
+
+    def _body(self, name: str) -> int:
+        if name in ("gripper", "robot"):
+            return self._robot
+        if name == "table":
+            return self._table
+        return self._bodies[name][0]
+
+    def contacts(self, a: str, b: str) -> bool:
+        points = pb.getContactPoints(self._body(a), self._body(b), physicsClientId=self._client)
+        if "gripper" in (a, b):
+            side = 1 if a == "gripper" else 2  # which side of the pair is the robot
+            points = [pt for pt in points if pt[2 + side] in self._fingers]
+        return len(points) > 0
+
+    def is_grasped(self, name: str) -> bool:
+        """Both fingers touch the object."""
+        body = self._body(name)
+        touching = {pt[3] for pt in pb.getContactPoints(self._robot, body, physicsClientId=self._client)}
+        return all(f in touching for f in self._fingers)
+
+    def set_object_pose(self, name: str, position: Sequence[float], yaw: float = 0.0) -> None:
+        """Move an object (scene set-up in tests and benchmarks; not a robot command)."""
+        pb.resetBasePositionAndOrientation(self._body(name), list(position), pb.getQuaternionFromEuler([0, 0, yaw]),
+                                           physicsClientId=self._client)
+
+    def close(self) -> None:
+        for client in (getattr(self, "_client", None), getattr(self, "_kin_client", None)):
+            if client is not None and pb.isConnected(client):
+                pb.disconnect(client)
+
+    def __enter__(self) -> PyBulletArm:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,188 @@
+"""The safety filter between every command and the arm. On by default; backends cannot skip it.
+
+It rejects non-finite commands, latches an e-stop, clamps joint targets to the joint limits and to a
+per-step (velocity) bound, and keeps the tool centre point inside a workspace box. A watchdog stops
+the arm when commands stop arriving.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class SafetyError(RuntimeError):
+    """A command was refused; the arm keeps holding its last safe target."""
+
+
+class EStopActive(SafetyError):
+    """Motion is refused until the e-stop is reset."""
+
+
+@dataclass
+class SafetyConfig:
+    """Limits applied to every command. Units: metres, radians, seconds."""
+
+    joint_lower: Sequence[float]
+    joint_upper: Sequence[float]
+    #: margin kept from the mechanical joint limits
+    joint_margin: float = 0.02
+    #: max joint speed; a target further than max_joint_velocity * control_dt from the current
+    #: position is pulled back to that distance
+    max_joint_velocity: float = 1.5
+    #: max tool-centre-point travel per control step
+    max_ee_step: float = 0.04
+    #: axis-aligned box the tool centre point must stay in: (xmin, ymin, zmin), (xmax, ymax, zmax)
+    workspace_min: Sequence[float] = (0.15, -0.6, 0.005)
+    workspace_max: Sequence[float] = (0.85, 0.6, 0.75)
+    gripper_max_width: float = 0.08
+    #: seconds without a command after which the watchdog stops the arm
+    watchdog_timeout: float = 0.5
+
+
+@dataclass
+class SafetyStats:
+    rejected: int = 0
+    clamped: int = 0
+    workspace_limited: int = 0
+
+
+def _finite(values: Sequence[float], what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).reshape(-1)
+    if not np.all(np.isfinite(arr)):
+        raise SafetyError(f"rejected {what}: contains NaN or inf ({arr.tolist()})")
+    return arr
+
+
+@dataclass
+class SafetyFilter:
+    """Turns a requested command into the command that is safe to apply now."""
+
+    config: SafetyConfig
+    control_dt: float
+    stats: SafetyStats = field(default_factory=SafetyStats)
+    _estopped: bool = False
+
+    def __post_init__(self) -> None:
+        lower = np.asarray(self.config.joint_lower, float) + self.config.joint_margin
+        upper = np.asarray(self.config.joint_upper, float) - self.config.joint_margin
+        if lower.shape != upper.shape or np.any(lower >= upper):
+            raise ValueError("SafetyConfig joint limits are inconsistent (lower must be below upper)")
+        self._lower, self._upper = lower, upper
+        self._ws_min = np.asarray(self.config.workspace_min, float)
+        self._ws_max = np.asarray(self.config.workspace_max, float)
+
+    # -- e-stop -------------------------------------------------------------------------------
+    @property
+    def estopped(self) -> bool:
+        return self._estopped
+
+    def estop(self) -> None:
+        self._estopped = True
+
+    def reset_estop(self) -> None:
+        self._estopped = False
+
+    def _check_estop(self) -> None:
+        if self._estopped:
+            self.stats.rejected += 1
+            raise EStopActive("e-stop is active: motion refused until it is reset")
+
+    # -- commands -----------------------------------------------------------------------------
+    def in_workspace(self, tcp: np.ndarray) -> bool:
+        return bool(np.all(tcp >= self._ws_min - 1e-9) and np.all(tcp <= self._ws_max + 1e-9))
+
+    def clamp_to_workspace(self, position: Sequence[float]) -> np.ndarray:
+        pos = _finite(position, "Cartesian target")
+        if pos.shape != (3,):
+            raise SafetyError(f"rejected Cartesian target: expected 3 values, got {pos.shape[0]}")
+        return np.clip(pos, self._ws_min, self._ws_max)
+
+    def filter_ee_target(self, target: Sequence[float], current: np.ndarray) -> np.ndarray:
+        """Workspace clamp plus per-step travel limit for a tool-centre-point target."""
+        self._check_estop()
+        try:
+            goal = self.clamp_to_workspace(target)
+        except SafetyError:
+            self.stats.rejected += 1
+            raise
+        delta = goal - current
+        dist = float(np.linalg.norm(delta))
+        if dist > self.config.max_ee_step:
+            self.stats.clamped += 1
+            goal = current + delta * (self.config.max_ee_step / dist)
+        return goal
+
+    def filter_joint_target(
+        self,
+        target: Sequence[float],
+        current: np.ndarray,
+        tcp_of: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """Joint limits, velocity bound and workspace box for a joint position target.
+
+        `tcp_of` is the arm's forward kinematics (joint positions -> tool centre point). If the
+        clamped target would leave the workspace, the step is shortened to stay inside it.
+        """
+        self._check_estop()
+        try:
+            q = _finite(target, "joint target")
+        except SafetyError:
+            self.stats.rejected += 1
+            raise
+        if q.shape != self._lower.shape:
+            self.stats.rejected += 1
+            raise SafetyError(f"rejected joint target: expected {self._lower.size} values, got {q.size}")
+        clamped = np.clip(q, self._lower, self._upper)
+        max_step = self.config.max_joint_velocity * self.control_dt
+        clamped = current + np.clip(clamped - current, -max_step, max_step)
+        if not np.allclose(clamped, q):
+            self.stats.clamped += 1
+        if self.in_workspace(tcp_of(clamped)):
+            return clamped
+        # Shorten the step (bisection on the segment) to the furthest point still inside; if the
+        # arm is already outside (e.g. started there) only allow it to hold still.
+        self.stats.workspace_limited += 1
+        if not self.in_workspace(tcp_of(current)):
+            return current.copy()
+        lo, hi = 0.0, 1.0
+        for _ in range(10):
+            mid = (lo + hi) / 2
+            if self.in_workspace(tcp_of(current + mid * (clamped - current))):
+                lo = mid
+            else:
+                hi = mid
+        return current + lo * (clamped - current)
+
+    def filter_gripper(self, width: float) -> float:
+        self._check_estop()
+        if not math.isfinite(width):
+            self.stats.rejected += 1
+            raise SafetyError(f"rejected gripper width: {width}")
+        return float(min(max(width, 0.0), self.config.gripper_max_width))
+
+
+class Watchdog:
+    """Fires `on_timeout` once when `feed` has not been called for `timeout` seconds."""
+
+    def __init__(self, timeout: float, on_timeout: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if timeout <= 0:
+            raise ValueError("watchdog timeout must be positive")
+        self.timeout, self._on_timeout, self._clock = timeout, on_timeout, clock
+        self._last = clock()
+        self.tripped = False
+
+    def feed(self) -> None:
+        self._last = self._clock()
+        self.tripped = False
+
+    def check(self) -> bool:
+        """Call periodically; returns True if it has (just or earlier) tripped."""
+        if not self.tripped and self._clock() - self._last > self.timeout:
+            self.tripped = True
+            self._on_timeout()
+        return self.tripped

