@@ -30,3 +30,11 @@ def resolve_config(path: str | Path, kind: str) -> Path:
         return candidate
     known = sorted(p.stem for p in (config_dir() / kind).glob("*.yaml"))
     raise FileNotFoundError(f"no {kind[:-1]} file {str(path)!r}; available: {', '.join(known)}")
+
+
+def data_dir() -> Path:
+    """Where indexes, databases and run outputs live: $SKILL_STACK_DATA, else ~/.local/share/skill_stack."""
+    root = os.environ.get("SKILL_STACK_DATA")
+    path = Path(root) if root else Path.home() / ".local" / "share" / "skill_stack"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
