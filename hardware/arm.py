@@ -18,6 +18,8 @@ class ArmInterface(ABC):
 
     #: seconds of robot time per control step (one call to `step`)
     control_dt: float
+    #: widest finger opening in metres
+    gripper_max_width: float
 
     @abstractmethod
     def joint_state(self) -> JointState: ...
@@ -33,6 +35,10 @@ class ArmInterface(ABC):
     @abstractmethod
     def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
         """Set a Cartesian target for the tool centre point (IK); returns the applied joint target."""
+
+    @abstractmethod
+    def tool_down(self, yaw: float = 0.0) -> np.ndarray:
+        """Quaternion (x, y, z, w) with the tool pointing down, rotated by `yaw` about z."""
 
     @abstractmethod
     def command_gripper(self, width: float) -> float:

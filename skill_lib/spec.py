@@ -56,6 +56,8 @@ class SkillContext:
     arm: ArmInterface
     world: WorldView
     params: dict[str, Any]
+    #: state a skill records when it starts (e.g. object poses) for its postconditions
+    memory: dict[str, Any] = field(default_factory=dict)
 
 
 class Policy(Protocol):
@@ -66,6 +68,8 @@ class Policy(Protocol):
 
     #: 'scripted' or 'learned'; recorded in the episode log
     kind: str
+    #: tool rotation about the vertical (radians) the policy wants now; the runner applies it
+    tool_yaw: float
 
     def reset(self, ctx: SkillContext) -> None: ...
 

@@ -27,6 +27,7 @@ class PyBulletArm(ArmInterface, WorldView):
     def __init__(self, config: PyBulletConfig | None = None, scene: SceneSpec | None = None) -> None:
         self.config = config or PyBulletConfig()
         self.robot_config = load_robot(self.config.robot)
+        self.gripper_max_width = self.robot_config.gripper_max_width
         self.scene = scene or load_scene(self.config.scene)
         self.control_dt = 1.0 / self.config.control_hz
         self._substeps = max(1, round(self.config.physics_hz / self.config.control_hz))

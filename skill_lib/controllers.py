@@ -1,0 +1,81 @@
+"""Scripted reference controllers: waypoint followers over the tool position and gripper.
+
+They are the demonstrators for learned policies and the explicit fallback when no learned policy
+exists. Each skill turns the world at reset time into a list of waypoints; the follower emits the
+same action space a learned policy does ([dx, dy, dz, gripper] in [-1, 1]).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from skill_lib.spec import ACTION_SCALE, SkillContext
+
+OPEN, CLOSED = 1.0, -1.0
+
+
+@dataclass(frozen=True)
+class Waypoint:
+    position: np.ndarray
+    gripper: float
+    #: metres; the waypoint counts as reached within this distance
+    tolerance: float = 0.005
+    #: control steps to stay after reaching it (lets the gripper close or an object settle)
+    hold_steps: int = 0
+    #: fraction of the full action scale, for slow approaches and pushes
+    speed: float = 1.0
+    #: give up on this waypoint after this many steps (the success detector judges the result)
+    max_steps: int = 60
+    #: tool rotation about the vertical, radians
+    yaw: float = 0.0
+
+
+def gripper_action_for_width(width: float, max_width: float = 0.08) -> float:
+    return float(np.clip(2.0 * width / max_width - 1.0, -1.0, 1.0))
+
+
+class WaypointPolicy:
+    """Follows waypoints computed from the world when the skill starts."""
+
+    kind = "scripted"
+
+    def __init__(self, plan: Callable[[SkillContext], list[Waypoint]]) -> None:
+        self._plan = plan
+        self._waypoints: list[Waypoint] = []
+        self._index = self._steps = self._held = 0
+
+    def reset(self, ctx: SkillContext) -> None:
+        self._waypoints = self._plan(ctx)
+        self._index = self._steps = self._held = 0
+
+    def act(self, ctx: SkillContext) -> np.ndarray:
+        if self.done(ctx):
+            return np.zeros(4)
+        wp = self._waypoints[self._index]
+        error = wp.position - ctx.arm.ee_pose().position
+        self._steps += 1
+        if np.linalg.norm(error) <= wp.tolerance:
+            self._held += 1
+        if self._held > wp.hold_steps or self._steps >= wp.max_steps:
+            self._index, self._steps, self._held = self._index + 1, 0, 0
+        # Proportional step, saturated at the waypoint's speed.
+        move = np.clip(error / ACTION_SCALE, -wp.speed, wp.speed)
+        return np.append(move, wp.gripper)
+
+    def done(self, ctx: SkillContext) -> bool:
+        return self._index >= len(self._waypoints)
+
+    @property
+    def tool_yaw(self) -> float:
+        if not self._waypoints:
+            return 0.0
+        return self._waypoints[min(self._index, len(self._waypoints) - 1)].yaw
+
+    def progress(self) -> float:
+        return self._index / max(1, len(self._waypoints))
+
+
+def above(point: np.ndarray, height: float) -> np.ndarray:
+    return np.array([point[0], point[1], height])

@@ -1,0 +1,27 @@
+"""Conditions and parameters that several skills share."""
+from __future__ import annotations
+
+from skill_lib.spec import Condition, ParamSpec, SkillContext
+
+OBJECT = ParamSpec("object", "object", "name of the object in the scene", required=True)
+#: a conservative reach box for object centres (inside the default safety workspace)
+REACH_MIN = (0.25, -0.5)
+REACH_MAX = (0.8, 0.5)
+
+
+def exists(param: str) -> Condition:
+    return Condition(f"{param} is in the scene", lambda ctx: ctx.params[param] in ctx.world.objects())
+
+
+def reachable(param: str) -> Condition:
+    def check(ctx: SkillContext) -> bool:
+        x, y = ctx.world.object(ctx.params[param]).position[:2]
+        return REACH_MIN[0] <= x <= REACH_MAX[0] and REACH_MIN[1] <= y <= REACH_MAX[1]
+    return Condition(f"{param} is within reach", check)
+
+
+def not_container(param: str) -> Condition:
+    return Condition(f"{param} is movable (not a fixed container)",
+                     lambda ctx: not ctx.world.object(ctx.params[param]).is_container)
+
+

@@ -1,0 +1,46 @@
+"""pick: grasp an object from above and lift it."""
+from __future__ import annotations
+
+import numpy as np
+
+from skill_lib import predicates as P
+from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
+from skill_lib.skills.common import OBJECT, exists, not_container, reachable
+from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+
+APPROACH = 0.08  # metres above the object's top before descending
+LIFT = 0.12  # metres the object is lifted
+
+
+def grasp_height(obj) -> float:
+    """Grasp at the centre, but keep the fingertips off the table for short objects."""
+    return max(float(obj.position[2]), 0.012)
+
+
+def _waypoints(ctx: SkillContext) -> list[Waypoint]:
+    obj = ctx.world.object(ctx.params["object"])
+    ctx.memory["start_z"] = float(obj.position[2])
+    top = obj.top_z
+    grasp = np.array([obj.position[0], obj.position[1], grasp_height(obj) + ctx.params["grasp_offset"]])
+    return [
+        Waypoint(above(grasp, top + APPROACH), OPEN, tolerance=0.01),
+        Waypoint(grasp, OPEN, speed=0.5, tolerance=0.004, hold_steps=2),
+        Waypoint(grasp, CLOSED, tolerance=0.01, hold_steps=8),
+        Waypoint(above(grasp, top + LIFT), CLOSED, tolerance=0.01, speed=0.6),
+    ]
+
+
+SKILL = SkillSpec(
+    name="pick",
+    description="pick up an object: grasp it from above with the gripper and lift it off the surface",
+    phrasings=("pick up the cube", "grab the block", "grasp the object", "lift the red cube",
+               "take the brick", "raise the block off the table"),
+    params=(OBJECT, ParamSpec("grasp_offset", "float", "metres above the object's centre to grasp at",
+                              default=0.0, low=-0.03, high=0.05)),
+    preconditions=(exists("object"), not_container("object"), reachable("object"),
+                   Condition("object has nothing on top of it", lambda c: P.is_free(c.world, c.params["object"]))),
+    postconditions=(Condition("object is held by the gripper", lambda c: P.is_held(c.world, c.params["object"])),
+                    Condition("object is lifted off the table", lambda c: P.is_lifted(c.world, c.params["object"]))),
+    timeout_s=12.0,
+    scripted=lambda: WaypointPolicy(_waypoints),
+)

@@ -1,0 +1,59 @@
+"""place: put the held object on top of another object or into a container, then let go."""
+from __future__ import annotations
+
+import numpy as np
+
+from skill_lib import predicates as P
+from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
+from skill_lib.skills.common import OBJECT, exists
+from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+
+CLEARANCE = 0.06  # metres of air between the held object and the target while carrying
+DROP_GAP = 0.006  # release this far above the support
+RETREAT = 0.10
+
+
+def _waypoints(ctx: SkillContext) -> list[Waypoint]:
+    held = ctx.world.object(ctx.params["object"])
+    target = ctx.world.object(ctx.params["target"])
+    tcp = ctx.arm.ee_pose().position
+    grip_offset = tcp[2] - held.position[2]  # where the tool holds the object, vertically
+    if target.is_container:
+        # Floor of a tray: its bottom plus a few mm; the walls are what the AABB top measures.
+        support_z = target.bottom_z + 0.012 + 0.02
+    else:
+        support_z = target.top_z
+    xy = target.position[:2]
+    release_centre = support_z + held.half_extents[2] + DROP_GAP
+    release = np.array([xy[0], xy[1], release_centre + grip_offset])
+    carry = max(tcp[2], target.top_z + 2 * held.half_extents[2] + CLEARANCE + grip_offset)
+    return [
+        Waypoint(above(tcp, carry), CLOSED, tolerance=0.015),
+        Waypoint(above(release, carry), CLOSED, tolerance=0.008),
+        Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
+        Waypoint(release, OPEN, tolerance=0.01, hold_steps=6),
+        Waypoint(above(release, release[2] + RETREAT), OPEN, tolerance=0.015),
+    ]
+
+
+def _placed(ctx: SkillContext) -> bool:
+    obj, target = ctx.params["object"], ctx.params["target"]
+    if ctx.world.object(target).is_container:
+        return P.is_in(ctx.world, obj, target)
+    return P.is_on(ctx.world, obj, target)
+
+
+SKILL = SkillSpec(
+    name="place",
+    description="place the held object onto another object or into a container such as a tray, then release it",
+    phrasings=("put it in the tray", "place the cube on the block", "set it down on the box",
+               "drop it into the bin", "stack it on top of the cube", "put the block down there"),
+    params=(OBJECT, ParamSpec("target", "object", "object or container to place onto/into", required=True)),
+    preconditions=(exists("object"), exists("target"),
+                   Condition("object and target differ", lambda c: c.params["object"] != c.params["target"]),
+                   Condition("object is held", lambda c: P.is_held(c.world, c.params["object"]))),
+    postconditions=(Condition("object rests on/in the target", _placed),
+                    Condition("gripper has let go", lambda c: not c.world.contacts("gripper", c.params["object"]))),
+    timeout_s=15.0,
+    scripted=lambda: WaypointPolicy(_waypoints),
+)

@@ -1,0 +1,65 @@
+"""push: slide an object along the table by a distance in a direction, with the closed gripper."""
+from __future__ import annotations
+
+import numpy as np
+
+from skill_lib import predicates as P
+from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above
+from skill_lib.skills.common import OBJECT, REACH_MAX, REACH_MIN, exists, not_container
+from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+
+#: unit vectors in the robot base frame (x forward, y to the robot's left)
+DIRECTIONS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "backward": (-1.0, 0.0)}
+FINGER_HALF = 0.011  # half the thickness of the closed fingers along the push
+GAP = 0.03  # start this far behind the object's face
+PUSH_HEIGHT = 0.018
+
+
+def _offset(ctx: SkillContext) -> np.ndarray:
+    return np.asarray(DIRECTIONS[ctx.params["direction"]]) * ctx.params["distance"]
+
+
+def _waypoints(ctx: SkillContext) -> list[Waypoint]:
+    obj = ctx.world.object(ctx.params["object"])
+    ctx.memory["start"] = obj.position.copy()
+    direction = np.asarray(DIRECTIONS[ctx.params["direction"]])
+    half = float(np.abs(obj.half_extents[:2] @ np.abs(direction)))  # object extent along the push
+    z = min(PUSH_HEIGHT, obj.position[2])
+    contact = obj.position[:2] - direction * (half + FINGER_HALF)
+    start = np.append(contact - direction * GAP, z)
+    end = np.append(contact + direction * ctx.params["distance"], z)
+    # Push with the fingers' flat side edges: the hand turns so the fingers line up with the push.
+    yaw = float(np.pi / 2 if direction[1] else 0.0)
+    return [
+        Waypoint(above(start, obj.top_z + 0.06), CLOSED, tolerance=0.01, yaw=yaw),
+        Waypoint(start, CLOSED, speed=0.5, tolerance=0.005, yaw=yaw),
+        Waypoint(end, CLOSED, speed=0.3, tolerance=0.003, hold_steps=2, max_steps=120, yaw=yaw),
+        Waypoint(end - np.append(direction * 0.02, 0.0), CLOSED, speed=0.3, tolerance=0.006, yaw=yaw),
+        Waypoint(above(end, obj.top_z + 0.08), CLOSED, tolerance=0.015, yaw=yaw),
+    ]
+
+
+def _end_reachable(ctx: SkillContext) -> bool:
+    end = ctx.world.object(ctx.params["object"]).position[:2] + _offset(ctx)
+    return bool(np.all(end >= REACH_MIN) and np.all(end <= REACH_MAX))
+
+
+SKILL = SkillSpec(
+    name="push",
+    description="push an object along the table surface in a direction (left, right, forward, backward) by a distance",
+    phrasings=("push the cube to the left", "shove the block forward", "slide the cube 10 cm right",
+               "nudge the block towards the robot", "push it away"),
+    params=(OBJECT,
+            ParamSpec("direction", "str", "left, right, forward or backward (robot base frame)", required=True,
+                      choices=tuple(DIRECTIONS)),
+            ParamSpec("distance", "float", "metres to move the object", default=0.10, low=0.02, high=0.25)),
+    preconditions=(exists("object"), not_container("object"),
+                   Condition("object is on the table", lambda c: c.world.contacts(c.params["object"], "table")),
+                   Condition("the end position is within reach", _end_reachable)),
+    postconditions=(Condition("object moved by the asked distance and direction",
+                              lambda c: P.displaced_as_asked(c.memory["start"],
+                                                             c.world.object(c.params["object"]).position,
+                                                             _offset(c))),),
+    timeout_s=15.0,
+    scripted=lambda: WaypointPolicy(_waypoints),
+)
