@@ -1,0 +1,110 @@
+"""Runs a plan skill by skill: checks each postcondition in the world, retries once, then checks the
+task's goals. Every step goes to the episode log."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from hardware.arm import ArmInterface, WorldView
+from hardware.safety import SafetyError
+from planners.episode_log import EpisodeLog
+from planners.goals import describe, goal_holds
+from planners.plan import Plan, SkillCall
+from planners.recording import VideoRecorder
+from skill_lib.runner import SkillOutcome, run_skill
+from skill_lib.spec import SkillSpec
+
+SETTLE_STEPS = 10
+
+
+class ExecutionObserver:
+    """Hooks for progress display; every method is optional."""
+
+    def skill_started(self, index: int, call: SkillCall, attempt: int) -> None: ...
+
+    def skill_progress(self, index: int, fraction: float) -> None: ...
+
+    def skill_finished(self, index: int, outcome: SkillOutcome) -> None: ...
+
+
+@dataclass
+class TaskReport:
+    task: str
+    plan: list[str]
+    success: bool
+    message: str
+    outcomes: list[SkillOutcome] = field(default_factory=list)
+    goals: list[tuple[str, bool]] = field(default_factory=list)
+    sim_seconds: float = 0.0
+
+
+class Executor:
+    def __init__(self, arm: ArmInterface, world: WorldView, skills: Mapping[str, SkillSpec], *,
+                 retries: int = 1, log: EpisodeLog | None = None, recorder: VideoRecorder | None = None,
+                 observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+        self.arm, self.world, self.skills = arm, world, skills
+        self.retries, self.log, self.recorder = retries, log, recorder
+        self.observer = observer or ExecutionObserver()
+        self.should_stop = should_stop
+
+    def _log(self, event: str, **data) -> None:
+        if self.log is not None:
+            self.log.write(event, **data)
+
+    def _run_call(self, index: int, call: SkillCall, attempt: int) -> SkillOutcome:
+        spec = self.skills[call.skill]
+        self.observer.skill_started(index, call, attempt)
+        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,
+                  policy="learned" if spec.policy is not None else "scripted")
+
+        def on_step(step: int, progress: float) -> None:
+            if self.recorder is not None:
+                self.recorder.on_step()
+            self.observer.skill_progress(index, progress)
+
+        try:
+            outcome = run_skill(spec, call.params, self.arm, self.world, on_step=on_step,
+                                should_stop=self.should_stop)
+        except SafetyError as err:  # e-stop or a refused command: stop here, report it
+            outcome = SkillOutcome(call.skill, dict(call.params), False, f"safety stop: {err}")
+        self.observer.skill_finished(index, outcome)
+        self._log("skill_end", index=index, skill=call.skill, success=outcome.success, message=outcome.message,
+                  steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3), policy=outcome.policy)
+        return outcome
+
+    def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
+        """One retry. A place whose object slipped out of the hand picks it up again first."""
+        if call.skill == "place" and "object is held" in failed.failed_conditions:
+            self._log("recovery", index=index, action="re-pick before place", object=call.params["object"])
+            regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1)
+            if not regrasp.success:
+                return regrasp
+        return self._run_call(index, call, 1)
+
+    def run(self, plan: Plan) -> TaskReport:
+        start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
+        report = TaskReport(plan.task, plan.skill_names, False, "")
+        self._log("task_start", task=plan.task, plan=[str(c) for c in plan.calls], notes=list(plan.notes))
+        for index, call in enumerate(plan.calls):
+            outcome = self._run_call(index, call, 0)
+            for _ in range(self.retries):
+                if outcome.success or outcome.message.startswith(("safety stop", "stopped")):
+                    break
+                outcome = self._recover(index, call, outcome)
+            report.outcomes.append(outcome)
+            report.sim_seconds += outcome.sim_seconds
+            if not outcome.success:
+                report.message = f"skill {index + 1} {call} failed: {outcome.message}"
+                break
+        else:
+            for _ in range(SETTLE_STEPS):
+                self.arm.step()
+            report.goals = [(describe(g), goal_holds(g, self.world, self.arm, start)) for g in plan.goals]
+            unmet = [d for d, ok in report.goals if not ok]
+            report.success = not unmet
+            report.message = "goal reached: " + "; ".join(d for d, _ in report.goals) if not unmet \
+                else "skills finished but the goal does not hold: " + "; ".join(unmet)
+        final = {n: o.position for n, o in self.world.objects().items()}
+        self._log("task_end", success=report.success, message=report.message, goals=report.goals,
+                  object_positions=final)
+        return report

@@ -1,0 +1,43 @@
+"""Checks a task's goals against the world (the simulator's state), not the executor's report."""
+from __future__ import annotations
+
+import numpy as np
+
+from hardware.arm import ArmInterface, WorldView
+from planners.plan import Goal
+from skill_lib import predicates as P
+
+AT_TOLERANCE = 0.02
+
+
+def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str, np.ndarray]) -> bool:
+    """`start` holds object positions from before the task (for 'displaced' goals)."""
+    if goal.kind == "in":
+        return P.is_in(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
+    if goal.kind == "on":
+        return P.is_on(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
+    if goal.kind == "lifted":
+        return P.is_held(world, goal.obj) and P.is_lifted(world, goal.obj)
+    if goal.kind == "displaced":
+        return P.displaced_as_asked(start[goal.obj], world.object(goal.obj).position, np.asarray(goal.offset))
+    if goal.kind == "at":
+        return float(np.linalg.norm(arm.ee_pose().position - np.asarray(goal.position))) < AT_TOLERANCE
+    if goal.kind == "gripper":
+        width = arm.gripper_width()
+        if goal.state == "open":
+            return width > 0.9 * arm.gripper_max_width
+        return width < 0.005 or any(world.contacts("gripper", n) for n in world.objects())
+    raise ValueError(f"unknown goal kind {goal.kind!r}")
+
+
+def describe(goal: Goal) -> str:
+    if goal.kind in ("in", "on"):
+        return f"{goal.obj} {goal.kind} {goal.target}"
+    if goal.kind == "lifted":
+        return f"{goal.obj} lifted"
+    if goal.kind == "displaced":
+        dx, dy = goal.offset
+        return f"{goal.obj} moved by ({dx * 100:+.0f} cm, {dy * 100:+.0f} cm)"
+    if goal.kind == "at":
+        return "tool at " + ", ".join(f"{v:.2f}" for v in goal.position)
+    return f"gripper {goal.state}"
