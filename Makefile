@@ -30,6 +30,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/retrieval.py
 	$(PY) bench/control_rate.py
 	$(PY) bench/task_success.py

@@ -30,6 +30,10 @@ setup(
         "faiss-cpu",
         "opencv-python-headless",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        # reference suite for side-by-side benchmarks
+        "bench": ["panda-gym==3.0.7", "gymnasium"],
+    },
     entry_points={"console_scripts": ["skillstack = planners.cli:main"]},
 )

@@ -1,0 +1,334 @@
+"""Deterministic task parser: operator text -> Plan (skill calls plus the goals to check at the end).
+
+Known verbs are handled by fixed recipes; an unknown leading verb is looked up in the skill library by
+embedding similarity, and the retrieved skill picks the recipe. Every failure is a one-line TaskError.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from hardware.types import ObjectState
+from planners.grounding import describe_object, ground, reference_vocabulary
+from planners.plan import Goal, Plan, SkillCall, TaskError
+
+MAX_TASK_CHARS = 500
+PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = 0.02, 0.25, 0.10
+HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = 0.03, 0.40, 0.10
+#: cosine similarity a retrieved skill needs before an unknown verb is read as that skill
+RETRIEVAL_THRESHOLD = 0.45
+SUPPORTED = ("I can: put/place X in/on Y, stack X on Y, pick up X, push X <distance> <direction>, "
+             "move to X, open/close the gripper")
+
+
+class RetrievedSkill(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class SkillMatchLike(Protocol):
+    @property
+    def skill(self) -> RetrievedSkill: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+class SkillRetriever(Protocol):
+    """What the parser needs from skill_lib.library.SkillLibrary: match or abstain (None)."""
+
+    def match(self, query: str, threshold: float) -> SkillMatchLike | None: ...
+
+
+PICK_VERBS = frozenset({"pick", "grab", "grasp", "lift", "take", "raise", "get", "grip", "hold", "fetch"})
+PUT_VERBS = frozenset({"put", "place", "drop", "set", "move", "transfer", "load", "stack", "insert",
+                       "deposit", "lay", "bring", "carry"})
+PUSH_VERBS = frozenset({"push", "shove", "nudge", "slide", "shift"})
+MOVE_TO_VERBS = frozenset({"move", "go", "hover", "bring", "travel", "position"})
+GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper"}
+ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
+#: the skills a clause can become (known verbs and retrieved skills alike)
+RECIPES = frozenset({"pick", "place", "push", "move_to", "open_gripper", "close_gripper"})
+PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the same one", "the same object"})
+IN_PREPOSITIONS = frozenset({"in", "into", "inside", "inside of", "in to"})
+#: "pick up the red cube *in* the tray" names a place to pick from; "take X *to* Y" is a put
+LOCATIVE_PREPOSITIONS = frozenset({"in", "on", "upon", "atop"})
+
+_UNITS_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "in": 0.0254, "inch": 0.0254, "inches": 0.0254,
+            **{stem + end: scale for stem, scale in (("millimet", 0.001), ("centimet", 0.01), ("met", 1.0))
+               for end in ("er", "re", "ers", "res")}}
+_SMALL_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                  "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_NUMBER_WORDS = {**{w: i for i, w in enumerate(_SMALL_NUMBERS)}, **_TENS, "a": 1, "an": 1, "half a": 0.5,
+                 "half an": 0.5}
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?"
+_WORD_NUMBER = (rf"(?:{'|'.join(_TENS)})(?:[ -](?:{'|'.join(_SMALL_NUMBERS[1:10])}))?"
+                rf"|{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))}")
+_UNIT = "|".join(sorted(_UNITS_M, key=len, reverse=True))
+_DISTANCE = re.compile(rf"(?<![\w.])(?P<num>{_NUMBER}|{_WORD_NUMBER}) ?(?P<unit>{_UNIT})(?![\w'])")
+_STRAY_NUMBER = re.compile(rf"(?<![\w.]){_NUMBER}")
+_SIDE = r"(?:(?:to|towards?) )?(?:the )?(?:robot'?s |your |its )?{}(?:wards?)?(?: side)?"
+_DIRECTIONS = {
+    "forward": r"further away|farther away|away(?: from (?:the robot|the base|you|yourself|me|us))?|forwards?"
+               r"|ahead|to the front",
+    "backward": r"(?:towards?|closer to|nearer to) (?:the robot|the base|you|yourself|me|us)|closer|nearer"
+                r"|backwards?|back",
+    "left": _SIDE.format("left"),
+    "right": _SIDE.format("right"),
+}
+_DIRECTION_RES = {d: re.compile(rf"\b(?:{p})\b") for d, p in _DIRECTIONS.items()}
+_PUSH_OFFSETS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "backward": (-1.0, 0.0)}
+_PUSH_FILLERS = re.compile(r"\b(?:by|about|around|roughly|approximately|exactly|some|further|farther|more"
+                           r"|a little bit|a bit|slightly|a tad)\b|(?: a little)+$")
+_DIRECTION_WORDS = frozenset("left right leftwards rightwards forward forwards backward backwards back away "
+                             "ahead closer nearer towards toward to by".split())
+
+_PUT = re.compile(r"^(?P<obj>.+?) (?P<prep>on top of|inside of|inside|into|in to|in|onto|on to|on|upon|atop|to)"
+                  r" (?P<target>.+)$")
+_PICK_SOURCE = re.compile(r" (?:from|off of|off|out of|in|on|inside|at) (?P<source>.*)$")
+_UNSUPPORTED_RELATION = re.compile(r"\b(?:next to|beside|behind|in front of|near|under|underneath|below)\b")
+_MOVE_TO = re.compile(rf"^(?:(?:the|your|its) )?(?:gripper|arm|hand|tool|end effector|end-effector|robot)? ?"
+                      rf"(?:(?P<height>{_DISTANCE.pattern}) )?(?:right |directly |just )?"
+                      rf"(?P<prep>to|above|over|on top of|towards?) (?P<target>.+)$")
+_GRIPPER_NOUN = re.compile(r"^(?:(?:the|your|its) )?(?:gripper|hand|claw|fingers|grip|it)?$")
+_LEADING_FILLER = re.compile(r"^(?:hey robot|robot|the robot should|robot should|you should|could you|can you"
+                             r"|would you|will you|i want you to|i'd like you to|i would like you to"
+                             r"|i need you to|go ahead and|kindly|now|first|firstly|finally|also|just|and)\b ?")
+_TRAILING_FILLER = re.compile(r" ?\b(?:for me|now|thanks|thank you)$")
+_SEQUENCE_SPLIT = re.compile(r" ?(?:;|\. |,? ?\b(?:and )?(?:then|after that|afterwards)\b,?) ?")
+_AND_SPLIT = re.compile(r" ?(?:, ?and\b|,|\band\b) ?")
+
+
+@dataclass
+class _ClausePlan:
+    calls: list[SkillCall]
+    goals: list[Goal]
+    obj: str | None
+
+
+def _normalize(text: str) -> str:
+    text = text.lower().translate({0x2018: "'", 0x2019: "'"})
+    text = re.sub(r"[^\w\s.,;'+-]", " ", text)
+    text = re.sub(r"\bplease\b", " ", text)
+    return re.sub(r"\s+", " ", text).strip(" .,;'-+")
+
+
+def _measure(m: re.Match[str]) -> float:
+    """Metres, from a match of _DISTANCE ('10 cm' -> 0.1)."""
+    num = m["num"]
+    if num in _NUMBER_WORDS:
+        value = float(_NUMBER_WORDS[num])
+    elif num[0].isdigit() or num[0] in "+-.":
+        value = float(num)
+    else:  # "twenty five"
+        tens, _, unit = num.replace("-", " ").partition(" ")
+        value = float(_TENS[tens] + _SMALL_NUMBERS.index(unit))
+    return round(value * _UNITS_M[m["unit"]], 9)
+
+
+def _take_distance(text: str) -> tuple[float | None, str]:
+    found = list(_DISTANCE.finditer(text))
+    if len(found) > 1:
+        raise TaskError(f"give one distance, not {', '.join(m.group() for m in found)}; {SUPPORTED}")
+    distance = _measure(found[0]) if found else None
+    rest = text[:found[0].start()] + " " + text[found[0].end():] if found else text
+    if stray := _STRAY_NUMBER.search(rest):
+        raise TaskError(f"'{stray.group()}' needs a unit (cm, mm, m or in), e.g. '10 cm'; {SUPPORTED}")
+    return distance, rest
+
+
+def _take_direction(text: str) -> tuple[str | None, str]:
+    spans = [(m.start(), m.end(), d) for d, rx in _DIRECTION_RES.items() for m in rx.finditer(text)]
+    directions = {d for _, _, d in spans}
+    if len(directions) > 1:
+        raise TaskError(f"give one direction, not {' and '.join(sorted(directions))}; {SUPPORTED}")
+    for start, end, _ in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return (directions.pop() if directions else None), text
+
+
+def _check_range(what: str, value: float, low: float, high: float) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise TaskError(f"{what} {value * 100:g} cm is outside {low * 100:g}-{high * 100:g} cm; {SUPPORTED}")
+
+
+def _known_recipe(verb: str, rest: str) -> str | None:
+    """The recipe a verb from the fixed tables selects (None: unknown verb)."""
+    if verb in GRIPPER_VERBS:
+        if not _GRIPPER_NOUN.match(rest):
+            raise TaskError(f"I can only open or close the gripper, not '{rest}'; {SUPPORTED}")
+        return GRIPPER_VERBS[verb]
+    move = _MOVE_TO.match(rest) if verb in MOVE_TO_VERBS else None
+    if move and _take_direction(move["target"])[0] is None:
+        return "move_to"
+    put = _PUT.match(rest)
+    if verb in PUSH_VERBS or (verb == "move" and (put is None or _take_direction(put["target"])[0])):
+        return "push"  # "move the red cube 5 cm left" is a push
+    if verb in PUT_VERBS or verb in PICK_VERBS:
+        return "place" if verb in PUT_VERBS else "pick"
+    return "move_to" if verb in MOVE_TO_VERBS else None
+
+
+class _TaskParser:
+    def __init__(self, objects: Mapping[str, ObjectState], library: SkillRetriever | None, threshold: float):
+        self.objects = objects
+        self.library = library
+        self.threshold = threshold
+        self.notes: list[str] = []
+        self.last_obj: str | None = None
+        self.argument_words = reference_vocabulary(objects) | _DIRECTION_WORDS | set(_NUMBER_WORDS) | {"it"}
+
+    def split(self, text: str) -> list[str]:
+        """Clauses, in order: split on then/;/'. ', and on and/',' when a new verb follows."""
+        clauses: list[str] = []
+        for sequence in _SEQUENCE_SPLIT.split(text):
+            for piece in _AND_SPLIT.split(sequence):
+                first = piece.split(" ", 1)[0]
+                starts_clause = first in ALL_VERBS or (first.isalpha() and first not in self.argument_words)
+                if clauses and clauses[-1] and not starts_clause and piece:
+                    clauses[-1] += " and " + piece
+                else:
+                    clauses.append(piece)
+            clauses.append("")  # a then/; boundary: never merge across it
+        return clauses
+
+    def label(self, name: str) -> str:
+        return describe_object(self.objects[name], self.objects)
+
+    def resolve(self, phrase: str) -> str:
+        phrase = phrase.strip()
+        if phrase in PRONOUNS:
+            if self.last_obj is None:
+                raise TaskError(f"'{phrase}' has nothing to refer to; name the object; {SUPPORTED}")
+            return self.last_obj
+        name, note = ground(phrase, self.objects)
+        if note:
+            self.notes.append(note)
+        return name
+
+    def parse_clause(self, clause: str) -> _ClausePlan | None:
+        previous = None
+        while clause != previous:
+            previous = clause
+            clause = _TRAILING_FILLER.sub("", _LEADING_FILLER.sub("", clause)).strip(" ,")
+        if not clause:
+            return None
+        verb, _, rest = clause.partition(" ")
+        recipe = _known_recipe(verb, rest) or self.retrieve(verb, clause)
+        if recipe in ("open_gripper", "close_gripper"):
+            state = "open" if recipe == "open_gripper" else "closed"
+            return _ClausePlan([SkillCall(recipe, {})], [Goal("gripper", state=state)], self.last_obj)
+        if recipe == "move_to":
+            return self.move_to(rest)
+        if recipe == "push":
+            return self.push(rest)
+        rest = re.sub(r"^up |(?: up)$", "", rest) if recipe == "pick" else rest
+        put = _PUT.match(rest)
+        if recipe == "place" or (put and put["prep"] not in LOCATIVE_PREPOSITIONS):  # "take X to the bin"
+            return self.put(verb, rest)
+        source = _PICK_SOURCE.search(rest)  # "from the table", "out of the tray": checked, then not needed
+        if source and source["source"] not in ("the table", "table"):
+            self.resolve(source["source"])
+        obj = self.resolve(rest[:source.start()] if source else rest)
+        return _ClausePlan([SkillCall("pick", {"object": obj})], [Goal("lifted", obj=obj)], obj)
+
+    def retrieve(self, verb: str, clause: str) -> str:
+        """An unknown verb: ask the skill library which skill it means. The query is the verb alone: with
+        the object in it, the object's words dominate the similarity and every verb looks like a skill."""
+        if verb in self.argument_words or not verb.isalpha():
+            raise TaskError(f"'{clause}' needs a verb first; {SUPPORTED}")
+        match = None
+        if self.library is not None:
+            try:
+                match = self.library.match(verb, self.threshold)
+            except Exception as err:  # re-raised as the parser's one error type, cause kept
+                raise TaskError(f"skill retrieval failed for '{verb}' ({type(err).__name__}: {err})") from err
+        if match is None or match.skill.name not in RECIPES:
+            raise TaskError(f"unsupported verb '{verb}'; {SUPPORTED}")
+        self.notes.append(f"'{verb}' read as {match.skill.name} (skill retrieval, similarity {match.score:.2f})")
+        return match.skill.name
+
+    def put(self, verb: str, rest: str) -> _ClausePlan:
+        rest = re.sub(r"^down |(?<= )down (?=\S)", "", rest)
+        if _UNSUPPORTED_RELATION.search(rest):
+            raise TaskError(f"I can put things in or on another object, not beside or under it; {SUPPORTED}")
+        put = _PUT.match(rest)
+        if put is None:
+            raise TaskError(f"where should I {verb} {rest or 'it'}? say '{verb} X in/on Y'; {SUPPORTED}")
+        obj = self.resolve(put["obj"])
+        if _take_direction(put["target"])[0] is not None:
+            label = self.label(obj)
+            raise TaskError(f"to move the {label} sideways say 'push the {label} 10 cm left'; {SUPPORTED}")
+        target = self.resolve(put["target"])
+        if target == obj:
+            raise TaskError(f"I can't put the {self.label(obj)} on or in itself; {SUPPORTED}")
+        container = self.objects[target].is_container
+        if put["prep"] in IN_PREPOSITIONS and not container:
+            label = self.label(target)
+            raise TaskError(f"the {label} is not a container; say '{verb} X on the {label}'")
+        goal = Goal("in" if container else "on", obj=obj, target=target)
+        return _ClausePlan([SkillCall("pick", {"object": obj}),
+                            SkillCall("place", {"object": obj, "target": target})], [goal], obj)
+
+    def push(self, rest: str) -> _ClausePlan:
+        direction, rest = _take_direction(rest)
+        distance, rest = _take_distance(rest)
+        obj = self.resolve(_PUSH_FILLERS.sub(" ", rest))
+        if direction is None:
+            raise TaskError(f"which way should I push the {self.label(obj)}? say left, right, "
+                            f"forward (away from the robot) or backward (toward the robot)")
+        distance = PUSH_DEFAULT_M if distance is None else distance
+        _check_range("a push of", distance, PUSH_MIN_M, PUSH_MAX_M)
+        dx, dy = _PUSH_OFFSETS[direction]
+        call = SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
+        return _ClausePlan([call], [Goal("displaced", obj=obj, offset=(dx * distance, dy * distance))], obj)
+
+    def move_to(self, rest: str) -> _ClausePlan:
+        move = _MOVE_TO.match(rest)  # None for a retrieved skill's bare "<verb> the red cube"
+        target = self.resolve(move["target"] if move else rest)
+        height = _measure(move) if move and move["num"] else HOVER_DEFAULT_M
+        if move and move["num"] and move["prep"] not in ("above", "over"):
+            raise TaskError(f"say '{move['height']} above the {self.label(target)}' for a height; {SUPPORTED}")
+        _check_range("a height of", height, HOVER_MIN_M, HOVER_MAX_M)
+        state = self.objects[target]
+        position = (float(state.position[0]), float(state.position[1]), round(state.top_z + height, 6))
+        return _ClausePlan([SkillCall("move_to", {"target": target, "height": height})],
+                           [Goal("at", position=position)], target)
+
+
+def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> None:
+    """Append a clause's calls and goals; 'pick X' then 'pick X, place X' keeps a single pick."""
+    first = clause.calls[0]
+    if (len(clause.calls) > 1 and clause.calls[1].skill == "place" and first.skill == "pick" and calls
+            and calls[-1] == first and goals and goals[-1] == Goal("lifted", obj=first.params["object"])):
+        calls.pop()
+        goals.pop()
+    calls.extend(clause.calls)
+    goals.extend(clause.goals)
+
+
+def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetriever | None = None,
+               *, threshold: float = RETRIEVAL_THRESHOLD) -> Plan:
+    """Turn the operator's task into a Plan. Raises TaskError (one line) when it cannot."""
+    if not isinstance(text, str):
+        raise TaskError(f"a task must be text, not {type(text).__name__}; {SUPPORTED}")
+    if len(text) > MAX_TASK_CHARS:
+        raise TaskError(f"the task is too long ({len(text)} characters, at most {MAX_TASK_CHARS}); {SUPPORTED}")
+    try:
+        parser = _TaskParser(objects, library, threshold)
+        calls: list[SkillCall] = []
+        goals: list[Goal] = []
+        for clause_text in parser.split(_normalize(text)):
+            clause = parser.parse_clause(clause_text)
+            if clause is not None:
+                _append(calls, goals, clause)
+                parser.last_obj = clause.obj
+        if not calls:
+            raise TaskError(f"the task is empty; {SUPPORTED}")
+    except TaskError as err:
+        raise TaskError(" ".join(str(err).split())) from err.__cause__
+    return Plan(task=text, calls=tuple(calls), goals=tuple(goals), notes=tuple(dict.fromkeys(parser.notes)))
