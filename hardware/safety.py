@@ -67,13 +67,27 @@ class SafetyFilter:
     _estopped: bool = False
 
     def __post_init__(self) -> None:
-        lower = np.asarray(self.config.joint_lower, float) + self.config.joint_margin
-        upper = np.asarray(self.config.joint_upper, float) - self.config.joint_margin
-        if lower.shape != upper.shape or np.any(lower >= upper):
+        cfg = self.config
+        lower = np.asarray(cfg.joint_lower, float) + cfg.joint_margin
+        upper = np.asarray(cfg.joint_upper, float) - cfg.joint_margin
+        if (lower.shape != upper.shape or not np.all(np.isfinite(lower) & np.isfinite(upper))
+                or np.any(lower >= upper)):
             raise ValueError("SafetyConfig joint limits are inconsistent (lower must be below upper)")
         self._lower, self._upper = lower, upper
-        self._ws_min = np.asarray(self.config.workspace_min, float)
-        self._ws_max = np.asarray(self.config.workspace_max, float)
+        self._ws_min = np.asarray(cfg.workspace_min, float)
+        self._ws_max = np.asarray(cfg.workspace_max, float)
+        if (self._ws_min.shape != (3,) or self._ws_max.shape != (3,)
+                or not np.all(np.isfinite(self._ws_min) & np.isfinite(self._ws_max))
+                or np.any(self._ws_min >= self._ws_max)):
+            raise ValueError("SafetyConfig workspace box is inconsistent (3 values each, min below max)")
+        positive = {"max_joint_velocity": cfg.max_joint_velocity, "max_ee_step": cfg.max_ee_step,
+                    "gripper_max_width": cfg.gripper_max_width, "watchdog_timeout": cfg.watchdog_timeout,
+                    "control_dt": self.control_dt}
+        bad = [k for k, v in positive.items() if not (math.isfinite(v) and v > 0)]
+        if not (math.isfinite(cfg.joint_margin) and cfg.joint_margin >= 0):
+            bad.append("joint_margin")
+        if bad:
+            raise ValueError(f"SafetyConfig: {', '.join(bad)} must be finite and positive (joint_margin >= 0)")
 
     # -- e-stop -------------------------------------------------------------------------------
     @property
@@ -138,7 +152,13 @@ class SafetyFilter:
             raise SafetyError(f"rejected joint target: expected {self._lower.size} values, got {q.size}")
         clamped = np.clip(q, self._lower, self._upper)
         max_step = self.config.max_joint_velocity * self.control_dt
-        clamped = current + np.clip(clamped - current, -max_step, max_step)
+        # Scale the whole step (not each joint on its own) so the motion keeps its direction in
+        # joint space; clipping joints one by one bends the path an IK target asked for.
+        step = clamped - current
+        biggest = float(np.max(np.abs(step), initial=0.0))
+        if biggest > max_step:
+            step = step * (max_step / biggest)
+        clamped = current + step
         if not np.allclose(clamped, q):
             self.stats.clamped += 1
         if self.in_workspace(tcp_of(clamped)):

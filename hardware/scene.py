@@ -51,11 +51,13 @@ COLORS_RGBA = {
 
 
 def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
+    if not isinstance(raw, dict):
+        raise SceneError(f"{where}: each object must be a mapping with name, category and position, got {raw!r}")
     try:
         name, category, pos = raw["name"], raw["category"], raw["position"]
     except KeyError as missing:
         raise SceneError(f"{where}: object needs {missing}") from None
-    if len(pos) != 2:
+    if not isinstance(pos, (list, tuple)) or len(pos) != 2:
         raise SceneError(f"{where}: {name}.position must be [x, y] on the table")
     size, edge = raw.get("size"), raw.get("edge")
     if raw.get("urdf") is None and edge is None:
@@ -65,12 +67,16 @@ def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
     color = raw.get("color")
     if color is not None and color not in COLORS_RGBA:
         raise SceneError(f"{where}: {name} has unknown colour {color!r}; known: {sorted(COLORS_RGBA)}")
-    return ObjectSpec(
-        name=name, category=category, position=(float(pos[0]), float(pos[1])), color=color, size=size,
-        synonyms=tuple(raw.get("synonyms", ())), urdf=raw.get("urdf"), edge=edge,
-        scale=float(raw.get("scale", 1.0)), container=bool(raw.get("container", False)),
-        jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
-    )
+    try:
+        return ObjectSpec(
+            name=name, category=category, position=(float(pos[0]), float(pos[1])), color=color, size=size,
+            synonyms=tuple(raw.get("synonyms", ())), urdf=raw.get("urdf"),
+            edge=None if edge is None else float(edge),
+            scale=float(raw.get("scale", 1.0)), container=bool(raw.get("container", False)),
+            jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
+        )
+    except (TypeError, ValueError) as err:
+        raise SceneError(f"{where}: {name} has a non-numeric value ({err})") from None
 
 
 def load_scene(path: str | Path = "default") -> SceneSpec:
@@ -90,13 +96,18 @@ def load_scene(path: str | Path = "default") -> SceneSpec:
     names = [o.name for o in objects]
     if len(set(names)) != len(names):
         raise SceneError(f"{file}: object names must be unique")
-    table = raw.get("table", {})
-    camera = raw.get("camera", {})
-    return SceneSpec(
-        name=raw.get("name", file.stem), objects=objects, jitter=float(raw.get("jitter", 0.02)),
-        table_urdf=table.get("urdf", "table/table.urdf"),
-        table_position=tuple(table.get("position", (0.5, 0.0, -0.626))),
-        camera_eye=tuple(camera.get("eye", (1.15, 0.0, 0.65))),
-        camera_target=tuple(camera.get("target", (0.45, 0.0, 0.0))),
-        camera_fov=float(camera.get("fov", 55.0)), source=file,
-    )
+    table = raw.get("table") or {}
+    camera = raw.get("camera") or {}
+    if not isinstance(table, dict) or not isinstance(camera, dict):
+        raise SceneError(f"{file}: `table` and `camera` must be mappings")
+    try:
+        return SceneSpec(
+            name=raw.get("name", file.stem), objects=objects, jitter=float(raw.get("jitter", 0.02)),
+            table_urdf=table.get("urdf", "table/table.urdf"),
+            table_position=tuple(float(v) for v in table.get("position", (0.5, 0.0, -0.626))),
+            camera_eye=tuple(float(v) for v in camera.get("eye", (1.15, 0.0, 0.65))),
+            camera_target=tuple(float(v) for v in camera.get("target", (0.45, 0.0, 0.0))),
+            camera_fov=float(camera.get("fov", 55.0)), source=file,
+        )
+    except (TypeError, ValueError) as err:
+        raise SceneError(f"{file}: table/camera/jitter values must be numbers ({err})") from None

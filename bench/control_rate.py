@@ -1,0 +1,160 @@
+"""Control-loop rate of the PyBullet Panda in the default scene, headless (DIRECT).
+
+Measures, over the same number of control steps (one step = physics_hz / control_hz physics substeps):
+  * raw physics: stepSimulation calls per second, and control steps per second with no commands;
+  * joint commands through the safety filter (limits, velocity bound, workspace check by FK) + physics;
+  * the Cartesian controller: safety (workspace, step limit) + IK + joint safety + physics,
+    plus the time of each part alone (IK, joint filter);
+  * camera frame time at 320x240 (TinyRenderer, CPU).
+The real-time factor is control steps per second divided by the control rate (20 Hz by default).
+
+    python bench/control_rate.py [--steps 2000] [--frames 60] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import pybullet as pb
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+
+# A loop of tool-centre-point goals over the table (metres, base frame); the controller moves
+# toward each for a while, so the safety step limit and the IK are exercised as in a skill.
+CIRCUIT = [(0.45, 0.0, 0.30), (0.55, -0.25, 0.10), (0.40, -0.20, 0.05), (0.35, 0.25, 0.20),
+           (0.65, 0.20, 0.15), (0.50, 0.0, 0.50)]
+STEPS_PER_GOAL = 40
+
+
+def rate_line(name: str, count: int, seconds: float, unit: str, control_hz: float | None = None) -> str:
+    per_s = count / seconds
+    line = f"  {name:<46} {per_s:10.0f} {unit}/s   {1e3 * seconds / count:8.3f} ms each"
+    if control_hz:
+        line += f"   {per_s / control_hz:6.1f}x real time"
+    return line
+
+
+def bench_physics(arm: PyBulletArm, steps: int) -> tuple[float, float]:
+    client = arm._client  # raw stepping on purpose: what one physics step costs with nothing else
+    n = steps * arm._substeps
+    start = time.perf_counter()
+    for _ in range(n):
+        pb.stepSimulation(physicsClientId=client)
+    raw = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        arm.step()
+    stepped = time.perf_counter() - start
+    return raw, stepped
+
+
+def bench_joint_commands(arm: PyBulletArm, steps: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Safety-filtered joint commands (random targets near home, so the arm really moves) + physics."""
+    home = np.array(arm.robot_config.home)
+    targets = home + rng.uniform(-0.6, 0.6, size=(steps, len(home)))
+    filter_only = 0.0
+    start = time.perf_counter()
+    for i in range(steps):
+        t0 = time.perf_counter()
+        arm.command_joints(targets[i])
+        filter_only += time.perf_counter() - t0
+        arm.step()
+    return time.perf_counter() - start, filter_only
+
+
+def bench_cartesian(arm: PyBulletArm, steps: int) -> tuple[float, float, float]:
+    """The Cartesian controller: proportional steps toward circuit goals via command_ee + physics."""
+    command = 0.0
+    start = time.perf_counter()
+    for i in range(steps):
+        goal = np.asarray(CIRCUIT[(i // STEPS_PER_GOAL) % len(CIRCUIT)])
+        tcp = arm.ee_pose().position
+        t0 = time.perf_counter()
+        arm.command_ee(tcp + np.clip(goal - tcp, -0.03, 0.03))
+        command += time.perf_counter() - t0
+        arm.step()
+    total = time.perf_counter() - start
+    # IK alone, with the arguments command_ee uses, from the arm's current state
+    orn = arm.tool_down().tolist()
+    n_ik = min(steps, 1000)
+    start = time.perf_counter()
+    for i in range(n_ik):
+        goal = list(CIRCUIT[i % len(CIRCUIT)])
+        pb.calculateInverseKinematics(
+            arm._robot, arm._tcp, goal, orn, lowerLimits=arm._ik_lower, upperLimits=arm._ik_upper,
+            jointRanges=arm._ik_ranges, restPoses=arm._ik_rest, maxNumIterations=60, residualThreshold=1e-5,
+            physicsClientId=arm._client)
+    ik = (time.perf_counter() - start) / n_ik * steps
+    return total, command, ik
+
+
+def bench_camera(arm: PyBulletArm, frames: int) -> list[float]:
+    arm.camera_rgb()  # first frame builds the renderer's caches
+    times = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        img = arm.camera_rgb(320, 240)
+        times.append(time.perf_counter() - start)
+        arm.step()
+    assert img.shape == (240, 320, 3)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000, help="control steps per measurement")
+    parser.add_argument("--frames", type=int, default=60, help="camera frames")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, python {platform.python_version()}, pybullet API {pb.getAPIVersion()}")
+    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}")
+    rng = np.random.default_rng(args.seed)
+    start = time.perf_counter()
+    arm = PyBulletArm(PyBulletConfig(seed=args.seed))
+    setup = time.perf_counter() - start
+    try:
+        hz = arm.config.control_hz
+        print(f"robot: {arm.robot_config.name}, scene: {arm.scene.name} ({len(arm.scene.objects)} objects), "
+              f"physics {arm.config.physics_hz} Hz, control {hz} Hz ({arm._substeps} substeps/step), "
+              f"{args.steps} control steps per row; world set-up {setup:.2f} s\n")
+
+        raw, stepped = bench_physics(arm, args.steps)
+        print("physics only")
+        print(rate_line("stepSimulation", args.steps * arm._substeps, raw, "steps"))
+        print(rate_line("control step, no command", args.steps, stepped, "steps", hz))
+
+        total, filt = bench_joint_commands(arm, args.steps, rng)
+        print("joint commands (safety filter) + physics")
+        print(rate_line("control step", args.steps, total, "steps", hz))
+        print(rate_line("  of which command_joints (filter + FK)", args.steps, filt, "calls"))
+
+        arm.command_joints(arm.robot_config.home)
+        for _ in range(40):
+            arm.command_joints(arm.robot_config.home)
+            arm.step()
+        stats_before = arm.safety.stats.clamped
+        total, command, ik = bench_cartesian(arm, args.steps)
+        print("Cartesian controller (safety + IK + joint safety) + physics")
+        print(rate_line("control step", args.steps, total, "steps", hz))
+        print(rate_line("  of which command_ee (safety + IK + filter)", args.steps, command, "calls"))
+        print(rate_line("  IK alone (calculateInverseKinematics)", args.steps, ik, "calls"))
+        print(f"  {'steps clamped by the safety filter':<46} {arm.safety.stats.clamped - stats_before:10d}")
+
+        times = bench_camera(arm, args.frames)
+        ms = sorted(1e3 * t for t in times)
+        print(f"camera 320x240 (TinyRenderer), {args.frames} frames")
+        print(f"  {'frame time':<46} {statistics.mean(ms):10.1f} ms mean   {statistics.median(ms):6.1f} median"
+              f"   {ms[int(0.95 * (len(ms) - 1))]:6.1f} p95   ({1e3 / statistics.mean(ms):.1f} frames/s)")
+    finally:
+        arm.close()
+
+
+if __name__ == "__main__":
+    main()
