@@ -30,6 +30,9 @@ class Waypoint:
     max_steps: int = 60
     #: tool rotation about the vertical, radians
     yaw: float = 0.0
+    #: closed-loop exit: the waypoint also counts as reached when this says so (e.g. an object
+    #: has moved far enough), so the motion ends on what the world shows, not on dead reckoning
+    until: Callable[[SkillContext], bool] | None = None
 
 
 def gripper_action_for_width(width: float, max_width: float = 0.08) -> float:
@@ -56,10 +59,12 @@ class WaypointPolicy:
         wp = self._waypoints[self._index]
         error = wp.position - ctx.arm.ee_pose().position
         self._steps += 1
-        if np.linalg.norm(error) <= wp.tolerance:
+        if np.linalg.norm(error) <= wp.tolerance or (wp.until is not None and wp.until(ctx)):
             self._held += 1
         if self._held > wp.hold_steps or self._steps >= wp.max_steps:
             self._index, self._steps, self._held = self._index + 1, 0, 0
+        if wp.until is not None and self._held:
+            return np.append(np.zeros(3), wp.gripper)  # stop where the condition was met
         # Proportional step, saturated at the waypoint's speed.
         move = np.clip(error / ACTION_SCALE, -wp.speed, wp.speed)
         return np.append(move, wp.gripper)

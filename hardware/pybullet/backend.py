@@ -177,8 +177,9 @@ class PyBulletArm(ArmInterface, WorldView):
 
     def estop(self) -> None:
         self.safety.estop()
-        # Hold where the arm is now, not where it was heading.
+        # Hold where the arm and fingers are now, not where they were heading.
         self._arm_target = self.joint_state().positions
+        self._gripper_target = self.gripper_width()
         self._apply_targets()
 
     def reset_estop(self) -> None:
@@ -206,6 +207,17 @@ class PyBulletArm(ArmInterface, WorldView):
                 half_extents=(hi - lo) / 2, color=spec.color, size=spec.size,
                 is_container=spec.container, synonyms=spec.synonyms)
         return out
+
+    @property
+    def physics_client(self) -> int:
+        """The PyBullet client id, for tests and tools that read the simulator directly."""
+        return self._client
+
+    def body_id(self, name: str) -> int:
+        """PyBullet body id of a scene object, 'robot' or 'table'."""
+        if name not in self._bodies and name not in ("gripper", "robot", "table"):
+            raise KeyError(f"no object named {name!r}; known: {', '.join(sorted(self._bodies))}")
+        return self._body(name)
 
     def _body(self, name: str) -> int:
         if name in ("gripper", "robot"):

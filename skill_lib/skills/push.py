@@ -13,10 +13,17 @@ DIRECTIONS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "
 FINGER_HALF = 0.011  # half the thickness of the closed fingers along the push
 GAP = 0.03  # start this far behind the object's face
 PUSH_HEIGHT = 0.018
+LEAD = 0.002  # stop this short of the distance: the object slides a little after contact ends
 
 
 def _offset(ctx: SkillContext) -> np.ndarray:
     return np.asarray(DIRECTIONS[ctx.params["direction"]]) * ctx.params["distance"]
+
+
+def _pushed_far_enough(ctx: SkillContext) -> bool:
+    direction = np.asarray(DIRECTIONS[ctx.params["direction"]])
+    moved = (ctx.world.object(ctx.params["object"]).position - ctx.memory["start"])[:2] @ direction
+    return bool(moved >= ctx.params["distance"] - LEAD)
 
 
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:
@@ -29,11 +36,12 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     start = np.append(contact - direction * GAP, z)
     end = np.append(contact + direction * ctx.params["distance"], z)
     # Push with the fingers' flat side edges: the hand turns so the fingers line up with the push.
-    yaw = float(np.pi / 2 if direction[1] else 0.0)
+    yaw = float(np.pi / 2 if direction[1] else (np.pi if direction[0] < 0 else 0.0))
     return [
         Waypoint(above(start, obj.top_z + 0.06), CLOSED, tolerance=0.01, yaw=yaw),
         Waypoint(start, CLOSED, speed=0.5, tolerance=0.005, yaw=yaw),
-        Waypoint(end, CLOSED, speed=0.3, tolerance=0.003, hold_steps=2, max_steps=120, yaw=yaw),
+        Waypoint(end, CLOSED, speed=0.3, tolerance=0.003, hold_steps=2, max_steps=120, yaw=yaw,
+                 until=_pushed_far_enough),
         Waypoint(end - np.append(direction * 0.02, 0.0), CLOSED, speed=0.3, tolerance=0.006, yaw=yaw),
         Waypoint(above(end, obj.top_z + 0.08), CLOSED, tolerance=0.015, yaw=yaw),
     ]
