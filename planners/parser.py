@@ -18,8 +18,9 @@ from planners.plan import Goal, Plan, SkillCall, TaskError
 MAX_TASK_CHARS = 500
 PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = 0.02, 0.25, 0.10
 HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = 0.03, 0.40, 0.10
-#: cosine similarity a retrieved skill needs before an unknown verb is read as that skill
-RETRIEVAL_THRESHOLD = 0.45
+# Verbs the tables do not know are looked up in the library; below this similarity the parser
+# refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
+RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y, stack X on Y, pick up X, push X <distance> <direction>, "
              "move to X, open/close the gripper")
 
@@ -48,7 +49,8 @@ PUT_VERBS = frozenset({"put", "place", "drop", "set", "move", "transfer", "load"
                        "deposit", "lay", "bring", "carry"})
 PUSH_VERBS = frozenset({"push", "shove", "nudge", "slide", "shift"})
 MOVE_TO_VERBS = frozenset({"move", "go", "hover", "bring", "travel", "position"})
-GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper"}
+GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper",
+                 "release": "open_gripper"}
 ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
 #: the skills a clause can become (known verbs and retrieved skills alike)
 RECIPES = frozenset({"pick", "place", "push", "move_to", "open_gripper", "close_gripper"})

@@ -107,7 +107,10 @@ def test_search_is_sorted_one_entry_per_skill(library: SkillLibrary) -> None:
     assert [h.skill.name for h in hits][0] == "pick"
     assert len(hits) == len(SKILLS) == len({h.skill.name for h in hits})
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert hits[0].score == pytest.approx(1.0, abs=1e-4)  # exact phrasing: cosine 1
+    # exact phrasing: its row scores 1, blended with the skill's full-text row
+    full_text_row = library.text_weight * float(
+        library.embedder.encode([hits[0].skill.embedding_text()])[0] @ library.embedder.encode(["pick up the cube"])[0])
+    assert hits[0].score == pytest.approx(1.0 - library.text_weight + full_text_row, abs=1e-4)
     assert len(library.search("pick up the cube", k=2)) == 2
 
 

@@ -334,7 +334,7 @@ class FakeLibrary:
     ("poke the green cube 5 cm left", {"poke": ("push", 0.7)}, (push("green_cube", "left", 0.05),)),
     ("approach the green cube", {"approach": ("move_to", 0.7)},
      (SkillCall("move_to", {"target": "green_cube", "height": 0.10}),)),
-    ("release", {"release": ("open_gripper", 0.6)}, (SkillCall("open_gripper", {}),)),
+    ("let go", {"let": ("open_gripper", 0.6)}, (SkillCall("open_gripper", {}),)),
 ])
 def test_unknown_verb_uses_retrieval(scene, text, canned, calls):
     library = FakeLibrary(canned)
@@ -374,3 +374,7 @@ def test_real_library_maps_and_abstains(scene, tmp_path):
     library = SkillLibrary(default_skills(), index_dir=tmp_path)
     assert parse_task("squeeze", scene, library).calls == (SkillCall("close_gripper", {}),)
     task_error("throw the red cube", scene, "unsupported verb 'throw'", library=library)
+
+
+def test_release_is_a_known_verb_without_retrieval(scene):
+    assert parse_task("release the gripper", scene).calls == (SkillCall("open_gripper", {}),)

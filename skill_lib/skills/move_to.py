@@ -23,8 +23,9 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
 SKILL = SkillSpec(
     name="move_to",
     description="move the gripper to a position above an object without grasping anything",
-    phrasings=("move to the red cube", "go above the tray", "move the arm over the block",
-               "position the gripper above the cube", "hover over the box"),
+    phrasings=("move the gripper there", "go above it", "move the arm over it",
+               "position the gripper above the object", "hover over it",
+               "move over the object", "go over to the item"),
     params=(ParamSpec("target", "object", "object to move above", required=True),
             ParamSpec("height", "float", "metres above the object's top", default=0.10, low=0.03, high=0.4)),
     preconditions=(exists("target"),),

@@ -33,8 +33,8 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
 SKILL = SkillSpec(
     name="pick",
     description="pick up an object: grasp it from above with the gripper and lift it off the surface",
-    phrasings=("pick up the cube", "grab the block", "grasp the object", "lift the red cube",
-               "take the brick", "raise the block off the table"),
+    phrasings=("pick it up", "grab the object", "grasp it", "lift the object up",
+               "take hold of it", "raise it off the table"),
     params=(OBJECT, ParamSpec("grasp_offset", "float", "metres above the object's centre to grasp at",
                               default=0.0, low=-0.03, high=0.05)),
     preconditions=(exists("object"), not_container("object"), reachable("object"),

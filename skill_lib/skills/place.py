@@ -45,9 +45,11 @@ def _placed(ctx: SkillContext) -> bool:
 
 SKILL = SkillSpec(
     name="place",
-    description="place the held object onto another object or into a container such as a tray, then release it",
-    phrasings=("put it in the tray", "place the cube on the block", "set it down on the box",
-               "drop it into the bin", "stack it on top of the cube", "put the block down there"),
+    description=("put or place the held object onto another object or into a container "
+                 "(tray, bowl, box, bin, basket), then release it"),
+    phrasings=("put it in the container", "place it on top of the other object", "set it down",
+               "drop it into the container", "stack it on top", "put it down there",
+               "put the object inside the bin", "place the item into the box"),
     params=(OBJECT, ParamSpec("target", "object", "object or container to place onto/into", required=True)),
     preconditions=(exists("object"), exists("target"),
                    Condition("object and target differ", lambda c: c.params["object"] != c.params["target"]),

@@ -55,8 +55,8 @@ def _end_reachable(ctx: SkillContext) -> bool:
 SKILL = SkillSpec(
     name="push",
     description="push an object along the table surface in a direction (left, right, forward, backward) by a distance",
-    phrasings=("push the cube to the left", "shove the block forward", "slide the cube 10 cm right",
-               "nudge the block towards the robot", "push it away"),
+    phrasings=("push it to the left", "shove it across the table", "slide it sideways along the table",
+               "nudge it towards the robot", "push it away"),
     params=(OBJECT,
             ParamSpec("direction", "str", "left, right, forward or backward (robot base frame)", required=True,
                       choices=tuple(DIRECTIONS)),
