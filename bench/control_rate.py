@@ -105,6 +105,39 @@ def bench_camera(arm: PyBulletArm, frames: int) -> list[float]:
     return times
 
 
+def bench_panda_gym(steps: int, seed: int) -> tuple[float, str] | None:
+    """The reference: panda-gym's PandaPickAndPlace-v3 env.step with random actions (same PyBullet,
+    same Panda, end-effector deltas + gripper: the same kind of control step as ours)."""
+    try:
+        import gymnasium as gym
+        import panda_gym  # noqa: F401  (registers the environments)
+    except ImportError:
+        return None
+    env = gym.make("PandaPickAndPlace-v3")
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    sim = env.unwrapped.sim
+    info = f"{1 / sim.timestep:.0f} Hz physics, {sim.n_substeps} substeps/step"
+    env.close()
+    return elapsed, info
+
+
+def bench_policy_actions(arm: PyBulletArm, steps: int, rng: np.random.Generator) -> float:
+    """Our equivalent of env.step: a random [dx, dy, dz, gripper] action through apply_action."""
+    from skill_lib.runner import apply_action
+    start = time.perf_counter()
+    for _ in range(steps):
+        apply_action(arm, rng.uniform(-1, 1, size=4))
+        arm.step()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="control steps per measurement")
@@ -146,6 +179,16 @@ def main() -> None:
         print(rate_line("  of which command_ee (safety + IK + filter)", args.steps, command, "calls"))
         print(rate_line("  IK alone (calculateInverseKinematics)", args.steps, ik, "calls"))
         print(f"  {'steps clamped by the safety filter':<46} {arm.safety.stats.clamped - stats_before:10d}")
+
+        total = bench_policy_actions(arm, args.steps, rng)
+        print("random policy actions [dx, dy, dz, gripper] (apply_action: safety + IK) + physics")
+        print(rate_line("control step", args.steps, total, "steps", hz))
+        reference = bench_panda_gym(args.steps, args.seed)
+        if reference is None:
+            print("  reference panda-gym not installed (pip install -e '.[bench]')")
+        else:
+            print(f"reference: panda-gym PandaPickAndPlace-v3 env.step, random actions ({reference[1]})")
+            print(rate_line("env.step", args.steps, reference[0], "steps", 25))
 
         times = bench_camera(arm, args.frames)
         ms = sorted(1e3 * t for t in times)

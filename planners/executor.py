@@ -11,6 +11,7 @@ from planners.episode_log import EpisodeLog
 from planners.goals import describe, goal_holds
 from planners.plan import Plan, SkillCall
 from planners.recording import VideoRecorder
+from skill_lib import predicates as P
 from skill_lib.runner import SkillOutcome, run_skill
 from skill_lib.spec import SkillSpec
 
@@ -74,7 +75,7 @@ class Executor:
 
     def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
         """One retry. A place whose object slipped out of the hand picks it up again first."""
-        if call.skill == "place" and "object is held" in failed.failed_conditions:
+        if call.skill == "place" and not P.is_held(self.world, call.params["object"]):
             self._log("recovery", index=index, action="re-pick before place", object=call.params["object"])
             regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1)
             if not regrasp.success:

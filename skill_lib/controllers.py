@@ -18,7 +18,8 @@ OPEN, CLOSED = 1.0, -1.0
 
 @dataclass(frozen=True)
 class Waypoint:
-    position: np.ndarray
+    #: a fixed point, or a function of the live world (closed loop, re-evaluated every step)
+    position: np.ndarray | Callable[[SkillContext], np.ndarray]
     gripper: float
     #: metres; the waypoint counts as reached within this distance
     tolerance: float = 0.005
@@ -57,7 +58,8 @@ class WaypointPolicy:
         if self.done(ctx):
             return np.zeros(4)
         wp = self._waypoints[self._index]
-        error = wp.position - ctx.arm.ee_pose().position
+        goal = wp.position(ctx) if callable(wp.position) else wp.position
+        error = goal - ctx.arm.ee_pose().position
         self._steps += 1
         if np.linalg.norm(error) <= wp.tolerance or (wp.until is not None and wp.until(ctx)):
             self._held += 1

@@ -75,6 +75,12 @@ class PyBulletArm(ArmInterface, WorldView):
         self.safety = SafetyFilter(self.config.safety_config(lower, upper, rc.gripper_max_width), self.control_dt)
         for f in self._fingers:
             pb.changeDynamics(self._robot, f, lateralFriction=1.5, spinningFriction=0.002, physicsClientId=c)
+        if len(self._fingers) == 2:
+            # The real hand drives both fingers from one mechanism. Two independent finger motors
+            # let finger-object-finger float sideways as a unit (the object wandered ~1 cm in hand).
+            gear = pb.createConstraint(self._robot, self._fingers[0], self._robot, self._fingers[1],
+                                       pb.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0], physicsClientId=c)
+            pb.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=c)
         for j, q in zip(self._arm, rc.home):
             pb.resetJointState(self._robot, j, q, physicsClientId=c)
         for f in self._fingers:

@@ -23,16 +23,32 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
         support_z = target.bottom_z + 0.012 + 0.02
     else:
         support_z = target.top_z
-    xy = target.position[:2]
-    release_centre = support_z + held.half_extents[2] + DROP_GAP
-    release = np.array([xy[0], xy[1], release_centre + grip_offset])
-    carry = max(tcp[2], target.top_z + 2 * held.half_extents[2] + CLEARANCE + grip_offset)
+    release_z = support_z + held.half_extents[2] + DROP_GAP + grip_offset
+    carry_z = max(tcp[2], target.top_z + 2 * held.half_extents[2] + CLEARANCE + grip_offset)
+
+    def aim(z: float):
+        """Tool position that puts the held object's centre over the target's centre, now.
+
+        The object shifts in the hand while it is carried (mm to over a cm), which matters when
+        the target is a 3 cm cube, so the offset is measured every step, not once.
+        """
+        def position(c: SkillContext) -> np.ndarray:
+            in_hand = c.world.object(c.params["object"]).position - c.arm.ee_pose().position
+            xy = c.world.object(c.params["target"]).position[:2] - in_hand[:2]
+            c.memory["release_xy"] = xy
+            return np.array([xy[0], xy[1], z])
+        return position
+
+    def fixed(dz: float):
+        """Once the fingers open the object is no longer in the hand: hold the last aim."""
+        return lambda c: np.array([*c.memory["release_xy"], release_z + dz])
+
     return [
-        Waypoint(above(tcp, carry), CLOSED, tolerance=0.015),
-        Waypoint(above(release, carry), CLOSED, tolerance=0.008),
-        Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
-        Waypoint(release, OPEN, tolerance=0.01, hold_steps=6),
-        Waypoint(above(release, release[2] + RETREAT), OPEN, tolerance=0.015),
+        Waypoint(above(tcp, carry_z), CLOSED, tolerance=0.015),
+        Waypoint(aim(carry_z), CLOSED, tolerance=0.008),
+        Waypoint(aim(release_z), CLOSED, speed=0.4, tolerance=0.003, hold_steps=3),
+        Waypoint(fixed(0.0), OPEN, tolerance=0.01, hold_steps=6),
+        Waypoint(fixed(RETREAT), OPEN, tolerance=0.015),
     ]
 
 

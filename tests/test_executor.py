@@ -1,0 +1,84 @@
+"""The executor's monitor: retries, recovery, stopping, and the log, with faults injected in PyBullet."""
+from __future__ import annotations
+
+import pytest
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+from planners.episode_log import EpisodeLog, read_log
+from planners.executor import ExecutionObserver, Executor
+from planners.plan import Goal, Plan, SkillCall
+from skill_lib.skills import default_skills
+
+SKILLS = {s.name: s for s in default_skills()}
+PUT_RED_IN_TRAY = Plan("put the red cube in the tray",
+                       (SkillCall("pick", {"object": "red_cube"}), SkillCall("place", {"object": "red_cube",
+                                                                                        "target": "tray"})),
+                       (Goal("in", "red_cube", "tray"),))
+
+
+class DropDuringFirstPlace(ExecutionObserver):
+    """Fault injection: knocks the cube out of the hand early in the first place attempt."""
+
+    def __init__(self, arm: PyBulletArm) -> None:
+        self.arm, self.current, self.dropped = arm, None, False
+
+    def skill_started(self, index, call, attempt):
+        self.current, self.steps = call.skill, 0
+
+    def skill_progress(self, index, fraction):
+        self.steps += 1
+        if self.current == "place" and not self.dropped and self.steps == 8:
+            self.arm.set_object_pose("red_cube", [0.42, -0.12, 0.026])
+            self.dropped = True
+
+
+def test_a_dropped_object_is_picked_again_and_placed(tmp_path):
+    with PyBulletArm(PyBulletConfig(seed=2)) as arm, EpisodeLog(tmp_path / "log.jsonl") as log:
+        observer = DropDuringFirstPlace(arm)
+        report = Executor(arm, arm, SKILLS, log=log, observer=observer).run(PUT_RED_IN_TRAY)
+        assert observer.dropped
+        assert report.success, report.message
+        events = read_log(log.path)
+    assert any(e["event"] == "recovery" for e in events)
+    ends = [e for e in events if e["event"] == "skill_end"]
+    assert [e["skill"] for e in ends] == ["pick", "place", "pick", "place"]
+    assert [e["success"] for e in ends] == [True, False, True, True]
+
+
+def test_no_retries_means_the_failure_is_reported():
+    with PyBulletArm(PyBulletConfig(seed=2)) as arm:
+        report = Executor(arm, arm, SKILLS, retries=0, observer=DropDuringFirstPlace(arm)).run(PUT_RED_IN_TRAY)
+        assert not report.success and "skill 2" in report.message
+
+
+def test_should_stop_halts_without_retrying():
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        report = Executor(arm, arm, SKILLS, should_stop=lambda: True).run(PUT_RED_IN_TRAY)
+        assert not report.success and report.outcomes[0].message == "stopped"
+        assert len(report.outcomes) == 1
+
+
+def test_estop_mid_task_is_a_safety_stop_and_the_arm_holds():
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        class EStopAfter10(ExecutionObserver):
+            steps = 0
+
+            def skill_progress(self, index, fraction):
+                self.steps += 1
+                if self.steps == 10:
+                    arm.estop()
+
+        report = Executor(arm, arm, SKILLS, observer=EStopAfter10()).run(PUT_RED_IN_TRAY)
+        assert not report.success and "safety stop" in report.message
+        held = arm.ee_pose().position.copy()
+        for _ in range(20):
+            arm.step()
+        assert abs(arm.ee_pose().position - held).max() < 0.005
+
+
+@pytest.mark.parametrize("bad", [SkillCall("pick", {"object": "red_cube", "force": 3}),
+                                 SkillCall("push", {"object": "red_cube", "direction": "up"})])
+def test_bad_skill_parameters_fail_cleanly(bad):
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        report = Executor(arm, arm, SKILLS).run(Plan("bad", (bad,), ()))
+        assert not report.success and "bad parameters" in report.message
