@@ -2,13 +2,16 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+CORE   := $(VENV)/.installed-core
+FULL   := $(VENV)/.installed-full
 DEMO_TASK ?= put the red cube in the tray, then stack the blue cube on the green cube
 
+# Nothing is fetched at run time; every ROS 2 process stays on loopback discovery.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench interfaces clean
 
 $(PY):
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -17,23 +20,29 @@ $(PY):
 
 # torch first and pinned: a CPU build of exactly 2.13.0 is served locally; any other version
 # would pull gigabytes of CUDA wheels.
-$(STAMP): $(PY) setup.py setup.cfg package.xml
+$(CORE): $(PY) setup.py setup.cfg package.xml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-demo: $(STAMP)
+# Tests also need ROS 2 (pip wheels), the interface package built into .venv, and speech.
+$(FULL): $(CORE) scripts/install_test_deps.sh
+	bash scripts/install_test_deps.sh $(VENV)
+	@touch $@
+
+demo: $(CORE)
 	$(VENV)/bin/skillstack run "$(DEMO_TASK)" --seed 0 --video runs/demo/video.mp4
 
-test: $(STAMP)
+test: $(FULL)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+interfaces: $(FULL)
+	bash scripts/build_interfaces.sh $(VENV)
+
+bench: $(FULL)
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) bench/retrieval.py
-	$(PY) bench/control_rate.py
-	$(PY) bench/task_success.py
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs *.egg-info
+	rm -rf $(VENV) runs build *.egg-info

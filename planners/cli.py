@@ -2,127 +2,25 @@
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
-import time
-from pathlib import Path
 
-from hardware.resources import config_dir
-from hardware.scene import SceneError, load_scene
-from planners.plan import TaskError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: subcommand modules under planners/commands, in --help order
+COMMANDS = ("run", "skills")
 
 
-def _robots() -> list[str]:
-    return sorted(p.stem for p in (config_dir() / "robots").glob("*.yaml"))
-
-
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skillstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="plan and run a task in words, in PyBullet")
-    run.add_argument("task", help='e.g. "put the red cube in the tray"')
-    run.add_argument("--scene", default="default", help="scene name in config/scenes or a YAML path")
-    run.add_argument("--seed", type=int, default=0, help="randomises object poses (default 0)")
-    run.add_argument("--robot", default="panda", choices=_robots())
-    run.add_argument("--gui", action="store_true", help="show the PyBullet window")
-    run.add_argument("--video", type=Path, help="MP4 path (default: RUN_DIR/video.mp4)")
-    run.add_argument("--no-video", action="store_true", help="skip recording (faster)")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default ./runs)")
-    run.add_argument("--json", action="store_true", help="end with one JSON line describing the outcome")
-    skills = sub.add_parser("skills", help="list the skill library, or search it")
-    skills.add_argument("query", nargs="?", help="text to search for")
-    skills.add_argument("-k", type=int, default=3, help="how many results to show for a query")
+    for name in COMMANDS:
+        importlib.import_module(f"planners.commands.{name}").register(sub)
     return parser
 
 
-def _fail(message: str, as_json: bool, **extra) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    if as_json:
-        print(json.dumps({"success": False, "error": message, "plan": [], "video": None, **extra}))
-    return EXIT_USAGE
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    # Imported here so `skillstack --help` and `skillstack skills` stay light.
-    from hardware.pybullet import PyBulletArm, PyBulletConfig
-    from planners.episode_log import EpisodeLog
-    from planners.progress import ProgressPrinter
-    from planners.recording import VideoRecorder
-    from planners.scheduler import Scheduler
-
-    if not args.task.strip():
-        return _fail("empty task; try: skillstack run \"put the red cube in the tray\"", args.json)
-    if args.video is not None and args.video.suffix.lower() != ".mp4":
-        return _fail(f"--video must be an .mp4 path, got {args.video}", args.json)
-    try:
-        scene = load_scene(args.scene)
-    except SceneError as err:
-        return _fail(str(err), args.json)
-    scheduler = Scheduler()
-    with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
-        try:
-            plan = scheduler.plan(args.task, arm)
-        except TaskError as err:
-            return _fail(str(err), args.json)
-        print(f"scene {scene.name}, seed {args.seed}, robot {args.robot}")
-        print(f'plan for "{args.task}":')
-        for i, call in enumerate(plan.calls, 1):
-            print(f"  {i}. {call}")
-        for note in plan.notes:
-            print(f"  note: {note}")
-        run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
-        suffix = 1
-        while run_dir.exists():
-            run_dir, suffix = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}", suffix + 1
-        video = None if args.no_video else (args.video or run_dir / "video.mp4")
-        with EpisodeLog(run_dir / "episode.jsonl") as log:
-            log.write("run", task=args.task, scene=scene.name, seed=args.seed, robot=args.robot)
-            recorder = VideoRecorder(video, arm) if video else None
-            try:
-                report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder,
-                                           observer=ProgressPrinter(len(plan.calls)))
-            finally:
-                if recorder is not None:
-                    recorder.close()
-    print(("SUCCESS: " if report.success else "FAILURE: ") + report.message)
-    print(f"log:   {log.path}")
-    if video:
-        print(f"video: {video}")
-    if args.json:
-        print(json.dumps({
-            "success": report.success, "task": args.task, "plan": report.plan, "message": report.message,
-            "video": str(video) if video else None, "log": str(log.path), "seed": args.seed, "scene": scene.name,
-            "notes": list(plan.notes), "goals": [{"goal": g, "holds": ok} for g, ok in report.goals],
-            "skills": [{"skill": o.skill, "params": o.params, "success": o.success, "message": o.message,
-                        "policy": o.policy, "sim_seconds": round(o.sim_seconds, 2)} for o in report.outcomes],
-        }))
-    return EXIT_OK if report.success else EXIT_FAILED
-
-
-def cmd_skills(args: argparse.Namespace) -> int:
-    from skill_lib.library import SkillLibrary
-    from skill_lib.skills import default_skills
-
-    library = SkillLibrary(default_skills())
-    if args.query is None:
-        for skill in library:
-            params = ", ".join(f"{p.name}{'' if p.required else '=' + repr(p.default)}" for p in skill.params)
-            print(f"{skill.name}({params})\n    {skill.description}")
-        return EXIT_OK
-    if not args.query.strip():
-        print("error: empty query", file=sys.stderr)
-        return EXIT_USAGE
-    for match in library.search(args.query, k=args.k):
-        print(f"{match.score:.3f}  {match.skill.name:<14} {match.skill.description}")
-    return EXIT_OK
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "skills": cmd_skills}[args.command](args)
+        return args.handler(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

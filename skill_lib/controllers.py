@@ -67,8 +67,10 @@ class WaypointPolicy:
             self._index, self._steps, self._held = self._index + 1, 0, 0
         if wp.until is not None and self._held:
             return np.append(np.zeros(3), wp.gripper)  # stop where the condition was met
-        # Proportional step, saturated at the waypoint's speed.
-        move = np.clip(error / ACTION_SCALE, -wp.speed, wp.speed)
+        # Proportional step, saturated at the waypoint's speed times the skill's `speed` scale
+        # (an operator's "slower"), never beyond the action limit.
+        speed = min(1.0, wp.speed * float(ctx.params.get("speed") or 1.0))
+        move = np.clip(error / ACTION_SCALE, -speed, speed)
         return np.append(move, wp.gripper)
 
     def done(self, ctx: SkillContext) -> bool:

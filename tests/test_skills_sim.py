@@ -119,3 +119,19 @@ def test_apply_action_rejects_nan_and_clips():
         for _ in range(5):
             arm.step()
         assert np.linalg.norm(arm.ee_pose().position - before) < 0.035
+
+
+def test_place_offset_and_speed_parameters_take_effect():
+    """The parameters operator corrections adjust: where in the container, and how fast."""
+    with _arm(1) as arm:
+        assert run_skill(SKILLS["pick"], {"object": "red_cube"}, arm, arm).success
+        out = run_skill(SKILLS["place"], {"object": "red_cube", "target": "tray", "offset_x": -0.05,
+                                          "offset_y": 0.05}, arm, arm)
+        assert out.success
+        rel = arm.object("red_cube").position[:2] - arm.object("tray").position[:2]
+        assert np.allclose(rel, [-0.05, 0.05], atol=0.01), rel
+    slow, fast = [], []
+    for speed, steps in ((0.4, slow), (1.0, fast)):
+        with _arm(1) as arm:
+            steps.append(run_skill(SKILLS["move_to"], {"target": "yellow_cube", "speed": speed}, arm, arm).steps)
+    assert slow[0] > 1.5 * fast[0]

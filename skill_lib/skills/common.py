@@ -4,6 +4,7 @@ from __future__ import annotations
 from skill_lib.spec import Condition, ParamSpec, SkillContext
 
 OBJECT = ParamSpec("object", "object", "name of the object in the scene", required=True)
+SPEED = ParamSpec("speed", "float", "scale on the skill's motion speed (1 = default)", default=1.0, low=0.2, high=1.5)
 #: a conservative reach box for object centres (inside the default safety workspace)
 REACH_MIN = (0.25, -0.5)
 REACH_MAX = (0.8, 0.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from skill_lib.controllers import Waypoint, WaypointPolicy, gripper_action_for_width
-from skill_lib.skills.common import exists
+from skill_lib.skills.common import SPEED, exists
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 
 TOLERANCE = 0.015
@@ -27,7 +27,8 @@ SKILL = SkillSpec(
                "position the gripper above the object", "hover over it",
                "move over the object", "go over to the item"),
     params=(ParamSpec("target", "object", "object to move above", required=True),
-            ParamSpec("height", "float", "metres above the object's top", default=0.10, low=0.03, high=0.4)),
+            ParamSpec("height", "float", "metres above the object's top", default=0.10, low=0.03, high=0.4),
+            SPEED),
     preconditions=(exists("target"),),
     postconditions=(Condition("tool is at the goal", lambda c: float(
         np.linalg.norm(c.arm.ee_pose().position - goal_position(c))) < TOLERANCE),),

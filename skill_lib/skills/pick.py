@@ -5,7 +5,7 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
-from skill_lib.skills.common import OBJECT, exists, not_container, reachable
+from skill_lib.skills.common import OBJECT, SPEED, exists, not_container, reachable
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 
 APPROACH = 0.08  # metres above the object's top before descending
@@ -36,7 +36,7 @@ SKILL = SkillSpec(
     phrasings=("pick it up", "grab the object", "grasp it", "lift the object up",
                "take hold of it", "raise it off the table"),
     params=(OBJECT, ParamSpec("grasp_offset", "float", "metres above the object's centre to grasp at",
-                              default=0.0, low=-0.03, high=0.05)),
+                              default=0.0, low=-0.03, high=0.05), SPEED),
     preconditions=(exists("object"), not_container("object"), reachable("object"),
                    Condition("object has nothing on top of it", lambda c: P.is_free(c.world, c.params["object"]))),
     postconditions=(Condition("object is held by the gripper", lambda c: P.is_held(c.world, c.params["object"])),

@@ -5,7 +5,7 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
-from skill_lib.skills.common import OBJECT, exists
+from skill_lib.skills.common import OBJECT, SPEED, exists
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 
 CLEARANCE = 0.06  # metres of air between the held object and the target while carrying
@@ -34,7 +34,8 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
         """
         def position(c: SkillContext) -> np.ndarray:
             in_hand = c.world.object(c.params["object"]).position - c.arm.ee_pose().position
-            xy = c.world.object(c.params["target"]).position[:2] - in_hand[:2]
+            offset = np.array([c.params["offset_x"], c.params["offset_y"]])
+            xy = c.world.object(c.params["target"]).position[:2] + offset - in_hand[:2]
             c.memory["release_xy"] = xy
             return np.array([xy[0], xy[1], z])
         return position
@@ -66,7 +67,12 @@ SKILL = SkillSpec(
     phrasings=("put it in the container", "place it on top of the other object", "set it down",
                "drop it into the container", "stack it on top", "put it down there",
                "put the object inside the bin", "place the item into the box"),
-    params=(OBJECT, ParamSpec("target", "object", "object or container to place onto/into", required=True)),
+    params=(OBJECT, ParamSpec("target", "object", "object or container to place onto/into", required=True),
+            ParamSpec("offset_x", "float", "metres from the target's centre along x (forward)", default=0.0,
+                      low=-0.15, high=0.15),
+            ParamSpec("offset_y", "float", "metres from the target's centre along y (left)", default=0.0,
+                      low=-0.15, high=0.15),
+            SPEED),
     preconditions=(exists("object"), exists("target"),
                    Condition("object and target differ", lambda c: c.params["object"] != c.params["target"]),
                    Condition("object is held", lambda c: P.is_held(c.world, c.params["object"]))),

@@ -5,7 +5,7 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above
-from skill_lib.skills.common import OBJECT, REACH_MAX, REACH_MIN, exists, not_container
+from skill_lib.skills.common import OBJECT, SPEED, REACH_MAX, REACH_MIN, exists, not_container
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 
 #: unit vectors in the robot base frame (x forward, y to the robot's left)
@@ -60,7 +60,8 @@ SKILL = SkillSpec(
     params=(OBJECT,
             ParamSpec("direction", "str", "left, right, forward or backward (robot base frame)", required=True,
                       choices=tuple(DIRECTIONS)),
-            ParamSpec("distance", "float", "metres to move the object", default=0.10, low=0.02, high=0.25)),
+            ParamSpec("distance", "float", "metres to move the object", default=0.10, low=0.02, high=0.25),
+            SPEED),
     preconditions=(exists("object"), not_container("object"),
                    Condition("object is on the table", lambda c: c.world.contacts(c.params["object"], "table")),
                    Condition("the end position is within reach", _end_reachable)),
