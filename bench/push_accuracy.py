@@ -1,0 +1,53 @@
+"""Push accuracy of the scripted push skill: error along and across the push, over seeds.
+
+    python bench/push_accuracy.py [--seeds 8]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+
+import numpy as np
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+from skill_lib.runner import run_skill
+from skill_lib.skills import push
+
+OBJECTS = ("yellow_cube", "small_blue_cube", "lego_brick")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=8)
+    args = parser.parse_args()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; date: {datetime.date.today()}")
+    print(f"objects {', '.join(OBJECTS)}; seeds 0..{args.seeds - 1}; errors in mm\n")
+    print("refused = the precondition check declined (end point out of reach); errors over attempted pushes")
+    print(f"{'direction':<10} {'distance':>8} {'success':>9} {'refused':>8} {'along mean':>11} {'along max':>10}"
+          f" {'across max':>11}")
+    for direction, unit in push.DIRECTIONS.items():
+        for distance in (0.05, 0.15):
+            along, across, ok, n, refused = [], [], 0, 0, 0
+            for obj in OBJECTS:
+                for seed in range(args.seeds):
+                    with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
+                        start = arm.object(obj).position[:2].copy()
+                        out = run_skill(push.SKILL, {"object": obj, "direction": direction, "distance": distance},
+                                        arm, arm)
+                        moved = arm.object(obj).position[:2] - start
+                    n += 1
+                    if out.message.startswith("precondition"):
+                        refused += 1
+                        continue
+                    u = np.asarray(unit)
+                    along.append(abs(moved @ u - distance) * 1e3)
+                    across.append(abs(moved @ np.array([-u[1], u[0]])) * 1e3)
+                    ok += out.success
+            print(f"{direction:<10} {distance * 100:6.0f}cm {ok:>5}/{n:<3} {refused:>8} {np.mean(along):11.1f} "
+                  f"{np.max(along):10.1f} {np.max(across):11.1f}")
+
+
+if __name__ == "__main__":
+    main()
