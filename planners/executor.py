@@ -42,8 +42,11 @@ class TaskReport:
 class Executor:
     def __init__(self, arm: ArmInterface, world: WorldView, skills: Mapping[str, SkillSpec], *,
                  retries: int = 1, log: EpisodeLog | None = None, recorder: VideoRecorder | None = None,
-                 observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None) -> None:
+                 observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None,
+                 prepare_call: Callable[[int, SkillCall], SkillCall] | None = None) -> None:
         self.arm, self.world, self.skills = arm, world, skills
+        #: called before each skill attempt; may return the call with adjusted parameters (corrections)
+        self.prepare_call = prepare_call
         self.retries, self.log, self.recorder = retries, log, recorder
         self.observer = observer or ExecutionObserver()
         self.should_stop = should_stop
@@ -53,6 +56,8 @@ class Executor:
             self.log.write(event, **data)
 
     def _run_call(self, index: int, call: SkillCall, attempt: int) -> SkillOutcome:
+        if self.prepare_call is not None:
+            call = self.prepare_call(index, call)
         spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
         self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,

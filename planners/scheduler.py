@@ -9,6 +9,7 @@ from planners.executor import ExecutionObserver, Executor, TaskReport
 from planners.parser import parse_task
 from planners.plan import Plan
 from planners.recording import VideoRecorder
+from skill_lib.corrections.retrieval import CorrectionMemory
 from skill_lib.library import SkillLibrary
 from skill_lib.skills import default_skills
 
@@ -16,17 +17,34 @@ from skill_lib.skills import default_skills
 class Scheduler:
     """Plans and runs language tasks with the skills of one library."""
 
-    def __init__(self, library: SkillLibrary | None = None) -> None:
+    def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None) -> None:
         self.library = library or SkillLibrary(default_skills())
         self.skills = {name: self.library.get(name) for name in self.library.names()}
+        #: stored operator corrections, retrieved and applied to plans and before each skill (None: off)
+        self.corrections = corrections
+        #: the last corrected plan and what was retrieved/applied to it, logged when that plan runs
+        self._plan_corrections: tuple[Plan, list, list] | None = None
 
     def plan(self, task: str, world: WorldView) -> Plan:
         """Raises planners.plan.TaskError with a one-line reason if the task cannot be planned."""
-        return parse_task(task, world.objects(), self.library)
+        plan = parse_task(task, world.objects(), self.library)
+        if self.corrections is not None:
+            from planners.corrections.runtime import correct_plan
+            plan, retrieved, applied = correct_plan(self.corrections, plan, world.objects())
+            self._plan_corrections = (plan, retrieved, applied)
+        return plan
 
     def execute(self, plan: Plan, arm: ArmInterface, world: WorldView, *, log: EpisodeLog | None = None,
                 recorder: VideoRecorder | None = None, observer: ExecutionObserver | None = None,
                 should_stop: Callable[[], bool] | None = None) -> TaskReport:
+        prepare_call = None
+        if self.corrections is not None:
+            from planners.corrections.runtime import CallCorrector
+            prepare_call = CallCorrector(self.corrections, plan.task, world, log=log)
+            if log is not None and self._plan_corrections is not None and self._plan_corrections[0] is plan:
+                _, retrieved, applied = self._plan_corrections
+                log.write("corrections_retrieved", stage="plan", corrections=[r.summary() for r in retrieved])
+                log.write("corrections_applied", stage="plan", corrections=[a.to_dict() for a in applied])
         executor = Executor(arm, world, self.skills, log=log, recorder=recorder, observer=observer,
-                            should_stop=should_stop)
+                            should_stop=should_stop, prepare_call=prepare_call)
         return executor.run(plan)

@@ -1,0 +1,123 @@
+"""`skillstack correct "TEXT"`: distill an operator correction into a stored record (or `--audio FILE`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from planners.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+SKILL_NAMES = ("pick", "place", "push", "move_to", "open_gripper", "close_gripper")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    correct = sub.add_parser("correct", help="teach the robot a correction (stored, retrieved next time)")
+    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray"')
+    correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
+    correct.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
+    correct.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
+    correct.add_argument("--task", help="the task the correction is about")
+    correct.add_argument("--skill", choices=SKILL_NAMES, help="the skill the correction is about")
+    correct.add_argument("--object", help="the object it is about (name or description, e.g. red_cube)")
+    correct.add_argument("--scope", choices=("object", "category", "any"),
+                         help="apply to this object's attributes, its category, or anything (default: from the text)")
+    correct.add_argument("--scene", default="default", help="scene whose objects are known (default: default)")
+    correct.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
+    correct.set_defaults(handler=cmd_correct)
+
+
+def scene_objects(scene_name: str) -> dict:
+    """The scene's objects at their nominal poses: enough to ground references without a simulator."""
+    from hardware.scene import load_scene
+    from hardware.types import ObjectState
+
+    objects = {}
+    for spec in load_scene(scene_name).objects:
+        half = np.full(3, (spec.edge or 0.0) / 2)
+        objects[spec.name] = ObjectState(
+            name=spec.name, category=spec.category, position=np.array([*spec.position, half[2]]),
+            orientation=np.array([0.0, 0.0, 0.0, 1.0]), half_extents=half, color=spec.color, size=spec.size,
+            is_container=spec.container, synonyms=spec.synonyms)
+    return objects
+
+
+def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
+    message = " ".join(str(message).split())  # one line, whatever the source
+    print(f"error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "stored": False, **extra}))
+    return code
+
+
+def _transcribe(audio: Path, objects: dict) -> tuple[str, float | None]:
+    """VOICE: the voice engineer's `planners.corrections.voice.transcribe_file` does the recognition,
+    constrained by the correction grammar of this scene. Raises ValueError with a one-line reason."""
+    try:
+        from planners.corrections.voice import transcribe_file
+    except ImportError as err:
+        raise ValueError(f"voice input is not available in this install ({err})") from None
+    from planners.corrections.context import containers
+    from planners.corrections.vocabulary import correction_vocabulary
+    from planners.grounding import describe_object
+
+    vocabulary = correction_vocabulary((describe_object(o, objects) for o in objects.values()), SKILL_NAMES,
+                                       container_words=containers(objects))
+    try:
+        transcript = transcribe_file(audio, vocabulary)
+    except (ValueError, OSError, RuntimeError) as err:  # silent, corrupt, wrong-rate audio: a clear message
+        raise ValueError(f"cannot transcribe {audio}: {err}") from None
+    if not transcript.text or not transcript.text.strip():
+        raise ValueError(f"no speech recognised in {audio}")
+    return transcript.text, transcript.confidence
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    from hardware.scene import SceneError
+    from planners.corrections.context import CorrectionContext, CorrectionError
+    from planners.corrections.runtime import record_correction
+    from skill_lib.corrections.store import CorrectionStore, StoreError
+
+    if (args.text is None) == (args.audio is None):
+        return _fail('give the correction as TEXT or --audio FILE (one of them), e.g. '
+                     'skillstack correct "2 cm to the left"', args.json)
+    try:
+        objects = scene_objects(args.scene)
+    except SceneError as err:
+        return _fail(str(err), args.json)
+    text, confidence, source = args.text, None, "cli"
+    if args.audio is not None:
+        try:
+            text, confidence = _transcribe(args.audio, objects)
+        except ValueError as err:
+            return _fail(str(err), args.json, text=None)
+        source = "voice"
+        print(f'heard: "{text}"' + (f" (confidence {confidence:.2f})" if confidence is not None else ""))
+    context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
+                                source=source, scope=args.scope)
+    shown_text = text if len(text) <= 200 else text[:200] + "..."
+    try:
+        store = None if args.dry_run else CorrectionStore(args.db)
+        records = record_correction(text, context, store, dry_run=args.dry_run)
+    except CorrectionError as err:
+        return _fail(str(err), args.json, text=shown_text)
+    except StoreError as err:
+        return _fail(str(err), args.json, code=EXIT_FAILED, text=shown_text)
+    if store is not None:
+        store.close()
+    for r in records:
+        where = f" for the {r.object.describe()}" if r.object is not None else ""
+        status = "would store" if args.dry_run else f"stored #{r.id}"
+        print(f"{status}: {r.kind} {json.dumps(r.knowledge)} (scope {r.scope}{where})")
+        if r.note:
+            print(f"  note: {r.note}")
+    if args.json:
+        knowledge = [r.knowledge for r in records]
+        print(json.dumps({
+            "text": text, "kind": records[0].kind, "knowledge": knowledge[0] if len(knowledge) == 1 else knowledge,
+            "stored": not args.dry_run, "id": records[0].id, "ids": [r.id for r in records], "source": source,
+            "confidence": confidence, "records": [r.to_dict() for r in records],
+        }))
+    return EXIT_OK

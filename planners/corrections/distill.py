@@ -1,0 +1,295 @@
+"""Deterministic distillation: operator correction text -> structured CorrectionRecords, or a one-line
+CorrectionError. Nothing here stores anything.
+
+Grammar (case-insensitive; "please", "no", "actually", "next time" and the like are ignored):
+- plan, ordering:    "<action> first", "first <action>", "<action> before <action or object>"
+- plan, destination: "that/it/the X goes|belongs|should go in|on the <container>", "put that in the <container>"
+- skill, speed:      "slower", "more slowly", "slow down", "faster", "speed up" -> speed delta -/+0.3
+                     ("a bit" 0.15, "much" 0.5); "half speed" -> value 0.5, "normal speed" -> value 1.0
+- skill, height:     "[grasp] [it] [D] lower|higher" -> pick.grasp_offset -/+D; "hover [D] higher" ->
+                     move_to.height +D
+- skill, placement:  "[D] [more] to the left|right|forward|backward" -> place.offset_y/offset_x +/-D
+- skill, push:       "push it [D] further|more|less" -> push.distance +/-D; "push it D" -> value D
+- skill, grasp side: "grasp it from the side|top" -> pick.grasp_side (recorded; no skill uses it yet)
+D is a distance with a unit, in digits or words ("1 cm", "five centimeters"); none or "a bit" is 1 cm,
+"a lot"/"much" 3 cm. Several corrections may be joined by "and"/","; contradictory ones are refused.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+
+from planners.corrections.context import CorrectionContext, CorrectionError, containers, fill_from_task, \
+    object_context, phrase_context
+from planners.corrections.rules import DESTINATION, destination_record, match_ordering, ordering_record
+from planners.parser import _DIRECTION_RES, _DISTANCE, _STRAY_NUMBER, _measure, _normalize
+from skill_lib.corrections.record import CorrectionRecord, ObjectContext
+from skill_lib.skills import default_skills
+
+MAX_CHARS = 10_000
+A_BIT_M, A_LOT_M, MAX_DELTA_M = 0.01, 0.03, 0.25
+SPEED_STEP, SPEED_A_BIT, SPEED_A_LOT = 0.3, 0.15, 0.5
+HELP = ("I understand e.g.: 'grasp it 1 cm lower', '2 cm to the left', 'push it further', 'slower', "
+        "'that goes in the tray', 'pick up the blue cube before the red cube'")
+SPECS = {s.name: s for s in default_skills()}
+
+VERB_SKILLS = {**dict.fromkeys(("grasp", "grab", "grip", "pick", "hold", "take"), "pick"),
+               **dict.fromkeys(("place", "put", "drop", "set", "release", "lay"), "place"),
+               **dict.fromkeys(("push", "shove", "nudge", "slide"), "push"),
+               "hover": "move_to"}
+_FILLER = re.compile(r"^(?:no|nope|oops|stop|wrong|actually|hey robot|robot|next time|this time|again|"
+                     r"you should|you need to|try to|try|i said|that's wrong|not like that|and|now|always)\b ?")
+_TRAILING = re.compile(r" ?\b(?:next time|this time|instead|please|again|thanks|thank you|now)$")
+_SPEED = [(re.compile(r"\b(?:slower|more slowly|slow down|less fast|too fast|slowly)\b"), -1.0),
+          (re.compile(r"\b(?:faster|quicker|more quickly|speed up|too slow|quickly)\b"), +1.0)]
+_SPEED_VALUE = {re.compile(r"\b(?:at )?half speed\b"): 0.5, re.compile(r"\b(?:at )?(?:normal|full) speed\b"): 1.0}
+_VERTICAL = [(re.compile(r"\b(?:lower|deeper|down)\b"), -1.0), (re.compile(r"\b(?:higher|up)\b"), +1.0)]
+_PUSH_MORE = [(re.compile(r"\b(?:less far|not as far|not so far|shorter|less)\b"), -1.0),
+              (re.compile(r"\b(?:further|farther|more|longer)\b"), +1.0)]
+_SIDE = re.compile(r"\bfrom (?:the )?(?P<side>side|top|above)\b")
+_A_LOT = re.compile(r"\b(?:a lot|much|way|lots)\b")
+_A_BIT = re.compile(r"\b(?:a little bit|a little|a bit|a tiny bit|slightly|a tad|a touch|bit)\b")
+#: words that carry no meaning once the pieces above are taken out
+_NOISE = frozenset("it that this them the a an to of more even just so too bit move go do be is was you your "
+                   "should side by about around further farther again please its little very than".split())
+_AXES = {"left": ("offset_y", 1.0), "right": ("offset_y", -1.0), "forward": ("offset_x", 1.0),
+         "backward": ("offset_x", -1.0)}
+
+
+def check_text(text: object) -> str:
+    """Refuse input that is not a correction in English words, before any parsing (fast on 1 MB)."""
+    if not isinstance(text, str):
+        raise CorrectionError(f"a correction must be text, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise CorrectionError(f"the correction is too long ({len(text)} characters, at most {MAX_CHARS})")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c not in "\t\n\r" for c in text) \
+            or "\ufffd" in text:
+        raise CorrectionError("the correction contains control or binary characters; give it as plain text")
+    if not text.strip():
+        raise CorrectionError(f"the correction is empty; {HELP}")
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(not c.isascii() for c in letters) > 0.3 * len(letters):
+        raise CorrectionError(f"I only understand English corrections; {HELP}")
+    return text.strip()
+
+
+@dataclass
+class _Clause:
+    """What one clause says, before it is turned into records."""
+    text: str
+    skill: str | None = None
+    pieces: list[tuple[str, float | str]] = field(default_factory=list)  # (what, sign or value)
+    distance: float | None = None
+    amount_note: str | None = None
+
+
+def _take(pattern: re.Pattern[str], text: str) -> tuple[bool, str]:
+    found = pattern.search(text)
+    return (True, pattern.sub(" ", text)) if found else (False, text)
+
+
+def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, ObjectContext | None, bool]:
+    """(what the clause says, an object it names, whether it names colour/size)."""
+    clause = _Clause(text)
+    rest = f" {text} "
+    verbs = [VERB_SKILLS[w] for w in rest.split() if w in VERB_SKILLS]
+    if len(set(verbs)) > 1:
+        raise CorrectionError(f"'{text}' names several skills ({', '.join(sorted(set(verbs)))}); one per correction")
+    clause.skill = verbs[0] if verbs else None
+    rest = re.sub(r"\bpick (\w+ )?up\b", r"pick \1", rest)  # the "up" of "pick it up" is no direction
+    rest = " ".join(w for w in rest.split() if w not in VERB_SKILLS)
+    distances = list(_DISTANCE.finditer(rest))
+    if len(distances) > 1:
+        raise CorrectionError(f"give one distance, not {', '.join(m.group() for m in distances)}")
+    if distances:
+        clause.distance = _measure(distances[0])
+        rest = rest[:distances[0].start()] + " " + rest[distances[0].end():]
+    if stray := _STRAY_NUMBER.search(rest):
+        raise CorrectionError(f"'{stray.group()}' needs a unit (cm, mm, m or in), e.g. '2 cm to the left'")
+    for pattern, value in _SPEED_VALUE.items():
+        hit, rest = _take(pattern, rest)
+        if hit:
+            clause.pieces.append(("speed_value", value))
+    for pattern, sign in _SPEED:
+        hit, rest = _take(pattern, rest)
+        if hit:
+            clause.pieces.append(("speed", sign))
+    side = _SIDE.search(rest)
+    if side:
+        clause.pieces.append(("side", "top" if side["side"] == "above" else "side"))
+        rest = _SIDE.sub(" ", rest)
+    directions = {d for d, rx in _DIRECTION_RES.items() if rx.search(rest)}
+    for d in directions:
+        rest = _DIRECTION_RES[d].sub(" ", rest)
+        clause.pieces.append(("horizontal", d))
+    for pattern, sign in _VERTICAL:
+        hit, rest = _take(pattern, rest)
+        if hit:
+            clause.pieces.append(("vertical", sign))
+    if clause.skill == "push" or (context.skill == "push" and clause.skill is None):
+        for pattern, sign in _PUSH_MORE:
+            hit, rest = _take(pattern, rest)
+            if hit:
+                clause.pieces.append(("further", sign))
+        if clause.distance is not None and not any(p[0] == "further" for p in clause.pieces):
+            clause.pieces.append(("push_value", clause.distance))
+    a_lot, rest = _take(_A_LOT, rest)
+    a_bit, rest = _take(_A_BIT, rest)
+    if a_lot:
+        clause.amount_note = "a lot"
+    elif a_bit:
+        clause.amount_note = "a bit"
+    _refuse_contradictions(text, clause.pieces)
+    leftover = [w for w in rest.split() if w not in _NOISE]
+    named = None
+    if leftover:
+        phrase = " ".join(leftover)
+        try:
+            named = phrase_context(phrase, context.objects)
+        except CorrectionError as err:
+            if clause.pieces:
+                raise CorrectionError(f"I don't understand '{phrase}' in '{text}' ({err}); {HELP}") from None
+            raise CorrectionError(f"I could not find a correction in '{text}'; {HELP}") from None
+    if not clause.pieces:
+        raise CorrectionError(f"I could not find a correction in '{text}'; {HELP}")
+    explicit = any(w in leftover for w in ((named.color or "",) + ((named.size or "",) if named else ()))) \
+        if named else False
+    return clause, named, explicit
+
+
+_OPPOSITES = {"vertical": ("lower", "higher"), "speed": ("slower", "faster"), "further": ("less", "further"),
+              "speed_value": ("one speed", "another")}
+
+
+def _refuse_contradictions(text: str, pieces: list[tuple[str, float | str]]) -> None:
+    """One clause saying both ways: 'lower and higher' in one breath, 'left or right', 'faster slower'."""
+    for kind, (neg, pos) in _OPPOSITES.items():
+        if len({v for k, v in pieces if k == kind}) > 1:
+            raise CorrectionError(f"'{text}' is contradictory ({neg} and {pos}); say one")
+    axes = [_AXES[str(v)][0] for k, v in pieces if k == "horizontal"]
+    if len(axes) != len(set(axes)):
+        said = " and ".join(str(v) for k, v in pieces if k == "horizontal")
+        raise CorrectionError(f"'{text}' is contradictory ({said}); say one")
+
+
+def _amount(clause: _Clause) -> tuple[float, str | None]:
+    if clause.distance is not None:
+        if not 0 < clause.distance <= MAX_DELTA_M:
+            raise CorrectionError(f"a correction of {clause.distance * 100:g} cm is outside 0-{MAX_DELTA_M * 100:g} cm")
+        return clause.distance, None
+    if clause.amount_note == "a lot":
+        return A_LOT_M, f"'a lot' read as {A_LOT_M * 100:g} cm"
+    return A_BIT_M, f"no distance given: read as {A_BIT_M * 100:g} cm ('a bit')"
+
+
+def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[str | None, str, str, float | str, str | None]]:
+    """(skill, parameter, mode, value, note) for each thing the clause says."""
+    skill = clause.skill or context.skill
+    out = []
+    for kind, value in clause.pieces:
+        if kind == "speed":
+            step = SPEED_A_LOT if clause.amount_note == "a lot" else SPEED_A_BIT if clause.amount_note == "a bit" \
+                else SPEED_STEP
+            if skill is not None and not any(p.name == "speed" for p in SPECS[skill].params):
+                raise CorrectionError(f"{skill} has no speed to change")
+            out.append((skill, "speed", "delta", round(value * step, 6), None if skill else "applies to every skill"))
+        elif kind == "speed_value":
+            out.append((skill, "speed", "value", value, None))
+        elif kind == "side":
+            if skill not in (None, "pick"):
+                raise CorrectionError(f"a grasp side applies to pick, not {skill}")
+            out.append(("pick", "grasp_side", "value", value, "recorded only: no skill uses a grasp side yet"))
+        elif kind == "vertical":
+            target = clause.skill or (context.skill if context.skill in ("pick", "move_to") else None)
+            if clause.skill is None and context.skill in ("place", "push"):
+                raise CorrectionError(f"{context.skill} has no height to adjust; say 'grasp it lower' for the grasp")
+            target = target or "pick"
+            if target not in ("pick", "move_to"):
+                raise CorrectionError(f"{target} has no height to adjust; {HELP}")
+            amount, note = _amount(clause)
+            out.append((target, "grasp_offset" if target == "pick" else "height", "delta", round(value * amount, 6),
+                        note))
+        elif kind == "horizontal":
+            if skill == "push":
+                raise CorrectionError("a push's direction comes from the task; I can change how far: "
+                                      "'push it 3 cm further'")
+            if skill == "move_to":
+                raise CorrectionError("move_to has no sideways offset; give the task again with another target")
+            amount, note = _amount(clause)
+            parameter, sign = _AXES[str(value)]
+            out.append(("place", parameter, "delta", round(sign * amount, 6), note))
+        elif kind == "further":
+            amount, note = _amount(clause)
+            out.append(("push", "distance", "delta", round(value * amount, 6), note))
+        elif kind == "push_value":
+            out.append(("push", "distance", "value", value, None))
+    for skill_name, parameter, mode, value, _ in out:
+        if mode == "value" and skill_name in SPECS and parameter in {p.name for p in SPECS[skill_name].params}:
+            spec = next(p for p in SPECS[skill_name].params if p.name == parameter)
+            if spec.kind == "float" and not (spec.low <= float(value) <= spec.high):
+                raise CorrectionError(f"{skill_name}.{parameter}={value:g} is outside [{spec.low:g}, {spec.high:g}]")
+    return out
+
+
+def _check_contradictions(records: list[CorrectionRecord]) -> None:
+    by_param: dict[tuple, list[CorrectionRecord]] = {}
+    for r in records:
+        if r.kind == "skill":
+            by_param.setdefault((r.skill, r.parameter), []).append(r)
+    for (skill, parameter), group in by_param.items():
+        deltas = {r.value > 0 for r in group if r.mode == "delta"}
+        values = {r.value for r in group if r.mode == "value"}
+        if len(deltas) > 1 or len(values) > 1:
+            raise CorrectionError(f"the correction is contradictory: it changes {skill or 'every skill'}'s "
+                                  f"{parameter} both ways; say one")
+
+
+def _context_object(reference: str | None, context: CorrectionContext) -> ObjectContext | None:
+    if reference is None:
+        return None
+    if context.objects and reference in context.objects:
+        return object_context(context.objects[reference])
+    return phrase_context(reference, context.objects)
+
+
+def distill(text: str, context: CorrectionContext | None = None) -> list[CorrectionRecord]:
+    """Correction text -> one or more records (unstored). Raises CorrectionError with a one-line reason."""
+    raw = check_text(text)
+    context = fill_from_task(context or CorrectionContext())
+    norm = _normalize(raw)
+    previous = None
+    while norm != previous:
+        previous = norm
+        norm = _TRAILING.sub("", _FILLER.sub("", norm)).strip(" ,")
+    if not norm:
+        raise CorrectionError(f"I could not find a correction in '{raw}'; {HELP}")
+    base_object = _context_object(context.object, context)
+    target = _context_object(context.target, context)
+    common = dict(text=raw, task=context.task, visual=context.visual, source=context.source,
+                  task_id=context.task_id)
+    if ordering := match_ordering(norm):
+        return [ordering_record(*ordering, context, common)]
+    if m := DESTINATION.match(norm):
+        return [destination_record(m, context, base_object, common)]
+    records = []
+    clause_context = context
+    for piece in re.split(r" ?(?:,|;|\band\b|\bthen\b|\bbut\b) ?", norm):
+        if not piece.strip():
+            continue
+        clause, named, explicit = _parse_clause(piece.strip(), clause_context)
+        if clause.skill is not None:  # "grasp it lower and slower": the verb carries to the next clause
+            clause_context = replace(context, skill=clause.skill)
+        obj = named or base_object
+        scope = context.scope or ("object" if explicit else "category" if obj is not None else "any")
+        for skill, parameter, mode, value, note in _clause_params(clause, clause_context):
+            records.append(CorrectionRecord(kind="skill", skill=skill, parameter=parameter, mode=mode, value=value,
+                                            scope=scope, object=obj, target=target if skill == "place" else None, applicable=parameter != "grasp_side",
+                                            note=note, **common))
+    if not records:
+        raise CorrectionError(f"I could not find a correction in '{raw}'; {HELP}")
+    _check_contradictions(records)
+    return records
+
+
+__all__ = ["CorrectionContext", "CorrectionError", "check_text", "containers", "distill"]

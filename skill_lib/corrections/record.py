@@ -1,0 +1,159 @@
+"""A distilled operator correction: the structured knowledge, the context it applies to, and provenance.
+
+Plain dataclasses that round-trip through JSON (`to_dict` / `from_dict`): the store keeps one JSON
+document per record, and export/import is JSON Lines of the same dicts.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+KINDS = ("plan", "skill")
+MODES = ("delta", "value")
+SOURCES = ("cli", "api", "topic", "voice", "interactive", "import")
+RULE_TYPES = ("before", "destination")
+SCOPES = ("object", "category", "any")
+#: size of a visual descriptor is free, but bounded so a record stays small
+MAX_VISUAL_LEN = 256
+
+
+class RecordError(ValueError):
+    """A record (e.g. one line of an import file) is malformed; the message says which field."""
+
+
+@dataclass(frozen=True)
+class ObjectContext:
+    """The object a correction was about, as attributes that generalise beyond one scene."""
+
+    name: str | None = None
+    category: str | None = None
+    color: str | None = None
+    size: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        words = [w for w in (self.size, self.color, self.category) if w]
+        return " ".join(words) or (self.name or "").replace("_", " ")
+
+
+@dataclass(frozen=True)
+class PlanRule:
+    """`before`: args {"first": action, "then": action | None}, an action being {"verb", "object"} where
+    object is an attribute dict ({"category", "color", "size"}); then=None means before everything else.
+    `destination`: args {"match": {"category", "color"?, "size"?}, "container": object name}."""
+
+    type: str
+    args: dict[str, Any]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class CorrectionRecord:
+    text: str
+    kind: str
+    #: skill-level: the skill whose parameter changes; None with kind="skill" means every skill that has
+    #: the parameter (e.g. "slower" with no skill in context)
+    skill: str | None = None
+    parameter: str | None = None
+    mode: str = "delta"
+    value: float | str | None = None
+    rule: PlanRule | None = None
+    #: what the record applies to: this object's attributes ("object"), its category, or anything
+    scope: str = "category"
+    object: ObjectContext | None = None
+    #: for place: where the object was being put (an offset into a tray says nothing about stacking)
+    target: ObjectContext | None = None
+    task: str | None = None
+    visual: tuple[float, ...] | None = None
+    source: str = "api"
+    created_at: str = field(default_factory=utc_now)
+    task_id: str | None = None
+    #: False when the knowledge is recorded but no skill can use it yet (e.g. grasp side)
+    applicable: bool = True
+    note: str | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: the store's durable row id; None until stored
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def with_id(self, record_id: int) -> CorrectionRecord:
+        return replace(self, id=record_id)
+
+    @property
+    def knowledge(self) -> dict[str, Any]:
+        """The structured knowledge alone (what a CLI prints as `knowledge`)."""
+        if self.kind == "plan" and self.rule is not None:
+            return {"rule": self.rule.type, **self.rule.args}
+        return {"skill": self.skill, "parameter": self.parameter, "mode": self.mode, "value": self.value,
+                "applicable": self.applicable}
+
+    def context_text(self) -> str:
+        """What the index embeds: the context first, then the correction itself."""
+        parts = [f"skill: {self.skill.replace('_', ' ')}" if self.skill else f"{self.kind} rule"]
+        if self.object is not None and self.object.describe():
+            parts.append(f"object: {self.object.describe()}")
+        if self.target is not None and self.target.describe():
+            parts.append(f"target: {self.target.describe()}")
+        if self.task:
+            parts.append(f"task: {self.task}")
+        parts.append(f"correction: {self.text}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["visual"] = list(self.visual) if self.visual is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CorrectionRecord:
+        """Validate and build; raises RecordError naming the bad field."""
+        if not isinstance(data, dict):
+            raise RecordError(f"a record must be a JSON object, got {type(data).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise RecordError(f"unknown field(s) {', '.join(sorted(unknown))}")
+        data = dict(data)
+        try:
+            for key in ("object", "target"):
+                if data.get(key) is not None:
+                    data[key] = ObjectContext(**data[key])
+            if data.get("rule") is not None:
+                data["rule"] = PlanRule(**data["rule"])
+            if data.get("visual") is not None:
+                data["visual"] = tuple(float(v) for v in data["visual"])
+            return cls(**data)
+        except TypeError as err:  # a missing or unexpected nested field
+            raise RecordError(str(err)) from None
+
+
+def _check(r: CorrectionRecord) -> None:
+    """Field-level validation: a record that passes can be applied without further checks."""
+    if not isinstance(r.text, str) or not r.text.strip():
+        raise RecordError("text must be a non-empty string")
+    if r.kind not in KINDS:
+        raise RecordError(f"kind must be one of {KINDS}, got {r.kind!r}")
+    if r.source not in SOURCES:
+        raise RecordError(f"source must be one of {SOURCES}, got {r.source!r}")
+    if r.scope not in SCOPES:
+        raise RecordError(f"scope must be one of {SCOPES}, got {r.scope!r}")
+    if r.kind == "skill":
+        if not r.parameter or r.mode not in MODES:
+            raise RecordError(f"a skill record needs a parameter and mode in {MODES}")
+        if r.mode == "delta" and (isinstance(r.value, bool) or not isinstance(r.value, (int, float))
+                                  or not math.isfinite(r.value)):
+            raise RecordError(f"a delta must be a finite number, got {r.value!r}")
+    elif r.rule is None or r.rule.type not in RULE_TYPES or not isinstance(r.rule.args, dict):
+        raise RecordError(f"a plan record needs a rule of type {RULE_TYPES}")
+    if r.visual is not None and (len(r.visual) > MAX_VISUAL_LEN or not all(math.isfinite(v) for v in r.visual)):
+        raise RecordError(f"visual must be at most {MAX_VISUAL_LEN} finite numbers")
+    if r.id is not None and (isinstance(r.id, bool) or not isinstance(r.id, int)):
+        raise RecordError(f"id must be an integer, got {r.id!r}")
