@@ -123,6 +123,8 @@ class SafetyFilter:
         except SafetyError:
             self.stats.rejected += 1
             raise
+        if not np.allclose(goal, np.asarray(target, float)):
+            self.stats.workspace_limited += 1  # the request pointed outside the box
         delta = goal - current
         dist = float(np.linalg.norm(delta))
         if dist > self.config.max_ee_step:

@@ -250,6 +250,24 @@ class PyBulletArm(ArmInterface, WorldView):
         pb.resetBasePositionAndOrientation(self._body(name), list(position), pb.getQuaternionFromEuler([0, 0, yaw]),
                                            physicsClientId=self._client)
 
+    def reset_robot(self) -> None:
+        """Simulation reset (episodes, tests): put the arm at home with the fingers open and clear
+        the e-stop. Not a robot command: a real arm has no equivalent."""
+        rc, c = self.robot_config, self._client
+        for j, q in zip(self._arm, rc.home):
+            pb.resetJointState(self._robot, j, q, 0.0, physicsClientId=c)
+        for f in self._fingers:
+            pb.resetJointState(self._robot, f, rc.gripper_max_width / 2, 0.0, physicsClientId=c)
+        self._arm_target = np.array(rc.home, float)
+        self._gripper_target = rc.gripper_max_width
+        self.safety.reset_estop()
+        self._apply_targets()
+
+    def robot_touches(self, name: str) -> bool:
+        """Any robot link above the base (the base stands on the table) touches `name`."""
+        points = pb.getContactPoints(self._robot, self._body(name), physicsClientId=self._client)
+        return any(pt[3] > 0 for pt in points)
+
     def close(self) -> None:
         for client in (getattr(self, "_client", None), getattr(self, "_kin_client", None)):
             if client is not None and pb.isConnected(client):

@@ -1,0 +1,146 @@
+"""Goal-conditioned gymnasium environments on the project's own PyBullet backend, one per skill.
+
+Observation/action spaces follow panda-gym (dict observation with achieved/desired goal; actions are
+tool deltas + gripper in [-1, 1]) so results compare side by side. Each reward term is returned on its
+own in `info["reward_terms"]` (task, safety, effort) for multi-critic learners; `reward` is their
+weighted sum for single-critic ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+from hardware.scene import ObjectSpec, SceneSpec
+from skill_lib.runner import apply_action
+
+REWARD_TERMS = ("task", "safety", "effort")
+
+
+@dataclass
+class RewardWeights:
+    """Weights of the summed reward (single-critic baseline) and of the critics (multi-critic)."""
+
+    task: float = 1.0
+    safety: float = 1.0
+    effort: float = 1.0
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.task, self.safety, self.effort], dtype=np.float32)
+
+
+def cube_scene(edge: float = 0.04) -> SceneSpec:
+    return SceneSpec(name="learning", jitter=0.0, objects=(
+        ObjectSpec(name="cube", category="cube", color="red", position=(0.5, 0.0), edge=edge),))
+
+
+class SkillEnv(gym.Env):
+    """Base: one cube on the table, the Panda above it. Subclasses define goals and success."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    max_steps = 50
+    distance_threshold = 0.02
+    goal_dim = 3
+
+    def __init__(self, render_mode: str | None = None, weights: RewardWeights | None = None,
+                 cube_edges: tuple[float, float] = (0.03, 0.05)) -> None:
+        self.render_mode = render_mode
+        self.weights = weights or RewardWeights()
+        self.cube_edges = cube_edges
+        self._arms: dict[float, PyBulletArm] = {}  # one world per cube size, built lazily
+        self.arm: PyBulletArm | None = None
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+        obs_box = gym.spaces.Box(-10.0, 10.0, shape=(19,), dtype=np.float32)
+        goal_box = gym.spaces.Box(-10.0, 10.0, shape=(self.goal_dim,), dtype=np.float32)
+        self.observation_space = gym.spaces.Dict(
+            {"observation": obs_box, "achieved_goal": goal_box, "desired_goal": goal_box})
+        self.goal = np.zeros(self.goal_dim, dtype=np.float32)
+        self._last_action = np.zeros(4, dtype=np.float32)
+        self._steps = 0
+
+    # -- subclasses -----------------------------------------------------------------------------
+    def _sample_goal(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _achieved(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _setup_episode(self) -> None:
+        """Put the world in the skill's start state (e.g. cube in hand for place)."""
+
+    def _success(self, achieved: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(achieved - goal, axis=-1) < self.distance_threshold
+
+    # -- gymnasium API --------------------------------------------------------------------------
+    def _world(self, edge: float) -> PyBulletArm:
+        if edge not in self._arms:
+            self._arms[edge] = PyBulletArm(PyBulletConfig(seed=0), scene=cube_scene(edge))
+        return self._arms[edge]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        edge = float(self.np_random.choice(self.cube_edges))
+        self.arm = self._world(edge)
+        self.arm.reset_robot()
+        x, y = self.np_random.uniform([0.38, -0.15], [0.62, 0.15])
+        self.arm.set_object_pose("cube", [x, y, edge / 2 + 0.001], yaw=0.0)
+        for _ in range(3):
+            self.arm.step()
+        self._setup_episode()
+        self.goal = self._sample_goal().astype(np.float32)
+        self._last_action = np.zeros(4, dtype=np.float32)
+        self._steps = 0
+        return self._obs(), {"is_success": False}
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        arm = self.arm
+        tcp = arm.ee_pose().position
+        cube = arm.object("cube")
+        obs = np.concatenate([
+            tcp, [arm.gripper_width()], cube.position, cube.position - tcp, cube.half_extents * 2,
+            self._last_action, [float(arm.contacts("gripper", "cube"))], [self._steps / self.max_steps],
+        ]).astype(np.float32)
+        return {"observation": obs, "achieved_goal": self._achieved().astype(np.float32),
+                "desired_goal": self.goal.copy()}
+
+    def step(self, action: np.ndarray):
+        action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        stats = self.arm.safety.stats
+        before = stats.rejected + stats.workspace_limited
+        apply_action(self.arm, action)
+        self.arm.step()
+        self._steps += 1
+        unsafe = (stats.rejected + stats.workspace_limited > before) or self._robot_hits_table()
+        achieved = self._achieved()
+        terms = np.array([
+            self.compute_reward(achieved, self.goal, {}),
+            -1.0 if unsafe else 0.0,
+            -0.05 * float(action[:3] @ action[:3]) - 0.05 * float(np.sum((action - self._last_action) ** 2)),
+        ], dtype=np.float32)
+        self._last_action = action
+        success = bool(self._success(achieved, self.goal)) and self._let_go()
+        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe}
+        truncated = self._steps >= self.max_steps
+        return self._obs(), float(terms @ self.weights.as_array()), False, truncated, info
+
+    def _robot_hits_table(self) -> bool:
+        return self.arm.robot_touches("table")
+
+    def _let_go(self) -> bool:
+        """Whether the skill's end state needs the hand open (place); others don't care."""
+        return True
+
+    def compute_reward(self, achieved_goal, desired_goal, info) -> np.ndarray | float:
+        """The task term only (sparse, -1 until success), vectorised for hindsight relabelling."""
+        reward = -(~self._success(np.asarray(achieved_goal), np.asarray(desired_goal))).astype(np.float32)
+        return reward if reward.ndim else float(reward)
+
+    def render(self):
+        return self.arm.camera_rgb() if self.arm is not None else None
+
+    def close(self) -> None:
+        for arm in self._arms.values():
+            arm.close()
+        self._arms.clear()

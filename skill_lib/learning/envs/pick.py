@@ -1,0 +1,18 @@
+"""Pick: grasp the cube and lift it to a goal point above its start."""
+from __future__ import annotations
+
+import numpy as np
+
+from skill_lib.learning.envs.base import SkillEnv
+
+
+class PickEnv(SkillEnv):
+    max_steps = 60
+    distance_threshold = 0.03
+
+    def _sample_goal(self) -> np.ndarray:
+        cube = self.arm.object("cube").position
+        return np.array([cube[0], cube[1], cube[2] + self.np_random.uniform(0.08, 0.15)])
+
+    def _achieved(self) -> np.ndarray:
+        return self.arm.object("cube").position
