@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from hardware.arm import ArmInterface, WorldView
 from hardware.safety import SafetyError
+from planners.corrections.live import LiveCorrections
 from planners.episode_log import EpisodeLog
 from planners.goals import describe, goal_holds
 from planners.plan import Plan, SkillCall
@@ -43,10 +44,13 @@ class Executor:
     def __init__(self, arm: ArmInterface, world: WorldView, skills: Mapping[str, SkillSpec], *,
                  retries: int = 1, log: EpisodeLog | None = None, recorder: VideoRecorder | None = None,
                  observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None,
-                 prepare_call: Callable[[int, SkillCall], SkillCall] | None = None) -> None:
+                 prepare_call: Callable[[int, SkillCall], SkillCall] | None = None,
+                 live: LiveCorrections | None = None) -> None:
         self.arm, self.world, self.skills = arm, world, skills
         #: called before each skill attempt; may return the call with adjusted parameters (corrections)
         self.prepare_call = prepare_call
+        #: corrections arriving mid-skill, applied inside the running control loop
+        self.live = live
         self.retries, self.log, self.recorder = retries, log, recorder
         self.observer = observer or ExecutionObserver()
         self.should_stop = should_stop
@@ -68,9 +72,17 @@ class Executor:
                 self.recorder.on_step()
             self.observer.skill_progress(index, progress)
 
+        params = dict(call.params)
+
+        def param_updates() -> dict | None:
+            updates = self.live.updates_for(call, params) if self.live is not None else None
+            if updates:
+                params.update(updates)
+            return updates
+
         try:
             outcome = run_skill(spec, call.params, self.arm, self.world, on_step=on_step,
-                                should_stop=self.should_stop)
+                                should_stop=self.should_stop, param_updates=param_updates)
         except SafetyError as err:  # e-stop or a refused command: stop here, report it
             outcome = SkillOutcome(call.skill, dict(call.params), False, f"safety stop: {err}")
         self.observer.skill_finished(index, outcome)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from hardware.arm import ArmInterface, WorldView
 from planners.episode_log import EpisodeLog
+from planners.corrections.live import LiveCorrections
 from planners.executor import ExecutionObserver, Executor, TaskReport
 from planners.parser import parse_task
 from planners.plan import Plan
@@ -36,7 +37,7 @@ class Scheduler:
 
     def execute(self, plan: Plan, arm: ArmInterface, world: WorldView, *, log: EpisodeLog | None = None,
                 recorder: VideoRecorder | None = None, observer: ExecutionObserver | None = None,
-                should_stop: Callable[[], bool] | None = None) -> TaskReport:
+                should_stop: Callable[[], bool] | None = None, live: LiveCorrections | None = None) -> TaskReport:
         prepare_call = None
         if self.corrections is not None:
             from planners.corrections.runtime import CallCorrector
@@ -46,5 +47,5 @@ class Scheduler:
                 log.write("corrections_retrieved", stage="plan", corrections=[r.summary() for r in retrieved])
                 log.write("corrections_applied", stage="plan", corrections=[a.to_dict() for a in applied])
         executor = Executor(arm, world, self.skills, log=log, recorder=recorder, observer=observer,
-                            should_stop=should_stop, prepare_call=prepare_call)
+                            should_stop=should_stop, prepare_call=prepare_call, live=live)
         return executor.run(plan)

@@ -53,8 +53,14 @@ def run_skill(
     policy: Policy | None = None,
     on_step: Callable[[int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    param_updates: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> SkillOutcome:
-    """Run `spec` until its policy finishes or it times out; success is read from the world."""
+    """Run `spec` until its policy finishes or it times out; success is read from the world.
+
+    `param_updates` is polled every control step; parameters it returns (an operator's correction
+    arriving mid-skill) are validated and take effect in the running loop. Controllers read
+    `ctx.params` every step, so e.g. `speed` and place offsets change the motion at once.
+    """
     try:
         bound = spec.bind(params)
     except SkillParamError as err:
@@ -71,6 +77,8 @@ def run_skill(
     while steps < max_steps and not policy.done(ctx):
         if should_stop is not None and should_stop():
             return SkillOutcome(spec.name, bound, False, "stopped", steps, steps * arm.control_dt, policy.kind)
+        if param_updates is not None and (updates := param_updates()):
+            ctx.params.update(spec.bind({**ctx.params, **updates}))
         apply_action(arm, policy.act(ctx), getattr(policy, "tool_yaw", 0.0))
         arm.step()
         steps += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-video", action="store_true", help="skip recording (faster)")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default ./runs)")
     run.add_argument("--json", action="store_true", help="end with one JSON line describing the outcome")
+    run.add_argument("--no-corrections", action="store_true",
+                     help="ignore stored operator corrections (default: retrieve and apply them)")
+    run.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
+                     help="read corrections typed on stdin while the task runs (default: when stdin is a terminal)")
     run.set_defaults(handler=cmd_run)
 
 
@@ -38,13 +43,22 @@ def _fail(message: str, as_json: bool, **extra) -> int:
     return EXIT_USAGE
 
 
+def _read_corrections(live) -> None:
+    """Console thread: every line typed while the task runs is a correction for the running skill."""
+    for line in sys.stdin:
+        if line.strip():
+            live.submit(line.strip(), "interactive")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported here so `skillstack --help` and `skillstack skills` stay light.
     from hardware.pybullet import PyBulletArm, PyBulletConfig
     from planners.episode_log import EpisodeLog
     from planners.progress import ProgressPrinter
     from planners.recording import VideoRecorder
+    from planners.corrections.live import LiveCorrections
     from planners.scheduler import Scheduler
+    from skill_lib.corrections.retrieval import CorrectionMemory
 
     if not args.task.strip():
         return _fail("empty task; try: skillstack run \"put the red cube in the tray\"", args.json)
@@ -54,7 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         scene = load_scene(args.scene)
     except SceneError as err:
         return _fail(str(err), args.json)
-    scheduler = Scheduler()
+    memory = None if args.no_corrections else CorrectionMemory.open()
+    scheduler = Scheduler(corrections=memory)
     with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
         try:
             plan = scheduler.plan(args.task, arm)
@@ -74,8 +89,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with EpisodeLog(run_dir / "episode.jsonl") as log:
             log.write("run", task=args.task, scene=scene.name, seed=args.seed, robot=args.robot)
             recorder = VideoRecorder(video, arm) if video else None
+            live = LiveCorrections(args.task, arm, memory, log=log, notify=lambda m: print(f"  {m}"))
+            interactive = sys.stdin.isatty() if args.interactive is None else args.interactive
+            if interactive:
+                print("  type a correction and Enter at any time (e.g. 'slower', '2 cm to the left')")
+                threading.Thread(target=_read_corrections, args=(live,), daemon=True).start()
             try:
-                report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder,
+                report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder, live=live,
                                            observer=ProgressPrinter(len(plan.calls)))
             finally:
                 if recorder is not None:
