@@ -55,8 +55,8 @@ class WaypointPolicy:
         self._index = self._steps = self._held = 0
 
     def act(self, ctx: SkillContext) -> np.ndarray:
-        if self.done(ctx):
-            return np.zeros(4)
+        if self.done(ctx):  # hold still, and keep the hand as it was (0 would mean half open)
+            return np.append(np.zeros(3), self._waypoints[-1].gripper if self._waypoints else OPEN)
         wp = self._waypoints[self._index]
         goal = wp.position(ctx) if callable(wp.position) else wp.position
         error = goal - ctx.arm.ee_pose().position

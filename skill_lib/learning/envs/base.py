@@ -59,6 +59,8 @@ class SkillEnv(gym.Env):
         self.goal = np.zeros(self.goal_dim, dtype=np.float32)
         self._last_action = np.zeros(4, dtype=np.float32)
         self._steps = 0
+        #: tool yaw for this episode, chosen from the goal like the skill does (not a policy output)
+        self.tool_yaw = 0.0
 
     # -- subclasses -----------------------------------------------------------------------------
     def _sample_goal(self) -> np.ndarray:
@@ -69,6 +71,15 @@ class SkillEnv(gym.Env):
 
     def _setup_episode(self) -> None:
         """Put the world in the skill's start state (e.g. cube in hand for place)."""
+
+    def demonstrator(self):
+        """The scripted reference controller for this skill and goal (a WaypointPolicy), for
+        behaviour-cloning warm starts; call after reset. Its `act(ctx)` takes `self.skill_context()`."""
+        raise NotImplementedError
+
+    def skill_context(self):
+        from skill_lib.spec import SkillContext
+        return SkillContext(self.arm, self.arm, {"object": "cube"})
 
     def _success(self, achieved: np.ndarray, goal: np.ndarray) -> np.ndarray:
         return np.linalg.norm(achieved - goal, axis=-1) < self.distance_threshold
@@ -109,7 +120,7 @@ class SkillEnv(gym.Env):
         action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
         stats = self.arm.safety.stats
         before = stats.rejected + stats.workspace_limited
-        apply_action(self.arm, action)
+        apply_action(self.arm, action, self.tool_yaw)
         self.arm.step()
         self._steps += 1
         unsafe = (stats.rejected + stats.workspace_limited > before) or self._robot_hits_table()

@@ -16,3 +16,16 @@ class PickEnv(SkillEnv):
 
     def _achieved(self) -> np.ndarray:
         return self.arm.object("cube").position
+
+    def demonstrator(self):
+        from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy
+        from skill_lib.skills import pick
+
+        goal = self.goal.astype(float)
+        return WaypointPolicy(lambda ctx: pick._waypoints(ctx)[:3] + [Waypoint(goal, CLOSED, tolerance=0.01,
+                                                                                 speed=0.6)])
+
+    def skill_context(self):
+        from skill_lib.skills import pick
+        from skill_lib.spec import SkillContext
+        return SkillContext(self.arm, self.arm, pick.SKILL.bind({"object": "cube"}))

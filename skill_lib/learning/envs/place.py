@@ -26,3 +26,18 @@ class PlaceEnv(SkillEnv):
 
     def _let_go(self) -> bool:
         return not self.arm.contacts("gripper", "cube")
+
+    def demonstrator(self):
+        from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy
+
+        goal = self.goal.astype(float)
+
+        def waypoints(ctx):
+            tcp = ctx.arm.ee_pose().position
+            grip = tcp[2] - ctx.world.object("cube").position[2]
+            release = goal + np.array([0.0, 0.0, grip + 0.006])
+            return [Waypoint(np.array([release[0], release[1], tcp[2]]), CLOSED, tolerance=0.008),
+                    Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
+                    Waypoint(release, OPEN, tolerance=0.01, hold_steps=4),
+                    Waypoint(release + np.array([0.0, 0.0, 0.08]), OPEN, tolerance=0.015)]
+        return WaypointPolicy(waypoints)

@@ -14,3 +14,8 @@ class ReachEnv(SkillEnv):
 
     def _achieved(self) -> np.ndarray:
         return self.arm.ee_pose().position
+
+    def demonstrator(self):
+        from skill_lib.controllers import OPEN, Waypoint, WaypointPolicy
+        goal = self.goal.astype(float)
+        return WaypointPolicy(lambda ctx: [Waypoint(goal, OPEN, tolerance=0.005, max_steps=self.max_steps)])

@@ -1,0 +1,295 @@
+"""Multi-critic SAC with hindsight goals and a demonstration-regularised warm start.
+
+SLIM's idea: one critic per reward term (task progress, safety, effort) instead of one critic on their
+sum. Each critic's Q is divided by a running estimate of its scale before the actor combines them with
+weights, so a term whose rewards are ten times larger cannot drown the others; the safety weight can
+instead be a Lagrange multiplier that grows while the safety cost exceeds a budget. With
+`multi_critic=False` the same code trains one critic on the weighted sum: the baseline.
+
+Read top to bottom: config, networks, replay with hindsight relabelling, the update, the training loop.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import skill_lib.learning  # noqa: F401  (registers the environments)
+from skill_lib.learning import ENVIRONMENTS
+from skill_lib.learning.envs.base import REWARD_TERMS
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved in every checkpoint."""
+
+    skill: str = "move_to"  # a key of skill_lib.learning.ENVIRONMENTS
+    seed: int = 0
+    total_steps: int = 20_000  # environment steps, demonstrations excluded
+    multi_critic: bool = True  # False: one critic on the weighted sum of the terms (the baseline)
+    term_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # task, safety, effort
+    lagrangian_safety: bool = False  # learn the safety weight as a Lagrange multiplier
+    safety_budget: float = 0.01  # allowed mean safety cost per step when Lagrangian
+    lagrange_lr: float = 0.01
+    ensemble_size: int = 2  # critics per term; the actor uses their minimum
+    hidden: int = 256
+    gamma: float = 0.95
+    tau: float = 0.005
+    lr: float = 1e-3
+    batch_size: int = 256
+    learning_starts: int = 500
+    updates_per_step: float = 1.0
+    her_ratio: float = 0.8  # fraction of sampled transitions whose goal is relabelled
+    demo_episodes: int = 20  # scripted demonstrations: replay seed data and behaviour-cloning targets
+    bc_pretrain_steps: int = 500  # actor updates on demonstrations before any RL
+    bc_weight: float = 1.0  # demonstration regulariser in the actor loss, decayed to 0 ...
+    bc_decay_steps: int = 10_000  # ... over this many environment steps
+    eval_every: int = 2_000
+    eval_episodes: int = 20
+    torch_threads: int = 1
+
+
+# -- networks ------------------------------------------------------------------------------------
+def mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, outputs))
+
+
+class Normalizer(nn.Module):
+    """Running mean/std of network inputs (observation + goal), clipped to +-5 std."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.register_buffer("count", torch.tensor(1e-4))
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("var", torch.ones(size))
+
+    def update(self, x: torch.Tensor) -> None:
+        batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        delta, total = batch_mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        self.count = total
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The std floor matters: a feature constant in the data so far (the open gripper's width)
+        # would otherwise turn a 1e-6 wobble into a +-5 input.
+        return ((x - self.mean) / torch.sqrt(self.var).clamp(min=0.01)).clamp(-5.0, 5.0)
+
+
+class Actor(nn.Module):
+    """Tanh-squashed Gaussian policy."""
+
+    def __init__(self, inputs: int, actions: int, hidden: int) -> None:
+        super().__init__()
+        self.net = mlp(inputs, 2 * actions, hidden)
+
+    def forward(self, x: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.net(x).chunk(2, dim=-1)
+        if deterministic:
+            return torch.tanh(mean), torch.zeros(x.shape[0])
+        std = log_std.clamp(-5.0, 2.0).exp()
+        raw = mean + std * torch.randn_like(mean)
+        action = torch.tanh(raw)
+        log_prob = torch.distributions.Normal(mean, std).log_prob(raw) - torch.log(1 - action**2 + 1e-6)
+        return action, log_prob.sum(-1)
+
+
+class Critics(nn.Module):
+    """`ensemble` independent Q networks, each with one output per critic (term). Q: (E, B, K)."""
+
+    def __init__(self, inputs: int, actions: int, terms: int, ensemble: int, hidden: int) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(mlp(inputs + actions, terms, hidden) for _ in range(ensemble))
+
+    def forward(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        xa = torch.cat([x, action], dim=-1)
+        return torch.stack([member(xa) for member in self.members])
+
+
+# -- replay with hindsight relabelling -------------------------------------------------------------
+@dataclass
+class Episode:
+    obs: np.ndarray  # (T+1, obs_dim)
+    achieved: np.ndarray  # (T+1, goal_dim)
+    goal: np.ndarray  # (goal_dim,)
+    actions: np.ndarray  # (T, act_dim)
+    terms: np.ndarray  # (T, n_terms): the reward terms as the environment returned them
+
+
+@dataclass
+class Replay:
+    compute_task_reward: Callable[[np.ndarray, np.ndarray, dict], np.ndarray]
+    episodes: list[Episode] = field(default_factory=list)
+    steps: int = 0
+
+    def add(self, episode: Episode) -> None:
+        self.episodes.append(episode)
+        self.steps += len(episode.actions)
+
+    def sample(self, n: int, her_ratio: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        picks = rng.integers(len(self.episodes), size=n)
+        rows = {k: [] for k in ("obs", "achieved", "goal", "action", "terms", "next_obs", "next_achieved")}
+        for i in picks:
+            ep = self.episodes[i]
+            t = int(rng.integers(len(ep.actions)))
+            goal = ep.goal
+            if rng.random() < her_ratio:  # "future" strategy: a goal this episode reached later
+                goal = ep.achieved[int(rng.integers(t + 1, len(ep.achieved)))]
+            terms = ep.terms[t].copy()
+            # Only the task term depends on the goal; safety and effort stay as experienced.
+            terms[0] = self.compute_task_reward(ep.achieved[t + 1], goal, {})
+            for key, value in (("obs", ep.obs[t]), ("achieved", ep.achieved[t]), ("goal", goal),
+                               ("action", ep.actions[t]), ("terms", terms), ("next_obs", ep.obs[t + 1]),
+                               ("next_achieved", ep.achieved[t + 1])):
+                rows[key].append(value)
+        return {k: np.asarray(v, dtype=np.float32) for k, v in rows.items()}
+
+
+# -- the learner -----------------------------------------------------------------------------------
+class MultiCriticSAC:
+    def __init__(self, config: TrainConfig, obs_dim: int, goal_dim: int, act_dim: int) -> None:
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.n_terms = len(REWARD_TERMS) if config.multi_critic else 1
+        inputs = obs_dim + 2 * goal_dim  # observation, goal, and goal minus achieved
+        self.norm = Normalizer(inputs)
+        self.actor = Actor(inputs, act_dim, config.hidden)
+        self.critics = Critics(inputs, act_dim, self.n_terms, config.ensemble_size, config.hidden)
+        self.targets = Critics(inputs, act_dim, self.n_terms, config.ensemble_size, config.hidden)
+        self.targets.load_state_dict(self.critics.state_dict())
+        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.target_entropy = -float(act_dim)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
+        #: running scale of each critic's Q, so the actor weighs terms, not their units
+        self.q_scale = torch.ones(self.n_terms)
+        self.weights = torch.tensor(config.term_weights, dtype=torch.float32)
+        self.lagrange = torch.tensor(config.term_weights[1])  # safety weight when Lagrangian
+
+    @staticmethod
+    def raw_inputs(obs, achieved, goal) -> torch.Tensor:
+        """Network inputs before normalisation. The explicit goal - achieved term matters: computed by
+        the network from two separately normalised inputs it was too coarse to hold a goal within 2 cm."""
+        obs, achieved, goal = (torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in (obs, achieved, goal))
+        return torch.cat([obs, goal, goal - achieved], -1)
+
+    def inputs(self, obs, achieved, goal) -> torch.Tensor:
+        return self.norm(self.raw_inputs(obs, achieved, goal))
+
+    def act(self, observation: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
+        with torch.no_grad():
+            x = self.inputs(observation["observation"][None], observation["achieved_goal"][None],
+                            observation["desired_goal"][None])
+            action, _ = self.actor(x, deterministic)
+        return action[0].numpy()
+
+    def critic_weights(self) -> torch.Tensor:
+        """How the actor combines the critics: fixed weights, or the safety weight as a multiplier."""
+        if self.n_terms == 1:
+            return torch.ones(1)
+        weights = self.weights.clone()
+        if self.config.lagrangian_safety:
+            weights[1] = self.lagrange
+        return weights
+
+    def rewards(self, terms: torch.Tensor) -> torch.Tensor:
+        """(B, n_terms) critic targets: the terms themselves, or their weighted sum for one critic."""
+        return terms if self.n_terms > 1 else (terms * self.weights).sum(-1, keepdim=True)
+
+    def update(self, batch: dict[str, np.ndarray], demos: dict[str, np.ndarray] | None, bc_weight: float
+               ) -> dict[str, float]:
+        c = self.config
+        x = self.inputs(batch["obs"], batch["achieved"], batch["goal"])
+        next_x = self.inputs(batch["next_obs"], batch["next_achieved"], batch["goal"])
+        action = torch.as_tensor(batch["action"])
+        reward = self.rewards(torch.as_tensor(batch["terms"]))
+        alpha = self.log_alpha.exp().detach()
+
+        # Critics: one TD target per term. Time limits only truncate, so always bootstrap.
+        with torch.no_grad():
+            next_action, next_logp = self.actor(next_x)
+            next_q = self.targets(next_x, next_action).min(0).values
+            # The entropy bonus belongs to the task critic (or the single critic), not to every term.
+            entropy = torch.zeros_like(next_q)
+            entropy[:, 0] = -alpha * next_logp
+            target = reward + c.gamma * (next_q + entropy)
+        q = self.critics(x, action)
+        critic_loss = F.mse_loss(q, target.expand_as(q))
+        self.critic_opt.zero_grad()
+        critic_loss.backward()
+        self.critic_opt.step()
+
+        # Actor: scale-normalised, weighted sum of the critics, plus entropy and the demo regulariser.
+        new_action, logp = self.actor(x)
+        q_pi = self.critics(x, new_action).min(0).values  # (B, n_terms)
+        with torch.no_grad():
+            self.q_scale = 0.99 * self.q_scale + 0.01 * q_pi.std(0).clamp(min=1e-3)
+        objective = (q_pi / self.q_scale * self.critic_weights()).sum(-1)
+        actor_loss = (alpha * logp - objective).mean()
+        bc_loss = torch.zeros(())
+        if demos is not None and bc_weight > 0:
+            demo_action, _ = self.actor(self.inputs(demos["obs"], demos["achieved"], demos["goal"]),
+                                        deterministic=True)
+            bc_loss = F.mse_loss(demo_action, torch.as_tensor(demos["action"]))
+            actor_loss = actor_loss + bc_weight * bc_loss * self.n_terms
+        self.actor_opt.zero_grad()
+        actor_loss.backward()
+        self.actor_opt.step()
+
+        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+        self.alpha_opt.zero_grad()
+        alpha_loss.backward()
+        self.alpha_opt.step()
+
+        with torch.no_grad():
+            for p, tp in zip(self.critics.parameters(), self.targets.parameters()):
+                tp.mul_(1 - c.tau).add_(c.tau * p)
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "bc_loss": bc_loss.item(),
+                "alpha": alpha.item()}
+
+    def update_lagrange(self, mean_safety_cost: float) -> None:
+        """Dual ascent: raise the safety weight while the cost exceeds the budget, lower it otherwise."""
+        step = self.config.lagrange_lr * (mean_safety_cost - self.config.safety_budget)
+        self.lagrange = (self.lagrange + step).clamp(min=0.0)
+
+    def pretrain_bc(self, demos: dict[str, np.ndarray], steps: int, batch_size: int,
+                    rng: np.random.Generator) -> list[float]:
+        """Warm start: regress the actor onto the scripted controller's actions."""
+        losses = []
+        for _ in range(steps):
+            idx = rng.integers(len(demos["obs"]), size=batch_size)
+            pred, _ = self.actor(self.inputs(demos["obs"][idx], demos["achieved"][idx], demos["goal"][idx]),
+                                 deterministic=True)
+            loss = F.mse_loss(pred, torch.as_tensor(demos["action"][idx]))
+            self.actor_opt.zero_grad()
+            loss.backward()
+            self.actor_opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def state_dict(self) -> dict:
+        return {"config": asdict(self.config), "norm": self.norm.state_dict(), "actor": self.actor.state_dict(),
+                "critics": self.critics.state_dict(), "targets": self.targets.state_dict(),
+                "log_alpha": self.log_alpha.detach(), "q_scale": self.q_scale, "lagrange": self.lagrange,
+                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "alpha_opt": self.alpha_opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in ("norm", "actor", "critics", "targets", "actor_opt", "critic_opt", "alpha_opt"):
+            getattr(self, name).load_state_dict(state[name])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.q_scale, self.lagrange = state["q_scale"], state["lagrange"]
+
+
+def make_env(skill: str) -> gym.Env:
+    if skill not in ENVIRONMENTS:
+        raise ValueError(f"no learning environment for skill {skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
+    return gym.make(ENVIRONMENTS[skill][0])

@@ -1,0 +1,188 @@
+"""Training and evaluation runs for learned skills: rollouts, demonstrations, checkpoints, curves.
+
+A run directory holds `checkpoint.pt` (everything needed to resume: networks, optimisers, counters,
+config), `replay.npz` (the episodes so far), `curve.csv` and `curve.png`. `policy.pt` is the small
+inference-only file the skill layer loads.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skill_lib.learning.mcsac import Episode, MultiCriticSAC, Replay, TrainConfig, make_env
+
+EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never reuse training seeds
+
+
+def run_episode(env, choose: Callable[[dict], np.ndarray], seed: int) -> tuple[Episode, bool, float]:
+    """One episode; returns it, whether it ended in success, and its mean safety cost."""
+    obs, _ = env.reset(seed=seed)
+    observations, achieved, actions, terms = [obs["observation"]], [obs["achieved_goal"]], [], []
+    success = False
+    for _ in range(env.unwrapped.max_steps):
+        action = np.asarray(choose(obs), dtype=np.float32)
+        obs, _, terminated, truncated, info = env.step(action)
+        observations.append(obs["observation"])
+        achieved.append(obs["achieved_goal"])
+        actions.append(action)
+        terms.append(info["reward_terms"])
+        success = info["is_success"]
+        if terminated or truncated:
+            break
+    episode = Episode(np.asarray(observations), np.asarray(achieved), obs["desired_goal"].copy(),
+                      np.asarray(actions), np.asarray(terms))
+    return episode, bool(success), float(-episode.terms[:, 1].mean())
+
+
+def demonstration(env, seed: int) -> tuple[Episode, bool]:
+    """An episode of the scripted reference controller, in the learner's action space."""
+    env.reset(seed=seed)
+    controller = env.unwrapped.demonstrator()
+    ctx = env.unwrapped.skill_context()
+    controller.reset(ctx)
+    episode, success, _ = run_episode(env, lambda obs: controller.act(ctx), seed)
+    return episode, success
+
+
+def evaluate(agent: MultiCriticSAC, env, episodes: int, seed: int) -> float:
+    wins = 0
+    for i in range(episodes):
+        _, success, _ = run_episode(env, lambda obs: agent.act(obs, deterministic=True),
+                                    EVAL_SEED_OFFSET + seed * 10_000 + i)
+        wins += success
+    return wins / episodes
+
+
+def _progress(step: int, total: int, text: str) -> None:
+    filled = int(30 * step / max(total, 1))
+    end = "\n" if step >= total or not sys.stderr.isatty() else ""
+    sys.stderr.write(f"\r[{'#' * filled}{'-' * (30 - filled)}] {step}/{total} {text}{end}")
+    sys.stderr.flush()
+
+
+def save_replay(path: Path, replay: Replay) -> None:
+    arrays = {f"{i}_{k}": getattr(ep, k) for i, ep in enumerate(replay.episodes)
+              for k in ("obs", "achieved", "goal", "actions", "terms")}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_replay(path: Path, replay: Replay) -> None:
+    data = np.load(path)
+    for i in range(len({k.split("_")[0] for k in data.files})):
+        replay.add(Episode(*(data[f"{i}_{k}"] for k in ("obs", "achieved", "goal", "actions", "terms"))))
+
+
+def plot_curve(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([r["step"] for r in rows], [r["success"] for r in rows], marker="o")
+    ax.set(xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool = False) -> dict:
+    """Train (or resume) a skill policy; returns the final evaluation summary."""
+    torch.set_num_threads(config.torch_threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env, eval_env = make_env(config.skill), make_env(config.skill)
+    space = env.observation_space
+    agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
+                           env.action_space.shape[0])
+    replay = Replay(env.unwrapped.compute_reward)
+    rng = np.random.default_rng(config.seed)
+    curve: list[dict] = []
+    step = 0
+    checkpoint = run_dir / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        agent.load_state_dict(state["agent"])
+        step, curve = state["step"], state["curve"]
+        rng.bit_generator.state = state["rng"]
+        load_replay(run_dir / "replay.npz", replay)
+        demos = state["demos"]
+    else:
+        demo_eps = [demonstration(env, config.seed * 100_000 + i) for i in range(config.demo_episodes)]
+        for episode, _ in demo_eps:
+            replay.add(episode)
+        demos = {"obs": np.concatenate([e.obs[:-1] for e, _ in demo_eps]),
+                 "achieved": np.concatenate([e.achieved[:-1] for e, _ in demo_eps]),
+                 "goal": np.concatenate([np.repeat(e.goal[None], len(e.actions), 0) for e, _ in demo_eps]),
+                 "action": np.concatenate([e.actions for e, _ in demo_eps])}
+        agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
+        agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng)
+        curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
+                      "demo_success": float(np.mean([s for _, s in demo_eps]))})
+
+    started, episode_index = time.time(), len(replay.episodes)
+    stats: dict[str, float] = {}
+    while step < config.total_steps:
+        episode, _, cost = run_episode(
+            env, agent.act, config.seed * 100_000 + episode_index)
+        episode_index += 1
+        replay.add(episode)
+        agent.norm.update(agent.raw_inputs(episode.obs, episode.achieved,
+                                           np.repeat(episode.goal[None], len(episode.obs), 0)))
+        if config.lagrangian_safety:
+            agent.update_lagrange(cost)
+        before, step = step, step + len(episode.actions)
+        if replay.steps >= config.learning_starts:
+            bc_weight = config.bc_weight * max(0.0, 1.0 - step / config.bc_decay_steps)
+            for _ in range(int(len(episode.actions) * config.updates_per_step)):
+                demo_idx = rng.integers(len(demos["obs"]), size=config.batch_size // 4)
+                stats = agent.update(replay.sample(config.batch_size, config.her_ratio, rng),
+                                     {k: v[demo_idx] for k, v in demos.items()}, bc_weight)
+        if step // config.eval_every > before // config.eval_every or step >= config.total_steps:
+            success = evaluate(agent, eval_env, config.eval_episodes, config.seed)
+            curve.append({"step": step, "success": success, **{k: round(v, 4) for k, v in stats.items()}})
+            torch.save({"agent": agent.state_dict(), "step": step, "curve": curve, "rng": rng.bit_generator.state,
+                        "demos": demos}, run_dir / "checkpoint.tmp")
+            os.replace(run_dir / "checkpoint.tmp", checkpoint)  # a crash never leaves half a checkpoint
+            save_replay(run_dir / "replay.npz", replay)
+        if not quiet:
+            _progress(min(step, config.total_steps), config.total_steps,
+                      f"eval success {curve[-1]['success']:.2f}  {time.time() - started:.0f} s")
+    save_policy(agent, run_dir / "policy.pt")
+    with (run_dir / "curve.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=sorted({k for r in curve for k in r}))
+        writer.writeheader()
+        writer.writerows(curve)
+    plot_curve(curve, run_dir / "curve.png", f"{config.skill} ({'multi' if config.multi_critic else 'single'}"
+                                             f"-critic, seed {config.seed})")
+    env.close()
+    eval_env.close()
+    return {"skill": config.skill, "steps": step, "success_rate": curve[-1]["success"], "run_dir": str(run_dir),
+            "minutes": round((time.time() - started) / 60, 2)}
+
+
+def save_policy(agent: MultiCriticSAC, path: Path) -> None:
+    """Inference-only file (actor + input normaliser + config): what the skill layer loads."""
+    torch.save({"config": asdict(agent.config), "norm": agent.norm.state_dict(), "actor": agent.actor.state_dict()},
+               path)
+
+
+def load_policy(path: Path) -> MultiCriticSAC:
+    state = torch.load(path, weights_only=False)
+    config = TrainConfig(**{**state["config"], "term_weights": tuple(state["config"]["term_weights"])})
+    env = make_env(config.skill)
+    space = env.observation_space
+    agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
+                           env.action_space.shape[0])
+    env.close()
+    agent.norm.load_state_dict(state["norm"])
+    agent.actor.load_state_dict(state["actor"])
+    return agent

@@ -1,0 +1,92 @@
+"""The multi-critic learner: a short run learns (losses fall), checkpoints round-trip and resume, and
+the train/eval commands work. Target success rates are measured by bench scripts, not here."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_env
+from skill_lib.learning.train import demonstration, load_policy, train
+
+SHORT = dict(skill="move_to", total_steps=300, eval_every=300, eval_episodes=4, demo_episodes=4,
+             bc_pretrain_steps=100, learning_starts=100, batch_size=64, hidden=64)
+
+
+def test_critic_and_bc_losses_fall_on_demonstrations():
+    env = make_env("move_to")
+    episodes = [demonstration(env, i)[0] for i in range(4)]
+    env.close()
+    space = env.observation_space
+    for multi in (True, False):
+        agent = MultiCriticSAC(TrainConfig(multi_critic=multi, hidden=64), space["observation"].shape[0], 3, 4)
+        replay = Replay(env.unwrapped.compute_reward)
+        for episode in episodes:
+            replay.add(episode)
+        demos = {"obs": np.concatenate([e.obs[:-1] for e in episodes]),
+                 "achieved": np.concatenate([e.achieved[:-1] for e in episodes]),
+                 "goal": np.concatenate([np.repeat(e.goal[None], len(e.actions), 0) for e in episodes]),
+                 "action": np.concatenate([e.actions for e in episodes])}
+        agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
+        rng = np.random.default_rng(0)
+        bc = agent.pretrain_bc(demos, 200, 64, rng)
+        assert np.mean(bc[-20:]) < 0.5 * np.mean(bc[:20])
+        critic = [agent.update(replay.sample(64, 0.8, rng), None, 0.0)["critic_loss"] for _ in range(150)]
+        assert np.mean(critic[-20:]) < np.mean(critic[:20]), "critic loss did not fall"
+        assert agent.critics(agent.inputs(demos["obs"][:5], demos["achieved"][:5], demos["goal"][:5]),
+                             torch.zeros(5, 4)).shape == (2, 5, 3 if multi else 1)
+
+
+def test_hindsight_relabelling_recomputes_only_the_task_term():
+    env = make_env("move_to")
+    episode, _ = demonstration(env, 0)
+    env.close()
+    episode.terms[:, 1] = -1.0  # mark safety so we can see it survive relabelling
+    replay = Replay(env.unwrapped.compute_reward)
+    replay.add(episode)
+    batch = replay.sample(200, 1.0, np.random.default_rng(0))
+    assert np.all(batch["terms"][:, 1] == -1.0)
+    dist = np.linalg.norm(batch["next_achieved"] - batch["goal"], axis=1)
+    assert np.array_equal(batch["terms"][:, 0] == 0.0, dist < env.unwrapped.distance_threshold)
+
+
+def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
+    config = TrainConfig(**SHORT)
+    first = train(config, tmp_path, quiet=True)
+    assert first["steps"] >= 300 and (tmp_path / "curve.png").stat().st_size > 1000
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == first["steps"]
+    config.total_steps = 400  # resume: continues from the checkpoint instead of starting over
+    second = train(config, tmp_path, quiet=True)
+    assert second["steps"] >= 400
+    assert len(torch.load(tmp_path / "checkpoint.pt", weights_only=False)["curve"]) == len(state["curve"]) + 1
+    agent = load_policy(tmp_path / "policy.pt")
+    env = make_env("move_to")
+    obs, _ = env.reset(seed=0)
+    assert agent.act(obs, deterministic=True).shape == (4,)
+    env.close()
+
+
+def test_eval_command_json_and_errors(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "move_to", "--scripted", "--episodes", "5",
+                          "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["skill"] == "move_to" and result["episodes"] == 5 and result["success_rate"] == 1.0
+    bad = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "fly"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert bad.returncode == 2 and "learnable" in bad.stdout
+
+
+@pytest.mark.parametrize("skill", ["push", "pick", "place"])
+def test_scripted_demonstrations_succeed(skill):
+    env = make_env(skill)
+    wins = sum(demonstration(env, 100 + i)[1] for i in range(4))
+    env.close()
+    assert wins >= 3
