@@ -35,6 +35,7 @@ demo: $(CORE)
 	$(VENV)/bin/skillstack run "$(DEMO_TASK)" --seed 0 --video runs/demo/video.mp4
 
 test: $(FULL)
+	bash scripts/build_interfaces.sh $(VENV)   # rebuilds only if interfaces/ changed (0.1 s otherwise)
 	$(PY) -m pytest -q
 
 interfaces: $(FULL)

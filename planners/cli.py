@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: subcommand modules under planners/commands, in --help order
-COMMANDS = ("run", "skills")
+COMMANDS = ("run", "skills", "correct", "corrections", "train", "eval", "launch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,294 @@
+"""Hardware node: any arm backend as a ROS 2 robot, as a lifecycle node.
+
+configure: build the backend (PyBullet: the simulated world) and the publishers.
+activate:  step the backend at the control rate (real time), publish joint states, object states and
+           camera images, accept JointTrajectory commands, run the watchdog.
+deactivate: stop stepping and stop accepting commands (the arm holds its target). cleanup: close the
+           backend. The e-stop services work in every state that has a backend.
+
+Every command goes through the backend's SafetyFilter (PyBulletArm owns one); the node never bypasses it.
+"""
+from __future__ import annotations
+
+import time
+
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState as JointStateMsg
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from hardware.arm import ArmInterface, WorldView
+from hardware.backends import BackendOptions, create_backend
+from hardware.ros import messages
+from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare, spin_node
+from hardware.safety import EStopActive, SafetyError, Watchdog
+
+
+class HardwareNode(LifecycleNode):
+    def __init__(self, node_name: str = "hardware", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        from skill_stack_interfaces.msg import HardwareStatus, ObjectStates
+
+        self._status_type, self._objects_type = HardwareStatus, ObjectStates
+        p = lambda *a: declare(self, *a)  # noqa: E731
+        self.backend_name = p("backend", "pybullet", "arm backend: 'pybullet' (simulated robot) or "
+                              "'package.module:factory'")
+        self.robot = p("robot", "panda", "robot description in config/robots (joints, URDF, home pose)")
+        self.scene = p("scene", "default", "scene in config/scenes (PyBullet backend) or a YAML path")
+        self.seed = p("seed", 0, "seed of the object pose jitter (PyBullet backend)")
+        self.control_hz = p("control_hz", 20, "control steps per second; the simulation advances in real time")
+        self.watchdog_timeout = p("watchdog_timeout", 0.5, "seconds without a trajectory command, while "
+                                  "active, after which the arm holds its position")
+        self.camera_rate = p("camera_rate", 2.0, "camera images per second (0 = no camera)")
+        self.camera_width = p("camera_width", 320, "camera image width in pixels")
+        self.camera_height = p("camera_height", 240, "camera image height in pixels")
+        self.max_joint_velocity = p("max_joint_velocity", 1.5, "safety: joint speed limit, rad/s")
+        self.status_rate = p("status_rate", 2.0, "status messages per second on ~/status (also on change)")
+        self.frame_id = p("frame_id", "base_link", "frame of the object poses (the robot base)")
+        topics = {"joint_states_topic": ("joint_states", "sensor_msgs/JointState out"),
+                  "command_topic": ("joint_trajectory", "trajectory_msgs/JointTrajectory in"),
+                  "camera_topic": ("camera/image_raw", "sensor_msgs/Image out (rgb8)"),
+                  "objects_topic": ("objects", "skill_stack_interfaces/ObjectStates out (simulator truth)")}
+        self.topics = {k: p(k, d, desc) for k, (d, desc) in topics.items()}
+        autostart = p("autostart", True, "configure and activate on start-up (no lifecycle manager needed)")
+
+        self.backend: ArmInterface | None = None
+        self._lifecycle = "unconfigured"
+        self._commands = self._rejected = 0
+        self._message = "waiting for configure"
+        self._watchdog: Watchdog | None = None
+        self._timers: list = []
+        self._command_sub = None
+        self._pubs: dict = {}
+        self._last_camera = 0.0
+        self._status_pub = self.create_publisher(HardwareStatus, "~/status", STATUS_QOS)
+        self.create_service(Trigger, "~/estop", self._on_estop)
+        self.create_service(Trigger, "~/reset_estop", self._on_reset_estop)
+        self.create_timer(1.0 / max(self.status_rate, 0.1), self.publish_status)
+        self.publish_status()
+        if autostart:
+            self.trigger_configure()
+            if self._lifecycle == "inactive":
+                self.trigger_activate()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        options = BackendOptions(robot=self.robot, scene=self.scene, seed=self.seed, control_hz=self.control_hz,
+                                 safety={"max_joint_velocity": self.max_joint_velocity,
+                                         "watchdog_timeout": self.watchdog_timeout})
+        try:
+            self.backend = create_backend(self.backend_name, options)
+        except (ValueError, OSError) as err:  # bad backend, robot or scene: stay unconfigured, say why
+            self._report(f"configure failed: {err}", error=True)
+            return TransitionCallbackReturn.FAILURE
+        rc = getattr(self.backend, "robot_config", None)
+        self._arm_joints = tuple(rc.arm_joints) if rc else tuple(self.backend.joint_state().names)
+        self._finger_joints = tuple(rc.finger_joints) if rc else ()
+        t = self.topics
+        self._pubs = {
+            "joints": self.create_lifecycle_publisher(JointStateMsg, t["joint_states_topic"], STATE_PUB_QOS),
+            "objects": self.create_lifecycle_publisher(self._objects_type, t["objects_topic"], STATE_PUB_QOS),
+            "camera": self.create_lifecycle_publisher(Image, t["camera_topic"], qos_profile_sensor_data),
+        }
+        self._lifecycle = "inactive"
+        self._report(f"configured: {self.backend_name} backend, robot {self.robot}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        self._watchdog = Watchdog(self.watchdog_timeout, self._on_watchdog)
+        self._command_sub = self.create_subscription(JointTrajectory, self.topics["command_topic"],
+                                                     self._on_trajectory, COMMAND_QOS)
+        self._timers = [self.create_timer(1.0 / self.control_hz, self._tick)]
+        self._lifecycle = "active"
+        result = super().on_activate(state)
+        self._report("active: stepping at %d Hz" % self.control_hz)
+        return result
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._hold()
+        self._lifecycle = "inactive"
+        result = super().on_deactivate(state)
+        self._report("inactive: holding, commands ignored")
+        return result
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._release()
+        self._lifecycle = "unconfigured"
+        self._report("cleaned up: backend closed")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        self._lifecycle = "finalized"
+        self._report("shut down")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: State) -> TransitionCallbackReturn:
+        self._stop_activity()
+        self._release()
+        self._lifecycle = "unconfigured"
+        self._report("error: backend released", error=True)
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_activity(self) -> None:
+        for timer in self._timers:
+            self.destroy_timer(timer)
+        self._timers = []
+        if self._command_sub is not None:
+            self.destroy_subscription(self._command_sub)
+            self._command_sub = None
+        self._watchdog = None
+
+    def _release(self) -> None:
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs = {}
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def close(self) -> None:
+        self._stop_activity()
+        self._release()
+
+    # -- control loop ---------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.backend is None:
+            return
+        if self._watchdog is not None:
+            self._watchdog.check()
+        self.backend.step()
+        stamp = self.get_clock().now().to_msg()
+        if isinstance(self.backend, WorldView):
+            self._pubs["objects"].publish(self._objects_msg(stamp))
+        self._pubs["joints"].publish(self._joint_state_msg(stamp))
+        now = time.monotonic()
+        if self.camera_rate > 0 and now - self._last_camera >= 1.0 / self.camera_rate:
+            self._last_camera = now
+            img = messages.image_from_rgb(self.backend.camera_rgb(self.camera_width, self.camera_height), "camera")
+            img.header.stamp = stamp
+            self._pubs["camera"].publish(img)
+
+    def _joint_state_msg(self, stamp) -> JointStateMsg:
+        state = self.backend.joint_state()
+        n = len(self._finger_joints)
+        finger = [self.backend.gripper_width() / n] * n if n else []
+        msg = JointStateMsg()
+        msg.header.stamp = stamp
+        msg.name = [*self._arm_joints, *self._finger_joints]
+        msg.position = [*map(float, state.positions), *finger]
+        msg.velocity = [*map(float, state.velocities), *([0.0] * n)]
+        return msg
+
+    def _objects_msg(self, stamp):
+        world: WorldView = self.backend  # type: ignore[assignment]
+        objects = world.objects()
+        names = list(objects)
+        touching: dict[str, list[str]] = {n: [] for n in names}
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if world.contacts(a, b):
+                    touching[a].append(b)
+                    touching[b].append(a)
+            touching[a] += [s for s in ("table", "gripper") if world.contacts(a, s)]
+        grasped = getattr(world, "is_grasped", None)
+        msg = self._objects_type()
+        msg.header.stamp, msg.header.frame_id = stamp, self.frame_id
+        msg.objects = [messages.object_to_msg(objects[n], touching[n],
+                                              grasped(n) if grasped else "gripper" in touching[n]) for n in names]
+        return msg
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        self._commands += 1
+        if self._watchdog is not None:
+            was_tripped = self._watchdog.tripped
+            self._watchdog.feed()
+            if was_tripped:
+                self._report("commands resumed")
+        if self.backend is None:
+            return
+        try:
+            target = messages.trajectory_target(msg)
+            unknown = set(target) - set(self._arm_joints) - set(self._finger_joints)
+            if unknown:
+                raise ValueError(f"unknown joints {sorted(unknown)}; this arm has "
+                                 f"{', '.join(self._arm_joints + self._finger_joints)}")
+            if any(n in target for n in self._arm_joints):
+                current = self.backend.joint_state().positions
+                q = [target.get(n, float(current[i])) for i, n in enumerate(self._arm_joints)]
+                self.backend.command_joints(q)
+            fingers = [target[n] for n in self._finger_joints if n in target]
+            if fingers:
+                self.backend.command_gripper(sum(fingers) / len(fingers) * len(self._finger_joints))
+        except (ValueError, SafetyError) as err:
+            self._rejected += 1
+            self.get_logger().warning(f"command rejected: {err}", throttle_duration_sec=1.0)
+            if isinstance(err, EStopActive):
+                self._message = "e-stop active: commands refused"
+
+    def _on_watchdog(self) -> None:
+        self._hold()
+        self._report(f"watchdog: no command for {self.watchdog_timeout:.2f} s; holding position", warn=True)
+
+    def _hold(self) -> None:
+        """Hold the arm where it is now (the fingers keep their target: a held object is not dropped)."""
+        if self.backend is None or self.backend.estopped:
+            return
+        try:
+            self.backend.command_joints(self.backend.joint_state().positions)
+        except SafetyError as err:
+            self.get_logger().warning(f"hold refused: {err}")
+
+    # -- e-stop ---------------------------------------------------------------------------------
+    def _on_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.backend is None:
+            response.success, response.message = False, "no backend (node is not configured)"
+            return response
+        self.backend.estop()
+        response.success, response.message = True, "e-stop engaged: the arm holds; motion refused until reset"
+        self._report(response.message, warn=True)
+        return response
+
+    def _on_reset_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.backend is None:
+            response.success, response.message = False, "no backend (node is not configured)"
+            return response
+        self.backend.reset_estop()
+        response.success, response.message = True, "e-stop reset: motion allowed"
+        self._report(response.message)
+        return response
+
+    # -- status ---------------------------------------------------------------------------------
+    def _report(self, message: str, warn: bool = False, error: bool = False) -> None:
+        self._message = message
+        # rclpy ties one severity to each logging call site, hence three calls
+        if error:
+            self.get_logger().error(message)
+        elif warn:
+            self.get_logger().warning(message)
+        else:
+            self.get_logger().info(message)
+        self.publish_status()
+
+    def publish_status(self) -> None:
+        msg = self._status_type()
+        msg.stamp = self.get_clock().now().to_msg()
+        msg.lifecycle_state, msg.backend, msg.robot = self._lifecycle, self.backend_name, self.robot
+        msg.estopped = bool(self.backend is not None and self.backend.estopped)
+        msg.watchdog_tripped = bool(self._watchdog is not None and self._watchdog.tripped)
+        msg.commands_received, msg.commands_rejected = self._commands, self._rejected
+        msg.sim_time = float(getattr(self.backend, "sim_time", 0.0))
+        msg.message = self._message
+        self._status_pub.publish(msg)
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin_node(HardwareNode, args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""The arm interface over ROS 2 topics: joint states in, joint trajectories out, camera images in.
+
+Works with any arm that publishes `sensor_msgs/JointState` and follows `trajectory_msgs/JointTrajectory`
+(a ros2_control joint trajectory controller, or this package's hardware node). Tool targets become joint
+targets by IK in a robot-only PyBullet client (hardware.pybullet.kinematics), and every command passes
+this side's own SafetyFilter before it is sent, so a real arm gets filtered commands too.
+
+Pacing: commands are sent once per control period, in `step()`, which then waits for the period to end
+and for a joint state newer than the command. Re-sending the current target every period doubles as the
+keep-alive the hardware's watchdog expects. If joint states stop arriving, the arm is reported gone
+(`HardwareTimeout`, a SafetyError) instead of waiting forever.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState as JointStateMsg
+from trajectory_msgs.msg import JointTrajectory
+
+from hardware.arm import ArmInterface
+from hardware.pybullet.config import load_robot
+from hardware.pybullet.kinematics import Kinematics
+from hardware.ros import messages
+from hardware.ros.common import COMMAND_QOS, STATUS_QOS
+from hardware.ros.config import RosArmConfig
+from hardware.safety import EStopActive, SafetyConfig, SafetyError, SafetyFilter
+from hardware.types import JointState, Pose
+
+
+class HardwareTimeout(SafetyError):
+    """The arm (or the world view) stopped reporting its state: it is treated as gone."""
+
+
+class RosArm(ArmInterface):
+    """An arm behind ROS 2 topics, driven from `node` (which must be spinning in another thread)."""
+
+    def __init__(self, node: Node, config: RosArmConfig | None = None, callback_group=None) -> None:
+        self.config = config or RosArmConfig()
+        self.robot_config = load_robot(self.config.robot)
+        self.kinematics = Kinematics(self.robot_config)
+        self.control_dt = 1.0 / self.config.control_hz
+        self.gripper_max_width = self.robot_config.gripper_max_width
+        self.safety = SafetyFilter(
+            SafetyConfig(joint_lower=self.kinematics.lower, joint_upper=self.kinematics.upper,
+                         gripper_max_width=self.gripper_max_width, **self.config.safety), self.control_dt)
+        self._node = node
+        self._cond = threading.Condition()
+        self._positions: dict[str, float] = {}
+        self._velocities: dict[str, float] = {}
+        self._state_time: float | None = None  # monotonic time of the last joint state
+        self._state_count = 0
+        self._image: Image | None = None
+        self._remote_estop = False
+        self._arm_target: np.ndarray | None = None
+        self._gripper_target: float | None = None
+        self._last_tick: float | None = None
+        cfg = self.config
+        self._subs = [
+            node.create_subscription(JointStateMsg, cfg.joint_states_topic, self._on_joint_state,
+                                     qos_profile_sensor_data, callback_group=callback_group),
+            node.create_subscription(Image, cfg.camera_topic, self._on_image, qos_profile_sensor_data,
+                                     callback_group=callback_group),
+        ]
+        if cfg.hardware_status_topic:
+            from skill_stack_interfaces.msg import HardwareStatus
+            self._subs.append(node.create_subscription(HardwareStatus, cfg.hardware_status_topic,
+                                                       self._on_hardware_status, STATUS_QOS,
+                                                       callback_group=callback_group))
+        self._arm_pub = node.create_publisher(JointTrajectory, cfg.command_topic, COMMAND_QOS)
+        self._gripper_pub = (node.create_publisher(JointTrajectory, cfg.gripper_command_topic, COMMAND_QOS)
+                             if cfg.gripper_command_topic else None)
+
+    # -- subscriptions (executor threads) -------------------------------------------------------
+    def _on_joint_state(self, msg: JointStateMsg) -> None:
+        with self._cond:
+            self._positions.update(zip(msg.name, (float(p) for p in msg.position)))
+            if len(msg.velocity) == len(msg.name):
+                self._velocities.update(zip(msg.name, (float(v) for v in msg.velocity)))
+            if all(n in self._positions for n in self.robot_config.arm_joints):
+                self._state_time = time.monotonic()
+                self._state_count += 1
+                self._cond.notify_all()
+
+    def _on_image(self, msg: Image) -> None:
+        self._image = msg
+
+    def _on_hardware_status(self, msg) -> None:
+        self._remote_estop = bool(msg.estopped)
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_age(self) -> float | None:
+        """Seconds since the last complete joint state; None if none has arrived yet."""
+        with self._cond:
+            return None if self._state_time is None else time.monotonic() - self._state_time
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once a joint state younger than `state_timeout` is at hand (waits up to `timeout`)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._state_time is not None and
+                                       time.monotonic() - self._state_time < self.config.state_timeout,
+                                       timeout=timeout)
+
+    def _arm_positions(self) -> np.ndarray:
+        age = self.state_age()
+        if age is None or age > self.config.state_timeout:
+            since = "ever" if age is None else f"{age:.1f} s"
+            raise HardwareTimeout(f"no joint states on {self._arm_topic_name()} for {since}: "
+                                  "is the arm (hardware node or controller) running?")
+        with self._cond:
+            return np.array([self._positions[n] for n in self.robot_config.arm_joints])
+
+    def _arm_topic_name(self) -> str:
+        return self._subs[0].topic_name
+
+    def joint_state(self) -> JointState:
+        q = self._arm_positions()
+        with self._cond:
+            v = np.array([self._velocities.get(n, 0.0) for n in self.robot_config.arm_joints])
+        return JointState(self.robot_config.arm_joints, q, v)
+
+    def _finger_positions(self) -> list[float]:
+        with self._cond:
+            return [self._positions.get(n, 0.0) for n in self.robot_config.finger_joints]
+
+    def gripper_width(self) -> float:
+        self._arm_positions()  # raises if the state is stale
+        return float(sum(self._finger_positions()))
+
+    def ee_pose(self) -> Pose:
+        return self.kinematics.tcp_pose(self._arm_positions())
+
+    def tool_down(self, yaw: float = 0.0) -> np.ndarray:
+        return self.kinematics.tool_down(yaw)
+
+    def camera_rgb(self, width: int = 320, height: int = 240) -> np.ndarray:
+        if self._image is None:
+            raise HardwareTimeout(f"no camera image on {self._subs[1].topic_name}")
+        rgb = messages.rgb_from_image(self._image)
+        if rgb.shape[:2] != (height, width):
+            import cv2
+            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        return rgb
+
+    # -- commands (all through self.safety; sent in step()) --------------------------------------
+    def _check_remote_estop(self) -> None:
+        if self._remote_estop:
+            self.safety.stats.rejected += 1
+            raise EStopActive("the hardware's e-stop is active: motion refused until it is reset there")
+
+    def command_joints(self, positions: Sequence[float]) -> np.ndarray:
+        self._check_remote_estop()
+        self._arm_target = self.safety.filter_joint_target(positions, self._arm_positions(),
+                                                           self.kinematics.tcp_position)
+        return self._arm_target.copy()
+
+    def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
+        self._check_remote_estop()
+        q = self._arm_positions()
+        goal = self.safety.filter_ee_target(position, self.kinematics.tcp_position(q))
+        orn = self.tool_down() if orientation is None else np.asarray(orientation, float)
+        if orn.shape != (4,) or not np.all(np.isfinite(orn)) or np.linalg.norm(orn) < 1e-6:
+            self.safety.stats.rejected += 1
+            raise SafetyError(f"rejected orientation: {orn.tolist()}")
+        solution = self.kinematics.ik(goal, orn / np.linalg.norm(orn), q, self._finger_positions())
+        return self.command_joints(solution)
+
+    def command_gripper(self, width: float) -> float:
+        self._check_remote_estop()
+        self._gripper_target = self.safety.filter_gripper(width)
+        return self._gripper_target
+
+    def _publish(self, arm: np.ndarray | None, gripper: float | None) -> None:
+        rc, seconds = self.robot_config, self.config.time_from_start
+        fingers = [] if gripper is None else [gripper / max(1, len(rc.finger_joints))] * len(rc.finger_joints)
+        names, values = [], []
+        if arm is not None:
+            names, values = list(rc.arm_joints), list(arm)
+        if self._gripper_pub is None:
+            names, values = names + list(rc.finger_joints[: len(fingers)]), values + fingers
+        elif fingers:
+            self._gripper_pub.publish(messages.trajectory(rc.finger_joints, fingers, seconds))
+        if names:
+            self._arm_pub.publish(messages.trajectory(names, values, seconds))
+
+    def step(self) -> None:
+        """Send the current targets, then wait for the control period and a fresh joint state."""
+        if not self.estopped:
+            self._publish(self._arm_target, self._gripper_target)
+        with self._cond:
+            seen = self._state_count
+        now = time.monotonic()
+        deadline = now + self.control_dt if self._last_tick is None else self._last_tick + self.control_dt
+        if deadline > now:
+            time.sleep(deadline - now)
+        with self._cond:
+            fresh = self._cond.wait_for(lambda: self._state_count > seen, timeout=self.config.state_timeout)
+        if not fresh:
+            raise HardwareTimeout(f"no joint states on {self._arm_topic_name()} for "
+                                  f"{self.config.state_timeout:.1f} s: the arm stopped reporting")
+        now = time.monotonic()
+        # after a late step, restart the schedule instead of rushing to catch up
+        self._last_tick = deadline if now - deadline < self.control_dt else now
+
+    def stop_motion(self) -> None:
+        """Hold where the arm and fingers are now (cancel, failure). No-op if the arm is gone."""
+        try:
+            q = self._arm_positions()
+        except HardwareTimeout:
+            return
+        self._arm_target, self._gripper_target = q, float(sum(self._finger_positions()))
+        self._publish(self._arm_target, self._gripper_target)
+
+    def estop(self) -> None:
+        self.safety.estop()
+        try:
+            q = self._arm_positions()
+        except HardwareTimeout:
+            return
+        # the hold command is not motion: it is sent even though the filter now refuses targets
+        self._arm_target, self._gripper_target = q, float(sum(self._finger_positions()))
+        self._publish(self._arm_target, self._gripper_target)
+
+    def reset_estop(self) -> None:
+        """Resets this side's latch; an e-stop on the hardware must be reset there."""
+        self.safety.reset_estop()
+
+    @property
+    def estopped(self) -> bool:
+        return self.safety.estopped or self._remote_estop
+
+    def forget_targets(self) -> None:
+        """Stop re-sending old targets (between tasks the hardware's watchdog then holds the arm)."""
+        self._arm_target, self._gripper_target, self._last_tick = None, None, None
+
+    def close(self) -> None:
+        for sub in self._subs:
+            self._node.destroy_subscription(sub)
+        for pub in (self._arm_pub, self._gripper_pub):
+            if pub is not None:
+                self._node.destroy_publisher(pub)
+        self._subs = []
+        self.kinematics.close()

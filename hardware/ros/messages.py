@@ -1,0 +1,87 @@
+"""Conversions between ROS 2 messages and the hardware layer's own types (needs the message packages)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Pose as PoseMsg
+from geometry_msgs.msg import Vector3
+from sensor_msgs.msg import Image
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from hardware.types import ObjectState
+
+
+def trajectory(names: Sequence[str], positions: Sequence[float], seconds: float) -> JointTrajectory:
+    """A one-point trajectory: reach `positions` `seconds` after the controller receives it."""
+    msg = JointTrajectory()
+    msg.joint_names = list(names)
+    point = JointTrajectoryPoint()
+    point.positions = [float(p) for p in positions]
+    whole = int(seconds)
+    point.time_from_start = Duration(sec=whole, nanosec=int(round((seconds - whole) * 1e9)))
+    msg.points = [point]
+    return msg
+
+
+def trajectory_target(msg: JointTrajectory) -> dict[str, float]:
+    """The final point of a trajectory as {joint: position}. Raises ValueError if it is malformed."""
+    if not msg.points:
+        raise ValueError("trajectory has no points")
+    positions = list(msg.points[-1].positions)
+    if len(positions) != len(msg.joint_names):
+        raise ValueError(f"trajectory names {len(msg.joint_names)} joints but its last point has "
+                         f"{len(positions)} positions")
+    if len(set(msg.joint_names)) != len(msg.joint_names):
+        raise ValueError("trajectory names a joint twice")
+    return dict(zip(msg.joint_names, positions))
+
+
+def image_from_rgb(rgb: np.ndarray, frame_id: str) -> Image:
+    msg = Image()
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+    msg.encoding = "rgb8"
+    msg.step = msg.width * 3
+    msg.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    return msg
+
+
+def rgb_from_image(msg: Image) -> np.ndarray:
+    if msg.encoding not in ("rgb8", "bgr8"):
+        raise ValueError(f"unsupported image encoding {msg.encoding!r} (need rgb8 or bgr8)")
+    rows = np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(msg.height, msg.step)
+    img = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
+    return img[:, :, ::-1].copy() if msg.encoding == "bgr8" else img.copy()
+
+
+def object_to_msg(obj: ObjectState, touching: Sequence[str], grasped: bool):
+    from skill_stack_interfaces.msg import ObjectState as ObjectStateMsg
+
+    msg = ObjectStateMsg()
+    msg.name, msg.category = obj.name, obj.category
+    msg.color, msg.size = obj.color or "", obj.size or ""
+    msg.is_container, msg.synonyms = bool(obj.is_container), list(obj.synonyms)
+    pose = PoseMsg()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in obj.position)
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
+        float(v) for v in obj.orientation)
+    msg.pose = pose
+    msg.half_extents = Vector3(x=float(obj.half_extents[0]), y=float(obj.half_extents[1]),
+                               z=float(obj.half_extents[2]))
+    msg.touching, msg.grasped = list(touching), bool(grasped)
+    return msg
+
+
+def object_from_msg(msg) -> ObjectState:
+    p, o, h = msg.pose.position, msg.pose.orientation, msg.half_extents
+    return ObjectState(
+        name=msg.name, category=msg.category, position=np.array([p.x, p.y, p.z]),
+        orientation=np.array([o.x, o.y, o.z, o.w]), half_extents=np.array([h.x, h.y, h.z]),
+        color=msg.color or None, size=msg.size or None, is_container=msg.is_container,
+        synonyms=tuple(msg.synonyms))
+
+
+def joint_positions(names: Sequence[str], positions: Sequence[float]) -> Mapping[str, float]:
+    return dict(zip(names, (float(p) for p in positions)))

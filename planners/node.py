@@ -1,0 +1,325 @@
+"""Scheduler node: the `execute_task` action server (skill_stack_interfaces/action/ExecuteTask).
+
+It plans a task in words, runs its skills through the ROS 2 arm backend (hardware.ros), which drives
+whatever publishes the arm's joint states and follows its trajectory commands (the simulated robot of the
+hardware node, or a ros2_control arm), and judges success from the object states on `objects`.
+
+One goal at a time: a goal that arrives while another runs is REJECTED (and the rejection is published on
+`status`); queueing would start a motion the operator did not see coming. Cancel stops the arm at once.
+Operator corrections arrive on `corrections` and go to `handle_correction`, the hook the corrections
+work fills in; every correction is acknowledged on `status`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from hardware.ros.backend import HardwareTimeout, RosArm
+from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare, spin_node
+from hardware.ros.config import RosArmConfig
+from hardware.ros.world import RosWorldView
+from hardware.safety import SafetyError
+from planners.corrections.context import CorrectionContext as DistillContext
+from planners.corrections.context import CorrectionError
+from planners.corrections.live import LiveCorrections
+from planners.corrections.runtime import record_correction
+from planners.executor import ExecutionObserver
+from planners.plan import SkillCall, TaskError
+from planners.scheduler import Scheduler
+from planners.task_result import ErrorCode, TaskResult, check_task_text, classify, params_json, shorten
+from skill_lib.corrections.retrieval import CorrectionMemory
+from skill_lib.runner import SkillOutcome
+
+ARM_PARAM_DOCS = {
+    "robot": "robot description in config/robots (joint names, tool link, URDF for IK)",
+    "joint_states_topic": "sensor_msgs/JointState of the arm",
+    "command_topic": "trajectory_msgs/JointTrajectory to the arm (e.g. a joint trajectory controller)",
+    "gripper_command_topic": "JointTrajectory for the fingers; empty: they ride in command_topic",
+    "camera_topic": "sensor_msgs/Image of the scene camera",
+    "hardware_status_topic": "HardwareStatus of the hardware node (e-stop); empty: none",
+    "control_hz": "control steps per second of the skills",
+    "state_timeout": "seconds without joint or object states before the arm counts as gone",
+    "time_from_start": "seconds each trajectory point gives the controller to reach its target",
+}
+
+
+@dataclass(frozen=True)
+class CorrectionContext:
+    """What was going on when a correction arrived."""
+
+    text: str
+    task: str | None
+    skill_index: int | None
+    skill_name: str | None
+    running: bool
+
+
+class _Feedback(ExecutionObserver):
+    """Executor hooks -> action feedback (every skill start and end, progress at a bounded rate)."""
+
+    def __init__(self, node: SchedulerNode, goal_handle, count: int) -> None:
+        self.node, self.goal_handle, self.count = node, goal_handle, count
+        self._last = 0.0
+
+    def _send(self, index: int, name: str, progress: float, message: str) -> None:
+        from skill_stack_interfaces.action import ExecuteTask
+
+        fb = ExecuteTask.Feedback(skill_index=index, skill_count=self.count, skill_name=name,
+                                  progress=float(progress), message=message)
+        self.goal_handle.publish_feedback(fb)
+        self.node.set_progress(index, self.count, name, progress, message)
+
+    def skill_started(self, index: int, call: SkillCall, attempt: int) -> None:
+        self._send(index, call.skill, 0.0, f"{'retrying' if attempt else 'starting'} {call}")
+
+    def skill_progress(self, index: int, fraction: float) -> None:
+        now = time.monotonic()
+        if now - self._last >= 1.0 / self.node.feedback_rate:
+            self._last = now
+            self._send(index, self.node.current_skill or "", fraction, "running")
+
+    def skill_finished(self, index: int, outcome: SkillOutcome) -> None:
+        self._send(index, outcome.skill, 1.0, f"{outcome.skill}: {'ok' if outcome.success else outcome.message}")
+
+
+class SchedulerNode(Node):
+    def __init__(self, node_name: str = "scheduler", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        from skill_stack_interfaces.action import ExecuteTask
+        from skill_stack_interfaces.msg import TaskStatus
+
+        self._action_type, self._status_type = ExecuteTask, TaskStatus
+        defaults = RosArmConfig()
+        arm_values = {f.name: declare(self, f.name, getattr(defaults, f.name), ARM_PARAM_DOCS[f.name])
+                      for f in fields(RosArmConfig) if f.name in ARM_PARAM_DOCS}
+        max_vel = declare(self, "max_joint_velocity", 1.5, "safety: joint speed limit of commands we send, rad/s")
+        objects_topic = declare(self, "objects_topic", "objects", "skill_stack_interfaces/ObjectStates "
+                                "(simulator truth or perception): success is judged from it")
+        self.task_timeout = declare(self, "task_timeout", 120.0, "seconds a task may take unless the goal says")
+        self.ready_timeout = declare(self, "ready_timeout", 3.0, "seconds a new goal waits for fresh joint and "
+                                     "object states before it fails with ERROR_HARDWARE")
+        self.feedback_rate = declare(self, "feedback_rate", 5.0, "progress feedback messages per second")
+        action = declare(self, "action_name", "execute_task", "name of the ExecuteTask action server")
+        status_topic = declare(self, "status_topic", "status", "TaskStatus out (transient-local)")
+        corrections_topic = declare(self, "corrections_topic", "corrections", "std_msgs/String in: "
+                                    "operator corrections")
+        self.arm_config = RosArmConfig(**arm_values, safety={"max_joint_velocity": max_vel})
+
+        sensors = ReentrantCallbackGroup()
+        self.arm = RosArm(self, self.arm_config, callback_group=sensors)
+        self.world = RosWorldView(self, objects_topic, self.arm_config.state_timeout, callback_group=sensors)
+        use_corrections = declare(self, "use_corrections", True, "retrieve and apply stored operator corrections, "
+                                  "and store the ones received on the corrections topic")
+        db = declare(self, "corrections_db", "", "SQLite file of stored corrections; empty: "
+                     "$SKILL_STACK_DATA/corrections.db")
+        self.memory = CorrectionMemory.open(db or None) if use_corrections else None
+        self.scheduler = Scheduler(corrections=self.memory)
+        #: corrections for the task that is running now (None when idle)
+        self._live: LiveCorrections | None = None
+        self._last_task: str | None = None
+        #: replaces the default correction handling when set: context -> acknowledgement
+        self.correction_handler: Callable[[CorrectionContext], str] | None = None
+        self.corrections_received: list[CorrectionContext] = []
+
+        self._lock = threading.Lock()
+        self._busy = False
+        self._status = TaskStatus(state=TaskStatus.STATE_IDLE, message="ready")
+        self.current_skill: str | None = None
+        self._status_pub = self.create_publisher(TaskStatus, status_topic, STATUS_QOS)
+        self.create_subscription(String, corrections_topic, self._on_correction, COMMAND_QOS,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self._server = ActionServer(self, ExecuteTask, action, execute_callback=self._execute,
+                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                    callback_group=ReentrantCallbackGroup())
+        self.create_timer(1.0, self._publish_status)
+        self._publish_status()
+        self.get_logger().info(f"ready: action {action}, arm on {self.arm_config.joint_states_topic} -> "
+                               f"{self.arm_config.command_topic}")
+
+    # -- status ---------------------------------------------------------------------------------
+    def hardware_ok(self) -> bool:
+        arm_age, world_age = self.arm.state_age(), self.world.age()
+        limit = self.arm_config.state_timeout
+        return arm_age is not None and arm_age < limit and world_age is not None and world_age < limit
+
+    def _publish_status(self, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self._status, key, value)
+            self._status.stamp = self.get_clock().now().to_msg()
+            self._status.hardware_ok = self.hardware_ok()
+            self._status_pub.publish(self._status)
+
+    def set_progress(self, index: int, count: int, name: str, progress: float, message: str) -> None:
+        self.current_skill = name
+        self._publish_status(skill_index=index, skill_count=count, skill_name=name, progress=float(progress),
+                             message=message)
+
+    # -- goals ----------------------------------------------------------------------------------
+    def _on_goal(self, goal) -> GoalResponse:
+        with self._lock:
+            busy, self._busy = self._busy, True
+        if busy:
+            self.get_logger().warning(f"goal rejected, busy: {shorten(goal.task)!r}")
+            self._publish_status(state=self._status_type.STATE_REJECTED,
+                                 message=f"rejected {shorten(goal.task)!r}: busy with {shorten(self._status.task)!r}")
+            self._publish_status(state=self._status_type.STATE_RUNNING)
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _execute(self, goal_handle):
+        try:
+            result = self._run(goal_handle)
+        except SafetyError as err:  # the arm or the world view vanished outside a skill
+            self.arm.stop_motion()
+            result = TaskResult(False, f"hardware: {err}", ErrorCode.HARDWARE)
+        except Exception as err:  # the node must keep serving: report, log the trace, stay up
+            self.get_logger().error(f"task failed with an internal error: {traceback.format_exc()}")
+            self.arm.stop_motion()
+            result = TaskResult(False, f"internal error: {type(err).__name__}: {err}", ErrorCode.INTERNAL)
+        finally:
+            self.arm.forget_targets()
+            self.current_skill = None
+        state = self._status_type
+        if result.error == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            final = state.STATE_CANCELED
+        elif result.success:
+            goal_handle.succeed()
+            final = state.STATE_SUCCEEDED
+        else:
+            goal_handle.abort()
+            final = state.STATE_FAILED
+        line = f"task {shorten(goal_handle.request.task)!r}: {final}: {result.message}"
+        if result.success:  # one severity per logging call site (rclpy)
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
+        self._publish_status(state=final, message=result.message)
+        with self._lock:
+            self._busy = False
+        return self._to_msg(result)
+
+    def _run(self, goal_handle) -> TaskResult:
+        goal = goal_handle.request
+        task = goal.task
+        self._publish_status(state=self._status_type.STATE_RUNNING, task=shorten(task, 200), skill_index=0,
+                             skill_count=0, skill_name="", progress=0.0, message="planning")
+        refused = check_task_text(task)
+        if refused:
+            return TaskResult(False, f"invalid task: {refused}", ErrorCode.INVALID_TASK)
+        deadline = time.monotonic() + self.ready_timeout
+        while not self.hardware_ok() and time.monotonic() < deadline:
+            self.arm.wait_ready(timeout=0.1)
+        if not self.hardware_ok():
+            return TaskResult(False, "hardware not available: no fresh joint states on "
+                              f"{self.arm_config.joint_states_topic} or object states; is the hardware node "
+                              "(or the robot's controllers and perception) running?", ErrorCode.HARDWARE)
+        try:
+            plan = self.scheduler.plan(task, self.world)
+        except TaskError as err:
+            return TaskResult(False, f"invalid task: {err}", ErrorCode.INVALID_TASK)
+        calls = [str(c) for c in plan.calls]
+        if goal.dry_run:
+            return TaskResult(False, f"dry run: planned {len(calls)} skill(s); nothing was executed or checked",
+                              ErrorCode.NONE, calls, list(plan.notes))
+        timeout = goal.timeout if goal.timeout > 0 else self.task_timeout
+        deadline = time.monotonic() + timeout
+        timed_out = [False]
+
+        def should_stop() -> bool:
+            if time.monotonic() > deadline:
+                timed_out[0] = True
+            return goal_handle.is_cancel_requested or timed_out[0] or not goal_handle.is_active
+
+        self._last_task = task
+        self._live = LiveCorrections(task, self.world, self.memory, notify=self.get_logger().info)
+        try:
+            report = self.scheduler.execute(plan, self.arm, self.world,
+                                            observer=_Feedback(self, goal_handle, len(plan.calls)),
+                                            should_stop=should_stop, live=self._live)
+        finally:
+            self._live = None
+        canceled = goal_handle.is_cancel_requested
+        if not report.success:
+            self.arm.stop_motion()
+        result = classify(report, canceled=canceled, timed_out=timed_out[0] and not canceled)
+        result.notes = list(plan.notes)
+        return result
+
+    def _to_msg(self, result: TaskResult):
+        from skill_stack_interfaces.msg import SkillOutcome as OutcomeMsg
+
+        msg = self._action_type.Result(success=result.success, message=result.message, error_code=int(result.error),
+                                       plan=result.plan, notes=result.notes)
+        if result.report is not None:
+            msg.outcomes = [OutcomeMsg(skill=o.skill, params_json=params_json(o.params), success=o.success,
+                                       message=o.message, policy=o.policy, steps=o.steps,
+                                       seconds=float(o.sim_seconds)) for o in result.report.outcomes]
+            msg.goals = [g for g, _ in result.report.goals]
+            msg.goals_hold = [bool(ok) for _, ok in result.report.goals]
+        return msg
+
+    # -- corrections ----------------------------------------------------------------------------
+    def _on_correction(self, msg: String) -> None:
+        text = " ".join(msg.data.split())
+        with self._lock:
+            running = self._busy
+            task = self._status.task or None
+        context = CorrectionContext(text, task if running else None, self._status.skill_index if running else None,
+                                    self.current_skill if running else None, running)
+        if not text or check_task_text(text):
+            ack = "ignored: a correction must be non-empty plain text of at most 500 characters"
+        else:
+            ack = self.handle_correction(context)
+        self.get_logger().info(f"correction {shorten(text)!r}: {ack}")
+        self._publish_status(last_correction=shorten(text, 200), correction_ack=ack)
+
+    def handle_correction(self, context: CorrectionContext) -> str:
+        """HOOK: store and apply one operator correction; returns the acknowledgement put on `status`.
+
+        While a task runs the correction goes to the running skill (its control loop applies it); when
+        idle it is distilled and stored for the next matching task. Set `correction_handler` to replace
+        this. With corrections off (`use_corrections: false`) it is only kept in `corrections_received`.
+        """
+        if self.correction_handler is not None:
+            return self.correction_handler(context)
+        live = self._live
+        if live is not None:  # applied inside the running skill's control loop
+            live.submit(context.text, "topic")
+            return f"queued for the running skill ({context.skill_name or 'planning'})"
+        if self.memory is not None:  # idle: remember it for the next matching task
+            try:
+                records = record_correction(context.text, DistillContext(
+                    task=self._last_task, objects=self.world.objects() if self.hardware_ok() else None,
+                    source="topic"), self.memory)
+            except CorrectionError as err:
+                return f"not understood: {err}"
+            return "stored: " + "; ".join(json.dumps(r.knowledge, sort_keys=True) for r in records)
+        self.corrections_received.append(context)
+        where = f" during {context.skill_name} of {shorten(context.task or '')!r}" if context.running else ""
+        return f"received{where}; not applied (no correction handler installed)"
+
+    def close(self) -> None:
+        self._server.destroy()
+        self.world.close()
+        self.arm.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    # several threads: the running task blocks one while joint states, cancels and goals need others
+    return spin_node(SchedulerNode, make_executor=lambda: MultiThreadedExecutor(num_threads=4), args=args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Helpers of the ROS 2 tests: an isolated domain per module, the graph in separate processes, a client.
+
+Every process (the graph's and this one) gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and the module's
+own ROS_DOMAIN_ID; every wait has a timeout; every process started here is killed on teardown.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+REPO = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+try:
+    import rclpy  # noqa: F401
+    import skill_stack_interfaces.action  # noqa: F401
+    ROS_MISSING = None
+except ImportError as err:  # `make test` installs both; a core-only venv skips these tests
+    ROS_MISSING = f"ROS 2 tests need rclpy and skill_stack_interfaces (run `make test`): {err}"
+
+requires_ros = pytest.mark.skipif(ROS_MISSING is not None, reason=ROS_MISSING or "")
+
+
+def domain_id() -> int:
+    """A ROS domain for one test module: from the pid, so concurrent test runs do not meet (10..99)."""
+    return 10 + (os.getpid() * 7 + next(_counter) * 13) % 90
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+               PYTHONUNBUFFERED="1")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return env
+
+
+class LaunchedGraph:
+    """`skillstack launch FILE args...` in its own session; output goes to a log file."""
+
+    def __init__(self, launch_file: str, args: list[str], domain: int, log: Path) -> None:
+        self.log = log
+        self._file = open(log, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "planners.cli", "launch", str(REPO / launch_file), *args],
+            cwd=REPO, env=ros_env(domain), stdout=self._file, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def pid_of(self, label: str, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(rf"\[launch\] started {re.escape(label)} \(pid (\d+)\)", self.log.read_text())
+            if m:
+                return int(m.group(1))
+            time.sleep(0.1)
+        raise TimeoutError(f"{label} did not start; log:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text()[-6000:]
+
+    def stop(self) -> None:
+        """SIGINT to the whole group (the launcher and every node), then SIGKILL what is left."""
+        for sig, wait in ((signal.SIGINT, 8.0), (signal.SIGKILL, 5.0)):
+            if self.process.poll() is not None and sig == signal.SIGINT:
+                sig = signal.SIGKILL  # launcher gone: make sure no node outlives it
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+            if sig == signal.SIGKILL:
+                break
+        try:  # the launcher has exited; kill any straggler still in its group
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._file.close()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Spinner:
+    """An rclpy context of its own with a node spun in a background thread."""
+
+    def __init__(self, domain: int, name: str = "test_client") -> None:
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def result(self, future, timeout: float, what: str):
+        wait_for(future.done, timeout, what, poll=0.02)
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5.0)
