@@ -59,16 +59,13 @@ def _transcribe(audio: Path, objects: dict) -> tuple[str, float | None]:
         from planners.corrections.voice import transcribe_file
     except ImportError as err:
         raise ValueError(f"voice input is not available in this install ({err})") from None
-    from planners.corrections.context import containers
-    from planners.corrections.vocabulary import correction_vocabulary
-    from planners.grounding import describe_object
+    from planners.corrections.vocabulary import scene_vocabulary
 
-    vocabulary = correction_vocabulary((describe_object(o, objects) for o in objects.values()), SKILL_NAMES,
-                                       container_words=containers(objects))
+    vocabulary = scene_vocabulary(objects, SKILL_NAMES)
     try:
         transcript = transcribe_file(audio, vocabulary)
     except (ValueError, OSError, RuntimeError) as err:  # silent, corrupt, wrong-rate audio: a clear message
-        raise ValueError(f"cannot transcribe {audio}: {err}") from None
+        raise ValueError(str(err)) from None  # the voice errors already name the file
     if not transcript.text or not transcript.text.strip():
         raise ValueError(f"no speech recognised in {audio}")
     return transcript.text, transcript.confidence

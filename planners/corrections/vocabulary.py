@@ -99,3 +99,22 @@ def correction_vocabulary(object_words: Iterable[str] = (), skill_words: Iterabl
             "skill": _clean(skill_words) or DEFAULT_SKILL_WORDS,
         },
     )
+
+
+def scene_vocabulary(objects, skill_words: Iterable[str] = ()) -> GrammarVocabulary:
+    """The grammar for a scene (name -> ObjectState): every way its objects can be said.
+
+    Operators say "the blue cube" or "the box", not the planner's unique label "large blue cube", so
+    each object contributes its nouns (category, synonyms) bare, with its colour, and with size + colour.
+    """
+    from planners.grounding import scene_nouns
+
+    phrases: set[str] = set()
+    container_phrases: set[str] = set()
+    for noun, names in scene_nouns(objects).items():
+        for name in names:
+            obj = objects[name]
+            said = {noun, *(f"{obj.color} {noun}" for _ in [0] if obj.color),
+                    *(f"{obj.size} {obj.color or ''} {noun}" for _ in [0] if obj.size)}
+            (container_phrases if obj.is_container else phrases).update(" ".join(p.split()) for p in said)
+    return correction_vocabulary(sorted(phrases), skill_words, container_words=sorted(container_phrases))
