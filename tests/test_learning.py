@@ -15,7 +15,7 @@ from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_e
 from skill_lib.learning.train import demonstration, load_policy, train
 
 SHORT = dict(skill="move_to", total_steps=300, eval_every=300, eval_episodes=4, demo_episodes=4,
-             bc_pretrain_steps=100, learning_starts=100, batch_size=64, hidden=64)
+             bc_pretrain_steps=100, learning_starts=100, batch_size=64, hidden=64, critic_warmup_updates=50)
 
 
 def test_critic_and_bc_losses_fall_on_demonstrations():

@@ -49,6 +49,10 @@ class TrainConfig:
     bc_pretrain_steps: int = 500  # actor updates on demonstrations before any RL
     bc_weight: float = 1.0  # demonstration regulariser in the actor loss, decayed to 0 ...
     bc_decay_steps: int = 10_000  # ... over this many environment steps
+    #: after the warm start, the actor waits this many updates for the critics to learn its values;
+    #: an untrained critic (and a large entropy bonus) otherwise unlearns the cloned behaviour
+    critic_warmup_updates: int = 1_000
+    init_alpha: float = 0.05
     eval_every: int = 2_000
     eval_episodes: int = 20
     torch_threads: int = 1
@@ -163,7 +167,8 @@ class MultiCriticSAC:
         self.critics = Critics(inputs, act_dim, self.n_terms, config.ensemble_size, config.hidden)
         self.targets = Critics(inputs, act_dim, self.n_terms, config.ensemble_size, config.hidden)
         self.targets.load_state_dict(self.critics.state_dict())
-        self.log_alpha = torch.zeros(1, requires_grad=True)
+        self.log_alpha = torch.full((1,), float(np.log(config.init_alpha)), requires_grad=True)
+        self.updates = 0
         self.target_entropy = -float(act_dim)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.lr)
@@ -225,6 +230,10 @@ class MultiCriticSAC:
         self.critic_opt.zero_grad()
         critic_loss.backward()
         self.critic_opt.step()
+        self.updates += 1
+        if self.updates <= c.critic_warmup_updates:
+            self._soft_update_targets()
+            return {"critic_loss": critic_loss.item(), "actor_loss": 0.0, "bc_loss": 0.0, "alpha": alpha.item()}
 
         # Actor: scale-normalised, weighted sum of the critics, plus entropy and the demo regulariser.
         new_action, logp = self.actor(x)
@@ -248,11 +257,14 @@ class MultiCriticSAC:
         alpha_loss.backward()
         self.alpha_opt.step()
 
-        with torch.no_grad():
-            for p, tp in zip(self.critics.parameters(), self.targets.parameters()):
-                tp.mul_(1 - c.tau).add_(c.tau * p)
+        self._soft_update_targets()
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "bc_loss": bc_loss.item(),
                 "alpha": alpha.item()}
+
+    def _soft_update_targets(self) -> None:
+        with torch.no_grad():
+            for p, tp in zip(self.critics.parameters(), self.targets.parameters()):
+                tp.mul_(1 - self.config.tau).add_(self.config.tau * p)
 
     def update_lagrange(self, mean_safety_cost: float) -> None:
         """Dual ascent: raise the safety weight while the cost exceeds the budget, lower it otherwise."""
@@ -278,6 +290,7 @@ class MultiCriticSAC:
         return {"config": asdict(self.config), "norm": self.norm.state_dict(), "actor": self.actor.state_dict(),
                 "critics": self.critics.state_dict(), "targets": self.targets.state_dict(),
                 "log_alpha": self.log_alpha.detach(), "q_scale": self.q_scale, "lagrange": self.lagrange,
+                "updates": self.updates,
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "alpha_opt": self.alpha_opt.state_dict()}
 
@@ -286,7 +299,7 @@ class MultiCriticSAC:
             getattr(self, name).load_state_dict(state[name])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.q_scale, self.lagrange = state["q_scale"], state["lagrange"]
+        self.q_scale, self.lagrange, self.updates = state["q_scale"], state["lagrange"], state["updates"]
 
 
 def make_env(skill: str) -> gym.Env:
