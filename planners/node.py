@@ -24,7 +24,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from hardware.ros.backend import HardwareTimeout, RosArm
+from hardware.ros.backend import RosArm
 from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare, spin_node
 from hardware.ros.config import RosArmConfig
 from hardware.ros.world import RosWorldView

@@ -217,13 +217,8 @@ class RosArm(ArmInterface):
 
     def estop(self) -> None:
         self.safety.estop()
-        try:
-            q = self._arm_positions()
-        except HardwareTimeout:
-            return
         # the hold command is not motion: it is sent even though the filter now refuses targets
-        self._arm_target, self._gripper_target = q, float(sum(self._finger_positions()))
-        self._publish(self._arm_target, self._gripper_target)
+        self.stop_motion()
 
     def reset_estop(self) -> None:
         """Resets this side's latch; an e-stop on the hardware must be reset there."""

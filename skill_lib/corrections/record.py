@@ -24,6 +24,19 @@ class RecordError(ValueError):
     """A record (e.g. one line of an import file) is malformed; the message says which field."""
 
 
+def describe_context(kind: str, skill: str | None, obj: ObjectContext | None, target: ObjectContext | None,
+                     task: str | None) -> str:
+    """The text of a correction's (or a query's) context, embedded for retrieval."""
+    parts = [f"skill: {skill.replace('_', ' ')}" if skill else f"{kind} rule"]
+    if obj is not None and obj.describe():
+        parts.append(f"object: {obj.describe()}")
+    if target is not None and target.describe():
+        parts.append(f"target: {target.describe()}")
+    if task:
+        parts.append(f"task: {task}")
+    return "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class ObjectContext:
     """The object a correction was about, as attributes that generalise beyond one scene."""
@@ -97,15 +110,8 @@ class CorrectionRecord:
 
     def context_text(self) -> str:
         """What the index embeds: the context first, then the correction itself."""
-        parts = [f"skill: {self.skill.replace('_', ' ')}" if self.skill else f"{self.kind} rule"]
-        if self.object is not None and self.object.describe():
-            parts.append(f"object: {self.object.describe()}")
-        if self.target is not None and self.target.describe():
-            parts.append(f"target: {self.target.describe()}")
-        if self.task:
-            parts.append(f"task: {self.task}")
-        parts.append(f"correction: {self.text}")
-        return "; ".join(parts)
+        return describe_context(self.kind, self.skill, self.object, self.target, self.task) + \
+            f"; correction: {self.text}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from skill_lib.corrections.index import CorrectionIndex
-from skill_lib.corrections.record import CorrectionRecord, ObjectContext
+from skill_lib.corrections.record import CorrectionRecord, ObjectContext, describe_context
 from skill_lib.corrections.store import CorrectionStore
 from skill_lib.embedding import Embedder, get_embedder
 
@@ -43,14 +43,7 @@ class RetrievalQuery:
 
     def text(self) -> str:
         """Embedded like a record's context_text, without the correction part."""
-        parts = [f"skill: {self.skill.replace('_', ' ')}" if self.skill else f"{self.kind} rule"]
-        if self.object is not None and self.object.describe():
-            parts.append(f"object: {self.object.describe()}")
-        if self.target is not None and self.target.describe():
-            parts.append(f"target: {self.target.describe()}")
-        if self.task:
-            parts.append(f"task: {self.task}")
-        return "; ".join(parts)
+        return describe_context(self.kind, self.skill, self.object, self.target, self.task)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import skill_lib.learning  # noqa: F401  (registers the environments)
 from skill_lib.learning import ENVIRONMENTS
 from skill_lib.learning.envs.base import REWARD_TERMS
 
