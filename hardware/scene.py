@@ -1,12 +1,13 @@
 """Scene descriptions: YAML files in config/scenes, validated into dataclasses."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from hardware.resources import resolve_config
+from hardware.resources import config_dir, resolve_config
 
 
 class SceneError(ValueError):
@@ -48,6 +49,17 @@ COLORS_RGBA = {
     "yellow": (0.95, 0.85, 0.1, 1), "orange": (1.0, 0.5, 0.0, 1), "purple": (0.55, 0.2, 0.7, 1),
     "white": (0.95, 0.95, 0.95, 1), "black": (0.1, 0.1, 0.1, 1),
 }
+
+
+def _resolve_urdf(urdf: str | None, scene_file: Path) -> str | None:
+    """A URDF of the project (next to the scene, or under config/) as an absolute path, so it loads from
+    any working directory; anything else is left for pybullet_data's search path."""
+    if urdf is None or Path(urdf).is_absolute():
+        return urdf
+    for base in (scene_file.parent, config_dir()):
+        if (base / urdf).is_file():
+            return str((base / urdf).resolve())
+    return urdf
 
 
 def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
@@ -92,7 +104,8 @@ def load_scene(path: str | Path = "default") -> SceneSpec:
     if not isinstance(raw, dict) or not isinstance(raw.get("objects"), list):
         raise SceneError(f"{file}: expected a mapping with an `objects` list")
     sizes = raw.get("cube_sizes", {"large": 0.05, "small": 0.03})
-    objects = tuple(_object(o, sizes, str(file)) for o in raw["objects"])
+    objects = tuple(dataclasses.replace(o, urdf=_resolve_urdf(o.urdf, file))
+                    for o in (_object(o, sizes, str(file)) for o in raw["objects"]))
     names = [o.name for o in objects]
     if len(set(names)) != len(names):
         raise SceneError(f"{file}: object names must be unique")
