@@ -14,7 +14,7 @@ from planners.plan import Plan, SkillCall
 from planners.recording import VideoRecorder
 from skill_lib import predicates as P
 from skill_lib.runner import SkillOutcome, run_skill
-from skill_lib.spec import SkillSpec
+from skill_lib.spec import Policy, SkillSpec
 
 SETTLE_STEPS = 10
 
@@ -59,13 +59,14 @@ class Executor:
         if self.log is not None:
             self.log.write(event, **data)
 
-    def _run_call(self, index: int, call: SkillCall, attempt: int) -> SkillOutcome:
+    def _run_call(self, index: int, call: SkillCall, attempt: int, policy: Policy | None = None) -> SkillOutcome:
         if self.prepare_call is not None:
             call = self.prepare_call(index, call)
         spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
-        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,
-                  policy="learned" if spec.policy is not None else "scripted")
+        kind = policy.kind if policy is not None else ("learned" if spec.policy is not None else "scripted")
+        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt, policy=kind,
+                  **({} if kind == "learned" or policy is not None else {"fallback": "no learned policy"}))
 
         def on_step(step: int, progress: float) -> None:
             if self.recorder is not None:
@@ -81,7 +82,7 @@ class Executor:
             return updates
 
         try:
-            outcome = run_skill(spec, call.params, self.arm, self.world, on_step=on_step,
+            outcome = run_skill(spec, call.params, self.arm, self.world, policy=policy, on_step=on_step,
                                 should_stop=self.should_stop, param_updates=param_updates)
         except SafetyError as err:  # e-stop or a refused command: stop here, report it
             outcome = SkillOutcome(call.skill, dict(call.params), False, f"safety stop: {err}")
@@ -91,7 +92,11 @@ class Executor:
         return outcome
 
     def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
-        """One retry. A place whose object slipped out of the hand picks it up again first."""
+        """One retry. A place whose object slipped out of the hand picks it up again first; a learned
+        policy that failed is retried with the scripted reference controller (logged as a fallback)."""
+        if failed.policy == "learned":
+            self._log("fallback", index=index, skill=call.skill, reason=failed.message, to="scripted")
+            return self._run_call(index, call, 1, policy=self.skills[call.skill].scripted())
         if call.skill == "place" and not P.is_held(self.world, call.params["object"]):
             self._log("recovery", index=index, action="re-pick before place", object=call.params["object"])
             regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1)

@@ -18,9 +18,15 @@ from skill_lib.skills import default_skills
 class Scheduler:
     """Plans and runs language tasks with the skills of one library."""
 
-    def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None) -> None:
+    def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None,
+                 learned: bool = True) -> None:
+        """`learned`: fill skills' policy slots from checkpoints/ where one exists (else scripted)."""
         self.library = library or SkillLibrary(default_skills())
-        self.skills = {name: self.library.get(name) for name in self.library.names()}
+        skills = [self.library.get(name) for name in self.library.names()]
+        if learned:
+            from skill_lib.learning.policy import with_learned_policies
+            skills = with_learned_policies(skills)
+        self.skills = {spec.name: spec for spec in skills}
         #: stored operator corrections, retrieved and applied to plans and before each skill (None: off)
         self.corrections = corrections
         #: the last corrected plan and what was retrieved/applied to it, logged when that plan runs

@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-video", action="store_true", help="skip recording (faster)")
     run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default ./runs)")
     run.add_argument("--json", action="store_true", help="end with one JSON line describing the outcome")
+    run.add_argument("--scripted", action="store_true",
+                     help="run every skill with its scripted controller, even where a learned policy exists")
     run.add_argument("--no-corrections", action="store_true",
                      help="ignore stored operator corrections (default: retrieve and apply them)")
     run.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
@@ -69,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SceneError as err:
         return _fail(str(err), args.json)
     memory = None if args.no_corrections else CorrectionMemory.open()
-    scheduler = Scheduler(corrections=memory)
+    scheduler = Scheduler(corrections=memory, learned=not args.scripted)
     with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
         try:
             plan = scheduler.plan(args.task, arm)

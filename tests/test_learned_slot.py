@@ -1,0 +1,81 @@
+"""Learned policies in the skill slot: used when a checkpoint exists, and an explicit, logged scripted
+fallback when a learned attempt fails."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+from planners.episode_log import EpisodeLog, read_log
+from planners.executor import Executor
+from planners.plan import Plan, SkillCall
+from skill_lib.learning.mcsac import TrainConfig
+from skill_lib.learning.policy import with_learned_policies
+from skill_lib.learning.train import save_policy, train
+from skill_lib.skills import default_skills
+
+# No task goal: the tests judge the tool position themselves.
+HOVER = Plan("move above the green cube", (SkillCall("move_to", {"target": "green_cube", "height": 0.1}),), ())
+
+
+class FakeStuckPolicy:
+    """A 'learned' policy that never moves: isolates the executor's fallback path."""
+
+    kind, tool_yaw = "learned", 0.0
+
+    def reset(self, ctx):
+        self.steps = 0
+
+    def act(self, ctx):
+        self.steps += 1
+        return np.zeros(4)
+
+    def done(self, ctx):
+        return self.steps >= 10
+
+    def progress(self):
+        return self.steps / 10
+
+
+def _skills(**replace):
+    return {s.name: dataclasses.replace(s, **replace.get(s.name, {})) for s in default_skills()}
+
+
+def test_a_failed_learned_attempt_falls_back_to_the_scripted_controller(tmp_path):
+    skills = _skills(move_to={"policy": FakeStuckPolicy})
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm, EpisodeLog(tmp_path / "log.jsonl") as log:
+        report = Executor(arm, arm, skills, log=log).run(HOVER)
+    assert report.outcomes[0].success and report.outcomes[0].policy == "scripted"
+    events = read_log(tmp_path / "log.jsonl")
+    starts = [e["policy"] for e in events if e["event"] == "skill_start"]
+    assert starts == ["learned", "scripted"]
+    assert [e for e in events if e["event"] == "fallback"][0]["to"] == "scripted"
+
+
+def test_a_trained_reach_policy_fills_the_move_to_slot_and_drives_the_arm(tmp_path):
+    # Behaviour cloning only (no RL steps): enough for reach, and quick.
+    config = TrainConfig(skill="move_to", total_steps=1, eval_every=10_000, eval_episodes=2, demo_episodes=20,
+                         bc_pretrain_steps=1500, learning_starts=10_000, hidden=128)
+    run = tmp_path / "run"
+    train(config, run, quiet=True)
+    (tmp_path / "checkpoints" / "move_to").mkdir(parents=True)
+    (run / "policy.pt").rename(tmp_path / "checkpoints" / "move_to" / "policy.pt")
+    skills = {s.name: s for s in with_learned_policies(default_skills(), tmp_path / "checkpoints")}
+    assert skills["move_to"].policy is not None and skills["pick"].policy is None
+    wins = 0
+    for seed in range(4):
+        with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
+            report = Executor(arm, arm, skills, retries=0).run(HOVER)
+            green = arm.object("green_cube")
+            tcp = arm.ee_pose().position
+            near = np.linalg.norm(tcp - [green.position[0], green.position[1], green.top_z + 0.1]) < 0.015
+            wins += near and report.outcomes[0].success and report.outcomes[0].policy == "learned"
+    assert wins >= 3
+
+
+def test_save_policy_is_inference_only_and_small(tmp_path):
+    from skill_lib.learning.mcsac import MultiCriticSAC
+    agent = MultiCriticSAC(TrainConfig(), 19, 3, 4)
+    save_policy(agent, tmp_path / "p.pt")
+    assert (tmp_path / "p.pt").stat().st_size < 1_000_000
