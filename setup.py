@@ -1,5 +1,6 @@
 """skill_stack: an ament_python package whose Python packages are hardware, skill_lib and planners."""
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -19,6 +20,7 @@ setup(
         (f"share/{PACKAGE}/config/scenes", glob("config/scenes/*.yaml")),
         (f"share/{PACKAGE}/config/robots", glob("config/robots/*.yaml")),
         (f"share/{PACKAGE}/config/objects", glob("config/objects/*.urdf")),
+        *((f"share/{PACKAGE}/checkpoints/{Path(p).parent.name}", [p]) for p in glob("checkpoints/*/policy.pt")),
     ],
     install_requires=[
         "numpy",

@@ -40,8 +40,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
     print(f"training {args.skill} ({kind}-critic, seed {args.seed}, {args.steps} steps) in {run_dir}")
     summary = train(config, run_dir, resume=not args.no_resume)
-    print(f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps; "
-          f"policy {run_dir / 'policy.pt'}; curve {run_dir / 'curve.png'}")
+    print(f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps (best "
+          f"{summary['best_success_rate']:.2f}, kept in {run_dir / 'policy.pt'}); curve {run_dir / 'curve.png'}")
     if args.json:
         print(json.dumps(summary))
     return EXIT_OK

@@ -44,8 +44,8 @@ class TrainConfig:
     learning_starts: int = 500
     updates_per_step: float = 1.0
     her_ratio: float = 0.8  # fraction of sampled transitions whose goal is relabelled
-    demo_episodes: int = 20  # scripted demonstrations: replay seed data and behaviour-cloning targets
-    bc_pretrain_steps: int = 500  # actor updates on demonstrations before any RL
+    demo_episodes: int = 30  # scripted demonstrations: replay seed data and behaviour-cloning targets
+    bc_pretrain_steps: int = 2_000  # actor updates on demonstrations before any RL
     bc_weight: float = 1.0  # demonstration regulariser in the actor loss, decayed to 0 ...
     bc_decay_steps: int = 10_000  # ... over this many environment steps
     #: after the warm start, the actor waits this many updates for the critics to learn its values;
@@ -53,7 +53,7 @@ class TrainConfig:
     critic_warmup_updates: int = 1_000
     init_alpha: float = 0.05
     eval_every: int = 2_000
-    eval_episodes: int = 20
+    eval_episodes: int = 50
     torch_threads: int = 1
 
 

@@ -2,7 +2,8 @@
 
 A run directory holds `checkpoint.pt` (everything needed to resume: networks, optimisers, counters,
 config), `replay.npz` (the episodes so far), `curve.csv` and `curve.png`. `policy.pt` is the small
-inference-only file the skill layer loads.
+inference-only file the skill layer loads: the policy of the best evaluation so far (`last_policy.pt` is
+the final one), because RL fine-tuning can lose some of what the demonstration warm start gave.
 """
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng)
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
                       "demo_success": float(np.mean([s for _, s in demo_eps]))})
+        save_policy(agent, run_dir / "policy.pt")
 
     started, episode_index = time.time(), len(replay.episodes)
     stats: dict[str, float] = {}
@@ -148,6 +150,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
                                      {k: v[demo_idx] for k, v in demos.items()}, bc_weight)
         if step // config.eval_every > before // config.eval_every or step >= config.total_steps:
             success = evaluate(agent, eval_env, config.eval_episodes, config.seed)
+            if success >= max(r["success"] for r in curve):
+                save_policy(agent, run_dir / "policy.pt")
             curve.append({"step": step, "success": success, **{k: round(v, 4) for k, v in stats.items()}})
             torch.save({"agent": agent.state_dict(), "step": step, "curve": curve, "rng": rng.bit_generator.state,
                         "demos": demos}, run_dir / "checkpoint.tmp")
@@ -156,7 +160,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         if not quiet:
             _progress(min(step, config.total_steps), config.total_steps,
                       f"eval success {curve[-1]['success']:.2f}  {time.time() - started:.0f} s")
-    save_policy(agent, run_dir / "policy.pt")
+    save_policy(agent, run_dir / "last_policy.pt")
     with (run_dir / "curve.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=sorted({k for r in curve for k in r}))
         writer.writeheader()
@@ -165,7 +169,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
                                              f"-critic, seed {config.seed})")
     env.close()
     eval_env.close()
-    return {"skill": config.skill, "steps": step, "success_rate": curve[-1]["success"], "run_dir": str(run_dir),
+    return {"skill": config.skill, "steps": step, "success_rate": curve[-1]["success"],
+            "best_success_rate": max(r["success"] for r in curve), "run_dir": str(run_dir),
             "minutes": round((time.time() - started) / 60, 2)}
 
 
