@@ -64,9 +64,14 @@ class Executor:
             call = self.prepare_call(index, call)
         spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
-        kind = policy.kind if policy is not None else ("learned" if spec.policy is not None else "scripted")
+        if policy is not None:  # chosen by the caller (a fallback retry)
+            kind, why = policy.kind, {}
+        elif spec.policy is not None:
+            kind, why = "learned", {}
+        else:
+            kind, why = "scripted", {"fallback": "no learned policy"}
         self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt, policy=kind,
-                  **({} if kind == "learned" or policy is not None else {"fallback": "no learned policy"}))
+                  **why)
 
         def on_step(step: int, progress: float) -> None:
             if self.recorder is not None:
