@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hardware.arm import ArmInterface, WorldView
 from hardware.safety import SafetyError
 from planners.corrections.live import LiveCorrections
@@ -54,6 +56,8 @@ class Executor:
         self.retries, self.log, self.recorder = retries, log, recorder
         self.observer = observer or ExecutionObserver()
         self.should_stop = should_stop
+        #: object positions when the current call's first attempt started
+        self._attempt_start: dict[str, np.ndarray] = {}
 
     def _log(self, event: str, **data) -> None:
         if self.log is not None:
@@ -96,9 +100,31 @@ class Executor:
                   steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3), policy=outcome.policy)
         return outcome
 
+    def _remaining(self, call: SkillCall) -> SkillCall | None:
+        """What is left of a call after a failed attempt. A push is not idempotent: pushing the full
+        distance again from where the object now is would overshoot (a 10 cm push became 21 cm), so the
+        retry pushes only the rest; None when less than the skill's minimum is left."""
+        from skill_lib.skills.push import DIRECTIONS
+        if (call.skill != "push" or call.params.get("object") not in self._attempt_start
+                or call.params.get("direction") not in DIRECTIONS):
+            return call  # nothing to subtract (bad parameters fail again, with their own message)
+        direction = np.asarray(DIRECTIONS[call.params["direction"]])
+        moved = float((self.world.object(call.params["object"]).position -
+                       self._attempt_start[call.params["object"]])[:2] @ direction)
+        left = float(call.params.get("distance") or 0.10) - moved
+        if left < 0.02:
+            return None
+        return SkillCall("push", {**call.params, "distance": min(left, 0.25)})
+
     def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
         """One retry. A place whose object slipped out of the hand picks it up again first; a learned
         policy that failed is retried with the scripted reference controller (logged as a fallback)."""
+        remaining = self._remaining(call)
+        if remaining is None:
+            return failed
+        if remaining is not call:
+            self._log("recovery", index=index, action="push the remaining distance", call=str(remaining))
+            call = remaining
         if failed.policy == "learned":
             self._log("fallback", index=index, skill=call.skill, reason=failed.message, to="scripted")
             return self._run_call(index, call, 1, policy=self.skills[call.skill].scripted())
@@ -114,6 +140,7 @@ class Executor:
         report = TaskReport(plan.task, plan.skill_names, False, "")
         self._log("task_start", task=plan.task, plan=[str(c) for c in plan.calls], notes=list(plan.notes))
         for index, call in enumerate(plan.calls):
+            self._attempt_start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
             outcome = self._run_call(index, call, 0)
             for _ in range(self.retries):
                 if outcome.success or outcome.message.startswith(("safety stop", "stopped")):

@@ -82,3 +82,47 @@ def test_bad_skill_parameters_fail_cleanly(bad):
     with PyBulletArm(PyBulletConfig(seed=0)) as arm:
         report = Executor(arm, arm, SKILLS).run(Plan("bad", (bad,), ()))
         assert not report.success and "bad parameters" in report.message
+
+
+class HalfPushThenGiveUp:
+    """A fake 'learned' push that stops after 6 of the asked 10 cm: the retry must push only the rest."""
+
+    kind, tool_yaw = "learned", 0.0
+
+    def reset(self, ctx):
+        from skill_lib.controllers import WaypointPolicy
+        from skill_lib.skills import push
+        from skill_lib.spec import SkillContext
+        self._ctx = SkillContext(ctx.arm, ctx.world, {**ctx.params, "distance": 0.06}, ctx.memory)
+        self._inner = WaypointPolicy(push._waypoints)
+        self._inner.reset(self._ctx)
+        self.tool_yaw = self._inner.tool_yaw
+
+    def act(self, ctx):
+        action = self._inner.act(self._ctx)
+        self.tool_yaw = self._inner.tool_yaw
+        return action
+
+    def done(self, ctx):
+        return self._inner.done(self._ctx)
+
+    def progress(self):
+        return self._inner.progress()
+
+
+def test_a_failed_push_is_retried_for_the_remaining_distance_only(tmp_path):
+    import dataclasses
+    skills = {**SKILLS, "push": dataclasses.replace(SKILLS["push"], policy=HalfPushThenGiveUp)}
+    plan = Plan("push the yellow cube 10 cm to the left",
+                (SkillCall("push", {"object": "yellow_cube", "direction": "left", "distance": 0.10}),),
+                (Goal("displaced", "yellow_cube", offset=(0.0, 0.10)),))
+    with PyBulletArm(PyBulletConfig(seed=1)) as arm, EpisodeLog(tmp_path / "log.jsonl") as log:
+        start = arm.object("yellow_cube").position.copy()
+        report = Executor(arm, arm, skills, log=log).run(plan)
+        moved = arm.object("yellow_cube").position - start
+    assert report.success, report.message
+    assert abs(moved[1] - 0.10) < 0.02, moved  # not 0.06 + 0.10
+    events = read_log(tmp_path / "log.jsonl")
+    retry = [e for e in events if e["event"] == "recovery"][0]
+    import re
+    assert 0.02 < float(re.search(r"distance=([0-9.]+)", retry["call"]).group(1)) < 0.06, retry

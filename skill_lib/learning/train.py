@@ -181,6 +181,9 @@ def save_policy(agent: MultiCriticSAC, path: Path) -> None:
 
 
 def load_policy(path: Path) -> MultiCriticSAC:
+    """For inference in a control loop: one torch thread, so a small network never spins up a thread
+    pool that competes with the real-time processes around it."""
+    torch.set_num_threads(1)
     state = torch.load(path, weights_only=False)
     config = TrainConfig(**{**state["config"], "term_weights": tuple(state["config"]["term_weights"])})
     env = make_env(config.skill)
