@@ -40,12 +40,14 @@ def test_a_task_for_robot1_moves_only_robot1(two_robots):
     before1, before2 = robot1.object_positions(), robot2.object_positions()
     joints2 = robot2.arm_positions()
     assert not np.allclose(before1["red_cube"], before2["red_cube"]), "different seeds: different worlds"
-    status, result, feedback = robot1.run("push the green cube 10 cm to the right", timeout=60)
+    # A pick, not a push: this test is about isolation, and pushes over ROS are not yet as precise as
+    # in-process (state latency; see docs/BENCHMARKS.md "ROS 2").
+    status, result, feedback = robot1.run("pick up the green cube", timeout=60)
     assert result.success, result.message
     time.sleep(0.3)
     after1, after2 = robot1.object_positions(), robot2.object_positions()
     moved = after1["green_cube"] - before1["green_cube"]
-    assert abs(moved[1] + 0.10) < 0.025 and abs(moved[0]) < 0.025, moved
+    assert moved[2] > 0.05, moved  # lifted in robot1's world
     for name in before2:
         assert np.linalg.norm(after2[name] - before2[name]) < 1e-3, f"robot2's {name} moved"
     assert np.max(np.abs(robot2.arm_positions() - joints2)) < 1e-3, "robot2's arm moved"
