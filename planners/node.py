@@ -123,6 +123,10 @@ class SchedulerNode(Node):
         db = declare(self, "corrections_db", "", "SQLite file of stored corrections; empty: "
                      "$SKILL_STACK_DATA/corrections.db")
         self.memory = CorrectionMemory.open(db or None) if use_corrections else None
+        if self.memory is not None:
+            # Load the embedding model now, not at a task's first retrieval: loading it mid-task held the
+            # control loop for seconds (the hardware watchdog tripped, feedback stopped).
+            self.memory.embedder.encode(["warm up"])
         self.scheduler = Scheduler(corrections=self.memory)
         #: corrections for the task that is running now (None when idle)
         self._live: LiveCorrections | None = None
