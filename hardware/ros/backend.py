@@ -106,6 +106,8 @@ class RosArm(ArmInterface):
                                        timeout=timeout)
 
     def _arm_positions(self) -> np.ndarray:
+        # a stale state may only mean delivery was delayed by a busy moment: wait for a fresh one first
+        self.wait_ready(timeout=self.config.state_timeout)
         age = self.state_age()
         if age is None or age > self.config.state_timeout:
             since = "ever" if age is None else f"{age:.1f} s"

@@ -19,7 +19,12 @@ from hardware.types import ObjectState
 
 
 class RosWorldView(WorldView):
-    """The latest ObjectStates message; stale or missing data raises HardwareTimeout."""
+    """The latest ObjectStates message; stale or missing data raises HardwareTimeout.
+
+    A stale message is not an error by itself: a busy moment in this process (or the publisher's)
+    delays delivery, and the next message is already queued. A read waits up to `state_timeout` for a
+    fresh one and raises only if none comes, as RosArm.step does for joint states.
+    """
 
     def __init__(self, node: Node, topic: str = "objects", state_timeout: float = 1.0,
                  callback_group=None) -> None:
@@ -27,7 +32,7 @@ class RosWorldView(WorldView):
 
         self.state_timeout = state_timeout
         self._node = node
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._msg = None
         self._received: float | None = None
         self._cache: tuple[object, dict[str, ObjectState], dict[str, set[str]], set[str]] | None = None
@@ -35,15 +40,20 @@ class RosWorldView(WorldView):
                                              callback_group=callback_group)
 
     def _on_objects(self, msg) -> None:
-        with self._lock:
+        with self._cond:
             self._msg, self._received = msg, time.monotonic()
+            self._cond.notify_all()
 
     def age(self) -> float | None:
-        with self._lock:
+        with self._cond:
             return None if self._received is None else time.monotonic() - self._received
 
     def _latest(self) -> tuple[dict[str, ObjectState], dict[str, set[str]], set[str]]:
-        with self._lock:
+        def fresh() -> bool:
+            return self._received is not None and time.monotonic() - self._received <= self.state_timeout
+
+        with self._cond:
+            self._cond.wait_for(fresh, timeout=self.state_timeout)
             msg, received = self._msg, self._received
         if msg is None or time.monotonic() - received > self.state_timeout:
             since = "ever" if received is None else f"{time.monotonic() - received:.1f} s"

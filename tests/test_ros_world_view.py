@@ -1,0 +1,73 @@
+"""RosWorldView over real rclpy: a delayed object-state message is waited for, a missing one raises
+HardwareTimeout after `state_timeout`, never earlier and never silently."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from ros_helpers import Spinner, domain_id, requires_ros, wait_for
+
+pytestmark = requires_ros
+TIMEOUT = 0.4
+
+
+@pytest.fixture()
+def ends():
+    from rclpy.qos import qos_profile_sensor_data
+    from skill_stack_interfaces.msg import ObjectStates
+
+    from hardware.ros import messages
+    from hardware.ros.world import RosWorldView
+    from hardware.types import ObjectState
+
+    domain = domain_id()
+    sender, receiver = Spinner(domain, "fake_perception"), Spinner(domain, "world_reader")
+    pub = sender.node.create_publisher(ObjectStates, "objects", qos_profile_sensor_data)
+    cube = ObjectState("red_cube", "cube", np.array([0.5, 0.0, 0.02]), np.array([0.0, 0.0, 0.0, 1.0]),
+                       np.full(3, 0.02), color="red")
+
+    def publish() -> None:
+        msg = ObjectStates()
+        msg.objects = [messages.object_to_msg(cube, [], False)]
+        pub.publish(msg)
+
+    world = RosWorldView(receiver.node, "objects", state_timeout=TIMEOUT)
+    try:
+        yield world, publish
+    finally:
+        world.close()
+        sender.close()
+        receiver.close()
+
+
+def test_no_state_ever_raises_after_the_timeout(ends):
+    from hardware.ros.backend import HardwareTimeout
+
+    world, _ = ends
+    start = time.monotonic()
+    with pytest.raises(HardwareTimeout, match="no object states on /objects for ever"):
+        world.objects()
+    assert time.monotonic() - start >= TIMEOUT * 0.9
+
+
+def test_a_late_message_is_waited_for_and_a_stopped_stream_raises(ends):
+    from hardware.ros.backend import HardwareTimeout
+
+    world, publish = ends
+
+    def delivered() -> bool:
+        publish()
+        return world.age() is not None
+
+    wait_for(delivered, 10.0, "the first object state (discovery)", poll=0.1)
+    assert set(world.objects()) == {"red_cube"}
+    time.sleep(TIMEOUT * 1.5)  # stale now; the next message is on its way
+    threading.Timer(TIMEOUT / 3, publish).start()
+    start = time.monotonic()
+    assert world.objects()["red_cube"].color == "red"
+    assert time.monotonic() - start < TIMEOUT
+    time.sleep(TIMEOUT * 1.5)  # nothing else comes
+    with pytest.raises(HardwareTimeout, match=r"for \d+\.\d s"):
+        world.contacts("red_cube", "gripper")
