@@ -110,6 +110,43 @@ def test_index_is_rebuilt_from_the_database_never_the_reverse(memory, objects, t
     assert manifest["ids"] == [] and manifest["generation"] == memory.store.fingerprint()["generation"]
 
 
+def test_index_follows_the_store_by_difference_not_by_rebuilding(memory, objects, tmp_path, embedder):
+    for colour in ("red", "blue", "green"):
+        teach(memory, objects, "grasp it 1 cm lower", task=f"pick up the {colour} cube", object=f"{colour}_cube")
+    q = query(objects, "pick up the red cube", "pick", "red_cube")
+    assert texts(memory.retrieve(q))[0] == "grasp it 1 cm lower"
+    assert (memory.index.rebuilds, memory.index.encoded) == (1, 3)
+    teach(memory, objects, "2 cm to the left", task="put the red cube in the tray", skill="place")
+    memory.store.delete(memory.store.ids()[0])
+    memory.retrieve(q)
+    assert (memory.index.rebuilds, memory.index.encoded, len(memory.index)) == (1, 4, 3)
+    # another process catches up from the saved index the same way
+    later = CorrectionIndex(memory.store, embedder=embedder)
+    teach(memory, objects, "slower", task="pick up the blue cube", object="blue_cube")
+    assert len(later) == 4 and (later.rebuilds, later.encoded) == (0, 1)
+
+
+def test_only_the_closest_records_that_can_pass_the_gates_are_scored(memory, objects, monkeypatch):
+    from skill_lib.corrections import retrieval
+
+    for i in range(40):  # other skills and other objects: dropped by the pre-filter, never scored
+        teach(memory, objects, f"push it {i % 5 + 1} cm further", task=f"push the red cube {i + 5} cm left",
+              object="red_cube")
+        teach(memory, objects, "grasp it 1 cm lower", task=f"pick up the mug, try {i}", object="mug")
+    for i in range(retrieval.TOP_K + 10):  # same skill and category: more than TOP_K candidates
+        teach(memory, objects, f"grasp it {i % 3 + 1} mm higher", task=f"pick up the green cube ({i})",
+              object="green_cube")
+    teach(memory, objects, "grasp the red cube 1 cm lower", task="pick up the red cube", object="red_cube")
+    scored = []
+    score = retrieval.CorrectionMemory._score
+    monkeypatch.setattr(retrieval.CorrectionMemory, "_score",
+                        lambda self, record, *a: scored.append(record) or score(self, record, *a))
+    found = memory.retrieve(query(objects, "pick up the red cube", "pick", "red_cube"))
+    assert texts(found)[0] == "grasp the red cube 1 cm lower"  # the green cube's apply to any cube
+    assert len(scored) <= retrieval.TOP_K and all(r.skill == "pick" for r in scored)
+    assert not any(r.object.category == "mug" for r in scored)
+
+
 # -- application ---------------------------------------------------------------------------------------
 def test_apply_to_call_adds_deltas_sets_values_and_clamps(objects):
     ctx = CorrectionContext(objects=objects, skill="place")

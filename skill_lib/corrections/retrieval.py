@@ -6,6 +6,10 @@ Gates come first because they are what makes a correction *about* something: a s
 needs the same skill; an object-scope record needs the same category, colour and size; a category-scope
 record the same category. Text similarity then ranks and thresholds what passes: MiniLM is good at
 "same task, other words" but poor at "same words, other object", which the gates handle.
+
+It scales with what matches, not with the store: the gates' necessary conditions (kind, skill, object
+category) pre-filter the records in numpy, FAISS ranks only those by text and returns the best TOP_K, and
+only these are scored in Python.
 """
 from __future__ import annotations
 
@@ -24,6 +28,10 @@ from skill_lib.embedding import Embedder, get_embedder
 #: below this combined score a correction is not applied (calibrated in tests/test_correction_retrieval.py)
 ABSTAIN_THRESHOLD = 0.55
 TEXT_WEIGHT, ATTRIBUTE_WEIGHT, VISUAL_WEIGHT = 0.5, 0.5, 0.3
+#: records that pass the pre-filter, scored per query (the closest by text); plenty for a few to apply
+TOP_K = 64
+#: with include_rejected, the closest records by text that the pre-filter dropped, logged with the reason
+NEAR_MISSES = 5
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,33 @@ def _gate_plan(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[st
     return [], 1.0
 
 
+@dataclass(frozen=True)
+class _GateKeys:
+    """Per record, what the gates need at the least, as arrays: a pre-filter over the whole store."""
+
+    ids: np.ndarray
+    kind: np.ndarray
+    skill: np.ndarray  # "" = any skill
+    category: np.ndarray  # "" = no category gate
+
+    @classmethod
+    def of(cls, records: Iterable[CorrectionRecord]) -> _GateKeys:
+        rows = [(r.id, r.kind, r.skill or "",
+                 "" if r.scope == "any" or r.object is None else (r.object.category or "")) for r in records]
+        ids, kind, skill, category = zip(*rows) if rows else ((), (), (), ())
+        return cls(np.asarray(ids, dtype=np.int64), np.asarray(kind, dtype=str), np.asarray(skill, dtype=str),
+                   np.asarray(category, dtype=str))
+
+    def candidates(self, query: RetrievalQuery) -> np.ndarray:
+        """Ids of the records that may pass the gates for this query (the gates still decide)."""
+        mask = self.kind == query.kind
+        if query.kind == "skill":
+            mask &= (self.skill == "") | (self.skill == (query.skill or ""))
+            category = query.object.category if query.object is not None else ""
+            mask &= (self.category == "") | ((self.category == category) if category else False)
+        return self.ids[mask]
+
+
 class CorrectionMemory:
     """Store + index + scoring: the one object the scheduler and the CLI use."""
 
@@ -142,6 +177,7 @@ class CorrectionMemory:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._records: dict[int, CorrectionRecord] = {}
+        self._keys = _GateKeys.of([])
         self._records_at: dict | None = None
 
     @classmethod
@@ -158,45 +194,52 @@ class CorrectionMemory:
     def add(self, record: CorrectionRecord) -> CorrectionRecord:
         return self.store.add(record)
 
-    def _current_records(self) -> dict[int, CorrectionRecord]:
+    def _current_records(self) -> tuple[dict[int, CorrectionRecord], _GateKeys]:
+        """The store's records, read once and then only what changed."""
         with self._lock:
             fingerprint = self.store.fingerprint()
             if fingerprint != self._records_at:
-                self._records = {r.id: r for r in self.store.all()}
-                self._records_at = fingerprint
-            return self._records
+                if self._records_at is None or fingerprint["db_uid"] != self._records_at["db_uid"]:
+                    self._records = {}
+                ids = self.store.ids()
+                kept = {i: self._records[i] for i in ids if i in self._records}
+                kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept)})
+                self._records, self._keys, self._records_at = kept, _GateKeys.of(kept.values()), fingerprint
+            return self._records, self._keys
+
+    def _score(self, record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:
+        gate = _gate_skill if record.kind == "skill" else _gate_plan
+        fails, attribute = gate(record, query)
+        visual = _visual_similarity(record.visual, query.visual)
+        weights = TEXT_WEIGHT + ATTRIBUTE_WEIGHT + (VISUAL_WEIGHT if visual is not None else 0.0)
+        score = (TEXT_WEIGHT * text + ATTRIBUTE_WEIGHT * attribute
+                 + (VISUAL_WEIGHT * visual if visual is not None else 0.0)) / weights
+        accepted = not fails and score >= self.threshold
+        detail = f"text {text:.2f}, attributes {attribute:.2f}" + \
+            (f", visual {visual:.2f}" if visual is not None else "") + f" -> {score:.2f}"
+        if fails:
+            reason = "rejected: " + "; ".join(fails)
+        elif not accepted:
+            reason = f"abstained: {detail} < {self.threshold:.2f}"
+        else:
+            reason = f"{record.scope} match: {detail}"
+        return RetrievedCorrection(record, score, text, attribute, visual, reason, accepted)
 
     def retrieve(self, query: RetrievalQuery, *, include_rejected: bool = False) -> list[RetrievedCorrection]:
-        """Corrections for this context, best first, above the threshold (plus the rest, marked not
-        accepted, with include_rejected: what the episode log shows as 'considered')."""
-        records = self._current_records()
-        wanted = [r for r in records.values() if r.kind == query.kind]
-        if not wanted:
+        """Corrections for this context, best first, above the threshold (plus, with include_rejected, the
+        closest ones that were not accepted, marked so: what the episode log shows as 'considered')."""
+        records, keys = self._current_records()
+        candidates = keys.candidates(query)
+        if not candidates.size and not (include_rejected and len(keys.ids)):
             return []
         vector = self.embedder.encode([query.text()])[0]
-        cosine = dict(self.index.search(vector))
-        results = []
-        for record in wanted:
-            text = cosine.get(record.id)
-            if text is None:  # stored after the index was built in this call: score it directly
-                text = float(self.embedder.encode([record.context_text()])[0] @ vector)
-            gate = _gate_skill if record.kind == "skill" else _gate_plan
-            fails, attribute = gate(record, query)
-            visual = _visual_similarity(record.visual, query.visual)
-            weights = TEXT_WEIGHT + ATTRIBUTE_WEIGHT + (VISUAL_WEIGHT if visual is not None else 0.0)
-            score = (TEXT_WEIGHT * text + ATTRIBUTE_WEIGHT * attribute
-                     + (VISUAL_WEIGHT * visual if visual is not None else 0.0)) / weights
-            accepted = not fails and score >= self.threshold
-            detail = f"text {text:.2f}, attributes {attribute:.2f}" + \
-                (f", visual {visual:.2f}" if visual is not None else "") + f" -> {score:.2f}"
-            if fails:
-                reason = "rejected: " + "; ".join(fails)
-            elif not accepted:
-                reason = f"abstained: {detail} < {self.threshold:.2f}"
-            else:
-                reason = f"{record.scope} match: {detail}"
-            if accepted or include_rejected:
-                results.append(RetrievedCorrection(record, score, text, attribute, visual, reason, accepted))
+        texts = dict(self.index.search(vector, TOP_K, among=candidates)) if candidates.size else {}
+        if include_rejected:
+            for record_id, text in self.index.search(vector, NEAR_MISSES):
+                texts.setdefault(record_id, text)
+        scored = [self._score(records[i], query, text) for i, text in texts.items()
+                  if i in records and records[i].kind == query.kind]
+        results = [r for r in scored if r.accepted or include_rejected]
         results.sort(key=lambda r: (not r.accepted, -r.score, r.record.id or 0))
         return results
 

@@ -149,6 +149,15 @@ class CorrectionStore:
             rows = self._read("SELECT id, record FROM corrections WHERE kind = ? ORDER BY id", (kind,))
         return [self._record(*row) for row in rows]
 
+    def get_many(self, record_ids: Iterable[int]) -> list[CorrectionRecord]:
+        """The records with these ids that exist, in id order."""
+        wanted, rows = sorted(set(record_ids)), []
+        for start in range(0, len(wanted), 500):  # SQLite limits the number of bound parameters
+            chunk = wanted[start:start + 500]
+            rows += self._read(f"SELECT id, record FROM corrections WHERE id IN ({','.join('?' * len(chunk))})",
+                               tuple(chunk))
+        return [self._record(*row) for row in sorted(rows)]
+
     def ids(self) -> list[int]:
         return [r[0] for r in self._read("SELECT id FROM corrections ORDER BY id")]
 
