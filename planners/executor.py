@@ -68,12 +68,16 @@ class Executor:
             call = self.prepare_call(index, call)
         spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
-        if policy is not None:  # chosen by the caller (a fallback retry)
-            kind, why = policy.kind, {}
-        elif spec.policy is not None:
-            kind, why = "learned", {}
-        else:
-            kind, why = "scripted", {"fallback": "no learned policy"}
+        why = {}
+        if policy is None and spec.policy is not None:
+            policy = spec.policy()
+            # a learned policy may decline a context it was not trained for (another object shape)
+            declined = policy.declines(self.world, call.params) if hasattr(policy, "declines") else None
+            if declined:
+                policy, why = spec.scripted(), {"fallback": declined}
+        elif policy is None:
+            policy, why = spec.scripted(), {"fallback": "no learned policy"}
+        kind = policy.kind
         self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt, policy=kind,
                   **why)
 

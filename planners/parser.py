@@ -302,6 +302,28 @@ class _TaskParser:
                            [Goal("at", position=position)], target)
 
 
+_STACK_N = re.compile(r"^(?:stack|pile)(?: up)? (?:the )?(?P<n>two|three|2|3) (?:large |big )?(?:cubes|blocks)$")
+
+
+def _expand_stack_n(text: str, objects: Mapping[str, ObjectState], notes: list[str]) -> str:
+    """'stack three cubes' names no cubes: choose the large cubes, the one nearest the table's centre
+    line as the base and then the nearest to it, and spell the task out (the plan notes say which)."""
+    m = _STACK_N.match(text)
+    if not m:
+        return text
+    n = {"two": 2, "three": 3}.get(m["n"]) or int(m["n"])
+    cubes = [o for o in objects.values() if o.category == "cube" and o.size != "small"]
+    if len(cubes) < n:
+        raise TaskError(f"there are only {len(cubes)} large cubes to stack; {SUPPORTED}")
+    base = min(cubes, key=lambda o: (abs(o.position[1]), o.name))
+    order = [base] + sorted((o for o in cubes if o is not base),
+                            key=lambda o: (float(((o.position - base.position)[:2] ** 2).sum()), o.name))[:n - 1]
+    labels = [describe_object(o, objects) for o in order]
+    spelled = ", then ".join(f"stack the {labels[i]} on the {labels[i - 1]}" for i in range(1, n))
+    notes.append(f"'{text}' taken as: {spelled}")
+    return spelled
+
+
 def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> None:
     """Append a clause's calls and goals; 'pick X' then 'pick X, place X' keeps a single pick."""
     first = clause.calls[0]
@@ -324,7 +346,7 @@ def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetr
         parser = _TaskParser(objects, library, threshold)
         calls: list[SkillCall] = []
         goals: list[Goal] = []
-        for clause_text in parser.split(_normalize(text)):
+        for clause_text in parser.split(_expand_stack_n(_normalize(text), objects, parser.notes)):
             clause = parser.parse_clause(clause_text)
             if clause is not None:
                 _append(calls, goals, clause)

@@ -54,6 +54,38 @@ def test_a_failed_learned_attempt_falls_back_to_the_scripted_controller(tmp_path
     assert [e for e in events if e["event"] == "fallback"][0]["to"] == "scripted"
 
 
+class FakeDecliningPolicy(FakeStuckPolicy):
+    """A 'learned' policy that declines every context: the executor must not run it at all."""
+
+    def declines(self, world, params):
+        return f"not trained on {world.object(params['target']).category}"
+
+    def act(self, ctx):
+        raise AssertionError("a declining policy must not be stepped")
+
+
+def test_a_declined_context_runs_the_scripted_controller_and_the_log_says_why(tmp_path):
+    skills = _skills(move_to={"policy": FakeDecliningPolicy})
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm, EpisodeLog(tmp_path / "log.jsonl") as log:
+        report = Executor(arm, arm, skills, log=log).run(HOVER)
+    assert report.outcomes[0].success and report.outcomes[0].policy == "scripted"
+    start, = [e for e in read_log(tmp_path / "log.jsonl") if e["event"] == "skill_start"]
+    assert start["policy"] == "scripted" and start["fallback"] == "not trained on cube"
+
+
+def test_learned_pick_and_place_decline_what_they_were_not_trained_on():
+    from skill_lib.learning.policy import LearnedPick, LearnedPlace
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        pick, place = LearnedPick(agent=None), LearnedPlace(agent=None)
+        assert pick.declines(arm, {"object": "red_cube", "grasp_offset": 0.0}) is None
+        assert "lego" in pick.declines(arm, {"object": "lego_brick", "grasp_offset": 0.0})
+        assert "grasp offset" in pick.declines(arm, {"object": "red_cube", "grasp_offset": -0.01})
+        assert place.declines(arm, {"object": "red_cube", "target": "green_cube"}) is None
+        assert "tray" in place.declines(arm, {"object": "red_cube", "target": "tray"})
+        arm.set_object_pose("blue_cube", [0.75, 0.0, 0.025])
+        assert "outside" in place.declines(arm, {"object": "red_cube", "target": "blue_cube"})
+
+
 @pytest.mark.parametrize("target", ["green_cube", "tray", "lego_brick"])
 def test_the_committed_reach_policy_drives_move_to_in_the_default_scene(target):
     """Through the executor, with no retry: the learned policy alone must get there (checked in the sim)."""

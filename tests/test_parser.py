@@ -378,3 +378,20 @@ def test_real_library_maps_and_abstains(scene, tmp_path):
 
 def test_release_is_a_known_verb_without_retrieval(scene):
     assert parse_task("release the gripper", scene).calls == (SkillCall("open_gripper", {}),)
+
+
+@pytest.mark.parametrize("text", ["stack three cubes", "Stack 3 blocks.", "pile up the three large cubes"])
+def test_stack_three_cubes_picks_a_base_and_spells_the_stack_out(scene, text):
+    plan = parse_task(text, scene)
+    assert [c.skill for c in plan.calls] == ["pick", "place", "pick", "place"]
+    first, second = plan.calls[1].params, plan.calls[3].params
+    assert second["target"] == first["object"]  # the third cube goes on the second
+    stacked = {first["target"], first["object"], second["object"]}
+    assert len(stacked) == 3 and all(scene[n].category == "cube" and scene[n].size == "large" for n in stacked)
+    assert any("taken as: stack the" in note for note in plan.notes)
+
+
+def test_stack_three_cubes_needs_three_large_cubes(scene):
+    two = {n: o for n, o in scene.items() if n not in ("yellow_cube", "blue_cube")}
+    with pytest.raises(TaskError, match="only 2 large cubes"):
+        parse_task("stack three cubes", two)

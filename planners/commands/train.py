@@ -12,7 +12,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a skill's policy in PyBullet (resumable)")
     train.add_argument("skill", help="move_to, pick, place or push")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--steps", type=int, default=20_000, help="environment steps (default 20000)")
+    train.add_argument("--steps", type=int, default=20_000,
+                       help="environment steps after the warm start (default 20000; 0: warm start only)")
+    train.add_argument("--demos", type=int, default=30, help="scripted demonstrations for the warm start")
+    train.add_argument("--bc-steps", type=int, default=2_000, help="behaviour-cloning updates before RL")
     train.add_argument("--single-critic", action="store_true", help="the baseline: one critic on the summed reward")
     train.add_argument("--lagrangian", action="store_true", help="safety weight as a Lagrange multiplier")
     train.add_argument("--eval-every", type=int, default=2_000)
@@ -30,12 +33,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.skill not in ENVIRONMENTS:
         print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
         return EXIT_USAGE
-    if args.steps <= 0 or args.eval_every <= 0:
-        print("error: --steps and --eval-every must be positive")
+    if args.steps < 0 or args.eval_every <= 0 or args.demos <= 0 or args.bc_steps < 0:
+        print("error: --steps and --bc-steps must be >= 0, --eval-every and --demos positive")
         return EXIT_USAGE
     config = TrainConfig(skill=args.skill, seed=args.seed, total_steps=args.steps,
                          multi_critic=not args.single_critic, lagrangian_safety=args.lagrangian,
-                         eval_every=args.eval_every)
+                         eval_every=args.eval_every, demo_episodes=args.demos, bc_pretrain_steps=args.bc_steps)
     kind = "single" if args.single_critic else "multi"
     run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
     print(f"training {args.skill} ({kind}-critic, seed {args.seed}, {args.steps} steps) in {run_dir}")

@@ -52,6 +52,9 @@ class TrainConfig:
     #: an untrained critic (and a large entropy bonus) otherwise unlearns the cloned behaviour
     critic_warmup_updates: int = 1_000
     init_alpha: float = 0.05
+    #: a critic's scale never drops below this (in Q units): a term that is almost always 0 (safety)
+    #: would otherwise have its noise divided by a tiny spread and drown the others
+    q_scale_floor: float = 1.0
     eval_every: int = 2_000
     eval_episodes: int = 50
     torch_threads: int = 1
@@ -101,6 +104,15 @@ class Actor(nn.Module):
         action = torch.tanh(raw)
         log_prob = torch.distributions.Normal(mean, std).log_prob(raw) - torch.log(1 - action**2 + 1e-6)
         return action, log_prob.sum(-1)
+
+    def imitation_loss(self, x: torch.Tensor, demo_action: torch.Tensor) -> torch.Tensor:
+        """Squared error of the mean action, plus the likelihood of the demonstrated action under the
+        spread (with the mean held fixed). Cloning the mean alone leaves the spread untrained (std ~1):
+        exploration is then random, and the critics are asked about actions far from the demonstrations."""
+        mean, log_std = self.net(x).chunk(2, dim=-1)
+        raw_demo = torch.atanh(demo_action.clamp(-0.999, 0.999))
+        nll = -torch.distributions.Normal(mean.detach(), log_std.clamp(-5.0, 2.0).exp()).log_prob(raw_demo)
+        return F.mse_loss(torch.tanh(mean), demo_action) + 0.01 * nll.mean()
 
 
 class Critics(nn.Module):
@@ -238,14 +250,13 @@ class MultiCriticSAC:
         new_action, logp = self.actor(x)
         q_pi = self.critics(x, new_action).min(0).values  # (B, n_terms)
         with torch.no_grad():
-            self.q_scale = 0.99 * self.q_scale + 0.01 * q_pi.std(0).clamp(min=1e-3)
+            self.q_scale = 0.99 * self.q_scale + 0.01 * q_pi.std(0).clamp(min=c.q_scale_floor)
         objective = (q_pi / self.q_scale * self.critic_weights()).sum(-1)
         actor_loss = (alpha * logp - objective).mean()
         bc_loss = torch.zeros(())
         if demos is not None and bc_weight > 0:
-            demo_action, _ = self.actor(self.inputs(demos["obs"], demos["achieved"], demos["goal"]),
-                                        deterministic=True)
-            bc_loss = F.mse_loss(demo_action, torch.as_tensor(demos["action"]))
+            bc_loss = self.actor.imitation_loss(self.inputs(demos["obs"], demos["achieved"], demos["goal"]),
+                                                torch.as_tensor(demos["action"]))
             actor_loss = actor_loss + bc_weight * bc_loss * self.n_terms
         self.actor_opt.zero_grad()
         actor_loss.backward()
@@ -276,9 +287,8 @@ class MultiCriticSAC:
         losses = []
         for _ in range(steps):
             idx = rng.integers(len(demos["obs"]), size=batch_size)
-            pred, _ = self.actor(self.inputs(demos["obs"][idx], demos["achieved"][idx], demos["goal"][idx]),
-                                 deterministic=True)
-            loss = F.mse_loss(pred, torch.as_tensor(demos["action"][idx]))
+            loss = self.actor.imitation_loss(self.inputs(demos["obs"][idx], demos["achieved"][idx],
+                                                         demos["goal"][idx]), torch.as_tensor(demos["action"][idx]))
             self.actor_opt.zero_grad()
             loss.backward()
             self.actor_opt.step()

@@ -33,42 +33,141 @@ def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarr
 STAND_IN_CUBE = (np.array([0.5, 0.0, 0.02]), np.array([0.04, 0.04, 0.04]))
 
 
-class LearnedMoveTo:
-    """move_to driven by the reach policy: goal = above the target object by `height`."""
+class LearnedPolicy:
+    """The skill-slot adapter of a trained policy: builds the training observation from the live world,
+    acts deterministically, and declines contexts outside what it was trained on (the executor then runs
+    the scripted controller and logs why)."""
 
     kind = "learned"
     tool_yaw = 0.0
+    max_steps = 50
+    settle_steps = 3
+    tolerance = 0.01  # metres from the goal that count as there
 
-    def __init__(self, agent, max_steps: int = 50, tolerance: float = 0.01) -> None:
-        self.agent, self.max_steps, self.tolerance = agent, max_steps, tolerance
+    def __init__(self, agent) -> None:
+        self.agent = agent
+
+    def declines(self, world, params: dict) -> str | None:
+        """Why this policy should not run here, or None."""
+        return None
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
-        obj = ctx.world.object(ctx.params["target"])
-        return np.array([obj.position[0], obj.position[1], obj.top_z + ctx.params["height"]], dtype=np.float32)
+        raise NotImplementedError
+
+    def _object(self, ctx: SkillContext) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(position, size, touching the gripper) of the object the policy was trained to handle."""
+        raise NotImplementedError
+
+    def _achieved(self, ctx: SkillContext) -> np.ndarray:
+        raise NotImplementedError
+
+    def _reached(self, ctx: SkillContext) -> bool:
+        return bool(np.linalg.norm(self._achieved(ctx) - self.goal) < self.tolerance)
 
     def reset(self, ctx: SkillContext) -> None:
         self._step, self._settled = 0, 0
         self._last = np.zeros(4, dtype=np.float32)
+        self.goal = self._goal(ctx).astype(np.float32)
 
     def act(self, ctx: SkillContext) -> np.ndarray:
-        goal, tcp = self._goal(ctx), ctx.arm.ee_pose().position.astype(np.float32)
-        self._settled = self._settled + 1 if np.linalg.norm(goal - tcp) < self.tolerance else 0
-        obs = {"observation": _observation(ctx, *STAND_IN_CUBE, False, self._last, self._step, self.max_steps),
-               "achieved_goal": tcp, "desired_goal": goal}
+        self._settled = self._settled + 1 if self._reached(ctx) else 0
+        obs = {"observation": _observation(ctx, *self._object(ctx), self._last, self._step, self.max_steps),
+               "achieved_goal": self._achieved(ctx).astype(np.float32), "desired_goal": self.goal}
         action = self.agent.act(obs, deterministic=True)
         action[:3] *= float(ctx.params.get("speed") or 1.0)  # an operator's "slower" still applies
         self._last, self._step = action.astype(np.float32), self._step + 1
         return action
 
     def done(self, ctx: SkillContext) -> bool:
-        return self._settled >= 3 or self._step >= self.max_steps
+        return self._settled >= self.settle_steps or self._step >= self.max_steps
 
     def progress(self) -> float:
         return min(1.0, self._step / self.max_steps)
 
 
+class LearnedMoveTo(LearnedPolicy):
+    """move_to driven by the reach policy: goal = above the target object by `height`."""
+
+    def _goal(self, ctx: SkillContext) -> np.ndarray:
+        obj = ctx.world.object(ctx.params["target"])
+        return np.array([obj.position[0], obj.position[1], obj.top_z + ctx.params["height"]])
+
+    def _object(self, ctx: SkillContext) -> tuple[np.ndarray, np.ndarray, bool]:
+        return (*STAND_IN_CUBE, False)
+
+    def _achieved(self, ctx: SkillContext) -> np.ndarray:
+        return ctx.arm.ee_pose().position
+
+    def act(self, ctx: SkillContext) -> np.ndarray:
+        self.goal = self._goal(ctx).astype(np.float32)  # follows a target that moves
+        return super().act(ctx)
+
+
+#: what the pick and place environments train on (skill_lib/learning/envs)
+CUBE_EDGES = (0.029, 0.051)
+TRAINED_BOX = ((0.31, -0.29), (0.67, 0.29))
+
+
+def _outside_training(obj, what: str) -> str | None:
+    edge = float(obj.half_extents[2] * 2)
+    if obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]:
+        return f"learned policy trained on 3-5 cm cubes, not {obj.category} {obj.name} ({edge * 100:.0f} cm)"
+    (x0, y0), (x1, y1) = TRAINED_BOX
+    if not (x0 <= obj.position[0] <= x1 and y0 <= obj.position[1] <= y1):
+        return f"{what} {obj.name} is outside the area the learned policy was trained on"
+    return None
+
+
+class LearnedPick(LearnedPolicy):
+    """pick driven by the pick policy: goal = the object lifted LIFT above where it started."""
+
+    max_steps = 60
+    tolerance = 0.03  # the environment's success radius
+    LIFT = 0.12
+
+    def declines(self, world, params: dict) -> str | None:
+        if params.get("grasp_offset"):
+            return "a grasp offset (an operator's correction) is only followed by the scripted controller"
+        return _outside_training(world.object(params["object"]), "object")
+
+    def _goal(self, ctx: SkillContext) -> np.ndarray:
+        return ctx.world.object(ctx.params["object"]).position + np.array([0.0, 0.0, self.LIFT])
+
+    def _object(self, ctx: SkillContext) -> tuple[np.ndarray, np.ndarray, bool]:
+        obj = ctx.world.object(ctx.params["object"])
+        return obj.position, obj.half_extents * 2, ctx.world.contacts("gripper", obj.name)
+
+    def _achieved(self, ctx: SkillContext) -> np.ndarray:
+        return ctx.world.object(ctx.params["object"]).position
+
+
+class LearnedPlace(LearnedPick):
+    """place driven by the place policy: goal = the held cube resting on the target cube (or a stack),
+    shifted by the offsets; done once it rests there and the hand has let go."""
+
+    max_steps = 70
+    tolerance = 0.025
+
+    def declines(self, world, params: dict) -> str | None:
+        target = world.object(params["target"])
+        if target.is_container:
+            return f"learned place was trained on the table and on cubes, not into a {target.category}"
+        return _outside_training(world.object(params["object"]), "object") or \
+            _outside_training(target, "target")
+
+    def _goal(self, ctx: SkillContext) -> np.ndarray:
+        held, target = (ctx.world.object(ctx.params[k]) for k in ("object", "target"))
+        return np.array([target.position[0] + ctx.params["offset_x"], target.position[1] + ctx.params["offset_y"],
+                         target.top_z + held.half_extents[2]])
+
+    def _reached(self, ctx: SkillContext) -> bool:
+        # there, let go of, and the hand back above it (the policy retreats as the demonstrations did)
+        held = ctx.world.object(ctx.params["object"])
+        return super()._reached(ctx) and not ctx.world.contacts("gripper", held.name) and \
+            ctx.arm.ee_pose().position[2] > held.top_z + 0.05
+
 #: skill name -> adapter class, for the skills whose learned policy can drive the real skill
-ADAPTERS = {"move_to": LearnedMoveTo}
+ADAPTERS = {"move_to": LearnedMoveTo, "pick": LearnedPick, "place": LearnedPlace}
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS) -> list[SkillSpec]:

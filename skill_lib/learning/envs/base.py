@@ -43,6 +43,8 @@ class SkillEnv(gym.Env):
     max_steps = 50
     distance_threshold = 0.02
     goal_dim = 3
+    #: where the cube starts (x and y ranges, metres)
+    cube_box = ((0.38, -0.15), (0.62, 0.15))
 
     def __init__(self, render_mode: str | None = None, weights: RewardWeights | None = None,
                  cube_edges: tuple[float, float] = (0.03, 0.05)) -> None:
@@ -85,9 +87,12 @@ class SkillEnv(gym.Env):
         return np.linalg.norm(achieved - goal, axis=-1) < self.distance_threshold
 
     # -- gymnasium API --------------------------------------------------------------------------
+    def _scene(self, edge: float) -> SceneSpec:
+        return cube_scene(edge)
+
     def _world(self, edge: float) -> PyBulletArm:
         if edge not in self._arms:
-            self._arms[edge] = PyBulletArm(PyBulletConfig(seed=0), scene=cube_scene(edge))
+            self._arms[edge] = PyBulletArm(PyBulletConfig(seed=0), scene=self._scene(edge))
         return self._arms[edge]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -95,7 +100,7 @@ class SkillEnv(gym.Env):
         edge = float(self.np_random.choice(self.cube_edges))
         self.arm = self._world(edge)
         self.arm.reset_robot()
-        x, y = self.np_random.uniform([0.38, -0.15], [0.62, 0.15])
+        x, y = self.np_random.uniform(*self.cube_box)
         self.arm.set_object_pose("cube", [x, y, edge / 2 + 0.001], yaw=0.0)
         for _ in range(3):
             self.arm.step()

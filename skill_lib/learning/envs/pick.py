@@ -9,6 +9,7 @@ from skill_lib.learning.envs.base import SkillEnv
 class PickEnv(SkillEnv):
     max_steps = 60
     distance_threshold = 0.03
+    cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
 
     def _sample_goal(self) -> np.ndarray:
         cube = self.arm.object("cube").position

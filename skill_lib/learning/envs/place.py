@@ -1,25 +1,51 @@
-"""Place: starting with the cube in hand, set it down at a goal on the table and let go."""
+"""Place: starting with the cube in hand, set it down at a goal and let go: on the table or on top of a
+tower of one or two 5 cm cubes (stacking), the goal being where the held cube's centre comes to rest."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
-from skill_lib.learning.envs.base import SkillEnv
+from hardware.scene import ObjectSpec, SceneSpec
+from skill_lib.learning.envs.base import SkillEnv, cube_scene
 from skill_lib.runner import run_skill
 from skill_lib.skills import pick
 
+TOWER_EDGE = 0.05
+#: where unused tower cubes wait: on the table, out of the arm's reach
+PARKED = ((0.95, 0.45), (0.95, -0.45))
+CLEARANCE = 0.04  # metres of air between the held cube and the tower while carrying (demonstrator)
+
 
 class PlaceEnv(SkillEnv):
-    max_steps = 60
+    max_steps = 70
     distance_threshold = 0.025
+    cube_box = ((0.33, -0.27), (0.65, 0.27))
+
+    def _scene(self, edge: float) -> SceneSpec:
+        scene = cube_scene(edge)
+        tower = tuple(ObjectSpec(name=f"tower_{i}", category="cube", color="blue", position=xy, edge=TOWER_EDGE)
+                      for i, xy in enumerate(PARKED))
+        return dataclasses.replace(scene, objects=scene.objects + tower)
 
     def _setup_episode(self) -> None:
+        cube = self.arm.object("cube").position
+        while True:  # the goal's footprint must leave the cube room to be picked
+            xy = self.np_random.uniform(*self.cube_box)
+            if np.linalg.norm(xy - cube[:2]) > 0.09:
+                break
+        height = int(self.np_random.integers(3))  # cubes under the goal: 0 (table), 1 or 2
+        for i in range(2):
+            position = ([xy[0], xy[1], TOWER_EDGE * (i + 0.5) + 0.001] if i < height
+                        else [*PARKED[i], TOWER_EDGE / 2 + 0.001])
+            self.arm.set_object_pose(f"tower_{i}", position)
         # The start state is the end of a pick, produced by the scripted pick skill.
         run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
+        edge = float(self.arm.object("cube").half_extents[2] * 2)
+        self._goal = np.array([xy[0], xy[1], height * TOWER_EDGE + edge / 2])
 
     def _sample_goal(self) -> np.ndarray:
-        edge = float(self.arm.object("cube").half_extents[2] * 2)
-        xy = self.np_random.uniform([0.38, -0.15], [0.62, 0.15])
-        return np.array([xy[0], xy[1], edge / 2])
+        return self._goal
 
     def _achieved(self) -> np.ndarray:
         return self.arm.object("cube").position
@@ -34,9 +60,12 @@ class PlaceEnv(SkillEnv):
 
         def waypoints(ctx):
             tcp = ctx.arm.ee_pose().position
-            grip = tcp[2] - ctx.world.object("cube").position[2]
+            held = ctx.world.object("cube")
+            grip = tcp[2] - held.position[2]
             release = goal + np.array([0.0, 0.0, grip + 0.006])
-            return [Waypoint(np.array([release[0], release[1], tcp[2]]), CLOSED, tolerance=0.008),
+            carry = max(tcp[2], goal[2] + held.half_extents[2] * 2 + CLEARANCE + grip)
+            return [Waypoint(np.array([tcp[0], tcp[1], carry]), CLOSED, tolerance=0.015),
+                    Waypoint(np.array([release[0], release[1], carry]), CLOSED, tolerance=0.008),
                     Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
                     Waypoint(release, OPEN, tolerance=0.01, hold_steps=4),
                     Waypoint(release + np.array([0.0, 0.0, 0.08]), OPEN, tolerance=0.015)]
