@@ -129,15 +129,18 @@ class Executor:
         if remaining is not call:
             self._log("recovery", index=index, action="push the remaining distance", call=str(remaining))
             call = remaining
+        policy = None
         if failed.policy == "learned":
             self._log("fallback", index=index, skill=call.skill, reason=failed.message, to="scripted")
-            return self._run_call(index, call, 1, policy=self.skills[call.skill].scripted())
+            policy = self.skills[call.skill].scripted()
         if call.skill == "place" and not P.is_held(self.world, call.params["object"]):
             self._log("recovery", index=index, action="re-pick before place", object=call.params["object"])
-            regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1)
+            # recovery uses the reference controller: the object may now lie where no policy was trained
+            regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1,
+                                     policy=self.skills["pick"].scripted())
             if not regrasp.success:
                 return regrasp
-        return self._run_call(index, call, 1)
+        return self._run_call(index, call, 1, policy=policy)
 
     def run(self, plan: Plan) -> TaskReport:
         start = {name: obj.position.copy() for name, obj in self.world.objects().items()}

@@ -90,7 +90,7 @@ def test_learned_pick_and_place_decline_what_they_were_not_trained_on():
 def test_the_committed_reach_policy_drives_move_to_in_the_default_scene(target):
     """Through the executor, with no retry: the learned policy alone must get there (checked in the sim)."""
     skills = {s.name: s for s in with_learned_policies(default_skills())}
-    assert skills["move_to"].policy is not None and skills["pick"].policy is None
+    assert all(skills[n].policy is not None for n in ("move_to", "pick", "place")) and skills["push"].policy is None
     plan = Plan(f"move above the {target}", (SkillCall("move_to", {"target": target, "height": 0.1}),), ())
     wins = 0
     for seed in range(4):

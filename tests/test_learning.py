@@ -72,6 +72,24 @@ def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
     env.close()
 
 
+def test_from_scratch_and_rescaled_terms(tmp_path):
+    """No demonstrations (the flat baselines): plain SAC + HER with the normaliser learning online; a
+    rescaled effort term reaches the replay rescaled; the task term cannot be rescaled."""
+    config = TrainConfig(**{**SHORT, "demo_episodes": 0, "bc_pretrain_steps": 0, "critic_warmup_updates": 0,
+                            "term_scales": (1.0, 1.0, 10.0)})
+    summary = train(config, tmp_path / "scratch", quiet=True)
+    assert summary["steps"] >= 300
+    agent = load_policy(tmp_path / "scratch" / "policy.pt")
+    assert float(agent.norm.count) > 300  # updated from the agent's own episodes
+    data = np.load(tmp_path / "scratch" / "replay.npz")
+    actions = data["0_actions"]
+    previous = np.vstack([np.zeros((1, 4)), actions[:-1]])
+    unscaled = -0.05 * (actions[:, :3] ** 2).sum(1) - 0.05 * ((actions - previous) ** 2).sum(1)
+    np.testing.assert_allclose(data["0_terms"][:, 2], 10 * unscaled, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="task term"):
+        train(TrainConfig(**{**SHORT, "term_scales": (10.0, 1.0, 1.0)}), tmp_path / "bad", quiet=True)
+
+
 def test_eval_command_json_and_errors(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     run = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "move_to", "--scripted", "--episodes", "5",

@@ -32,6 +32,9 @@ class TrainConfig:
     total_steps: int = 20_000  # environment steps, demonstrations excluded
     multi_critic: bool = True  # False: one critic on the weighted sum of the terms (the baseline)
     term_weights: tuple[float, ...] = (1.0, 1.0, 1.0)  # task, safety, effort
+    #: multiplies the terms as the environment returns them (robustness to a mis-scaled term); the task
+    #: term is recomputed by hindsight relabelling, so its scale stays 1
+    term_scales: tuple[float, ...] = (1.0, 1.0, 1.0)
     lagrangian_safety: bool = False  # learn the safety weight as a Lagrange multiplier
     safety_budget: float = 0.01  # allowed mean safety cost per step when Lagrangian
     lagrange_lr: float = 0.01
@@ -40,6 +43,7 @@ class TrainConfig:
     gamma: float = 0.95
     tau: float = 0.005
     lr: float = 1e-3
+    actor_lr: float = 1e-3  # RL updates of the actor (the warm start uses `lr` with its own optimiser)
     batch_size: int = 256
     learning_starts: int = 500
     updates_per_step: float = 1.0
@@ -181,7 +185,7 @@ class MultiCriticSAC:
         self.log_alpha = torch.full((1,), float(np.log(config.init_alpha)), requires_grad=True)
         self.updates = 0
         self.target_entropy = -float(act_dim)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.lr)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
         #: running scale of each critic's Q, so the actor weighs terms, not their units
@@ -283,15 +287,17 @@ class MultiCriticSAC:
 
     def pretrain_bc(self, demos: dict[str, np.ndarray], steps: int, batch_size: int,
                     rng: np.random.Generator) -> list[float]:
-        """Warm start: regress the actor onto the scripted controller's actions."""
+        """Warm start: regress the actor onto the scripted controller's actions (its own optimiser: RL
+        fine-tuning then starts with fresh moments and its own, usually smaller, learning rate)."""
+        optimiser = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
         losses = []
         for _ in range(steps):
             idx = rng.integers(len(demos["obs"]), size=batch_size)
             loss = self.actor.imitation_loss(self.inputs(demos["obs"][idx], demos["achieved"][idx],
                                                          demos["goal"][idx]), torch.as_tensor(demos["action"][idx]))
-            self.actor_opt.zero_grad()
+            optimiser.zero_grad()
             loss.backward()
-            self.actor_opt.step()
+            optimiser.step()
             losses.append(loss.item())
         return losses
 
@@ -312,6 +318,10 @@ class MultiCriticSAC:
 
 
 def make_env(skill: str) -> gym.Env:
+    """The environment of a skill, or a panda-gym environment as "panda:PandaReach-v3" (baselines)."""
+    from skill_lib.learning.envs.panda_gym import PREFIX, PandaGymTerms
+    if skill.startswith(PREFIX):
+        return PandaGymTerms(skill[len(PREFIX):])
     if skill not in ENVIRONMENTS:
         raise ValueError(f"no learning environment for skill {skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
     return gym.make(ENVIRONMENTS[skill][0])

@@ -104,14 +104,14 @@ class LearnedMoveTo(LearnedPolicy):
 
 
 #: what the pick and place environments train on (skill_lib/learning/envs)
-CUBE_EDGES = (0.029, 0.051)
+CUBE_EDGES = (0.027, 0.058)  # 3-5 cm, with room for the bounding box of a cube tilted in the hand
 TRAINED_BOX = ((0.31, -0.29), (0.67, 0.29))
 
 
 def _outside_training(obj, what: str) -> str | None:
     edge = float(obj.half_extents[2] * 2)
     if obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]:
-        return f"learned policy trained on 3-5 cm cubes, not {obj.category} {obj.name} ({edge * 100:.0f} cm)"
+        return f"learned policy trained on 3-5 cm cubes, not {obj.category} {obj.name} ({edge * 100:.1f} cm)"
     (x0, y0), (x1, y1) = TRAINED_BOX
     if not (x0 <= obj.position[0] <= x1 and y0 <= obj.position[1] <= y1):
         return f"{what} {obj.name} is outside the area the learned policy was trained on"

@@ -98,6 +98,8 @@ def plot_curve(rows: list[dict], path: Path, title: str) -> None:
 
 def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool = False) -> dict:
     """Train (or resume) a skill policy; returns the final evaluation summary."""
+    if config.term_scales[0] != 1.0:
+        raise ValueError("the task term cannot be rescaled (hindsight relabelling recomputes it)")
     torch.set_num_threads(config.torch_threads)
     started = time.time()  # minutes reported include demonstrations and the warm start
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
     agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
                            env.action_space.shape[0])
     replay = Replay(env.unwrapped.compute_reward)
+    scales = np.asarray(config.term_scales, dtype=np.float32)
     rng = np.random.default_rng(config.seed)
     curve: list[dict] = []
     step = 0
@@ -120,15 +123,18 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
     else:
         demo_eps = [demonstration(env, config.seed * 100_000 + i) for i in range(config.demo_episodes)]
         for episode, _ in demo_eps:
+            episode.terms *= scales
             replay.add(episode)
-        demos = {"obs": np.concatenate([e.obs[:-1] for e, _ in demo_eps]),
-                 "achieved": np.concatenate([e.achieved[:-1] for e, _ in demo_eps]),
-                 "goal": np.concatenate([np.repeat(e.goal[None], len(e.actions), 0) for e, _ in demo_eps]),
-                 "action": np.concatenate([e.actions for e, _ in demo_eps])}
-        agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
-        agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng)
+        demos = None  # from scratch (no demonstrations): plain SAC + HER, the normaliser learns online
+        if demo_eps:
+            demos = {"obs": np.concatenate([e.obs[:-1] for e, _ in demo_eps]),
+                     "achieved": np.concatenate([e.achieved[:-1] for e, _ in demo_eps]),
+                     "goal": np.concatenate([np.repeat(e.goal[None], len(e.actions), 0) for e, _ in demo_eps]),
+                     "action": np.concatenate([e.actions for e, _ in demo_eps])}
+            agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
+            agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng)
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
-                      "demo_success": float(np.mean([s for _, s in demo_eps]))})
+                      "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
         save_policy(agent, run_dir / "policy.pt")
 
     episode_index = len(replay.episodes)
@@ -137,8 +143,9 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         episode, _, cost = run_episode(
             env, agent.act, config.seed * 100_000 + episode_index)
         episode_index += 1
+        episode.terms *= scales
         replay.add(episode)
-        if config.bc_pretrain_steps == 0:
+        if demos is None or config.bc_pretrain_steps == 0:
             # With a warm start the normaliser stays at the demonstrations' statistics: moving it
             # changes what the cloned actor sees (a pick policy fell from 1.00 to 0.66 with no update)
             agent.norm.update(agent.raw_inputs(episode.obs, episode.achieved,
@@ -149,9 +156,11 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         if replay.steps >= config.learning_starts:
             bc_weight = config.bc_weight * max(0.0, 1.0 - step / config.bc_decay_steps)
             for _ in range(int(len(episode.actions) * config.updates_per_step)):
-                demo_idx = rng.integers(len(demos["obs"]), size=config.batch_size // 4)
-                stats = agent.update(replay.sample(config.batch_size, config.her_ratio, rng),
-                                     {k: v[demo_idx] for k, v in demos.items()}, bc_weight)
+                demo_batch = None
+                if demos is not None:
+                    demo_idx = rng.integers(len(demos["obs"]), size=config.batch_size // 4)
+                    demo_batch = {k: v[demo_idx] for k, v in demos.items()}
+                stats = agent.update(replay.sample(config.batch_size, config.her_ratio, rng), demo_batch, bc_weight)
         if step // config.eval_every > before // config.eval_every or step >= config.total_steps:
             success = evaluate(agent, eval_env, config.eval_episodes, config.seed)
             if success >= max(r["success"] for r in curve):
