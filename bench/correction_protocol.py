@@ -19,11 +19,9 @@ import numpy as np
 import pybullet as pb
 
 from hardware.pybullet import PyBulletArm
-
 from hardware.scene import COLORS_RGBA, SceneSpec, load_scene
 from planners.executor import TaskReport
 from skill_lib import predicates as P
-from skill_lib.corrections.retrieval import colour_histogram
 
 PLACE_TOLERANCE_M = 0.02
 #: what the operator says, at most, per task (every utterance counts, understood or not)
@@ -80,20 +78,6 @@ def paint_urdf_objects(arm: PyBulletArm) -> None:
         for link in range(-1, pb.getNumJoints(body, physicsClientId=client)):
             pb.changeVisualShape(body, link, rgbaColor=COLORS_RGBA[spec.color], textureUniqueId=-1,
                                  physicsClientId=client)
-
-
-def camera_descriptor(arm: PyBulletArm, name: str) -> tuple[float, ...] | None:
-    """Colour histogram of the object's pixels in the scene camera (segmentation mask = a perfect crop);
-    None when fewer than 20 pixels are visible."""
-    scene, client = arm.scene, arm.physics_client
-    width, height = arm.config.camera_width, arm.config.camera_height
-    view = pb.computeViewMatrix(scene.camera_eye, scene.camera_target, [0, 0, 1])
-    proj = pb.computeProjectionMatrixFOV(scene.camera_fov, width / height, 0.05, 4.0)
-    _, _, rgb, _, seg = pb.getCameraImage(width, height, view, proj, renderer=pb.ER_TINY_RENDERER,
-                                          physicsClientId=client)
-    rgb = np.asarray(rgb, dtype=np.uint8).reshape(height, width, 4)[:, :, :3]
-    mask = np.asarray(seg).reshape(height, width) == arm.body_id(name)
-    return colour_histogram(rgb[mask]) if mask.sum() >= 20 else None
 
 
 # ----- the hidden predicate -----------------------------------------------------------------------------

@@ -24,8 +24,7 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # Every retrieval embeds its query with MiniLM. On a shared 2-core machine torch's two OpenMP threads
@@ -33,14 +32,14 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from correction_protocol import (CORRECTION_BUDGET, GROUND_TRUTH, Operator, TaskSpec, build_tasks,
-                                 camera_descriptor, judge, load_bench_scene, paint_urdf_objects)
+                                 judge, load_bench_scene, paint_urdf_objects)
 from hardware.pybullet import PyBulletArm, PyBulletConfig
 from hardware.scene import SceneSpec
 from planners.corrections import CorrectionContext, CorrectionError, record_correction
 from planners.plan import TaskError
 from planners.scheduler import Scheduler
 from skill_lib.corrections import ABSTAIN_THRESHOLD, CorrectionMemory, CorrectionRecord, CorrectionStore, \
-    RetrievalQuery, RetrievedCorrection
+    RetrievalQuery, RetrievedCorrection, visual_descriptor
 
 #: condition -> (uses memory across tasks, visual descriptors, abstain threshold)
 CONDITIONS = {"none": (False, False, ABSTAIN_THRESHOLD), "text": (True, False, ABSTAIN_THRESHOLD),
@@ -49,17 +48,14 @@ GROUPS = ("seen", "novel", "other")
 
 
 class BenchMemory(CorrectionMemory):
-    """The real memory, plus two things the scheduler does not do: a camera descriptor on skill queries
-    (it leaves RetrievalQuery.visual empty), and a note of every accepted record (to score precision)."""
+    """The real memory, plus a note of every accepted record (to score precision). Queries carry the
+    scheduler's own camera descriptor; only the `visual` conditions store one on records."""
 
     def __init__(self, store: CorrectionStore, *, threshold: float) -> None:
         super().__init__(store, threshold=threshold)
-        self.describe: Callable[[str], tuple[float, ...] | None] | None = None
         self.accepted: list[tuple[RetrievalQuery, CorrectionRecord]] = []
 
     def retrieve(self, query: RetrievalQuery, *, include_rejected: bool = False) -> list[RetrievedCorrection]:
-        if self.describe is not None and query.visual is None and query.object is not None and query.object.name:
-            query = replace(query, visual=self.describe(query.object.name))
         results = super().retrieve(query, include_rejected=include_rejected)
         self.accepted += [(query, r.record) for r in results if r.accepted]
         return results
@@ -151,10 +147,7 @@ class Runner:
         free_retry, attempt = True, 0
         while True:
             with self._arm(task) as arm:
-                seen_as: dict[str, tuple[float, ...] | None] = {}
-                if self.visual:
-                    seen_as[task.obj] = camera_descriptor(arm, task.obj)  # before anything moves
-                    memory.describe = lambda name: seen_as.setdefault(name, camera_descriptor(arm, name))
+                seen_as = visual_descriptor(arm, task.obj) if self.visual else None  # before anything moves
                 memory.accepted.clear()
                 verdict = self._attempt(task, arm, memory)
                 earlier = [(q, r) for q, r in memory.accepted if r.task_id != task_id]
@@ -177,7 +170,7 @@ class Runner:
                     task=task.text, skill={"grasp": "pick", "placement": "place"}.get(verdict.fault),
                     object=task.obj, target=GROUND_TRUTH[task.category].container if verdict.fault == "placement"
                     else None, objects=arm.objects(), task_id=task_id, source=self.source,
-                    visual=seen_as.get(task.obj) if self.visual else None)
+                    visual=seen_as)
                 while True:
                     if result.corrections >= CORRECTION_BUDGET:
                         return result

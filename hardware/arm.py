@@ -85,3 +85,8 @@ class WorldView(ABC):
     @abstractmethod
     def contacts(self, a: str, b: str) -> bool:
         """True if objects (or 'gripper'/'table') `a` and `b` touch."""
+
+    def object_pixels(self, name: str) -> np.ndarray | None:
+        """The RGB pixels (N x 3, uint8) where the camera sees `name`, for visual descriptors; None
+        when this world cannot segment its camera image (the default: e.g. object states over ROS)."""
+        return None

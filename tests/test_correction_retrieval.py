@@ -234,3 +234,20 @@ def test_corrections_change_a_real_run_in_pybullet(memory, tmp_path):
     applied = [e for e in events if e["event"] == "corrections_applied"]
     assert [e.get("stage") for e in applied] == ["plan", None]
     assert applied[1]["params"]["offset_y"] == pytest.approx(0.04)
+
+
+def test_the_scheduler_queries_with_what_the_camera_sees(memory, objects, tmp_path):
+    """CallCorrector fills the query's visual descriptor from the simulator's camera: a correction taught
+    for any object that looked red applies to the red cube and abstains for the blue one."""
+    from hardware.pybullet import PyBulletArm, PyBulletConfig
+    from skill_lib.corrections import visual_descriptor
+
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        red, blue = visual_descriptor(arm, "red_cube"), visual_descriptor(arm, "blue_cube")
+        assert red is not None and blue is not None and float(np.dot(red, blue)) < 0.3
+        teach(memory, objects, "grasp lower", skill="pick", scope="any", visual=red)
+        corrector = CallCorrector(memory, "pick up the cube", arm)
+        lower = corrector(0, SkillCall("pick", {"object": "red_cube"}))
+        same = corrector(1, SkillCall("pick", {"object": "blue_cube"}))
+    assert lower.params.get("grasp_offset", 0.0) < 0.0
+    assert "grasp_offset" not in same.params

@@ -195,12 +195,21 @@ class PyBulletArm(ArmInterface, WorldView):
     def estopped(self) -> bool:
         return self.safety.estopped
 
-    def camera_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
-        w, h = width or self.config.camera_width, height or self.config.camera_height
+    def _camera_image(self, w: int, h: int) -> tuple:
         view = pb.computeViewMatrix(self.scene.camera_eye, self.scene.camera_target, [0, 0, 1])
         proj = pb.computeProjectionMatrixFOV(self.scene.camera_fov, w / h, 0.05, 4.0)
-        img = pb.getCameraImage(w, h, view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=self._client)
-        return np.asarray(img[2], dtype=np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+        return pb.getCameraImage(w, h, view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=self._client)
+
+    def camera_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        w, h = width or self.config.camera_width, height or self.config.camera_height
+        return np.asarray(self._camera_image(w, h)[2], dtype=np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+
+    def object_pixels(self, name: str) -> np.ndarray | None:
+        """The scene camera's pixels of `name`, cut out by the segmentation mask (a perfect crop)."""
+        w, h = self.config.camera_width, self.config.camera_height
+        _, _, rgb, _, seg = self._camera_image(w, h)
+        mask = np.asarray(seg).reshape(h, w) == self.body_id(name)
+        return np.asarray(rgb, dtype=np.uint8).reshape(h, w, 4)[:, :, :3][mask]
 
     # -- world ----------------------------------------------------------------------------------
     def objects(self) -> dict[str, ObjectState]:

@@ -17,7 +17,7 @@ from planners.corrections.context import CorrectionContext, CorrectionError
 from planners.corrections.runtime import MEMORY_ERRORS, record_correction
 from planners.episode_log import EpisodeLog
 from planners.plan import SkillCall
-from skill_lib.corrections.retrieval import CorrectionMemory
+from skill_lib.corrections.retrieval import CorrectionMemory, visual_descriptor
 
 
 class LiveCorrections:
@@ -42,10 +42,11 @@ class LiveCorrections:
                 text, source = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            context = CorrectionContext(task=self.task, skill=call.skill,
-                                        object=call.params.get("object") or call.params.get("target"),
+            name = call.params.get("object") or call.params.get("target")
+            context = CorrectionContext(task=self.task, skill=call.skill, object=name,
                                         target=call.params.get("target") if call.skill == "place" else None,
-                                        objects=self.world.objects(), source=source)
+                                        objects=self.world.objects(), source=source,
+                                        visual=visual_descriptor(self.world, name) if name else None)
             try:
                 records = record_correction(text, context, self.memory)
             except CorrectionError as err:

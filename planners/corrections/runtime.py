@@ -18,7 +18,8 @@ from planners.corrections.distill import distill
 from planners.episode_log import EpisodeLog
 from planners.plan import Plan, SkillCall
 from skill_lib.corrections.record import CorrectionRecord
-from skill_lib.corrections.retrieval import CorrectionMemory, RetrievalQuery, RetrievedCorrection
+from skill_lib.corrections.retrieval import (CorrectionMemory, RetrievalQuery, RetrievedCorrection,
+                                             visual_descriptor)
 from skill_lib.corrections.store import CorrectionStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ class CallCorrector:
         target = call.params.get("target") if call.skill == "place" else None
         query = RetrievalQuery(task=self.task, skill=call.skill,
                                object=object_context(objects[name]) if name in objects else None,
-                               target=object_context(objects[target]) if target in objects else None)
+                               target=object_context(objects[target]) if target in objects else None,
+                               visual=visual_descriptor(self.world, name) if name in objects else None)
         try:
             retrieved = self.memory.retrieve(query, include_rejected=True)
         except MEMORY_ERRORS as err:

@@ -3,9 +3,9 @@ index derived from it, and retrieval with an abstain threshold. Distillation (te
 application (records -> plan / skill parameters) live in planners.corrections."""
 from skill_lib.corrections.record import CorrectionRecord, ObjectContext, PlanRule, RecordError
 from skill_lib.corrections.retrieval import (ABSTAIN_THRESHOLD, CorrectionMemory, RetrievalQuery,
-                                             RetrievedCorrection, colour_histogram)
+                                             RetrievedCorrection, colour_histogram, visual_descriptor)
 from skill_lib.corrections.store import CorrectionStore, StoreError, default_db_path
 
 __all__ = ["ABSTAIN_THRESHOLD", "CorrectionMemory", "CorrectionRecord", "CorrectionStore", "ObjectContext",
-           "PlanRule", "RecordError", "RetrievalQuery", "RetrievedCorrection", "StoreError", "colour_histogram",
+           "PlanRule", "RecordError", "RetrievalQuery", "RetrievedCorrection", "StoreError", "colour_histogram", "visual_descriptor",
            "default_db_path"]

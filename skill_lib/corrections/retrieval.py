@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardware.arm import WorldView
 from skill_lib.corrections.index import CorrectionIndex
 from skill_lib.corrections.record import CorrectionRecord, ObjectContext, describe_context
 from skill_lib.corrections.store import CorrectionStore
@@ -88,6 +89,13 @@ def colour_histogram(rgb: np.ndarray, bins: int = 8) -> tuple[float, ...]:
     grey = float(np.sum(1.0 - saturation))
     vec = np.append(hist, grey)
     return tuple(float(v) for v in vec / max(vec.sum(), 1e-9))
+
+
+def visual_descriptor(world: WorldView, name: str, min_pixels: int = 20) -> tuple[float, ...] | None:
+    """The colour histogram of `name` as the world's camera sees it; None when the world cannot cut it
+    out (WorldView.object_pixels) or too little of it is visible."""
+    pixels = world.object_pixels(name) if name in world.objects() else None
+    return colour_histogram(pixels) if pixels is not None and len(pixels) >= min_pixels else None
 
 
 def _visual_similarity(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float | None:
