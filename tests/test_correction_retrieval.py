@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from hardware.arm import WorldView
 from hardware.types import ObjectState
 from planners.commands.correct import scene_objects
 from planners.corrections import (CallCorrector, CorrectionContext, apply_to_call, apply_to_plan, correct_plan,
@@ -182,14 +183,17 @@ def test_apply_to_plan_destination_and_ordering(objects):
     assert same == plan and not skipped[0].applied and "open the drawer" in skipped[0].change
 
 
-class FakeWorld:
-    """Only what CallCorrector reads from a WorldView: the objects."""
+class FakeWorld(WorldView):
+    """Objects without physics or a camera: isolates CallCorrector from the simulator."""
 
     def __init__(self, objects):
         self._objects = objects
 
     def objects(self):
         return self._objects
+
+    def contacts(self, a, b):
+        return False
 
 
 def test_scheduler_hooks_log_what_was_retrieved_and_applied(memory, objects, tmp_path):
