@@ -42,7 +42,7 @@ def main() -> None:
           f"{', '.join(learned) or 'none (scripted)'}\n")
     print(f"{'task':<74} {'success':>9} {'learned only':>12} {'sim s':>6} {'wall s':>7}")
     for task in tasks:
-        ok, learned_only, sim, wall, failures = 0, 0, [], [], Counter()
+        ok, learned_only, has_slots, sim, wall, failures = 0, 0, False, [], [], Counter()
         for seed in range(args.seeds):
             with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
                 start = time.perf_counter()
@@ -50,11 +50,13 @@ def main() -> None:
                 wall.append(time.perf_counter() - start)
                 sim.append(report.sim_seconds)
                 ok += report.success
-                learned_only += report.success and bool(learned) and all(
-                    o.policy == "learned" for o in report.outcomes if o.skill in learned)
+                slots = [o for o in report.outcomes if o.skill in learned]
+                has_slots = has_slots or bool(slots)
+                learned_only += report.success and bool(slots) and all(o.policy == "learned" for o in slots)
                 if not report.success:
                     failures[report.message[:90]] += 1
-        print(f"{task[:74]:<74} {ok:>4}/{args.seeds:<4} {learned_only:>5}/{args.seeds:<6} "
+        only = f"{learned_only:>5}/{args.seeds:<6}" if has_slots else f"{'n/a':>12}"  # no skill with a policy
+        print(f"{task[:74]:<74} {ok:>4}/{args.seeds:<4} {only} "
               f"{statistics.mean(sim):6.1f} {statistics.mean(wall):7.2f}")
         for message, count in failures.items():
             print(f"    {count} x {message}")
