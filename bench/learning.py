@@ -88,7 +88,7 @@ def _plot(results: list[dict], labels: list[str], path: Path, title: str) -> Non
         for j, r in enumerate(r for r in results if r["label"] == label):
             steps, success = zip(*r["curve"])
             ax.plot(steps, success, color=f"C{i}", alpha=0.8, marker="o", ms=3, label=label if j == 0 else None)
-    ax.set(xlabel="environment steps (after demonstrations)", ylabel="evaluation success", ylim=(-0.02, 1.02),
+    ax.set(xlabel="environment steps (RL; demonstrations not counted)", ylabel="evaluation success", ylim=(-0.02, 1.02),
            title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
