@@ -26,6 +26,8 @@ class ObjectSpec:
     edge: float | None = None
     scale: float = 1.0
     container: bool = False
+    #: a fixed base with one prismatic joint (a drawer): the world reports the moving link and how far open
+    articulated: bool = False
     jitter: float | None = None  # None: the scene's default
     yaw: float = 0.0
     mass: float = 0.1
@@ -72,6 +74,8 @@ def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
     if not isinstance(pos, (list, tuple)) or len(pos) != 2:
         raise SceneError(f"{where}: {name}.position must be [x, y] on the table")
     size, edge = raw.get("size"), raw.get("edge")
+    if raw.get("articulated") and raw.get("urdf") is None:
+        raise SceneError(f"{where}: articulated object {name} needs a `urdf` with one prismatic joint")
     if raw.get("urdf") is None and edge is None:
         if size not in sizes:
             raise SceneError(f"{where}: box {name} needs `edge` or a size in {sorted(sizes)}")
@@ -85,7 +89,7 @@ def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
             synonyms=tuple(raw.get("synonyms", ())), urdf=raw.get("urdf"),
             edge=None if edge is None else float(edge),
             scale=float(raw.get("scale", 1.0)), container=bool(raw.get("container", False)),
-            jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
+            articulated=bool(raw.get("articulated", False)), jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
         )
     except (TypeError, ValueError) as err:
         raise SceneError(f"{where}: {name} has a non-numeric value ({err})") from None

@@ -38,6 +38,8 @@ class ObjectState:
     size: str | None = None
     is_container: bool = False
     synonyms: tuple[str, ...] = ()
+    #: articulated objects (drawers): how far open, 0 (closed) .. 1 (at the joint's limit); None otherwise
+    opening: float | None = None
 
     @property
     def top_z(self) -> float:

@@ -8,6 +8,8 @@ from planners.plan import Goal
 from skill_lib import predicates as P
 
 AT_TOLERANCE = 0.02
+#: a drawer counts as open from this fraction of its travel (config/scenes/drawer.yaml: 15 of 18 cm)
+OPEN_FRACTION = 0.85
 
 
 def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str, np.ndarray]) -> bool:
@@ -20,6 +22,9 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
         return P.is_held(world, goal.obj) and P.is_lifted(world, goal.obj)
     if goal.kind == "displaced":
         return P.displaced_as_asked(start[goal.obj], world.object(goal.obj).position, np.asarray(goal.offset))
+    if goal.kind == "open":
+        opening = world.object(goal.obj).opening
+        return opening is not None and opening >= OPEN_FRACTION and not world.contacts("gripper", goal.obj)
     if goal.kind == "at":
         return float(np.linalg.norm(arm.ee_pose().position - np.asarray(goal.position))) < AT_TOLERANCE
     if goal.kind == "gripper":
@@ -38,6 +43,8 @@ def describe(goal: Goal) -> str:
     if goal.kind == "displaced":
         dx, dy = goal.offset
         return f"{goal.obj} moved by ({dx * 100:+.0f} cm, {dy * 100:+.0f} cm)"
+    if goal.kind == "open":
+        return f"{goal.obj} open"
     if goal.kind == "at":
         return "tool at " + ", ".join(f"{v:.2f}" for v in goal.position)
     return f"gripper {goal.state}"

@@ -17,12 +17,13 @@ from planners.plan import Goal, Plan, SkillCall, TaskError
 
 MAX_TASK_CHARS = 500
 PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = 0.02, 0.25, 0.10
+PULL_MIN_M, PULL_MAX_M, PULL_DEFAULT_M = 0.02, 0.30, 0.10
 HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = 0.03, 0.40, 0.10
 # Verbs the tables do not know are looked up in the library; below this similarity the parser
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y, stack X on Y, pick up X, push X <distance> <direction>, "
-             "move to X, open/close the gripper")
+             "move to X, open/pull a drawer [<distance>], open/close the gripper")
 
 
 class RetrievedSkill(Protocol):
@@ -48,12 +49,13 @@ PICK_VERBS = frozenset({"pick", "grab", "grasp", "lift", "take", "raise", "get",
 PUT_VERBS = frozenset({"put", "place", "drop", "set", "move", "transfer", "load", "stack", "insert",
                        "deposit", "lay", "bring", "carry"})
 PUSH_VERBS = frozenset({"push", "shove", "nudge", "slide", "shift"})
+PULL_VERBS = frozenset({"pull", "draw", "tug", "yank"})
 MOVE_TO_VERBS = frozenset({"move", "go", "hover", "bring", "travel", "position"})
 GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper",
                  "release": "open_gripper"}
-ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
+ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | PULL_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
 #: the skills a clause can become (known verbs and retrieved skills alike)
-RECIPES = frozenset({"pick", "place", "push", "move_to", "open_gripper", "close_gripper"})
+RECIPES = frozenset({"pick", "place", "push", "pull", "move_to", "open_gripper", "close_gripper"})
 PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the same one", "the same object"})
 IN_PREPOSITIONS = frozenset({"in", "into", "inside", "inside of", "in to"})
 #: "pick up the red cube *in* the tray" names a place to pick from; "take X *to* Y" is a put
@@ -161,9 +163,13 @@ def _check_range(what: str, value: float, low: float, high: float) -> None:
 def _known_recipe(verb: str, rest: str) -> str | None:
     """The recipe a verb from the fixed tables selects (None: unknown verb)."""
     if verb in GRIPPER_VERBS:
-        if not _GRIPPER_NOUN.match(rest):
-            raise TaskError(f"I can only open or close the gripper, not '{rest}'; {SUPPORTED}")
-        return GRIPPER_VERBS[verb]
+        if _GRIPPER_NOUN.match(rest):
+            return GRIPPER_VERBS[verb]
+        if verb == "open":
+            return "pull"  # "open the drawer": the parser checks that it is one
+        raise TaskError(f"I can only open or close the gripper, not '{rest}'; {SUPPORTED}")
+    if verb in PULL_VERBS:
+        return "pull"
     move = _MOVE_TO.match(rest) if verb in MOVE_TO_VERBS else None
     if move and _take_direction(move["target"])[0] is None:
         return "move_to"
@@ -228,6 +234,8 @@ class _TaskParser:
             return self.move_to(rest)
         if recipe == "push":
             return self.push(rest)
+        if recipe == "pull":
+            return self.pull(verb, rest)
         rest = re.sub(r"^up |(?: up)$", "", rest) if recipe == "pick" else rest
         put = _PUT.match(rest)
         if recipe == "place" or (put and put["prep"] not in LOCATIVE_PREPOSITIONS):  # "take X to the bin"
@@ -288,6 +296,23 @@ class _TaskParser:
         dx, dy = _PUSH_OFFSETS[direction]
         call = SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
         return _ClausePlan([call], [Goal("displaced", obj=obj, offset=(dx * distance, dy * distance))], obj)
+
+    def pull(self, verb: str, rest: str) -> _ClausePlan:
+        """'open the drawer' (all the way: goal 'open'), 'pull the drawer out 15 cm' (goal: moved that far)."""
+        from skill_lib.skills.pull import pull_direction
+        distance, rest = _take_distance(rest)
+        obj = self.resolve(re.sub(r"\b(?:out|open|all the way|by)\b", " ", rest).strip())
+        state = self.objects[obj]
+        if state.opening is None:
+            raise TaskError(f"the {self.label(obj)} is not a drawer: I can {verb} drawers, and open/close "
+                            f"the gripper; {SUPPORTED}")
+        _check_range("a pull of", PULL_DEFAULT_M if distance is None else distance, PULL_MIN_M, PULL_MAX_M)
+        if distance is None:
+            call = SkillCall("pull", {"object": obj, "distance": PULL_DEFAULT_M})
+            return _ClausePlan([call], [Goal("open", obj=obj)], obj)
+        dx, dy = pull_direction(state) * distance
+        call = SkillCall("pull", {"object": obj, "distance": distance})
+        return _ClausePlan([call], [Goal("displaced", obj=obj, offset=(float(dx), float(dy)))], obj)
 
     def move_to(self, rest: str) -> _ClausePlan:
         move = _MOVE_TO.match(rest)  # None for a retrieved skill's bare "<verb> the red cube"

@@ -25,7 +25,7 @@ class Goal:
 
     kind: 'in' (obj in container), 'on' (obj on target), 'lifted' (obj held above the table),
     'displaced' (obj moved by `offset` [dx, dy] metres from where it started), 'at' (tool at
-    `position`), 'gripper' (gripper `state` open/closed).
+    `position`), 'gripper' (gripper `state` open/closed), 'open' (a drawer `obj` open).
     """
 
     kind: str

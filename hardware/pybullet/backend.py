@@ -19,6 +19,8 @@ from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
 from hardware.types import JointState, ObjectState, Pose
 
 SETTLE_SECONDS = 0.5
+#: sliding friction of articulated joints (a drawer stays where it is left, but a hand can pull it)
+DRAWER_FRICTION_N = 5.0
 
 
 class PyBulletArm(ArmInterface, WorldView):
@@ -107,7 +109,10 @@ class PyBulletArm(ArmInterface, WorldView):
             body = pb.createMultiBody(spec.mass, col, vis, [x, y, spec.edge / 2], orn, physicsClientId=c)
         else:
             body = pb.loadURDF(spec.urdf, [x, y, 0.0], orn, globalScaling=spec.scale,
-                               useFixedBase=spec.container, physicsClientId=c)
+                               useFixedBase=spec.container or spec.articulated, physicsClientId=c)
+            if spec.articulated:  # the joint holds where it is left (sliding friction), not free-wheeling
+                pb.setJointMotorControl2(body, 0, pb.VELOCITY_CONTROL, targetVelocity=0.0,
+                                         force=DRAWER_FRICTION_N, physicsClientId=c)
             lo, _ = pb.getAABB(body, physicsClientId=c)
             pos, _ = pb.getBasePositionAndOrientation(body, physicsClientId=c)
             pb.resetBasePositionAndOrientation(body, [x, y, pos[2] - lo[2] + 0.001], orn, physicsClientId=c)
@@ -215,12 +220,17 @@ class PyBulletArm(ArmInterface, WorldView):
     def objects(self) -> dict[str, ObjectState]:
         out = {}
         for name, (body, spec) in self._bodies.items():
-            lo, hi = (np.array(v) for v in pb.getAABB(body, physicsClientId=self._client))
+            link, opening = -1, None
+            if spec.articulated:  # the drawer, not its cabinet
+                link = 0
+                travel = pb.getJointInfo(body, 0, physicsClientId=self._client)[9]
+                opening = float(pb.getJointState(body, 0, physicsClientId=self._client)[0]) / travel
+            lo, hi = (np.array(v) for v in pb.getAABB(body, link, physicsClientId=self._client))
             _, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self._client)
             out[name] = ObjectState(
                 name=name, category=spec.category, position=(lo + hi) / 2, orientation=np.array(orn),
                 half_extents=(hi - lo) / 2, color=spec.color, size=spec.size,
-                is_container=spec.container, synonyms=spec.synonyms)
+                is_container=spec.container, synonyms=spec.synonyms, opening=opening)
         return out
 
     @property

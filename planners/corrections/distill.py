@@ -9,7 +9,8 @@ Grammar (case-insensitive; "please", "no", "actually", "next time" and the like 
 - skill, height:     "[grasp] [it] [D] lower|higher" -> pick.grasp_offset -/+D; "hover [D] higher" ->
                      move_to.height +D
 - skill, placement:  "[D] [more] to the left|right|forward|backward" -> place.offset_y/offset_x +/-D
-- skill, push:       "push it [D] further|more|less" -> push.distance +/-D; "push it D" -> value D
+- skill, push/pull:  "push it [D] further|more|less" -> push.distance +/-D; "push it D" -> value D
+                     (the same for pull: "pull it 8 cm further" -> pull.distance +0.08)
 - skill, grasp side: "grasp it from the side|top" -> pick.grasp_side (recorded; no skill uses it yet)
 D is a distance with a unit, in digits or words ("1 cm", "five centimeters"); none or "a bit" is 1 cm,
 "a lot"/"much" 3 cm. Several corrections may be joined by "and"/","; contradictory ones are refused.
@@ -37,7 +38,10 @@ SPECS = {s.name: s for s in default_skills()}
 VERB_SKILLS = {**dict.fromkeys(("grasp", "grab", "grip", "pick", "hold", "take"), "pick"),
                **dict.fromkeys(("place", "put", "drop", "set", "release", "lay"), "place"),
                **dict.fromkeys(("push", "shove", "nudge", "slide"), "push"),
+               **dict.fromkeys(("pull", "draw", "tug", "yank", "open"), "pull"),
                "hover": "move_to"}
+#: skills whose `distance` a "further" / "less" / "D" correction changes
+DISTANCE_SKILLS = ("push", "pull")
 _FILLER = re.compile(r"^(?:no|nope|oops|stop|wrong|actually|hey robot|robot|next time|this time|again|"
                      r"you should|you need to|try to|try|i said|that's wrong|not like that|and|now|always)\b ?")
 _TRAILING = re.compile(r" ?\b(?:next time|this time|instead|please|again|thanks|thank you|now)$")
@@ -79,7 +83,7 @@ class _Clause:
     """What one clause says, before it is turned into records."""
     text: str
     skill: str | None = None
-    pieces: list[tuple[str, float | str]] = field(default_factory=list)  # (what, sign or value)
+    pieces: list[tuple[str, object]] = field(default_factory=list)  # (what, sign or value)
     distance: float | None = None
     amount_note: str | None = None
 
@@ -127,13 +131,14 @@ def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, Objec
         hit, rest = _take(pattern, rest)
         if hit:
             clause.pieces.append(("vertical", sign))
-    if clause.skill == "push" or (context.skill == "push" and clause.skill is None):
+    distance_skill = clause.skill or context.skill
+    if distance_skill in DISTANCE_SKILLS:
         for pattern, sign in _PUSH_MORE:
             hit, rest = _take(pattern, rest)
             if hit:
-                clause.pieces.append(("further", sign))
+                clause.pieces.append(("further", (distance_skill, sign)))
         if clause.distance is not None and not any(p[0] == "further" for p in clause.pieces):
-            clause.pieces.append(("push_value", clause.distance))
+            clause.pieces.append(("distance_value", (distance_skill, clause.distance)))
     a_lot, rest = _take(_A_LOT, rest)
     a_bit, rest = _take(_A_BIT, rest)
     if a_lot:
@@ -162,7 +167,7 @@ _OPPOSITES = {"vertical": ("lower", "higher"), "speed": ("slower", "faster"), "f
               "speed_value": ("one speed", "another")}
 
 
-def _refuse_contradictions(text: str, pieces: list[tuple[str, float | str]]) -> None:
+def _refuse_contradictions(text: str, pieces: list[tuple[str, object]]) -> None:
     """One clause saying both ways: 'lower and higher' in one breath, 'left or right', 'faster slower'."""
     for kind, (neg, pos) in _OPPOSITES.items():
         if len({v for k, v in pieces if k == kind}) > 1:
@@ -202,7 +207,7 @@ def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[st
             out.append(("pick", "grasp_side", "value", value, "recorded only: no skill uses a grasp side yet"))
         elif kind == "vertical":
             target = clause.skill or (context.skill if context.skill in ("pick", "move_to") else None)
-            if clause.skill is None and context.skill in ("place", "push"):
+            if clause.skill is None and context.skill in ("place", "push", "pull"):
                 raise CorrectionError(f"{context.skill} has no height to adjust; say 'grasp it lower' for the grasp")
             target = target or "pick"
             if target not in ("pick", "move_to"):
@@ -211,9 +216,9 @@ def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[st
             out.append((target, "grasp_offset" if target == "pick" else "height", "delta", round(value * amount, 6),
                         note))
         elif kind == "horizontal":
-            if skill == "push":
-                raise CorrectionError("a push's direction comes from the task; I can change how far: "
-                                      "'push it 3 cm further'")
+            if skill in DISTANCE_SKILLS:
+                raise CorrectionError(f"a {skill}'s direction comes from the task; I can change how far: "
+                                      f"'{skill} it 3 cm further'")
             if skill == "move_to":
                 raise CorrectionError("move_to has no sideways offset; give the task again with another target")
             amount, note = _amount(clause)
@@ -221,9 +226,11 @@ def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[st
             out.append(("place", parameter, "delta", round(sign * amount, 6), note))
         elif kind == "further":
             amount, note = _amount(clause)
-            out.append(("push", "distance", "delta", round(value * amount, 6), note))
-        elif kind == "push_value":
-            out.append(("push", "distance", "value", value, None))
+            distance_skill, sign = value
+            out.append((distance_skill, "distance", "delta", round(sign * amount, 6), note))
+        elif kind == "distance_value":
+            distance_skill, distance = value
+            out.append((distance_skill, "distance", "value", distance, None))
     for skill_name, parameter, mode, value, _ in out:
         if mode == "value" and skill_name in SPECS and parameter in {p.name for p in SPECS[skill_name].params}:
             spec = next(p for p in SPECS[skill_name].params if p.name == parameter)

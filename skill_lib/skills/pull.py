@@ -1,0 +1,64 @@
+"""pull: grasp a drawer's handle and pull the drawer open by a distance, then let go."""
+from __future__ import annotations
+
+import numpy as np
+
+from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above, gripper_action_for_width
+from skill_lib.skills.common import OBJECT, SPEED, exists, reachable
+from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+
+HANDLE_DEPTH = 0.012  # the bar's depth along the pull (config/objects/drawer.urdf)
+GRASP_WIDTH = 0.05  # fingers open this wide around the upright bar
+LEAD = 0.005  # stop this short: the drawer slides on a little after the hand stops
+
+
+def pull_direction(obj) -> np.ndarray:
+    """Unit vector (xy) the drawer opens along: its -x axis, turned by the object's yaw."""
+    x, y, z, w = (float(v) for v in obj.orientation)
+    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    return -np.array([np.cos(yaw), np.sin(yaw)])
+
+
+def _opened_by(ctx: SkillContext) -> float:
+    moved = ctx.world.object(ctx.params["object"]).position[:2] - ctx.memory["start"][:2]
+    return float(moved @ pull_direction(ctx.world.object(ctx.params["object"])))
+
+
+def _waypoints(ctx: SkillContext) -> list[Waypoint]:
+    drawer = ctx.world.object(ctx.params["object"])
+    ctx.memory["start"] = drawer.position.copy()
+    direction = pull_direction(drawer)
+    front = float(np.abs(drawer.half_extents[:2]) @ np.abs(direction))  # centre to handle front, along the pull
+    handle = np.append(drawer.position[:2] + direction * (front - HANDLE_DEPTH / 2), drawer.position[2])
+    end = handle + np.append(direction * (ctx.params["distance"] - LEAD), 0.0)
+    # Fingers on the bar's sides (they close across the pull): the hand faces the drawer square on.
+    yaw = float(np.arctan2(-direction[1], -direction[0]))
+    ajar = gripper_action_for_width(GRASP_WIDTH)
+    return [
+        Waypoint(above(handle, drawer.top_z + 0.06), ajar, tolerance=0.01, yaw=yaw),
+        Waypoint(handle, ajar, speed=0.4, tolerance=0.004, hold_steps=2, yaw=yaw),
+        Waypoint(handle, CLOSED, tolerance=0.01, hold_steps=8, yaw=yaw),
+        Waypoint(end, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2, max_steps=150, yaw=yaw,
+                 until=lambda c: _opened_by(c) >= c.params["distance"] - LEAD),
+        Waypoint(lambda c: c.arm.ee_pose().position, OPEN, tolerance=0.02, hold_steps=6, yaw=yaw),
+        Waypoint(lambda c: above(c.arm.ee_pose().position, drawer.top_z + 0.08), OPEN, tolerance=0.015, yaw=yaw),
+    ]
+
+
+SKILL = SkillSpec(
+    name="pull",
+    description="pull a drawer open by its handle: grasp the handle, pull it out by a distance, let go",
+    phrasings=("pull the drawer open", "open the drawer", "pull it out", "slide the drawer out",
+               "draw the drawer towards you", "pull the handle"),
+    params=(OBJECT, ParamSpec("distance", "float", "metres to pull the drawer out", default=0.10, low=0.02,
+                              high=0.30), SPEED),
+    preconditions=(exists("object"), reachable("object"),
+                   Condition("object is a drawer (it slides on a joint)",
+                             lambda c: c.world.object(c.params["object"]).opening is not None)),
+    postconditions=(Condition("drawer pulled out by the asked distance (within 2 cm) or to its end",
+                              lambda c: _opened_by(c) >= c.params["distance"] - 0.02
+                              or c.world.object(c.params["object"]).opening >= 0.98),
+                    Condition("gripper has let go", lambda c: not c.world.contacts("gripper", c.params["object"]))),
+    timeout_s=15.0,
+    scripted=lambda: WaypointPolicy(_waypoints),
+)
