@@ -63,6 +63,7 @@ def test_a_late_message_is_waited_for_and_a_stopped_stream_raises(ends):
 
     wait_for(delivered, 10.0, "the first object state (discovery)", poll=0.1)
     assert set(world.objects()) == {"red_cube"}
+    assert world.objects()["red_cube"].opening is None  # NaN on the wire: not articulated
     time.sleep(TIMEOUT * 1.5)  # stale now; the next message is on its way
     threading.Timer(TIMEOUT / 3, publish).start()
     start = time.monotonic()
@@ -71,3 +72,13 @@ def test_a_late_message_is_waited_for_and_a_stopped_stream_raises(ends):
     time.sleep(TIMEOUT * 1.5)  # nothing else comes
     with pytest.raises(HardwareTimeout, match=r"for \d+\.\d s"):
         world.contacts("red_cube", "gripper")
+
+
+def test_a_drawers_opening_crosses_the_wire():
+    from hardware.ros import messages
+    from hardware.types import ObjectState
+
+    drawer = ObjectState("drawer", "drawer", np.array([0.6, 0.2, 0.07]), np.array([0.0, 0.0, 0.0, 1.0]),
+                         np.array([0.14, 0.13, 0.04]), opening=0.4)
+    back = messages.object_from_msg(messages.object_to_msg(drawer, ["table"], False))
+    assert back.opening == pytest.approx(0.4) and back.category == "drawer"

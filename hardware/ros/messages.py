@@ -1,6 +1,7 @@
 """Conversions between ROS 2 messages and the hardware layer's own types (needs the message packages)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -71,6 +72,7 @@ def object_to_msg(obj: ObjectState, touching: Sequence[str], grasped: bool):
     msg.half_extents = Vector3(x=float(obj.half_extents[0]), y=float(obj.half_extents[1]),
                                z=float(obj.half_extents[2]))
     msg.touching, msg.grasped = list(touching), bool(grasped)
+    msg.opening = float("nan") if obj.opening is None else float(obj.opening)
     return msg
 
 
@@ -80,7 +82,7 @@ def object_from_msg(msg) -> ObjectState:
         name=msg.name, category=msg.category, position=np.array([p.x, p.y, p.z]),
         orientation=np.array([o.x, o.y, o.z, o.w]), half_extents=np.array([h.x, h.y, h.z]),
         color=msg.color or None, size=msg.size or None, is_container=msg.is_container,
-        synonyms=tuple(msg.synonyms))
+        synonyms=tuple(msg.synonyms), opening=None if math.isnan(msg.opening) else float(msg.opening))
 
 
 def joint_positions(names: Sequence[str], positions: Sequence[float]) -> Mapping[str, float]:
