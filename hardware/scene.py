@@ -28,6 +28,8 @@ class ObjectSpec:
     container: bool = False
     #: a fixed base with one prismatic joint (a drawer): the world reports the moving link and how far open
     articulated: bool = False
+    #: named grasps in the object's own (URDF base) frame: name -> (x, y, z, yaw); e.g. a mug's handle
+    grasp_points: tuple[tuple[str, tuple[float, float, float, float]], ...] = ()
     jitter: float | None = None  # None: the scene's default
     yaw: float = 0.0
     mass: float = 0.1
@@ -89,10 +91,18 @@ def _object(raw: dict, sizes: dict[str, float], where: str) -> ObjectSpec:
             synonyms=tuple(raw.get("synonyms", ())), urdf=raw.get("urdf"),
             edge=None if edge is None else float(edge),
             scale=float(raw.get("scale", 1.0)), container=bool(raw.get("container", False)),
-            articulated=bool(raw.get("articulated", False)), jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
+            articulated=bool(raw.get("articulated", False)), grasp_points=_grasp_points(raw, where, name),
+            jitter=raw.get("jitter"), yaw=float(raw.get("yaw", 0.0)), mass=float(raw.get("mass", 0.1)),
         )
     except (TypeError, ValueError) as err:
         raise SceneError(f"{where}: {name} has a non-numeric value ({err})") from None
+
+
+def _grasp_points(raw: dict, where: str, name: str) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+    points = raw.get("grasp_points") or {}
+    if not isinstance(points, dict) or not all(isinstance(v, (list, tuple)) and len(v) == 4 for v in points.values()):
+        raise SceneError(f"{where}: {name}.grasp_points must map names to [x, y, z, yaw] in the object's frame")
+    return tuple((str(k), tuple(float(x) for x in v)) for k, v in points.items())
 
 
 def load_scene(path: str | Path = "default") -> SceneSpec:

@@ -40,6 +40,8 @@ class ObjectState:
     synonyms: tuple[str, ...] = ()
     #: articulated objects (drawers): how far open, 0 (closed) .. 1 (at the joint's limit); None otherwise
     opening: float | None = None
+    #: named grasps (e.g. "handle") in the base frame as the object lies now: name -> [x, y, z, tool yaw]
+    grasp_points: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def top_z(self) -> float:

@@ -74,11 +74,13 @@ def test_a_late_message_is_waited_for_and_a_stopped_stream_raises(ends):
         world.contacts("red_cube", "gripper")
 
 
-def test_a_drawers_opening_crosses_the_wire():
+def test_a_drawers_opening_and_grasp_points_cross_the_wire():
     from hardware.ros import messages
     from hardware.types import ObjectState
 
     drawer = ObjectState("drawer", "drawer", np.array([0.6, 0.2, 0.07]), np.array([0.0, 0.0, 0.0, 1.0]),
-                         np.array([0.14, 0.13, 0.04]), opening=0.4)
+                         np.array([0.14, 0.13, 0.04]), opening=0.4,
+                         grasp_points={"handle": np.array([0.47, 0.2, 0.07, 0.0])})
     back = messages.object_from_msg(messages.object_to_msg(drawer, ["table"], False))
     assert back.opening == pytest.approx(0.4) and back.category == "drawer"
+    np.testing.assert_allclose(back.grasp_points["handle"], [0.47, 0.2, 0.07, 0.0], atol=1e-6)

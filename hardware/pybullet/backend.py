@@ -96,6 +96,17 @@ class PyBulletArm(ArmInterface, WorldView):
         for _ in range(round(SETTLE_SECONDS / self.control_dt)):
             self.step()
 
+    def _grasp_points(self, spec: ObjectSpec, body: int, com, orn) -> dict[str, np.ndarray]:
+        """The spec's named grasps, from the object's (URDF link) frame into the base frame (yaw: tool yaw)."""
+        if not spec.grasp_points:
+            return {}
+        rotation = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        # PyBullet reports the centre of mass; the URDF frame sits at -inertial origin from it
+        origin = np.asarray(com) - rotation @ np.asarray(pb.getDynamicsInfo(body, -1, physicsClientId=self._client)[3])
+        yaw = pb.getEulerFromQuaternion(orn)[2]
+        return {name: np.append(origin + rotation @ (np.asarray(p[:3]) * spec.scale), p[3] + yaw)
+                for name, p in spec.grasp_points}
+
     def _spawn(self, spec: ObjectSpec) -> int:
         c = self._client
         jitter = self.scene.jitter if spec.jitter is None else spec.jitter
@@ -226,11 +237,12 @@ class PyBulletArm(ArmInterface, WorldView):
                 travel = pb.getJointInfo(body, 0, physicsClientId=self._client)[9]
                 opening = float(pb.getJointState(body, 0, physicsClientId=self._client)[0]) / travel
             lo, hi = (np.array(v) for v in pb.getAABB(body, link, physicsClientId=self._client))
-            _, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self._client)
+            base, orn = pb.getBasePositionAndOrientation(body, physicsClientId=self._client)
             out[name] = ObjectState(
                 name=name, category=spec.category, position=(lo + hi) / 2, orientation=np.array(orn),
                 half_extents=(hi - lo) / 2, color=spec.color, size=spec.size,
-                is_container=spec.container, synonyms=spec.synonyms, opening=opening)
+                is_container=spec.container, synonyms=spec.synonyms, opening=opening,
+                grasp_points=self._grasp_points(spec, body, base, orn))
         return out
 
     @property

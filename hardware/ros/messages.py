@@ -73,6 +73,8 @@ def object_to_msg(obj: ObjectState, touching: Sequence[str], grasped: bool):
                                z=float(obj.half_extents[2]))
     msg.touching, msg.grasped = list(touching), bool(grasped)
     msg.opening = float("nan") if obj.opening is None else float(obj.opening)
+    msg.grasp_point_names = list(obj.grasp_points)
+    msg.grasp_points = [float(v) for point in obj.grasp_points.values() for v in point]
     return msg
 
 
@@ -82,7 +84,9 @@ def object_from_msg(msg) -> ObjectState:
         name=msg.name, category=msg.category, position=np.array([p.x, p.y, p.z]),
         orientation=np.array([o.x, o.y, o.z, o.w]), half_extents=np.array([h.x, h.y, h.z]),
         color=msg.color or None, size=msg.size or None, is_container=msg.is_container,
-        synonyms=tuple(msg.synonyms), opening=None if math.isnan(msg.opening) else float(msg.opening))
+        synonyms=tuple(msg.synonyms), opening=None if math.isnan(msg.opening) else float(msg.opening),
+        grasp_points={name: np.array(msg.grasp_points[4 * i:4 * i + 4], dtype=float)
+                      for i, name in enumerate(msg.grasp_point_names)})
 
 
 def joint_positions(names: Sequence[str], positions: Sequence[float]) -> Mapping[str, float]:

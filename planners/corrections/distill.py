@@ -12,6 +12,7 @@ Grammar (case-insensitive; "please", "no", "actually", "next time" and the like 
 - skill, push/pull:  "push it [D] further|more|less" -> push.distance +/-D; "push it D" -> value D
                      (the same for pull: "pull it 8 cm further" -> pull.distance +0.08)
 - skill, grasp side: "grasp it from the side|top" -> pick.grasp_side (recorded; no skill uses it yet)
+- skill, grasp point: "grasp it by the handle" -> pick.grasp_point = "handle" (a named grasp of the object)
 D is a distance with a unit, in digits or words ("1 cm", "five centimeters"); none or "a bit" is 1 cm,
 "a lot"/"much" 3 cm. Several corrections may be joined by "and"/","; contradictory ones are refused.
 """
@@ -52,6 +53,8 @@ _VERTICAL = [(re.compile(r"\b(?:lower|deeper|down)\b"), -1.0), (re.compile(r"\b(
 _PUSH_MORE = [(re.compile(r"\b(?:less far|not as far|not so far|shorter|less)\b"), -1.0),
               (re.compile(r"\b(?:further|farther|more|longer)\b"), +1.0)]
 _SIDE = re.compile(r"\bfrom (?:the )?(?P<side>side|top|above)\b")
+#: a named grasp point of the object (the scene defines them, e.g. a mug's handle)
+_GRASP_POINT = re.compile(r"\bby (?:the|its) (?P<part>handle)\b")
 _A_LOT = re.compile(r"\b(?:a lot|much|way|lots)\b")
 _A_BIT = re.compile(r"\b(?:a little bit|a little|a bit|a tiny bit|slightly|a tad|a touch|bit)\b")
 #: words that carry no meaning once the pieces above are taken out
@@ -119,6 +122,10 @@ def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, Objec
         hit, rest = _take(pattern, rest)
         if hit:
             clause.pieces.append(("speed", sign))
+    part = _GRASP_POINT.search(rest)
+    if part:
+        clause.pieces.append(("grasp_point", part["part"]))
+        rest = _GRASP_POINT.sub(" ", rest)
     side = _SIDE.search(rest)
     if side:
         clause.pieces.append(("side", "top" if side["side"] == "above" else "side"))
@@ -201,6 +208,10 @@ def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[st
             out.append((skill, "speed", "delta", round(value * step, 6), None if skill else "applies to every skill"))
         elif kind == "speed_value":
             out.append((skill, "speed", "value", value, None))
+        elif kind == "grasp_point":
+            if skill not in (None, "pick"):
+                raise CorrectionError(f"a grasp point applies to pick, not {skill}")
+            out.append(("pick", "grasp_point", "value", value, None))
         elif kind == "side":
             if skill not in (None, "pick"):
                 raise CorrectionError(f"a grasp side applies to pick, not {skill}")
@@ -290,8 +301,13 @@ def distill(text: str, context: CorrectionContext | None = None) -> list[Correct
         obj = named or base_object
         scope = context.scope or ("object" if explicit else "category" if obj is not None else "any")
         for skill, parameter, mode, value, note in _clause_params(clause, clause_context):
+            if parameter == "grasp_point" and (obj is None or scope == "any"):
+                # a handle belongs to a kind of object: as 'any' it would reach cubes, which have none
+                raise CorrectionError(f"'{piece.strip()}': say which object has the {value} (or correct it while "
+                                      f"the robot handles one)")
             records.append(CorrectionRecord(kind="skill", skill=skill, parameter=parameter, mode=mode, value=value,
-                                            scope=scope, object=obj, target=target if skill == "place" else None, applicable=parameter != "grasp_side",
+                                            scope=scope, object=obj, target=target if skill == "place" else None,
+                                            applicable=parameter != "grasp_side",
                                             note=note, **common))
     if not records:
         raise CorrectionError(f"I could not find a correction in '{raw}'; {HELP}")

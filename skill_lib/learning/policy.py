@@ -126,8 +126,8 @@ class LearnedPick(LearnedPolicy):
     LIFT = 0.12
 
     def declines(self, world, params: dict) -> str | None:
-        if params.get("grasp_offset"):
-            return "a grasp offset (an operator's correction) is only followed by the scripted controller"
+        if params.get("grasp_offset") or params.get("grasp_point"):
+            return "grasp offsets and grasp points (operators' corrections) are followed by the scripted controller"
         return _outside_training(world.object(params["object"]), "object")
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:

@@ -20,14 +20,22 @@ def grasp_height(obj) -> float:
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     obj = ctx.world.object(ctx.params["object"])
     ctx.memory["start_z"] = float(obj.position[2])
-    top = obj.top_z
+    top, yaw = obj.top_z, 0.0
     grasp = np.array([obj.position[0], obj.position[1], grasp_height(obj) + ctx.params["grasp_offset"]])
+    if ctx.params["grasp_point"]:  # a named grasp of the object (a mug's handle), as it lies now
+        x, y, z, yaw = obj.grasp_points[ctx.params["grasp_point"]]
+        grasp = np.array([x, y, z + ctx.params["grasp_offset"]])
     return [
-        Waypoint(above(grasp, top + APPROACH), OPEN, tolerance=0.01),
-        Waypoint(grasp, OPEN, speed=0.5, tolerance=0.004, hold_steps=2),
-        Waypoint(grasp, CLOSED, tolerance=0.01, hold_steps=8),
-        Waypoint(above(grasp, top + LIFT), CLOSED, tolerance=0.01, speed=0.6),
+        Waypoint(above(grasp, top + APPROACH), OPEN, tolerance=0.01, yaw=yaw),
+        Waypoint(grasp, OPEN, speed=0.5, tolerance=0.004, hold_steps=2, yaw=yaw),
+        Waypoint(grasp, CLOSED, tolerance=0.01, hold_steps=8, yaw=yaw),
+        Waypoint(above(grasp, top + LIFT), CLOSED, tolerance=0.01, speed=0.6, yaw=yaw),
     ]
+
+
+def _has_grasp_point(ctx: SkillContext) -> bool:
+    name = ctx.params["grasp_point"]
+    return not name or name in ctx.world.object(ctx.params["object"]).grasp_points
 
 
 SKILL = SkillSpec(
@@ -36,8 +44,12 @@ SKILL = SkillSpec(
     phrasings=("pick it up", "grab the object", "grasp it", "lift the object up",
                "take hold of it", "raise it off the table"),
     params=(OBJECT, ParamSpec("grasp_offset", "float", "metres above the object's centre to grasp at",
-                              default=0.0, low=-0.03, high=0.05), SPEED),
+                              default=0.0, low=-0.03, high=0.05),
+            ParamSpec("grasp_point", "str", "a named grasp of the object (e.g. 'handle'); empty: the centre",
+                      default=""),
+            SPEED),
     preconditions=(exists("object"), not_container("object"), reachable("object"),
+                   Condition("the object has the named grasp point", _has_grasp_point),
                    Condition("object has nothing on top of it", lambda c: P.is_free(c.world, c.params["object"]))),
     postconditions=(Condition("object is held by the gripper", lambda c: P.is_held(c.world, c.params["object"])),
                     Condition("object is lifted off the table", lambda c: P.is_lifted(c.world, c.params["object"]))),
