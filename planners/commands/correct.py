@@ -40,7 +40,9 @@ def scene_objects(scene_name: str) -> dict:
         objects[spec.name] = ObjectState(
             name=spec.name, category=spec.category, position=np.array([*spec.position, half[2]]),
             orientation=np.array([0.0, 0.0, 0.0, 1.0]), half_extents=half, color=spec.color, size=spec.size,
-            is_container=spec.container, synonyms=spec.synonyms)
+            is_container=spec.container, synonyms=spec.synonyms, opening=0.0 if spec.articulated else None,
+            grasp_points={name: np.array([spec.position[0] + x, spec.position[1] + y, z, yaw + spec.yaw])
+                          for name, (x, y, z, yaw) in spec.grasp_points})
     return objects
 
 

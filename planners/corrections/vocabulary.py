@@ -57,6 +57,16 @@ TEMPLATES: tuple[str, ...] = (
     "pick up the <object> first", "open the gripper first",
 )
 
+#: only for scenes with a drawer: "pull" beside "push" is a pair the recogniser confuses, so scenes
+#: without drawers do not offer it (with it, the default scene's "push it further" was heard as "pull")
+DRAWER_TEMPLATES: tuple[str, ...] = (
+    "pull it further", "pull it a bit further", "pull it <number> <unit> further", "pull it <number> <unit> more",
+    "pull it less far", "open it further", "open it a bit more",
+)
+#: only for scenes whose objects name grasp points (the <grasp> slot: "handle", ...)
+GRASP_POINT_TEMPLATES: tuple[str, ...] = ("grasp it by the <grasp>", "pick it up by the <grasp>",
+                                          "hold it by the <grasp>")
+
 
 @dataclass(frozen=True)
 class GrammarVocabulary:
@@ -83,21 +93,27 @@ def _clean(words: Iterable[str]) -> tuple[str, ...]:
 
 
 def correction_vocabulary(object_words: Iterable[str] = (), skill_words: Iterable[str] = (), *,
-                          container_words: Iterable[str] = ()) -> GrammarVocabulary:
+                          container_words: Iterable[str] = (), drawers: bool = False,
+                          grasp_points: Iterable[str] = ()) -> GrammarVocabulary:
     """The correction grammar for a scene: templates plus slot values.
 
     `object_words` are object descriptions from the scene ("red cube", "lego brick"); `skill_words` the
-    skill names; `container_words` the containers of the scene (defaults: tray, box, bin).
+    skill names; `container_words` the containers of the scene (defaults: tray, box, bin); `drawers` and
+    `grasp_points` (names such as "handle") add the pull and grasp-point phrasings.
     """
     objects = _clean(object_words) or DEFAULT_OBJECT_WORDS
     containers = _clean(container_words) or DEFAULT_CONTAINER_WORDS
+    grasps = _clean(grasp_points)
+    slots = {
+        "number": NUMBER_WORDS, "unit": UNIT_WORDS, "direction": DIRECTION_WORDS, "side": SIDE_WORDS,
+        "object": objects, "container": containers, "color": COLOR_WORDS, "size": SIZE_WORDS,
+        "skill": _clean(skill_words) or DEFAULT_SKILL_WORDS,
+    }
+    if grasps:
+        slots["grasp"] = grasps
     return GrammarVocabulary(
-        phrases=TEMPLATES,
-        slots={
-            "number": NUMBER_WORDS, "unit": UNIT_WORDS, "direction": DIRECTION_WORDS, "side": SIDE_WORDS,
-            "object": objects, "container": containers, "color": COLOR_WORDS, "size": SIZE_WORDS,
-            "skill": _clean(skill_words) or DEFAULT_SKILL_WORDS,
-        },
+        phrases=TEMPLATES + (DRAWER_TEMPLATES if drawers else ()) + (GRASP_POINT_TEMPLATES if grasps else ()),
+        slots=slots,
     )
 
 
@@ -117,4 +133,7 @@ def scene_vocabulary(objects, skill_words: Iterable[str] = ()) -> GrammarVocabul
             said = {noun, *(f"{obj.color} {noun}" for _ in [0] if obj.color),
                     *(f"{obj.size} {obj.color or ''} {noun}" for _ in [0] if obj.size)}
             (container_phrases if obj.is_container else phrases).update(" ".join(p.split()) for p in said)
-    return correction_vocabulary(sorted(phrases), skill_words, container_words=sorted(container_phrases))
+    drawers = any(o.opening is not None for o in objects.values())
+    grasps = sorted({g for o in objects.values() for g in o.grasp_points})
+    return correction_vocabulary(sorted(phrases), skill_words, container_words=sorted(container_phrases),
+                                 drawers=drawers, grasp_points=grasps)
