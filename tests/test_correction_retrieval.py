@@ -97,6 +97,7 @@ def test_index_is_rebuilt_from_the_database_never_the_reverse(memory, objects, t
     teach(memory, objects, "push it 3 cm further", task="push the yellow cube 10 cm left", object="yellow_cube")
     q = query(objects, "push the yellow cube 10 cm to the right", "push", "yellow_cube")
     assert texts(memory.retrieve(q)) == ["push it 3 cm further"]
+    memory.index.flush()  # saved in the background
     assert (tmp_path / INDEX_FILE).is_file() and (tmp_path / MANIFEST_FILE).is_file()
     # a second process opening the same files reuses the saved index (no rebuild)...
     fresh = CorrectionIndex(memory.store, embedder=embedder)
@@ -104,9 +105,11 @@ def test_index_is_rebuilt_from_the_database_never_the_reverse(memory, objects, t
     # ...but not once the database changed behind it, and never a torn or foreign index file
     memory.store.delete(memory.store.ids()[0])
     assert memory.retrieve(q) == []
+    memory.index.flush()
     (tmp_path / INDEX_FILE).write_bytes(b"torn")
     again = CorrectionIndex(memory.store, embedder=embedder)
     assert len(again) == 0 and again.rebuilds == 1
+    again.flush()
     manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
     assert manifest["ids"] == [] and manifest["generation"] == memory.store.fingerprint()["generation"]
 
@@ -122,6 +125,7 @@ def test_index_follows_the_store_by_difference_not_by_rebuilding(memory, objects
     memory.retrieve(q)
     assert (memory.index.rebuilds, memory.index.encoded, len(memory.index)) == (1, 4, 3)
     # another process catches up from the saved index the same way
+    memory.index.flush()
     later = CorrectionIndex(memory.store, embedder=embedder)
     teach(memory, objects, "slower", task="pick up the blue cube", object="blue_cube")
     assert len(later) == 4 and (later.rebuilds, later.encoded) == (0, 1)

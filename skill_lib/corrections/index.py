@@ -4,8 +4,8 @@ Files next to the database: `corrections.faiss` (an IndexIDMap2 over IndexFlatIP
 keyed by record id, so inner product is cosine) and `corrections.index.json` (the store fingerprint it
 was last synced with, its record ids, the model id and the index file's hash). When the store changes,
 only the difference is applied: new records are embedded and added, deleted ones removed (embedding
-every record again would cost minutes at 100k). A torn, foreign or mismatched file is rebuilt from the
-store. Searches can be limited to given record ids (the retrieval gates' pre-filter).
+every record again would cost minutes at 100k); the files are then saved in the background. A torn,
+foreign, stale or mismatched file is caught up or rebuilt from the store. Searches can be limited to given record ids (the retrieval gates' pre-filter).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class CorrectionIndex:
         self._index: faiss.IndexIDMap2 | None = None
         self._ids: list[int] = []
         self._synced_with: dict | None = None
+        self._saver: threading.Thread | None = None
         #: full builds from the store, and records embedded in all (tests and logs)
         self.rebuilds = 0
         self.encoded = 0
@@ -135,11 +136,29 @@ class CorrectionIndex:
         if self._ids != self.store.ids():  # changed while we embedded: sync again on the next call
             expected = {**expected, "generation": -1}
         self._synced_with = expected
-        data = faiss.serialize_index(self._index).tobytes()
-        manifest = {**expected, "ids": self._ids, "index_sha256": hashlib.sha256(data).hexdigest()}
-        try:
-            # index first, manifest last: a crash between them leaves a hash mismatch -> rebuild
-            _atomic_write(self.index_dir / INDEX_FILE, data)
-            _atomic_write(self.index_dir / MANIFEST_FILE, (json.dumps(manifest) + "\n").encode("utf-8"))
-        except OSError as err:  # a read-only data dir costs a rebuild next time, not a failure now
-            log.warning("cannot save correction index to %s: %s", self.index_dir, err)
+        # Saving is slow at scale (150 MB to hash and write at 100k records) and only spares the next
+        # process some embedding: it runs in the background on a copy, in order, never blocking a skill.
+        self._save_in_background(faiss.clone_index(self._index), {**expected, "ids": list(self._ids)})
+
+    def _save_in_background(self, index: faiss.Index, manifest: dict) -> None:
+        previous = self._saver
+
+        def save() -> None:
+            if previous is not None:
+                previous.join()  # saves land in the order of the syncs
+            data = faiss.serialize_index(index).tobytes()
+            try:
+                # index first, manifest last: a crash between them leaves a hash mismatch -> rebuild
+                _atomic_write(self.index_dir / INDEX_FILE, data)
+                _atomic_write(self.index_dir / MANIFEST_FILE, (json.dumps(
+                    {**manifest, "index_sha256": hashlib.sha256(data).hexdigest()}) + "\n").encode("utf-8"))
+            except OSError as err:  # a read-only data dir costs a rebuild next time, not a failure now
+                log.warning("cannot save correction index to %s: %s", self.index_dir, err)
+
+        self._saver = threading.Thread(target=save, name="correction-index-save", daemon=True)
+        self._saver.start()
+
+    def flush(self) -> None:
+        """Wait until the index files on disk match the last sync."""
+        if self._saver is not None:
+            self._saver.join()

@@ -252,4 +252,5 @@ class CorrectionMemory:
         return results
 
     def close(self) -> None:
+        self.index.flush()
         self.store.close()
