@@ -72,7 +72,10 @@ class Executor:
         if policy is None and spec.policy is not None:
             policy = spec.policy()
             # a learned policy may decline a context it was not trained for (another object shape)
-            declined = policy.declines(self.world, call.params) if hasattr(policy, "declines") else None
+            try:
+                declined = policy.declines(self.world, call.params) if hasattr(policy, "declines") else None
+            except KeyError:  # an object that is not there: the skill's preconditions say so
+                declined = None
             if declined:
                 policy, why = spec.scripted(), {"fallback": declined}
         elif policy is None:

@@ -102,7 +102,8 @@ class PyBulletArm(ArmInterface, WorldView):
             return {}
         rotation = np.array(pb.getMatrixFromQuaternion(orn)).reshape(3, 3)
         # PyBullet reports the centre of mass; the URDF frame sits at -inertial origin from it
-        origin = np.asarray(com) - rotation @ np.asarray(pb.getDynamicsInfo(body, -1, physicsClientId=self._client)[3])
+        inertial = pb.getDynamicsInfo(body, -1, physicsClientId=self._client)[3]
+        origin = np.asarray(com) - rotation @ np.asarray(inertial)
         yaw = pb.getEulerFromQuaternion(orn)[2]
         return {name: np.append(origin + rotation @ (np.asarray(p[:3]) * spec.scale), p[3] + yaw)
                 for name, p in spec.grasp_points}

@@ -7,5 +7,5 @@ from skill_lib.corrections.retrieval import (ABSTAIN_THRESHOLD, CorrectionMemory
 from skill_lib.corrections.store import CorrectionStore, StoreError, default_db_path
 
 __all__ = ["ABSTAIN_THRESHOLD", "CorrectionMemory", "CorrectionRecord", "CorrectionStore", "ObjectContext",
-           "PlanRule", "RecordError", "RetrievalQuery", "RetrievedCorrection", "StoreError", "colour_histogram", "visual_descriptor",
-           "default_db_path"]
+           "PlanRule", "RecordError", "RetrievalQuery", "RetrievedCorrection", "StoreError", "colour_histogram",
+           "default_db_path", "visual_descriptor"]

@@ -5,7 +5,8 @@ keyed by record id, so inner product is cosine) and `corrections.index.json` (th
 was last synced with, its record ids, the model id and the index file's hash). When the store changes,
 only the difference is applied: new records are embedded and added, deleted ones removed (embedding
 every record again would cost minutes at 100k); the files are then saved in the background. A torn,
-foreign, stale or mismatched file is caught up or rebuilt from the store. Searches can be limited to given record ids (the retrieval gates' pre-filter).
+foreign, stale or mismatched file is caught up or rebuilt from the store. Searches can be limited to
+given record ids (the retrieval gates' pre-filter).
 """
 from __future__ import annotations
 
