@@ -108,3 +108,11 @@ def test_save_policy_is_inference_only_and_small(tmp_path):
     agent = MultiCriticSAC(TrainConfig(), 19, 3, 4)
     save_policy(agent, tmp_path / "p.pt")
     assert (tmp_path / "p.pt").stat().st_size < 1_000_000
+
+
+def test_a_decline_check_on_a_missing_object_leaves_the_report_to_the_preconditions(tmp_path):
+    skills = _skills(move_to={"policy": FakeDecliningPolicy})
+    ghost = Plan("move above the ghost", (SkillCall("move_to", {"target": "ghost", "height": 0.1}),), ())
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        report = Executor(arm, arm, skills, retries=0).run(ghost)
+    assert not report.success and "precondition failed" in report.outcomes[0].message
