@@ -36,7 +36,7 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "psutil"],  # psutil: Fast DDS's `shm clean`, run before the ROS tests
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
                 "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",

@@ -28,6 +28,7 @@ def hardware(tmp_path_factory):
         spinner.close()
         process.kill()
         process.wait(timeout=10)
+        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")  # shown if a test failed
 
 
 def test_transitions_gate_the_robot(hardware):
