@@ -3,7 +3,9 @@ each task, and the seeded paraphrase templates (with optional word noise) it cor
 
 The robot never sees anything in this module except the correction text. Ground truth is expressed only
 through existing skill parameters and plan rules:
-- cubes go in the tray, 5 cm left of its centre (place.offset_y = +0.05), within 2 cm;
+- large cubes go in the tray 5 cm left of its centre (place.offset_y = +0.05), small cubes 5 cm right of it
+  (-0.05), within 2 cm: a preference that depends on an attribute inside a category, so a correction
+  taught on one size transfers wrongly to the other unless the memory learns that size matters;
 - Lego bricks go in the bin (plan rule "destination"); the task text always says "tray";
 - cartons (4 x 4 x 12 cm, tall) are grasped 3 cm above their centre (pick.grasp_offset = +0.03): the
   default centre grasp puts the palm on the carton's top and tips it over (measured: 1-2/8 seeds upright
@@ -36,13 +38,21 @@ class GroundTruth:
     grasp_offset: float | None = None
 
 
-GROUND_TRUTH: dict[str, GroundTruth] = {
+#: by category, or (category, size) where the size decides
+GROUND_TRUTH: dict[str | tuple[str, str], GroundTruth] = {
     "cube": GroundTruth("put", container="tray", place_offset=(0.0, 0.05)),
+    ("cube", "small"): GroundTruth("put", container="tray", place_offset=(0.0, -0.05)),
     "lego": GroundTruth("put", container="bin"),
     "carton": GroundTruth("pick", grasp_offset=0.03),
     "ball": GroundTruth("put", container="tray"),
     "die": GroundTruth("put", container="tray"),
 }
+
+
+def truth_for(category: str | None, size: str | None = None) -> GroundTruth | None:
+    return GROUND_TRUTH.get((category or "", size or "")) or GROUND_TRUTH.get(category or "")
+
+
 #: the robot's defaults for the same knobs (skill_lib.skills): what "no knowledge" means
 DEFAULT_GRASP_OFFSET = 0.0
 
@@ -99,8 +109,8 @@ def _used(report: TaskReport, skill: str, param: str, default: object) -> object
 
 
 def judge(task: TaskSpec, arm: PyBulletArm, report: TaskReport) -> Verdict:
-    truth = GROUND_TRUTH[task.category]
     obj = arm.objects()[task.obj]
+    truth = truth_for(task.category, obj.size)
     if truth.task == "pick":
         upright = obj.half_extents[2] > 1.5 * max(obj.half_extents[:2])
         if P.is_held(arm, task.obj) and P.is_lifted(arm, task.obj) and upright:
@@ -214,7 +224,7 @@ def build_tasks(rounds: int, per_round: int, seed: int) -> list[TaskSpec]:
 
     def make(rnd: int, group: str, scene: str, spec, task_seed: int) -> TaskSpec:
         words = [w for w in (spec.size, spec.color, spec.category) if w]
-        templates = PICK_TASKS if GROUND_TRUTH[spec.category].task == "pick" else PUT_TASKS
+        templates = PICK_TASKS if truth_for(spec.category).task == "pick" else PUT_TASKS
         noun = " ".join(words)
         return TaskSpec(rnd, group, scene, spec.name, spec.category, task_seed,
                         rng.choice(templates).format(x=noun), noun)

@@ -4,7 +4,8 @@ robot in PyBullet; does the correction memory cut the corrections needed on late
 Rounds: R0 teaches on seen instances; R1-R3 mix seen instances in new poses, novel instances of the same
 categories and out-of-category distractors. Conditions: `none` (a fresh memory per task: corrections fix
 the running task only), `text` (text + attribute retrieval), `visual` (plus a colour histogram from the
-scene camera on records and queries), `no-abstain` (as visual, threshold 0). Every task runs through
+scene camera on records and queries), `no-abstain` (as visual, threshold 0), `no-narrowing` (as visual, but a
+correction that contradicts what memory applied does not narrow the records to the attribute that differs). Every task runs through
 Scheduler(corrections=memory) + Executor; the operator re-runs the task after each correction, up to a
 budget of 3 corrections (every utterance counts, understood or not). Ground truth and templates:
 bench/correction_protocol.py.
@@ -31,8 +32,8 @@ from pathlib import Path
 # spin against other processes: 1.08 s per query measured at load 4.7, 38 ms with one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from correction_protocol import (CORRECTION_BUDGET, GROUND_TRUTH, Operator, TaskSpec, build_tasks,
-                                 judge, load_bench_scene, paint_urdf_objects)
+from correction_protocol import (CORRECTION_BUDGET, Operator, TaskSpec, build_tasks, judge, load_bench_scene,
+                                 paint_urdf_objects, truth_for)
 from hardware.pybullet import PyBulletArm, PyBulletConfig
 from hardware.scene import SceneSpec
 from planners.corrections import CorrectionContext, CorrectionError, record_correction
@@ -40,10 +41,12 @@ from planners.plan import TaskError
 from planners.scheduler import Scheduler
 from skill_lib.corrections import ABSTAIN_THRESHOLD, CorrectionMemory, CorrectionRecord, CorrectionStore, \
     RetrievalQuery, RetrievedCorrection, visual_descriptor
+from skill_lib.corrections.record import ObjectContext
 
-#: condition -> (uses memory across tasks, visual descriptors, abstain threshold)
-CONDITIONS = {"none": (False, False, ABSTAIN_THRESHOLD), "text": (True, False, ABSTAIN_THRESHOLD),
-              "visual": (True, True, ABSTAIN_THRESHOLD), "no-abstain": (True, True, 0.0)}
+#: condition -> (uses memory across tasks, visual descriptors, abstain threshold, narrowing on conflict)
+CONDITIONS = {"none": (False, False, ABSTAIN_THRESHOLD, True), "text": (True, False, ABSTAIN_THRESHOLD, True),
+              "visual": (True, True, ABSTAIN_THRESHOLD, True), "no-abstain": (True, True, 0.0, True),
+              "no-narrowing": (True, True, ABSTAIN_THRESHOLD, False)}
 GROUPS = ("seen", "novel", "other")
 
 
@@ -61,9 +64,9 @@ class BenchMemory(CorrectionMemory):
         return results
 
 
-def _truth_value(category: str | None, record: CorrectionRecord) -> object:
-    """The ground-truth value of what a record changes, for objects of `category`."""
-    truth = GROUND_TRUTH.get(category or "")
+def _truth_value(obj: ObjectContext | None, record: CorrectionRecord) -> object:
+    """The ground-truth value of what a record changes, for objects like `obj`."""
+    truth = truth_for(obj.category, obj.size) if obj is not None else None
     if truth is None:
         return "unknown"
     if record.kind == "plan":
@@ -77,15 +80,13 @@ def _truth_value(category: str | None, record: CorrectionRecord) -> object:
 
 def is_precise(query: RetrievalQuery, record: CorrectionRecord) -> bool:
     """Applied knowledge that the ground truth of the object it was applied to agrees with."""
-    source = record.object.category if record.object else None
     if record.kind == "plan":
         match = record.rule.args.get("match") or {}
         hits = [o for o in query.objects if not o.attributes.get("container")
                 and all(not match.get(k) or match[k] == getattr(o, k) for k in ("category", "color", "size"))]
-        return bool(hits) and all(_truth_value(o.category, record) == record.rule.args.get("container")
-                                  for o in hits)
-    wanted = _truth_value(query.object.category if query.object else None, record)
-    return wanted not in (None, "unknown") and wanted == _truth_value(source, record)
+        return bool(hits) and all(_truth_value(o, record) == record.rule.args.get("container") for o in hits)
+    wanted = _truth_value(query.object, record)
+    return wanted not in (None, "unknown") and wanted == _truth_value(record.object, record)
 
 
 @dataclass
@@ -108,7 +109,7 @@ class TaskResult:
 class Runner:
     def __init__(self, condition: str, noise: float, seed: int, workdir: Path) -> None:
         self.condition, self.workdir = condition, workdir
-        self.persistent, self.visual, self.threshold = CONDITIONS[condition]
+        self.persistent, self.visual, self.threshold, self.narrowing = CONDITIONS[condition]
         self.scheduler = Scheduler()
         self.operator = Operator(seed, noise)
         self.source = "voice" if noise > 0 else "interactive"
@@ -166,11 +167,14 @@ class Runner:
                         free_retry = False
                         continue
                     return result
+                skill = {"grasp": "pick", "placement": "place"}.get(verdict.fault)
+                # what memory applied to the corrected skill (the robot knows this: it applied them)
+                applied = {r.id: r for q, r in memory.accepted if q.skill == skill} if self.narrowing else {}
                 context = CorrectionContext(
-                    task=task.text, skill={"grasp": "pick", "placement": "place"}.get(verdict.fault),
-                    object=task.obj, target=GROUND_TRUTH[task.category].container if verdict.fault == "placement"
-                    else None, objects=arm.objects(), task_id=task_id, source=self.source,
-                    visual=seen_as)
+                    task=task.text, skill=skill, object=task.obj,
+                    target=truth_for(task.category).container if verdict.fault == "placement" else None,
+                    objects=arm.objects(), task_id=task_id, source=self.source, visual=seen_as,
+                    applied=tuple(applied.values()))
                 while True:
                     if result.corrections >= CORRECTION_BUDGET:
                         return result

@@ -48,6 +48,8 @@ class Scheduler:
         if self.corrections is not None:
             from planners.corrections.runtime import CallCorrector
             prepare_call = CallCorrector(self.corrections, plan.task, world, log=log)
+            if live is not None:
+                live.corrector = prepare_call  # a live correction sees what memory gave the running skill
             if log is not None and self._plan_corrections is not None and self._plan_corrections[0] is plan:
                 _, retrieved, applied = self._plan_corrections
                 log.write("corrections_retrieved", stage="plan", corrections=[r.summary() for r in retrieved])

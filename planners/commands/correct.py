@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from planners.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from skill_lib.corrections.record import SCOPES
 
 SKILL_NAMES = ("pick", "place", "push", "move_to", "open_gripper", "close_gripper")
 
@@ -22,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     correct.add_argument("--task", help="the task the correction is about")
     correct.add_argument("--skill", choices=SKILL_NAMES, help="the skill the correction is about")
     correct.add_argument("--object", help="the object it is about (name or description, e.g. red_cube)")
-    correct.add_argument("--scope", choices=("object", "category", "any"),
-                         help="apply to this object's attributes, its category, or anything (default: from the text)")
+    correct.add_argument("--scope", choices=SCOPES,
+                         help="apply to this object's attributes, its category (or a category narrowed to one "
+                              "attribute), or anything (default: from the text)")
     correct.add_argument("--scene", default="default", help="scene whose objects are known (default: default)")
     correct.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
     correct.set_defaults(handler=cmd_correct)

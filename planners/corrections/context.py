@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from hardware.types import ObjectState
 from planners.grounding import CATEGORY_NOUNS, DETERMINERS, KNOWN_COLORS, SIZE_WORDS, ground
 from planners.plan import TaskError
-from skill_lib.corrections.record import ObjectContext
+from skill_lib.corrections.record import CorrectionRecord, ObjectContext
 
 
 class CorrectionError(ValueError):
@@ -32,6 +32,9 @@ class CorrectionContext:
     source: str = "api"
     #: force a record's scope ("object", "category", "any"); None: from the text
     scope: str | None = None
+    #: the stored records that were applied to the skill call being corrected: a correction that undoes
+    #: them for another kind of object narrows them (planners/corrections/narrowing.py)
+    applied: tuple[CorrectionRecord, ...] = ()
 
 
 def object_context(obj: ObjectState) -> ObjectContext:

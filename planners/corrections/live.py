@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from hardware.arm import WorldView
 from planners.corrections.apply import apply_to_call
 from planners.corrections.context import CorrectionContext, CorrectionError
-from planners.corrections.runtime import MEMORY_ERRORS, record_correction
+from planners.corrections.runtime import MEMORY_ERRORS, CallCorrector, record_correction
 from planners.episode_log import EpisodeLog
 from planners.plan import SkillCall
+from skill_lib.corrections.record import CorrectionRecord
 from skill_lib.corrections.retrieval import CorrectionMemory, visual_descriptor
 
 
@@ -25,6 +27,15 @@ class LiveCorrections:
                  log: EpisodeLog | None = None, notify: Callable[[str], None] = print) -> None:
         self.task, self.world, self.memory, self.log, self.notify = task, world, memory, log, notify
         self._inbox: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        #: the running task's CallCorrector (set by the scheduler): which stored records the running skill
+        #: got, so a correction that contradicts them narrows them (planners/corrections/narrowing.py)
+        self.corrector: CallCorrector | None = None
+
+    def _applied_to_running_call(self) -> tuple[CorrectionRecord, ...]:
+        if self.corrector is None or not self.corrector.history or self.memory is None:
+            return ()
+        ids = [a.id for a in self.corrector.history[-1][1] if a.applied and a.id is not None]
+        return tuple(self.memory.store.get_many(ids))
 
     def submit(self, text: str, source: str = "interactive") -> None:
         """Thread-safe: queue a correction for the running skill."""
@@ -48,14 +59,16 @@ class LiveCorrections:
                                         objects=self.world.objects(), source=source,
                                         visual=visual_descriptor(self.world, name) if name else None)
             try:
-                records = record_correction(text, context, self.memory)
+                records = record_correction(text, context, None)  # what it says: applied to this run
+                if self.memory is not None:  # what is remembered may be narrowed records
+                    record_correction(text, replace(context, applied=self._applied_to_running_call()),
+                                      self.memory)
             except CorrectionError as err:
                 self.notify(f"correction not understood: {err}")
                 self._write("correction_rejected", text=text, source=source, error=str(err))
                 continue
             except MEMORY_ERRORS as err:  # not stored, but still applied to this run
                 self.notify(f"correction not stored ({err}); applying it to this run only")
-                records = record_correction(text, context, None)
             running = SkillCall(call.skill, {**call.params, **current, **changed})
             corrected, applied = apply_to_call(running, records)
             updates = {k: v for k, v in corrected.params.items() if running.params.get(k) != v}

@@ -15,6 +15,7 @@ from hardware.types import ObjectState
 from planners.corrections.apply import AppliedCorrection, apply_to_call, apply_to_plan
 from planners.corrections.context import CorrectionContext, object_context
 from planners.corrections.distill import distill
+from planners.corrections.narrowing import narrow_on_conflict
 from planners.episode_log import EpisodeLog
 from planners.plan import Plan, SkillCall
 from skill_lib.corrections.record import CorrectionRecord
@@ -29,12 +30,16 @@ MEMORY_ERRORS = (StoreError, sqlite3.Error, OSError, RuntimeError)
 
 def record_correction(text: str, context: CorrectionContext, store: CorrectionStore | CorrectionMemory | None,
                       *, dry_run: bool = False) -> list[CorrectionRecord]:
-    """Distill and (unless dry_run or store is None) store. Raises CorrectionError before storing anything."""
+    """Distill and (unless dry_run or store is None) store, narrowing the applied records it contradicts.
+    Returns what was stored (narrowed records included), or, not storing, what the text says.
+    Raises CorrectionError before storing anything."""
     records = distill(text, context)
     if dry_run or store is None:
         return records
+    records, replaced = narrow_on_conflict(records, context.applied)
     target = store.store if isinstance(store, CorrectionMemory) else store
-    return target.add_many(records)  # one transaction: all of a correction's records, or none
+    # one transaction: all of a correction's records (and the narrowed ones in place of the old), or none
+    return target.add_many(records, replacing=[r.id for r in replaced])
 
 
 def _call_object(call: SkillCall) -> str | None:

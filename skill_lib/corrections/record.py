@@ -15,7 +15,13 @@ KINDS = ("plan", "skill")
 MODES = ("delta", "value")
 SOURCES = ("cli", "api", "topic", "voice", "interactive", "import")
 RULE_TYPES = ("before", "destination")
-SCOPES = ("object", "category", "any")
+#: what a record applies to -> the object attributes that must match: this object's attributes ("object"),
+#: its category, anything, or a category narrowed to one attribute (after corrections that contradict
+#: each other between, say, small and large cubes: see planners/corrections/narrowing.py)
+SCOPE_KEYS: dict[str, tuple[str, ...]] = {
+    "object": ("category", "color", "size"), "category+size": ("category", "size"),
+    "category+color": ("category", "color"), "category": ("category",), "any": ()}
+SCOPES = tuple(SCOPE_KEYS)
 #: size of a visual descriptor is free, but bounded so a record stays small
 MAX_VISUAL_LEN = 256
 

@@ -4,7 +4,7 @@ similarity; below a threshold it abstains, so an unrelated correction never leak
 
 Gates come first because they are what makes a correction *about* something: a skill-level record
 needs the same skill; an object-scope record needs the same category, colour and size; a category-scope
-record the same category. Text similarity then ranks and thresholds what passes: MiniLM is good at
+record the same category; a narrowed one (category+size, category+color) the category and that attribute. Text similarity then ranks and thresholds what passes: MiniLM is good at
 "same task, other words" but poor at "same words, other object", which the gates handle.
 
 It scales with what matches, not with the store: the gates' necessary conditions (kind, skill, object
@@ -22,7 +22,7 @@ import numpy as np
 
 from hardware.arm import WorldView
 from skill_lib.corrections.index import CorrectionIndex
-from skill_lib.corrections.record import CorrectionRecord, ObjectContext, describe_context
+from skill_lib.corrections.record import SCOPE_KEYS, CorrectionRecord, ObjectContext, describe_context
 from skill_lib.corrections.store import CorrectionStore
 from skill_lib.embedding import Embedder, get_embedder
 
@@ -125,8 +125,7 @@ def _gate_skill(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[s
         return [f"target {record.target.category} vs {query.target.category}"], 0.0
     if record.scope == "any" or record.object is None:
         return [], 0.5
-    keys = ("category", "color", "size") if record.scope == "object" else ("category",)
-    fails = _matches(record.object, query.object, keys)
+    fails = _matches(record.object, query.object, SCOPE_KEYS[record.scope])
     if fails:
         return fails, 0.0
     if record.scope == "object":

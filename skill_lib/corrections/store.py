@@ -99,11 +99,15 @@ class CorrectionStore:
         """Store a record; returns it with its durable id. Committed (and fsynced) when this returns."""
         return self.add_many([record])[0]
 
-    def add_many(self, records: Iterable[CorrectionRecord]) -> list[CorrectionRecord]:
-        """All or nothing, in one transaction. A record whose uid is already stored is returned as stored
-        (import is idempotent)."""
+    def add_many(self, records: Iterable[CorrectionRecord], *, replacing: Iterable[int] = ()
+                 ) -> list[CorrectionRecord]:
+        """All or nothing, in one transaction, with the records `replacing` (ids) deleted in the same one
+        (a narrowed record replaces the original: never both, never neither). A record whose uid is
+        already stored is returned as stored (import is idempotent)."""
         stored = []
         with self._write() as db:
+            for record_id in replacing:
+                db.execute("DELETE FROM corrections WHERE id = ?", (record_id,))
             for record in records:
                 row = db.execute("SELECT id FROM corrections WHERE uid = ?", (record.uid,)).fetchone()
                 if row is None:
