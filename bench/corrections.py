@@ -260,7 +260,8 @@ def main() -> None:
     tasks = build_tasks(args.rounds, per_round, args.seed)
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     print(f"date: {datetime.date.today()}  rounds R0-R{args.rounds}, {per_round} tasks/round, seed {args.seed}, "
-          f"word noise {args.noise}, budget {CORRECTION_BUDGET} corrections/task, PyBullet DIRECT, scripted skills\n")
+          f"word noise {args.noise}, budget {CORRECTION_BUDGET} corrections/task, PyBullet DIRECT, skills as the "
+          "scheduler runs them (learned where a checkpoint exists and the policy takes the case)\n")
     results: list[TaskResult] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="correction-bench-") as tmp:
