@@ -14,7 +14,7 @@ from planners.plan import Plan, SkillCall
 from skill_lib.learning.mcsac import TrainConfig
 from skill_lib.learning.policy import with_learned_policies
 from skill_lib.learning.train import save_policy
-from skill_lib.skills import default_skills
+from skill_lib.skills import default_skills, push
 
 # No task goal: the tests judge the tool position themselves.
 HOVER = Plan("move above the green cube", (SkillCall("move_to", {"target": "green_cube", "height": 0.1}),), ())
@@ -86,11 +86,21 @@ def test_learned_pick_and_place_decline_what_they_were_not_trained_on():
         assert "outside" in place.declines(arm, {"object": "red_cube", "target": "blue_cube"})
 
 
+def test_learned_push_declines_what_it_was_not_trained_on():
+    from skill_lib.learning.policy import LearnedPush
+    push = LearnedPush(agent=None)
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert push.declines(arm, {"object": "red_cube", "direction": "left", "distance": 0.1}) is None
+        assert "5-15 cm" in push.declines(arm, {"object": "red_cube", "direction": "left", "distance": 0.2})
+        assert "lego" in push.declines(arm, {"object": "lego_brick", "direction": "left", "distance": 0.1})
+        assert "outside" in push.declines(arm, {"object": "small_red_cube", "direction": "right", "distance": 0.15})
+
+
 @pytest.mark.parametrize("target", ["green_cube", "tray", "lego_brick"])
 def test_the_committed_reach_policy_drives_move_to_in_the_default_scene(target):
     """Through the executor, with no retry: the learned policy alone must get there (checked in the sim)."""
     skills = {s.name: s for s in with_learned_policies(default_skills())}
-    assert all(skills[n].policy is not None for n in ("move_to", "pick", "place")) and skills["push"].policy is None
+    assert all(skills[n].policy is not None for n in ("move_to", "pick", "place", "push"))
     plan = Plan(f"move above the {target}", (SkillCall("move_to", {"target": target, "height": 0.1}),), ())
     wins = 0
     for seed in range(4):
@@ -116,3 +126,20 @@ def test_a_decline_check_on_a_missing_object_leaves_the_report_to_the_preconditi
     with PyBulletArm(PyBulletConfig(seed=0)) as arm:
         report = Executor(arm, arm, skills, retries=0).run(ghost)
     assert not report.success and "precondition failed" in report.outcomes[0].message
+
+
+@pytest.mark.parametrize("direction", ["left", "forward"])
+def test_the_committed_push_policy_pushes_in_the_default_scene(direction):
+    """Through the executor with no retry, judged by the object's displacement in the simulator."""
+    skills = {s.name: s for s in with_learned_policies(default_skills())}
+    params = {"object": "green_cube", "direction": direction, "distance": 0.1}
+    plan = Plan(f"push the green cube 10 cm {direction}", (SkillCall("push", params),), ())
+    wins = 0
+    for seed in range(4):
+        with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
+            start = arm.object("green_cube").position.copy()
+            report = Executor(arm, arm, skills, retries=0).run(plan)
+            moved = (arm.object("green_cube").position - start)[:2]
+            wins += bool(np.linalg.norm(moved - np.multiply(push.DIRECTIONS[direction], 0.1)) < 0.025
+                         and report.outcomes[0].policy == "learned")
+    assert wins >= 3

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_env
-from skill_lib.learning.train import demonstration, load_policy, train
+from skill_lib.learning.train import demonstration, expert_demonstration, load_policy, train
 
 SHORT = dict(skill="move_to", total_steps=300, eval_every=300, eval_episodes=4, demo_episodes=4,
              bc_pretrain_steps=100, learning_starts=100, batch_size=64, hidden=64, critic_warmup_updates=50)
@@ -100,6 +100,9 @@ def test_eval_command_json_and_errors(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "fly"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 2 and "learnable" in bad.stdout
+    noisy = subprocess.run([sys.executable, "-m", "planners.cli", "train", "pick", "--demo-noise", "0.1",
+                            "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert noisy.returncode == 2 and "state-based expert" in noisy.stdout  # pick has none: refused, no run
 
 
 @pytest.mark.parametrize("skill", ["push", "pick", "place"])
@@ -108,3 +111,14 @@ def test_scripted_demonstrations_succeed(skill):
     wins = sum(demonstration(env, 100 + i)[1] for i in range(4))
     env.close()
     assert wins >= 3
+
+
+@pytest.mark.parametrize("skill", ["push", "move_to"])
+def test_state_based_experts_succeed_and_noisy_demonstrations_keep_clean_labels(skill):
+    env = make_env(skill)
+    wins = sum(expert_demonstration(env, 200 + i)[1] for i in range(6))
+    episode, _, labels = expert_demonstration(env, 300, noise=0.1)
+    env.close()
+    assert wins >= 5
+    assert labels.shape == episode.actions.shape and not np.allclose(labels[:, :3], episode.actions[:, :3])
+    assert np.array_equal(labels[:, 3], episode.actions[:, 3])  # the gripper command is not perturbed

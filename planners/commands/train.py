@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="environment steps after the warm start (default 20000; 0: warm start only)")
     train.add_argument("--demos", type=int, default=30, help="scripted demonstrations for the warm start")
     train.add_argument("--bc-steps", type=int, default=2_000, help="behaviour-cloning updates before RL")
+    train.add_argument("--demo-noise", type=float, default=0.0,
+                       help="DART: noise on the demonstrator's actions, clean labels (push: 0.3)")
     train.add_argument("--single-critic", action="store_true", help="the baseline: one critic on the summed reward")
     train.add_argument("--lagrangian", action="store_true", help="safety weight as a Lagrange multiplier")
     train.add_argument("--eval-every", type=int, default=2_000)
@@ -33,16 +35,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.skill not in ENVIRONMENTS:
         print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
         return EXIT_USAGE
-    if args.steps < 0 or args.eval_every <= 0 or args.demos <= 0 or args.bc_steps < 0:
-        print("error: --steps and --bc-steps must be >= 0, --eval-every and --demos positive")
+    if args.steps < 0 or args.eval_every <= 0 or args.demos <= 0 or args.bc_steps < 0 or args.demo_noise < 0:
+        print("error: --steps, --bc-steps and --demo-noise must be >= 0, --eval-every and --demos positive")
         return EXIT_USAGE
     config = TrainConfig(skill=args.skill, seed=args.seed, total_steps=args.steps,
                          multi_critic=not args.single_critic, lagrangian_safety=args.lagrangian,
-                         eval_every=args.eval_every, demo_episodes=args.demos, bc_pretrain_steps=args.bc_steps)
+                         eval_every=args.eval_every, demo_episodes=args.demos, bc_pretrain_steps=args.bc_steps,
+                         demo_noise=args.demo_noise)
     kind = "single" if args.single_critic else "multi"
     run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
     print(f"training {args.skill} ({kind}-critic, seed {args.seed}, {args.steps} steps) in {run_dir}")
-    summary = train(config, run_dir, resume=not args.no_resume)
+    try:
+        summary = train(config, run_dir, resume=not args.no_resume)
+    except ValueError as err:  # settings the skill's environment cannot honour
+        print(f"error: {err}")
+        return EXIT_USAGE
     print(f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps (best "
           f"{summary['best_success_rate']:.2f}, kept in {run_dir / 'policy.pt'}); curve {run_dir / 'curve.png'}")
     if args.json:

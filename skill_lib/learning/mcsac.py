@@ -50,6 +50,10 @@ class TrainConfig:
     her_ratio: float = 0.8  # fraction of sampled transitions whose goal is relabelled
     demo_episodes: int = 30  # scripted demonstrations: replay seed data and behaviour-cloning targets
     bc_pretrain_steps: int = 2_000  # actor updates on demonstrations before any RL
+    #: DART (Laskey et al., 2017), for environments with a state-based `expert_action` (which then gives the
+    #: demonstrations): they execute the expert's action plus this much Gaussian noise and keep its clean
+    #: action as the label, so the clone also learns how the expert recovers from errors like its own
+    demo_noise: float = 0.0
     bc_weight: float = 1.0  # demonstration regulariser in the actor loss, decayed to 0 ...
     bc_decay_steps: int = 10_000  # ... over this many environment steps
     #: after the warm start, the actor waits this many updates for the critics to learn its values;

@@ -166,8 +166,54 @@ class LearnedPlace(LearnedPick):
         return super()._reached(ctx) and not ctx.world.contacts("gripper", held.name) and \
             ctx.arm.ee_pose().position[2] > held.top_z + 0.05
 
+
+class LearnedPush(LearnedPick):
+    """push driven by the push policy: goal = the object moved `distance` in `direction` from where it
+    started (re-read every step, so "push it further" mid-push moves the goal); done once it has moved
+    far enough and the hand is off it, above it."""
+
+    max_steps = 150
+
+    def declines(self, world, params: dict) -> str | None:
+        from skill_lib.learning.envs.push import PushEnv
+        from skill_lib.skills import push
+
+        obj = world.object(params["object"])
+        (x0, y0), (x1, y1) = PushEnv.goal_box
+        end = obj.position[:2] + np.asarray(push.DIRECTIONS[params["direction"]]) * params["distance"]
+        if not PushEnv.distances[0] <= params["distance"] <= PushEnv.distances[1]:
+            return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(PushEnv.distances, 100))
+        if not (x0 <= end[0] <= x1 and y0 <= end[1] <= y1):
+            return "the push ends outside the area the learned policy was trained on"
+        return _outside_training(obj, "object")
+
+    def reset(self, ctx: SkillContext) -> None:
+        from skill_lib.skills import push
+
+        self._direction = np.asarray(push.DIRECTIONS[ctx.params["direction"]])
+        self.tool_yaw = push.tool_yaw(self._direction)
+        self._start = ctx.world.object(ctx.params["object"]).position.copy()
+        ctx.memory["start"] = self._start  # the skill's postcondition measures the push from here
+        super().reset(ctx)
+
+    def _goal(self, ctx: SkillContext) -> np.ndarray:
+        return self._start + np.append(self._direction * ctx.params["distance"], 0.0)
+
+    def act(self, ctx: SkillContext) -> np.ndarray:
+        self.goal = self._goal(ctx).astype(np.float32)
+        return super().act(ctx)
+
+    def _reached(self, ctx: SkillContext) -> bool:
+        from skill_lib.skills import push
+
+        obj = ctx.world.object(ctx.params["object"])
+        left = float((self.goal - obj.position)[:2] @ self._direction)
+        return left <= push.LEAD + 0.003 and not ctx.world.contacts("gripper", obj.name) and \
+            ctx.arm.ee_pose().position[2] > obj.top_z + 0.04
+
+
 #: skill name -> adapter class, for the skills whose learned policy can drive the real skill
-ADAPTERS = {"move_to": LearnedMoveTo, "pick": LearnedPick, "place": LearnedPlace}
+ADAPTERS = {"move_to": LearnedMoveTo, "pick": LearnedPick, "place": LearnedPlace, "push": LearnedPush}
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS) -> list[SkillSpec]:

@@ -16,6 +16,11 @@ PUSH_HEIGHT = 0.018
 LEAD = 0.002  # stop this short of the distance: the object slides a little after contact ends
 
 
+def tool_yaw(direction: np.ndarray) -> float:
+    """Push with the fingers' flat side edges: the hand turns so the fingers line up with the push."""
+    return float(np.pi / 2 if direction[1] else (np.pi if direction[0] < 0 else 0.0))
+
+
 def _offset(ctx: SkillContext) -> np.ndarray:
     return np.asarray(DIRECTIONS[ctx.params["direction"]]) * ctx.params["distance"]
 
@@ -35,8 +40,7 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     contact = obj.position[:2] - direction * (half + FINGER_HALF)
     start = np.append(contact - direction * GAP, z)
     end = np.append(contact + direction * ctx.params["distance"], z)
-    # Push with the fingers' flat side edges: the hand turns so the fingers line up with the push.
-    yaw = float(np.pi / 2 if direction[1] else (np.pi if direction[0] < 0 else 0.0))
+    yaw = tool_yaw(direction)
     return [
         Waypoint(above(start, obj.top_z + 0.06), CLOSED, tolerance=0.01, yaw=yaw),
         Waypoint(start, CLOSED, speed=0.5, tolerance=0.005, yaw=yaw),

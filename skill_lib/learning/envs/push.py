@@ -4,11 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.skills import push
+from skill_lib.spec import ACTION_SCALE
+
+CLOSED = -1.0
 
 
 class PushEnv(SkillEnv):
-    max_steps = 100  # the scripted push needs 60-110 steps: approach from behind, turn the hand, push
+    max_steps = 150  # the scripted push needs 60-110 steps: turn the hand (slow for a half turn), approach, push
     distance_threshold = 0.03
+    cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
+    goal_box = ((0.28, -0.35), (0.72, 0.35))
+    distances = (0.05, 0.15)  # metres pushed
 
     def _sample_goal(self) -> np.ndarray:
         # Along x or y, as the push skill is asked (direction + distance), and inside the reach box.
@@ -16,8 +23,8 @@ class PushEnv(SkillEnv):
         while True:
             goal = cube.copy()
             axis = int(self.np_random.integers(2))
-            goal[axis] += self.np_random.uniform(0.05, 0.15) * self.np_random.choice([-1.0, 1.0])
-            if np.all(goal[:2] >= [0.3, -0.25]) and np.all(goal[:2] <= [0.7, 0.25]):
+            goal[axis] += self.np_random.uniform(*self.distances) * self.np_random.choice([-1.0, 1.0])
+            if np.all(goal[:2] >= self.goal_box[0]) and np.all(goal[:2] <= self.goal_box[1]):
                 return goal
 
     def _achieved(self) -> np.ndarray:
@@ -25,10 +32,9 @@ class PushEnv(SkillEnv):
 
     def reset(self, *, seed=None, options=None):
         obs, info = super().reset(seed=seed, options=options)
-        # The hand turns so the flat finger edges push, as the push skill does.
         direction, _ = self._direction_and_distance()
-        self.tool_yaw = float(np.pi / 2 if direction in ("left", "right") else
-                              (np.pi if direction == "backward" else 0.0))
+        self._direction = np.asarray(push.DIRECTIONS[direction])
+        self.tool_yaw = push.tool_yaw(self._direction)  # as the push skill turns the hand
         return obs, info
 
     def _direction_and_distance(self) -> tuple[str, float]:
@@ -37,9 +43,41 @@ class PushEnv(SkillEnv):
         names = (("backward", "forward"), ("right", "left"))[axis]
         return names[int(delta[axis] > 0)], float(abs(delta[axis]))
 
+    def expert_action(self) -> np.ndarray:
+        """The push controller as a function of the current state alone, so it can label the states the
+        learner visits (DAgger; the waypoint follower keeps its phase in memory and cannot). The push
+        skill's geometry, aimed at the goal rather than along a fixed line, so a cube that drifts sideways
+        is steered back: above a point behind the cube, down, push through its centre, back off."""
+        cube = self.arm.object("cube")
+        hand = self.arm.ee_pose().position
+        to_goal = (self.goal - cube.position)[:2]
+        left = float(to_goal @ self._direction)  # still to push along the asked direction
+        d = to_goal / np.linalg.norm(to_goal) if left > 0.01 else self._direction
+        half = float(np.abs(cube.half_extents[:2]) @ np.abs(self._direction))
+        z = min(push.PUSH_HEIGHT, cube.position[2])
+        behind = cube.position[:2] - d * (half + push.FINGER_HALF)  # fingers on the cube's back face
+        start = np.append(behind - d * push.GAP, z)
+        rel = hand[:2] - cube.position[:2]
+        lateral = float(np.linalg.norm(rel - (rel @ d) * d))
+        low = hand[2] < z + 0.006  # at push height (higher, the fingers ride up a small cube)
+        if left <= push.LEAD:  # far enough: back off the cube and up, as the push skill ends, then stay
+            if hand[2] > cube.top_z + 0.05:
+                return np.array([0.0, 0.0, 0.0, CLOSED], dtype=np.float32)
+            back = d * 0.02 if rel @ d > -(half + push.FINGER_HALF + 0.02) else np.zeros(2)
+            target, speed = np.append(hand[:2] - back, cube.top_z + 0.06), 0.3
+        elif low and lateral < half and rel @ d < -half:  # behind the cube's face: push, steering to its centre
+            target, speed = np.append(behind + d * (float(np.linalg.norm(to_goal)) + 0.01), z), 0.3
+        elif np.linalg.norm(hand[:2] - start[:2]) < 0.01:  # above the start point: go down
+            target, speed = start, 0.5
+        elif hand[2] < cube.top_z + 0.03 and np.linalg.norm(rel) < half + 0.06:  # near the cube, off the line
+            target, speed = np.array([hand[0], hand[1], cube.top_z + 0.06]), 1.0
+        else:  # over to above the start point, high enough to pass over the cube
+            target, speed = np.array([start[0], start[1], cube.top_z + 0.06]), 1.0
+        move = np.clip((target - hand) / ACTION_SCALE, -speed, speed)
+        return np.append(move, CLOSED).astype(np.float32)
+
     def demonstrator(self):
         from skill_lib.controllers import WaypointPolicy
-        from skill_lib.skills import push
 
         direction, distance = self._direction_and_distance()
         policy = WaypointPolicy(push._waypoints)
@@ -48,5 +86,4 @@ class PushEnv(SkillEnv):
 
     def skill_context(self):
         from skill_lib.spec import SkillContext
-        from skill_lib.skills import push
         return SkillContext(self.arm, self.arm, push.SKILL.bind(self._demo_params))

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.spec import ACTION_SCALE
+
+OPEN = 1.0
 
 
 class ReachEnv(SkillEnv):
@@ -20,6 +23,13 @@ class ReachEnv(SkillEnv):
 
     def _achieved(self) -> np.ndarray:
         return self.arm.ee_pose().position
+
+    def expert_action(self) -> np.ndarray:
+        """The scripted move_to as a function of the state (for noisy demonstrations): straight at the goal,
+        saturated at the action limit, still once within 5 mm."""
+        error = self.goal - self.arm.ee_pose().position
+        move = np.zeros(3) if np.linalg.norm(error) <= 0.005 else np.clip(error / ACTION_SCALE, -1.0, 1.0)
+        return np.append(move, OPEN).astype(np.float32)
 
     def demonstrator(self):
         from skill_lib.controllers import OPEN, Waypoint, WaypointPolicy
