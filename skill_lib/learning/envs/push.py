@@ -44,10 +44,10 @@ class PushEnv(SkillEnv):
         return names[int(delta[axis] > 0)], float(abs(delta[axis]))
 
     def expert_action(self) -> np.ndarray:
-        """The push controller as a function of the current state alone, so it can label the states the
-        learner visits (DAgger; the waypoint follower keeps its phase in memory and cannot). The push
-        skill's geometry, aimed at the goal rather than along a fixed line, so a cube that drifts sideways
-        is steered back: above a point behind the cube, down, push through its centre, back off."""
+        """The push controller as a function of the current state alone, so it can act from any state
+        (noisy demonstrations; the waypoint follower keeps its phase in memory). The push skill's
+        geometry, aimed at the goal rather than along a fixed line, so a cube that drifts sideways is
+        steered back: above a point behind the cube, down, push through its centre, back off and up."""
         cube = self.arm.object("cube")
         hand = self.arm.ee_pose().position
         to_goal = (self.goal - cube.position)[:2]
