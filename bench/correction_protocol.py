@@ -10,6 +10,8 @@ through existing skill parameters and plan rules:
 - cartons (4 x 4 x 12 cm, tall) are grasped 3 cm above their centre (pick.grasp_offset = +0.03): the
   default centre grasp puts the palm on the carton's top and tips it over (measured: 1-2/8 seeds upright
   at offset 0, 8/8 at +0.02 and +0.03), so "lifted and upright" fails without the correction;
+- drawers (config/objects/drawer.urdf, 18 cm of travel) are open when at least 85 % out: the pull
+  skill's default 10 cm leaves them at 56 %, so "open the drawer" fails without a longer pull;
 - balls and dice (out-of-category distractors) go in the tray anywhere: the default is right for them.
 """
 from __future__ import annotations
@@ -32,10 +34,14 @@ CORRECTION_BUDGET = 3
 
 @dataclass(frozen=True)
 class GroundTruth:
-    task: str  # "put" (put X in the tray) or "pick" (pick up X)
+    task: str  # "put" (put X in the tray), "pick" (pick up X) or "open" (open the drawer)
     container: str | None = None
     place_offset: tuple[float, float] | None = None  # (x, y) from the container's centre, metres
     grasp_offset: float | None = None
+    opening: float | None = None  # fraction of the drawer's travel that counts as open
+
+
+DRAWER_TRAVEL = 0.18  # config/objects/drawer.urdf
 
 
 #: by category, or (category, size) where the size decides
@@ -44,6 +50,7 @@ GROUND_TRUTH: dict[str | tuple[str, str], GroundTruth] = {
     ("cube", "small"): GroundTruth("put", container="tray", place_offset=(0.0, -0.05)),
     "lego": GroundTruth("put", container="bin"),
     "carton": GroundTruth("pick", grasp_offset=0.03),
+    "drawer": GroundTruth("open", opening=0.85),
     "ball": GroundTruth("put", container="tray"),
     "die": GroundTruth("put", container="tray"),
 }
@@ -59,6 +66,8 @@ DEFAULT_GRASP_OFFSET = 0.0
 PUT_TASKS = ("put the {x} in the tray", "place the {x} in the tray", "put the {x} into the tray",
              "drop the {x} into the tray")
 PICK_TASKS = ("pick up the {x}", "grab the {x}", "lift the {x}", "pick the {x} up")
+OPEN_TASKS = ("open the {x}", "pull the {x} open", "pull out the {x}", "pull open the {x}")
+TASKS = {"put": PUT_TASKS, "pick": PICK_TASKS, "open": OPEN_TASKS}
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,10 @@ def paint_urdf_objects(arm: PyBulletArm) -> None:
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    #: what the operator would correct: "grasp", "destination", "placement", or None (nothing sayable)
+    #: what the operator would correct: "grasp", "destination", "placement", "pull", or None (nothing sayable)
     fault: str | None = None
-    #: for grasp: metres still needed; for placement: (dx, dy) still needed; for destination: the container
+    #: for grasp and pull: metres still needed; for placement: (dx, dy) still needed; for destination: the
+    #: container
     amount: object = None
 
 
@@ -111,6 +121,11 @@ def _used(report: TaskReport, skill: str, param: str, default: object) -> object
 def judge(task: TaskSpec, arm: PyBulletArm, report: TaskReport) -> Verdict:
     obj = arm.objects()[task.obj]
     truth = truth_for(task.category, obj.size)
+    if truth.task == "open":
+        if obj.opening >= truth.opening:
+            return Verdict(True)
+        # the operator wants it well open (95 %), seeing how far it is now
+        return Verdict(False, "pull", (0.95 - obj.opening) * DRAWER_TRAVEL)
     if truth.task == "pick":
         upright = obj.half_extents[2] > 1.5 * max(obj.half_extents[:2])
         if P.is_held(arm, task.obj) and P.is_lifted(arm, task.obj) and upright:
@@ -139,6 +154,9 @@ DESTINATION = ("that goes in the {c}", "no, that goes in the {c}", "it belongs i
 GRASP = ("grasp it {d} higher", "grab it {d} higher", "pick it up {d} higher", "no, grasp it {d} higher",
          "you should grasp it {d} higher", "grasp it {d} higher next time")
 GRASP_VAGUE = ("grasp it higher", "grasp it a bit higher", "grab it a bit higher", "pick it up higher")
+PULL = ("pull it {d} further", "open it {d} more", "pull it {d} more", "{d} further", "pull it out {d} more",
+        "no, pull it {d} further")
+PULL_VAGUE = ("pull it further", "open it further", "pull it a bit further")
 SIDEWAYS = ("{d} to the {side}", "{d} more to the {side}", "move it {d} to the {side}", "no, {d} to the {side}",
             "put it {d} to the {side}", "place it {d} further to the {side}")
 SIDEWAYS_VAGUE = ("a bit to the {side}", "a bit more to the {side}", "more to the {side}")
@@ -178,6 +196,10 @@ class Operator:
     def phrase(self, verdict: Verdict, noun: str) -> str:
         if verdict.fault == "destination":
             text = self.rng.choice(DESTINATION).format(c=verdict.amount, x=noun)
+        elif verdict.fault == "pull":
+            needed = float(verdict.amount)
+            text = (self.rng.choice(PULL_VAGUE) if needed < 0.015 else
+                    self.rng.choice(PULL).format(d=self._distance(needed)))
         elif verdict.fault == "grasp":
             needed = float(verdict.amount)
             if needed < 0:
@@ -216,34 +238,36 @@ class Operator:
 
 def build_tasks(rounds: int, per_round: int, seed: int) -> list[TaskSpec]:
     """R0: the seen instances (each category in turn). R1..: seen instances in new poses, novel instances
-    (that round's scene) and distractors, in the ratio 2:2:1, shuffled with the seed."""
+    (that round's scenes) and distractors, in the ratio 2:2:1, shuffled with the seed. Drawers have scenes
+    of their own (corrections_drawer_*), so the pools hold (scene, object) pairs."""
     rng = random.Random(seed)
-    seen_scene = load_scene("corrections_seen")
-    seen = [o for o in seen_scene.objects if not o.container]
+    taught = ("cube", "lego", "carton", "drawer")
+
+    def pool(*names: str, keep=lambda category: True) -> list[tuple[str, object]]:
+        return [(name, o) for name in names for o in load_scene(name).objects
+                if not o.container and keep(o.category)]
+
+    seen = pool("corrections_seen", "corrections_drawer_seen")
     tasks: list[TaskSpec] = []
 
     def make(rnd: int, group: str, scene: str, spec, task_seed: int) -> TaskSpec:
         words = [w for w in (spec.size, spec.color, spec.category) if w]
-        templates = PICK_TASKS if truth_for(spec.category).task == "pick" else PUT_TASKS
         noun = " ".join(words)
         return TaskSpec(rnd, group, scene, spec.name, spec.category, task_seed,
-                        rng.choice(templates).format(x=noun), noun)
+                        rng.choice(TASKS[truth_for(spec.category).task]).format(x=noun), noun)
 
     for i in range(per_round):
-        tasks.append(make(0, "seen", "corrections_seen", seen[i % len(seen)], seed * 1000 + i))
+        tasks.append(make(0, "seen", *seen[i % len(seen)], seed * 1000 + i))
     for rnd in range(1, rounds + 1):
-        scene = load_scene(f"corrections_r{min(rnd, 3)}")
-        novel = [o for o in scene.objects if not o.container and o.category in ("cube", "lego", "carton")]
-        other = [o for o in scene.objects if not o.container and o.category not in ("cube", "lego", "carton")]
+        names = (f"corrections_r{min(rnd, 3)}", f"corrections_drawer_r{min(rnd, 3)}")
+        pools = {"seen": seen, "novel": pool(*names, keep=lambda c: c in taught),
+                 "other": pool(*names, keep=lambda c: c not in taught)}
         batch, turn = [], {"seen": rnd, "novel": rnd, "other": rnd}  # rotate through each pool
         for i in range(per_round):
             group = ("seen", "novel", "seen", "novel", "other")[i % 5]
-            pool, name = {"seen": (seen, "corrections_seen"), "novel": (novel, scene.name),
-                          "other": (other, scene.name)}[group]
-            spec = pool[turn[group] % len(pool)]
+            scene, spec = pools[group][turn[group] % len(pools[group])]
             turn[group] += 1
-            batch.append(make(rnd, group, name, spec, seed * 1000 + rnd * 100 + i))
+            batch.append(make(rnd, group, scene, spec, seed * 1000 + rnd * 100 + i))
         rng.shuffle(batch)
         tasks += batch
     return tasks
-

@@ -75,6 +75,8 @@ def _truth_value(obj: ObjectContext | None, record: CorrectionRecord) -> object:
         return truth.grasp_offset
     if record.skill == "place" and record.parameter in ("offset_x", "offset_y"):
         return truth.place_offset
+    if (record.skill, record.parameter) == ("pull", "distance"):
+        return truth.opening
     return None  # speed, heights: no ground truth wants them changed
 
 
@@ -167,7 +169,7 @@ class Runner:
                         free_retry = False
                         continue
                     return result
-                skill = {"grasp": "pick", "placement": "place"}.get(verdict.fault)
+                skill = {"grasp": "pick", "placement": "place", "pull": "pull"}.get(verdict.fault)
                 # what memory applied to the corrected skill (the robot knows this: it applied them)
                 applied = {r.id: r for q, r in memory.accepted if q.skill == skill} if self.narrowing else {}
                 context = CorrectionContext(

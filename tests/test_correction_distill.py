@@ -38,6 +38,8 @@ def one(text: str, objects, **context):
     ("further", {"skill": "push"}, ("push", "distance", "delta", 0.01)),
     ("push it 2 cm less", {}, ("push", "distance", "delta", -0.02)),
     ("push it 5 cm", {}, ("push", "distance", "value", 0.05)),
+    ("pull it out 8 cm more", {}, ("pull", "distance", "delta", 0.08)),
+    ("open it 8 cm more", {"skill": "pull"}, ("pull", "distance", "delta", 0.08)),
     ("slower", {}, (None, "speed", "delta", -0.3)),
     ("move slower", {"skill": "push"}, ("push", "speed", "delta", -0.3)),
     ("more slowly", {"skill": "place"}, ("place", "speed", "delta", -0.3)),

@@ -59,7 +59,7 @@ _A_LOT = re.compile(r"\b(?:a lot|much|way|lots)\b")
 _A_BIT = re.compile(r"\b(?:a little bit|a little|a bit|a tiny bit|slightly|a tad|a touch|bit)\b")
 #: words that carry no meaning once the pieces above are taken out
 _NOISE = frozenset("it that this them the a an to of more even just so too bit move go do be is was you your "
-                   "should side by about around further farther again please its little very than".split())
+                   "should side by about around further farther again please its little very than out".split())
 _AXES = {"left": ("offset_y", 1.0), "right": ("offset_y", -1.0), "forward": ("offset_x", 1.0),
          "backward": ("offset_x", -1.0)}
 
