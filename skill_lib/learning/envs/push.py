@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from skill_lib.controllers import CLOSED
 from skill_lib.learning.envs.base import SkillEnv
 from skill_lib.skills import push
 from skill_lib.spec import ACTION_SCALE
-
-CLOSED = -1.0
 
 
 class PushEnv(SkillEnv):

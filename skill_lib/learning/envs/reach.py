@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from skill_lib.controllers import OPEN
 from skill_lib.learning.envs.base import SkillEnv
 from skill_lib.spec import ACTION_SCALE
-
-OPEN = 1.0
 
 
 class ReachEnv(SkillEnv):
@@ -32,6 +31,6 @@ class ReachEnv(SkillEnv):
         return np.append(move, OPEN).astype(np.float32)
 
     def demonstrator(self):
-        from skill_lib.controllers import OPEN, Waypoint, WaypointPolicy
+        from skill_lib.controllers import Waypoint, WaypointPolicy
         goal = self.goal.astype(float)
         return WaypointPolicy(lambda ctx: [Waypoint(goal, OPEN, tolerance=0.005, max_steps=self.max_steps)])
