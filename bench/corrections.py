@@ -4,15 +4,15 @@ robot in PyBullet; does the correction memory cut the corrections needed on late
 Rounds: R0 teaches on seen instances; R1-R3 mix seen instances in new poses, novel instances of the same
 categories and out-of-category distractors. Conditions: `none` (a fresh memory per task: corrections fix
 the running task only), `text` (text + attribute retrieval), `visual` (plus a colour histogram from the
-scene camera on records and queries), `no-abstain` (as visual, threshold 0), `no-narrowing` (as visual, but a
-correction that contradicts what memory applied does not narrow the records to the attribute that differs). Every task runs through
-Scheduler(corrections=memory) + Executor; the operator re-runs the task after each correction, up to a
-budget of 3 corrections (every utterance counts, understood or not). Ground truth and templates:
+scene camera on records and queries), `no-abstain` (as visual, threshold 0), `no-narrowing` (as visual,
+but a correction that contradicts what memory applied does not narrow the records to the attribute that
+differs). Every task runs through Scheduler(corrections=memory) + Executor; the operator re-runs the task
+after each correction, up to a budget of 3 corrections (every utterance counts, understood or not). Ground truth and templates:
 bench/correction_protocol.py.
 
     python bench/corrections.py --quick                 # the table in docs/BENCHMARKS.md (~3 min)
     python bench/corrections.py [--rounds 3] [--tasks-per-round 10] [--seed 0] [--noise 0.1]
-                                [--conditions none,text,visual,no-abstain] [--log results.jsonl]
+                                [--conditions none,text,visual,no-abstain,no-narrowing] [--log results.jsonl]
 Retrieval and correction-to-effect latency: bench/correction_latency.py.
 """
 from __future__ import annotations

@@ -4,8 +4,9 @@ similarity; below a threshold it abstains, so an unrelated correction never leak
 
 Gates come first because they are what makes a correction *about* something: a skill-level record
 needs the same skill; an object-scope record needs the same category, colour and size; a category-scope
-record the same category; a narrowed one (category+size, category+color) the category and that attribute. Text similarity then ranks and thresholds what passes: MiniLM is good at
-"same task, other words" but poor at "same words, other object", which the gates handle.
+record the same category; a narrowed one (category+size, category+color) the category and that attribute.
+Text similarity then ranks and thresholds what passes: MiniLM is good at "same task, other words" but poor
+at "same words, other object", which the gates handle.
 
 It scales with what matches, not with the store: the gates' necessary conditions (kind, skill, object
 category) pre-filter the records in numpy, FAISS ranks only those by text and returns the best TOP_K, and
