@@ -1,7 +1,7 @@
 """The scheduling layer's entry point: task text -> plan (parser + skill library) -> execution."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from hardware.arm import ArmInterface, WorldView
 from planners.episode_log import EpisodeLog
@@ -19,13 +19,14 @@ class Scheduler:
     """Plans and runs language tasks with the skills of one library."""
 
     def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None,
-                 learned: bool = True) -> None:
-        """`learned`: fill skills' policy slots from checkpoints/ where one exists (else scripted)."""
+                 learned: bool | Collection[str] = True) -> None:
+        """`learned`: fill skills' policy slots from checkpoints/ where one exists (else scripted); a
+        collection of skill names: only for those."""
         self.library = library or SkillLibrary(default_skills())
         skills = [self.library.get(name) for name in self.library.names()]
         if learned:
             from skill_lib.learning.policy import with_learned_policies
-            skills = with_learned_policies(skills)
+            skills = with_learned_policies(skills, only=None if learned is True else set(learned))
         self.skills = {spec.name: spec for spec in skills}
         #: stored operator corrections, retrieved and applied to plans and before each skill (None: off)
         self.corrections = corrections

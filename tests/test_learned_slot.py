@@ -143,3 +143,13 @@ def test_the_committed_push_policy_pushes_in_the_default_scene(direction):
             wins += bool(np.linalg.norm(moved - np.multiply(push.DIRECTIONS[direction], 0.1)) < 0.025
                          and report.outcomes[0].policy == "learned")
     assert wins >= 3
+
+
+def test_the_scheduler_can_limit_which_skills_run_learned():
+    """The ROS scheduler node's `learned_skills` parameter: skills left out keep their scripted controller."""
+    from planners.scheduler import Scheduler
+
+    skills = Scheduler(learned=["move_to", "pick", "place"]).skills
+    assert all(skills[n].policy is not None for n in ("move_to", "pick", "place"))
+    assert skills["push"].policy is None
+    assert all(s.policy is None for s in Scheduler(learned=False).skills.values())

@@ -8,6 +8,7 @@ says which ran.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -216,14 +217,16 @@ class LearnedPush(LearnedPick):
 ADAPTERS = {"move_to": LearnedMoveTo, "pick": LearnedPick, "place": LearnedPlace, "push": LearnedPush}
 
 
-def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS) -> list[SkillSpec]:
-    """The skills, with the policy slot filled wherever a checkpoint and an adapter exist."""
+def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,
+                          only: Collection[str] | None = None) -> list[SkillSpec]:
+    """The skills, with the policy slot filled wherever a checkpoint and an adapter exist (and, given
+    `only`, the skill is one of those)."""
     from skill_lib.learning.train import load_policy
 
     out = []
     for spec in skills:
         path = directory / spec.name / "policy.pt"
-        if spec.name in ADAPTERS and path.is_file():
+        if spec.name in ADAPTERS and path.is_file() and (only is None or spec.name in only):
             agent = load_policy(path)
             adapter = ADAPTERS[spec.name]
             spec = dataclasses.replace(spec, policy=lambda agent=agent, adapter=adapter: adapter(agent))
