@@ -1,6 +1,7 @@
 """Shared pieces of the ROS 2 nodes: QoS per kind of stream, declared parameters, and a main loop."""
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,11 @@ def spin_node(make_node: Callable[[], Node], make_executor: Callable[[], Executo
     node = None
     try:
         node = make_node()
+        # Everything loaded so far (models, simulators, indexes) lives as long as the node: keep it out of
+        # the cyclic garbage collector. A full collection over that heap ran ~1 s inside the executor's
+        # loop, no joint state was handled meanwhile, and the arm safety-stopped ("no joint states").
+        gc.collect()
+        gc.freeze()
         executor = make_executor()
         executor.add_node(node)
         executor.spin()
