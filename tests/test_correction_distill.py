@@ -8,7 +8,8 @@ import pytest
 
 from planners.commands.correct import scene_objects
 from planners.corrections import CorrectionContext, CorrectionError, correction_vocabulary, distill
-from planners.corrections.vocabulary import template_slots
+from planners.corrections.vocabulary import (DRAWER_TEMPLATES, GRASP_POINT_TEMPLATES, scene_vocabulary,
+                                            template_slots)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,18 @@ def test_every_spoken_slot_value_is_understood(objects):
     for direction in vocabulary.slots["direction"]:
         assert distill(f"a bit more {direction}", context)[0].parameter in ("offset_x", "offset_y")
     assert {"grasp", "lower", "tray", "centimeters"} <= vocabulary.words()
+
+
+def test_every_drawer_and_grasp_point_template_is_understood_in_the_drawer_scene():
+    """The templates only scenes with a drawer or a handled object offer (the voice grammar's)."""
+    objects = scene_objects("config/scenes/drawer.yaml")
+    vocabulary = scene_vocabulary(objects)
+    assert set(DRAWER_TEMPLATES) | set(GRASP_POINT_TEMPLATES) <= set(vocabulary.phrases)
+    for template in DRAWER_TEMPLATES + GRASP_POINT_TEMPLATES:
+        target = "drawer" if template.startswith(("pull", "open")) else "mug"
+        name = next(n for n in objects if objects[n].category == target)
+        text = _expand(template, {**SAMPLES, "object": (target,), "grasp": ("handle",)})
+        records = distill(text, CorrectionContext(objects=objects, object=name))
+        assert records, text
+        if "<grasp>" in template:
+            assert (records[0].skill, records[0].parameter, records[0].value) == ("pick", "grasp_point", "handle")

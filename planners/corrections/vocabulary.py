@@ -32,7 +32,8 @@ TEMPLATES: tuple[str, ...] = (
     "grasp lower", "grasp higher", "grasp it lower", "grasp it higher",
     "grasp it a bit lower", "grasp it a bit higher",
     "grasp it <number> <unit> lower", "grasp it <number> <unit> higher",
-    "grab it lower", "grab it higher", "pick it up lower", "pick it up higher",
+    "grab it lower", "grab it higher", "grab it a bit lower", "grab it a bit higher", "pick it up lower",
+    "pick it up higher",
     # grasp side (recorded; no skill uses it yet)
     "grasp it from the side", "grasp it from the top",
     # placement (place.offset_x / offset_y)
@@ -47,12 +48,13 @@ TEMPLATES: tuple[str, ...] = (
     "hover higher", "hover lower", "hover <number> <unit> higher", "hover <number> <unit> lower",
     # speed (every skill with a speed parameter, or the skill in context)
     "slower", "faster", "move slower", "move faster", "more slowly", "more quickly", "go slower",
-    "go faster", "a bit slower", "a bit faster", "much slower", "slow down", "speed up",
+    "go faster", "a bit slower", "a bit faster", "go a bit slower", "go a bit faster", "much slower",
+    "slow down", "speed up",
     "push it slower", "grasp it slower", "place it slower",
     # plan rules: destinations and ordering
     "that goes in the <container>", "it goes in the <container>", "this belongs in the <container>",
     "the <object> goes in the <container>", "the <object> belongs in the <container>",
-    "put that in the <container>", "that should go in the <container>",
+    "put that in the <container>", "that should go in the <container>", "put the <object> in the <container>",
     "pick up the <object> before the <object>",
     "pick up the <object> first", "open the gripper first",
 )
@@ -61,11 +63,14 @@ TEMPLATES: tuple[str, ...] = (
 #: without drawers do not offer it (with it, the default scene's "push it further" was heard as "pull")
 DRAWER_TEMPLATES: tuple[str, ...] = (
     "pull it further", "pull it a bit further", "pull it <number> <unit> further", "pull it <number> <unit> more",
-    "pull it less far", "open it further", "open it a bit more",
+    "pull it less far", "open it further", "open it a bit more", "pull it out more", "pull it out a bit more",
+    "pull it out <number> <unit> more", "pull the <object> out more", "pull the <object> out further",
+    "open the <object> first",
 )
 #: only for scenes whose objects name grasp points (the <grasp> slot: "handle", ...)
 GRASP_POINT_TEMPLATES: tuple[str, ...] = ("grasp it by the <grasp>", "pick it up by the <grasp>",
-                                          "hold it by the <grasp>")
+                                          "hold it by the <grasp>", "grab it by the <grasp>",
+                                          "grasp the <object> by the <grasp>", "grab the <object> by the <grasp>")
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def scene_vocabulary(objects, skill_words: Iterable[str] = ()) -> GrammarVocabul
         for name in names:
             obj = objects[name]
             said = {noun, *(f"{obj.color} {noun}" for _ in [0] if obj.color),
-                    *(f"{obj.size} {obj.color or ''} {noun}" for _ in [0] if obj.size)}
+                    *(f"{obj.size} {obj.color or ''} {noun}" for _ in [0] if obj.size),
+                    *(f"{obj.size} {noun}" for _ in [0] if obj.size)}
             (container_phrases if obj.is_container else phrases).update(" ".join(p.split()) for p in said)
     drawers = any(o.opening is not None for o in objects.values())
     grasps = sorted({g for o in objects.values() for g in o.grasp_points})
