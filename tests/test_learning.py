@@ -55,6 +55,26 @@ def test_hindsight_relabelling_recomputes_only_the_task_term():
     assert np.array_equal(batch["terms"][:, 0] == 0.0, dist < env.unwrapped.distance_threshold)
 
 
+def test_multi_critic_targets_do_not_change_when_a_term_is_rescaled():
+    """The per-term normalisation makes a mis-scaled term harmless to the multi-critic learner (same
+    critic targets with effort x10), and leaves the single critic's summed reward as it is (the baseline)."""
+    env = make_env("move_to")
+    episode, _ = demonstration(env, 0)
+    env.close()
+    episode.terms[5, 1] = -1.0  # one safety event among zeros
+    targets = {}
+    for multi in (True, False):
+        for scale in (1.0, 10.0):
+            agent = MultiCriticSAC(TrainConfig(multi_critic=multi, hidden=32), 10, 3, 4)
+            terms = episode.terms * np.float32([1.0, 1.0, scale])
+            agent.observe_terms(terms)
+            targets[multi, scale] = agent.rewards(torch.as_tensor(terms)).numpy()
+    np.testing.assert_allclose(targets[True, 1.0], targets[True, 10.0], rtol=1e-5, atol=1e-7)
+    assert targets[True, 1.0][5, 1] == -1.0 and np.all(np.delete(targets[True, 1.0][:, 1], 5) == 0.0)
+    assert np.abs(targets[True, 1.0][:, 2]).max() == pytest.approx(1.0)
+    assert not np.allclose(targets[False, 1.0], targets[False, 10.0])
+
+
 def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
     config = TrainConfig(**SHORT)
     first = train(config, tmp_path, quiet=True)

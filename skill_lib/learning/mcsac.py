@@ -1,10 +1,11 @@
 """Multi-critic SAC with hindsight goals and a demonstration-regularised warm start.
 
 SLIM's idea: one critic per reward term (task progress, safety, effort) instead of one critic on their
-sum. Each critic's Q is divided by a running estimate of its scale before the actor combines them with
-weights, so a term whose rewards are ten times larger cannot drown the others; the safety weight can
-instead be a Lagrange multiplier that grows while the safety cost exceeds a budget. With
-`multi_critic=False` the same code trains one critic on the weighted sum: the baseline.
+sum. Each critic learns its term divided by the largest magnitude that term has shown so far, and the actor
+combines the critics with weights, so a term whose rewards are ten times larger cannot drown the others;
+the safety weight can instead be a Lagrange multiplier that grows while the safety cost exceeds a budget.
+With `multi_critic=False` the same code trains one critic on the weighted sum of the raw terms: the
+baseline.
 
 Read top to bottom: config, networks, replay with hindsight relabelling, the update, the training loop.
 """
@@ -60,9 +61,6 @@ class TrainConfig:
     #: an untrained critic (and a large entropy bonus) otherwise unlearns the cloned behaviour
     critic_warmup_updates: int = 1_000
     init_alpha: float = 0.05
-    #: a critic's scale never drops below this (in Q units): a term that is almost always 0 (safety)
-    #: would otherwise have its noise divided by a tiny spread and drown the others
-    q_scale_floor: float = 1.0
     eval_every: int = 2_000
     eval_episodes: int = 50
     torch_threads: int = 1
@@ -192,8 +190,8 @@ class MultiCriticSAC:
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
-        #: running scale of each critic's Q, so the actor weighs terms, not their units
-        self.q_scale = torch.ones(self.n_terms)
+        #: largest |reward| each term has shown (see observe_terms), so the actor weighs terms, not units
+        self.term_scale = torch.full((len(REWARD_TERMS),), 1e-6)
         self.weights = torch.tensor(config.term_weights, dtype=torch.float32)
         self.lagrange = torch.tensor(config.term_weights[1])  # safety weight when Lagrangian
 
@@ -223,9 +221,19 @@ class MultiCriticSAC:
             weights[1] = self.lagrange
         return weights
 
+    def observe_terms(self, terms: np.ndarray) -> None:
+        """Track each term's largest magnitude over the replay so far. The maximum, not the mean or the
+        spread: a term that is rarely non-zero (a safety cost) keeps its events at about 1 instead of being
+        blown up by its rarity, and one that has always been 0 stays 0. An earlier version divided each
+        critic's Q by its batch spread, floored at 1: the floor left the small effort term weighted six
+        times more than in the summed reward and the x10 effort term not normalised at all."""
+        seen = torch.as_tensor(np.abs(terms).max(0), dtype=torch.float32)
+        self.term_scale = torch.maximum(self.term_scale, seen)
+
     def rewards(self, terms: torch.Tensor) -> torch.Tensor:
-        """(B, n_terms) critic targets: the terms themselves, or their weighted sum for one critic."""
-        return terms if self.n_terms > 1 else (terms * self.weights).sum(-1, keepdim=True)
+        """(B, n_terms) critic targets: each term over its scale, or, for one critic, the weighted sum of
+        the raw terms (the baseline has no per-term units to remove)."""
+        return terms / self.term_scale if self.n_terms > 1 else (terms * self.weights).sum(-1, keepdim=True)
 
     def update(self, batch: dict[str, np.ndarray], demos: dict[str, np.ndarray] | None, bc_weight: float
                ) -> dict[str, float]:
@@ -254,12 +262,10 @@ class MultiCriticSAC:
             self._soft_update_targets()
             return {"critic_loss": critic_loss.item(), "actor_loss": 0.0, "bc_loss": 0.0, "alpha": alpha.item()}
 
-        # Actor: scale-normalised, weighted sum of the critics, plus entropy and the demo regulariser.
+        # Actor: weighted sum of the (scale-normalised) critics, plus entropy and the demo regulariser.
         new_action, logp = self.actor(x)
         q_pi = self.critics(x, new_action).min(0).values  # (B, n_terms)
-        with torch.no_grad():
-            self.q_scale = 0.99 * self.q_scale + 0.01 * q_pi.std(0).clamp(min=c.q_scale_floor)
-        objective = (q_pi / self.q_scale * self.critic_weights()).sum(-1)
+        objective = (q_pi * self.critic_weights()).sum(-1)
         actor_loss = (alpha * logp - objective).mean()
         bc_loss = torch.zeros(())
         if demos is not None and bc_weight > 0:
@@ -308,7 +314,7 @@ class MultiCriticSAC:
     def state_dict(self) -> dict:
         return {"config": asdict(self.config), "norm": self.norm.state_dict(), "actor": self.actor.state_dict(),
                 "critics": self.critics.state_dict(), "targets": self.targets.state_dict(),
-                "log_alpha": self.log_alpha.detach(), "q_scale": self.q_scale, "lagrange": self.lagrange,
+                "log_alpha": self.log_alpha.detach(), "term_scale": self.term_scale, "lagrange": self.lagrange,
                 "updates": self.updates,
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "alpha_opt": self.alpha_opt.state_dict()}
@@ -318,7 +324,7 @@ class MultiCriticSAC:
             getattr(self, name).load_state_dict(state[name])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.q_scale, self.lagrange, self.updates = state["q_scale"], state["lagrange"], state["updates"]
+        self.term_scale, self.lagrange, self.updates = state["term_scale"], state["lagrange"], state["updates"]
 
 
 def make_env(skill: str) -> gym.Env:

@@ -161,6 +161,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         for episode, _ in demo_eps:
             episode.terms *= scales
             replay.add(episode)
+            agent.observe_terms(episode.terms)
         demos = None  # from scratch (no demonstrations): plain SAC + HER, the normaliser learns online
         if demo_eps:
             demos = demo_arrays([e for e, _ in demo_eps], labels)
@@ -178,6 +179,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         episode_index += 1
         episode.terms *= scales
         replay.add(episode)
+        agent.observe_terms(episode.terms)
         if demos is None or config.bc_pretrain_steps == 0:
             # With a warm start the normaliser stays at the demonstrations' statistics: moving it
             # changes what the cloned actor sees (a pick policy fell from 1.00 to 0.66 with no update)
