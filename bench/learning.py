@@ -3,8 +3,8 @@
   compare   the learner itself, from scratch (no demonstrations) on a skill environment: multi-critic vs
             single-critic at equal steps, and both with the effort term scaled x10 (a mis-scaled reward
             term); success at each evaluation, steps and minutes to 90 %.
-  finetune  from the demonstration warm start (how the committed pick/place were made): what RL
-            fine-tuning does to the cloned policy, multi- vs single-critic.
+  finetune  from the demonstration warm start: what RL fine-tuning does to the cloned policy, multi- vs
+            single-critic, with the SAC actor update and with the advantage-weighted (AWAC) one.
   panda     panda-gym side by side: the same learner trained flat, from scratch, on PandaReach / PandaPush /
             PandaPickAndPlace / PandaStack with a step budget, next to our hierarchical stack's success on
             the matching tasks and the published TQC+HER figures.
@@ -111,7 +111,9 @@ def compare(args: argparse.Namespace, base: TrainConfig) -> None:
 
 def finetune(args: argparse.Namespace, base: TrainConfig) -> None:
     warm = replace(base, demo_episodes=100, bc_pretrain_steps=4_000)
-    variants = {"multi-critic": warm, "single-critic": replace(warm, multi_critic=False)}
+    awac = replace(warm, actor_update="awac", actor_lr=1e-4)
+    variants = {"multi-critic": warm, "single-critic": replace(warm, multi_critic=False),
+                "multi-critic, AWAC actor": awac, "single-critic, AWAC actor": replace(awac, multi_critic=False)}
     jobs = [(label, replace(config, seed=seed), args.out) for label, config in variants.items() for seed in args.seeds]
     results = _run_all(jobs, args.jobs)
     _table(results, list(variants))

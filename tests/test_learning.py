@@ -42,6 +42,30 @@ def test_critic_and_bc_losses_fall_on_demonstrations():
                              torch.zeros(5, 4)).shape == (2, 5, 3 if multi else 1)
 
 
+def test_awac_actor_update_fits_the_replay_actions():
+    """The advantage-weighted actor update is a weighted fit of the replay's own actions: on demonstrations
+    their likelihood under the policy rises (what keeps a cloned policy from drifting away)."""
+    env = make_env("move_to")
+    episodes = [demonstration(env, i)[0] for i in range(4)]
+    env.close()
+    agent = MultiCriticSAC(TrainConfig(hidden=64, actor_update="awac", critic_warmup_updates=0), 19, 3, 4)
+    replay = Replay(env.unwrapped.compute_reward)
+    for episode in episodes:
+        replay.add(episode)
+        agent.observe_terms(episode.terms)
+    batch = replay.sample(256, 0.0, np.random.default_rng(1))
+    agent.norm.update(agent.raw_inputs(batch["obs"], batch["achieved"], batch["goal"]))
+    x = agent.inputs(batch["obs"], batch["achieved"], batch["goal"])
+
+    def likelihood() -> float:
+        with torch.no_grad():
+            return agent.actor.log_prob(x, torch.as_tensor(batch["action"])).mean().item()
+
+    before, rng = likelihood(), np.random.default_rng(0)
+    losses = [agent.update(replay.sample(64, 0.8, rng), None, 0.0)["actor_loss"] for _ in range(150)]
+    assert np.all(np.isfinite(losses)) and likelihood() > before + 1.0
+
+
 def test_hindsight_relabelling_recomputes_only_the_task_term():
     env = make_env("move_to")
     episode, _ = demonstration(env, 0)

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="DART: noise on the state-based expert's actions, clean labels (push, move_to: 0.1)")
     train.add_argument("--single-critic", action="store_true", help="the baseline: one critic on the summed reward")
     train.add_argument("--lagrangian", action="store_true", help="safety weight as a Lagrange multiplier")
+    train.add_argument("--actor-update", choices=("sac", "awac"), default="sac",
+                       help="awac: advantage-weighted fit of the replay's actions (fine-tuning a warm start)")
+    train.add_argument("--actor-lr", type=float, default=1e-3, help="learning rate of the RL actor updates")
     train.add_argument("--eval-every", type=int, default=2_000)
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
@@ -35,13 +38,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.skill not in ENVIRONMENTS:
         print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
         return EXIT_USAGE
-    if args.steps < 0 or args.eval_every <= 0 or args.demos <= 0 or args.bc_steps < 0 or args.demo_noise < 0:
-        print("error: --steps, --bc-steps and --demo-noise must be >= 0, --eval-every and --demos positive")
+    if (args.steps < 0 or args.eval_every <= 0 or args.demos <= 0 or args.bc_steps < 0 or args.demo_noise < 0
+            or args.actor_lr <= 0):
+        print("error: --steps, --bc-steps and --demo-noise must be >= 0, --eval-every, --demos and --actor-lr "
+              "positive")
         return EXIT_USAGE
     config = TrainConfig(skill=args.skill, seed=args.seed, total_steps=args.steps,
                          multi_critic=not args.single_critic, lagrangian_safety=args.lagrangian,
                          eval_every=args.eval_every, demo_episodes=args.demos, bc_pretrain_steps=args.bc_steps,
-                         demo_noise=args.demo_noise)
+                         demo_noise=args.demo_noise, actor_update=args.actor_update, actor_lr=args.actor_lr)
     kind = "single" if args.single_critic else "multi"
     run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
     print(f"training {args.skill} ({kind}-critic, seed {args.seed}, {args.steps} steps) in {run_dir}")

@@ -61,6 +61,11 @@ class TrainConfig:
     #: an untrained critic (and a large entropy bonus) otherwise unlearns the cloned behaviour
     critic_warmup_updates: int = 1_000
     init_alpha: float = 0.05
+    #: "sac": the actor maximises the combined critics (plus entropy). "awac" (Nair et al., 2020): the actor
+    #: fits the replay's own actions, each weighted by exp(advantage / awac_lambda), so it can only move
+    #: towards actions it has data for; made for fine-tuning a policy cloned from demonstrations
+    actor_update: str = "sac"
+    awac_lambda: float = 1.0
     eval_every: int = 2_000
     eval_episodes: int = 50
     torch_threads: int = 1
@@ -110,6 +115,13 @@ class Actor(nn.Module):
         action = torch.tanh(raw)
         log_prob = torch.distributions.Normal(mean, std).log_prob(raw) - torch.log(1 - action**2 + 1e-6)
         return action, log_prob.sum(-1)
+
+    def log_prob(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Log-likelihood of given (squashed) actions under the policy."""
+        mean, log_std = self.net(x).chunk(2, dim=-1)
+        action = action.clamp(-0.999, 0.999)
+        normal = torch.distributions.Normal(mean, log_std.clamp(-5.0, 2.0).exp())
+        return (normal.log_prob(torch.atanh(action)) - torch.log(1 - action**2 + 1e-6)).sum(-1)
 
     def imitation_loss(self, x: torch.Tensor, demo_action: torch.Tensor) -> torch.Tensor:
         """Squared error of the mean action, plus the likelihood of the demonstrated action under the
@@ -191,7 +203,7 @@ class MultiCriticSAC:
         self.critic_opt = torch.optim.Adam(self.critics.parameters(), lr=config.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=config.lr)
         #: largest |reward| each term has shown (see observe_terms), so the actor weighs terms, not units
-        self.term_scale = torch.full((len(REWARD_TERMS),), 1e-6)
+        self.term_scale = torch.zeros(len(REWARD_TERMS))
         self.weights = torch.tensor(config.term_weights, dtype=torch.float32)
         self.lagrange = torch.tensor(config.term_weights[1])  # safety weight when Lagrangian
 
@@ -233,7 +245,9 @@ class MultiCriticSAC:
     def rewards(self, terms: torch.Tensor) -> torch.Tensor:
         """(B, n_terms) critic targets: each term over its scale, or, for one critic, the weighted sum of
         the raw terms (the baseline has no per-term units to remove)."""
-        return terms / self.term_scale if self.n_terms > 1 else (terms * self.weights).sum(-1, keepdim=True)
+        if self.n_terms == 1:
+            return (terms * self.weights).sum(-1, keepdim=True)
+        return terms / torch.where(self.term_scale > 0, self.term_scale, torch.ones_like(self.term_scale))
 
     def update(self, batch: dict[str, np.ndarray], demos: dict[str, np.ndarray] | None, bc_weight: float
                ) -> dict[str, float]:
@@ -266,7 +280,13 @@ class MultiCriticSAC:
         new_action, logp = self.actor(x)
         q_pi = self.critics(x, new_action).min(0).values  # (B, n_terms)
         objective = (q_pi * self.critic_weights()).sum(-1)
-        actor_loss = (alpha * logp - objective).mean()
+        if c.actor_update == "awac":
+            with torch.no_grad():
+                q_data = (self.critics(x, action).min(0).values * self.critic_weights()).sum(-1)
+                weight = torch.exp((q_data - objective) / c.awac_lambda).clamp(max=20.0)
+            actor_loss = -(weight * self.actor.log_prob(x, action)).mean()
+        else:
+            actor_loss = (alpha * logp - objective).mean()
         bc_loss = torch.zeros(())
         if demos is not None and bc_weight > 0:
             bc_loss = self.actor.imitation_loss(self.inputs(demos["obs"], demos["achieved"], demos["goal"]),

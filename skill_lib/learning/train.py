@@ -127,6 +127,8 @@ def plot_curve(rows: list[dict], path: Path, title: str) -> None:
 
 def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool = False) -> dict:
     """Train (or resume) a skill policy; returns the final evaluation summary."""
+    if config.actor_update not in ("sac", "awac"):
+        raise ValueError(f"actor_update must be 'sac' or 'awac', not {config.actor_update!r}")
     if config.term_scales[0] != 1.0:
         raise ValueError("the task term cannot be rescaled (hindsight relabelling recomputes it)")
     if config.demo_noise > 0 and not hasattr(make_env(config.skill).unwrapped, "expert_action"):
