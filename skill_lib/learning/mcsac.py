@@ -344,7 +344,9 @@ class MultiCriticSAC:
             getattr(self, name).load_state_dict(state[name])
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
-        self.term_scale, self.lagrange, self.updates = state["term_scale"], state["lagrange"], state["updates"]
+        self.lagrange, self.updates = state["lagrange"], state["updates"]
+        # older checkpoints have none; train() re-observes the replay on resume either way
+        self.term_scale = state.get("term_scale", torch.zeros(len(REWARD_TERMS)))
 
 
 def make_env(skill: str) -> gym.Env:

@@ -152,6 +152,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         step, curve = state["step"], state["curve"]
         rng.bit_generator.state = state["rng"]
         load_replay(run_dir / "replay.npz", replay)
+        for episode in replay.episodes:
+            agent.observe_terms(episode.terms)
         demos = state["demos"]
     else:
         seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
