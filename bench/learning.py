@@ -74,7 +74,7 @@ def _table(results: list[dict], labels: list[str]) -> None:
         mean = [np.mean([dict(r["curve"]).get(s, np.nan) for r in runs]) for s in steps]
         curve = ", ".join(f"{s}: {m:.2f}" for s, m in zip(steps, mean))
         final = " / ".join(f"{r['curve'][-1][1]:.2f}" for r in runs)
-        to90 = " / ".join(str(_steps_to(r["curve"]) or "never") for r in runs)
+        to90 = " / ".join(str(s) if (s := _steps_to(r["curve"])) is not None else "never" for r in runs)
         minutes = np.mean([r["minutes"] for r in runs])
         print(f"| {label} | {len(runs)} | {curve} | {final} | {to90} | {minutes:.1f} |")
 
