@@ -11,7 +11,8 @@
 
     python bench/learning.py [all]      # the three below, in order
     python bench/learning.py compare [--skill move_to] [--steps 5000] [--seeds 0,1,2] [--jobs 2]
-    python bench/learning.py finetune [--skill pick] [--steps 3000] [--seeds 0,1,2]
+    python bench/learning.py finetune [--skill pick] [--steps 3000] [--seeds 0,1,2] [--demos 100] [--bc-steps 4000]
+                                      [--awac-only]
     python bench/learning.py panda [--steps 10000] [--seeds 0] [--task-seeds 20]
 
 Each run trains in its own process with one torch thread (--jobs at once); run directories go under
@@ -110,10 +111,12 @@ def compare(args: argparse.Namespace, base: TrainConfig) -> None:
 
 
 def finetune(args: argparse.Namespace, base: TrainConfig) -> None:
-    warm = replace(base, demo_episodes=100, bc_pretrain_steps=4_000)
+    warm = replace(base, demo_episodes=args.demos, bc_pretrain_steps=args.bc_steps)
     awac = replace(warm, actor_update="awac", actor_lr=1e-4)
     variants = {"multi-critic": warm, "single-critic": replace(warm, multi_critic=False),
                 "multi-critic, AWAC actor": awac, "single-critic, AWAC actor": replace(awac, multi_critic=False)}
+    if args.awac_only:
+        variants = {k: v for k, v in variants.items() if "AWAC" in k}
     jobs = [(label, replace(config, seed=seed), args.out) for label, config in variants.items() for seed in args.seeds]
     results = _run_all(jobs, args.jobs)
     _table(results, list(variants))
@@ -163,6 +166,9 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=1_000)
     parser.add_argument("--eval-episodes", type=int, default=30)
     parser.add_argument("--task-seeds", type=int, default=20, help="panda: scene seeds for our stack's tasks")
+    parser.add_argument("--demos", type=int, default=100, help="finetune: demonstrations for the warm start")
+    parser.add_argument("--bc-steps", type=int, default=4_000, help="finetune: behaviour-cloning updates")
+    parser.add_argument("--awac-only", action="store_true", help="finetune: leave out the SAC actor variants")
     parser.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     parser.add_argument("--out", default=str(Path("runs") / "bench_learning"))
     args = parser.parse_args()
