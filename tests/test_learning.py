@@ -68,7 +68,7 @@ def test_awac_actor_update_fits_the_replay_actions():
 
 def test_hindsight_relabelling_recomputes_only_the_task_term():
     env = make_env("move_to")
-    episode, _ = demonstration(env, 0)
+    episode, _, _ = demonstration(env, 0)
     env.close()
     episode.terms[:, 1] = -1.0  # mark safety so we can see it survive relabelling
     replay = Replay(env.unwrapped.compute_reward)
@@ -79,11 +79,27 @@ def test_hindsight_relabelling_recomputes_only_the_task_term():
     assert np.array_equal(batch["terms"][:, 0] == 0.0, dist < env.unwrapped.distance_threshold)
 
 
+def test_relabelled_place_rewards_need_the_hand_open():
+    """Place succeeds only with the cube let go, so its task reward must say so after relabelling too:
+    a cube at the goal still in hand earns -1 (rewarding it taught fine-tuning to stop letting go)."""
+    env = make_env("place")
+    episode, success, _ = demonstration(env, 0)
+    env.close()
+    assert success and not episode.let_go[0] and episode.let_go[-1]  # held at the start, let go at the end
+    replay = Replay(env.unwrapped.compute_reward)
+    replay.add(episode)
+    batch = replay.sample(400, 1.0, np.random.default_rng(0))
+    reached = np.linalg.norm(batch["next_achieved"] - batch["goal"], axis=1) < env.unwrapped.distance_threshold
+    held = ~episode.let_go[[int(np.flatnonzero((episode.obs[1:] == o).all(1))[0]) for o in batch["next_obs"]]]
+    assert (reached & held).any(), "no relabelled goal reached while the cube was held: test proves nothing"
+    assert np.array_equal(batch["terms"][:, 0] == 0.0, reached & ~held)
+
+
 def test_multi_critic_targets_do_not_change_when_a_term_is_rescaled():
     """The per-term normalisation makes a mis-scaled term harmless to the multi-critic learner (same
     critic targets with effort x10), and leaves the single critic's summed reward as it is (the baseline)."""
     env = make_env("move_to")
-    episode, _ = demonstration(env, 0)
+    episode, _, _ = demonstration(env, 0)
     env.close()
     episode.terms[5, 1] = -1.0  # one safety event among zeros
     targets = {}
@@ -144,9 +160,9 @@ def test_eval_command_json_and_errors(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "fly"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 2 and "learnable" in bad.stdout
-    noisy = subprocess.run([sys.executable, "-m", "planners.cli", "train", "pick", "--demo-noise", "0.1",
+    noisy = subprocess.run([sys.executable, "-m", "planners.cli", "train", "pick", "--demo-noise", "-0.1",
                             "--out", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
-    assert noisy.returncode == 2 and "state-based expert" in noisy.stdout  # pick has none: refused, no run
+    assert noisy.returncode == 2 and "--demo-noise must be >= 0" in noisy.stdout and not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("skill", ["push", "pick", "place"])
@@ -157,11 +173,14 @@ def test_scripted_demonstrations_succeed(skill):
     assert wins >= 3
 
 
-@pytest.mark.parametrize("skill", ["push", "move_to"])
-def test_state_based_experts_succeed_and_noisy_demonstrations_keep_clean_labels(skill):
+@pytest.mark.parametrize("skill,demonstrate", [("push", expert_demonstration), ("move_to", expert_demonstration),
+                                               ("place", demonstration)])
+def test_demonstrators_succeed_and_noisy_demonstrations_keep_clean_labels(skill, demonstrate):
+    """DART (state-based experts, and the place skill's waypoint follower): the executed actions are
+    perturbed, the labels are the demonstrator's clean actions."""
     env = make_env(skill)
-    wins = sum(expert_demonstration(env, 200 + i)[1] for i in range(6))
-    episode, _, labels = expert_demonstration(env, 300, noise=0.1)
+    wins = sum(demonstrate(env, 200 + i)[1] for i in range(6))
+    episode, _, labels = demonstrate(env, 300, noise=0.1)
     env.close()
     assert wins >= 5
     assert labels.shape == episode.actions.shape and not np.allclose(labels[:, :3], episode.actions[:, :3])

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--demos", type=int, default=30, help="scripted demonstrations for the warm start")
     train.add_argument("--bc-steps", type=int, default=2_000, help="behaviour-cloning updates before RL")
     train.add_argument("--demo-noise", type=float, default=0.0,
-                       help="DART: noise on the state-based expert's actions, clean labels (push, move_to: 0.1)")
+                       help="DART: noise on the demonstrator's executed actions, clean labels (push, move_to: 0.1)")
     train.add_argument("--single-critic", action="store_true", help="the baseline: one critic on the summed reward")
     train.add_argument("--lagrangian", action="store_true", help="safety weight as a Lagrange multiplier")
     train.add_argument("--actor-update", choices=("sac", "awac"), default="sac",

@@ -51,9 +51,9 @@ class TrainConfig:
     her_ratio: float = 0.8  # fraction of sampled transitions whose goal is relabelled
     demo_episodes: int = 30  # scripted demonstrations: replay seed data and behaviour-cloning targets
     bc_pretrain_steps: int = 2_000  # actor updates on demonstrations before any RL
-    #: DART (Laskey et al., 2017), for environments with a state-based `expert_action` (which then gives the
-    #: demonstrations): they execute the expert's action plus this much Gaussian noise and keep its clean
-    #: action as the label, so the clone also learns how the expert recovers from errors like its own
+    #: DART (Laskey et al., 2017): demonstrations execute the demonstrator's action (the environment's
+    #: state-based `expert_action` where it has one, else the waypoint follower) plus this much Gaussian
+    #: noise and keep its clean action as the label, so the clone also learns to recover from its errors
     demo_noise: float = 0.0
     bc_weight: float = 1.0  # demonstration regulariser in the actor loss, decayed to 0 ...
     bc_decay_steps: int = 10_000  # ... over this many environment steps
@@ -153,6 +153,7 @@ class Episode:
     goal: np.ndarray  # (goal_dim,)
     actions: np.ndarray  # (T, act_dim)
     terms: np.ndarray  # (T, n_terms): the reward terms as the environment returned them
+    let_go: np.ndarray | None = None  # (T,): the hand had let go after each step (place); None: always
 
 
 @dataclass
@@ -176,7 +177,8 @@ class Replay:
                 goal = ep.achieved[int(rng.integers(t + 1, len(ep.achieved)))]
             terms = ep.terms[t].copy()
             # Only the task term depends on the goal; safety and effort stay as experienced.
-            terms[0] = self.compute_task_reward(ep.achieved[t + 1], goal, {})
+            info = {} if ep.let_go is None else {"let_go": bool(ep.let_go[t])}
+            terms[0] = self.compute_task_reward(ep.achieved[t + 1], goal, info)
             for key, value in (("obs", ep.obs[t]), ("achieved", ep.achieved[t]), ("goal", goal),
                                ("action", ep.actions[t]), ("terms", terms), ("next_obs", ep.obs[t + 1]),
                                ("next_achieved", ep.achieved[t + 1])):

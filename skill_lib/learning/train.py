@@ -21,12 +21,13 @@ import torch
 from skill_lib.learning.mcsac import Episode, MultiCriticSAC, Replay, TrainConfig, make_env
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never reuse training seeds
+REPLAY_FIELDS = ("obs", "achieved", "goal", "actions", "terms", "let_go")
 
 
 def run_episode(env, choose: Callable[[dict], np.ndarray], seed: int) -> tuple[Episode, bool, float]:
     """One episode; returns it, whether it ended in success, and its mean safety cost."""
     obs, _ = env.reset(seed=seed)
-    observations, achieved, actions, terms = [obs["observation"]], [obs["achieved_goal"]], [], []
+    observations, achieved, actions, terms, let_go = [obs["observation"]], [obs["achieved_goal"]], [], [], []
     success = False
     for _ in range(env.unwrapped.max_steps):
         action = np.asarray(choose(obs), dtype=np.float32)
@@ -35,37 +36,43 @@ def run_episode(env, choose: Callable[[dict], np.ndarray], seed: int) -> tuple[E
         achieved.append(obs["achieved_goal"])
         actions.append(action)
         terms.append(info["reward_terms"])
+        let_go.append(info.get("let_go", True))
         success = info["is_success"]
         if terminated or truncated:
             break
     episode = Episode(np.asarray(observations), np.asarray(achieved), obs["desired_goal"].copy(),
-                      np.asarray(actions), np.asarray(terms))
+                      np.asarray(actions), np.asarray(terms), np.asarray(let_go, dtype=bool))
     return episode, bool(success), float(-episode.terms[:, 1].mean())
 
 
-def demonstration(env, seed: int) -> tuple[Episode, bool]:
+def demonstration(env, seed: int, noise: float = 0.0) -> tuple[Episode, bool, np.ndarray]:
     """An episode of the skill's scripted reference controller (the waypoint follower the executor falls
-    back to), in the learner's action space."""
+    back to), in the learner's action space; with `noise`, DART as in `expert_demonstration` (the follower
+    re-aims at its waypoint from wherever the noise took the hand)."""
     env.reset(seed=seed)
     controller = env.unwrapped.demonstrator()
     ctx = env.unwrapped.skill_context()
     controller.reset(ctx)
-    episode, success, _ = run_episode(env, lambda obs: controller.act(ctx), seed)
-    return episode, success
+    return _demonstrate(env, lambda: controller.act(ctx), seed, noise)
 
 
 def expert_demonstration(env, seed: int, noise: float = 0.0) -> tuple[Episode, bool, np.ndarray]:
     """An episode of the environment's state-based expert: the scripted controller written as a function
     of the state alone. Cloning the waypoint follower, whose actions also depend on a phase it keeps in
-    memory that the policy cannot see, reached 0.18-0.48 on push; this expert's clones 0.9-1.0. With
-    `noise` (DART) the expert's action plus Gaussian noise is executed. Returns the episode, its success
-    and the expert's clean actions (the behaviour-cloning labels)."""
-    expert = env.unwrapped.expert_action
+    memory that the policy cannot see, reached 0.18-0.48 on push; this expert's clones 0.9-1.0."""
+    return _demonstrate(env, env.unwrapped.expert_action, seed, noise)
+
+
+def _demonstrate(env, expert: Callable[[], np.ndarray], seed: int, noise: float
+                 ) -> tuple[Episode, bool, np.ndarray]:
+    """With `noise` (DART, Laskey et al., 2017) the expert's action plus Gaussian noise is executed and its
+    clean action kept as the label, so the clone sees and learns to correct errors like its own. Returns
+    the episode, its success and the clean actions (the behaviour-cloning labels)."""
     rng = np.random.default_rng(seed)
     labels: list[np.ndarray] = []
 
     def choose(obs: dict) -> np.ndarray:
-        labels.append(expert())
+        labels.append(np.asarray(expert(), dtype=np.float32))
         executed = labels[-1].copy()
         executed[:3] = np.clip(executed[:3] + rng.normal(0.0, noise, 3), -1.0, 1.0)
         return executed
@@ -100,7 +107,7 @@ def _progress(step: int, total: int, text: str) -> None:
 
 def save_replay(path: Path, replay: Replay) -> None:
     arrays = {f"{i}_{k}": getattr(ep, k) for i, ep in enumerate(replay.episodes)
-              for k in ("obs", "achieved", "goal", "actions", "terms")}
+              for k in REPLAY_FIELDS if getattr(ep, k) is not None}
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
@@ -109,7 +116,8 @@ def save_replay(path: Path, replay: Replay) -> None:
 def load_replay(path: Path, replay: Replay) -> None:
     data = np.load(path)
     for i in range(len({k.split("_")[0] for k in data.files})):
-        replay.add(Episode(*(data[f"{i}_{k}"] for k in ("obs", "achieved", "goal", "actions", "terms"))))
+        # replays saved before let_go was recorded have none: relabelling then treats the hand as open
+        replay.add(Episode(**{k: data[f"{i}_{k}"] for k in REPLAY_FIELDS if f"{i}_{k}" in data.files}))
 
 
 def plot_curve(rows: list[dict], path: Path, title: str) -> None:
@@ -131,8 +139,6 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         raise ValueError(f"actor_update must be 'sac' or 'awac', not {config.actor_update!r}")
     if config.term_scales[0] != 1.0:
         raise ValueError("the task term cannot be rescaled (hindsight relabelling recomputes it)")
-    if config.demo_noise > 0 and not hasattr(make_env(config.skill).unwrapped, "expert_action"):
-        raise ValueError(f"--demo-noise needs a state-based expert; the {config.skill} environment has none")
     torch.set_num_threads(config.torch_threads)
     started = time.time()  # minutes reported include demonstrations and the warm start
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -157,11 +163,9 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         demos = state["demos"]
     else:
         seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
-        if hasattr(env.unwrapped, "expert_action"):
-            runs = [expert_demonstration(env, s, config.demo_noise) for s in seeds]
-            demo_eps, labels = [(e, ok) for e, ok, _ in runs], [lab for _, _, lab in runs]
-        else:
-            demo_eps, labels = [demonstration(env, s) for s in seeds], None
+        demonstrate = expert_demonstration if hasattr(env.unwrapped, "expert_action") else demonstration
+        runs = [demonstrate(env, s, config.demo_noise) for s in seeds]
+        demo_eps, labels = [(e, ok) for e, ok, _ in runs], [lab for _, _, lab in runs]
         for episode, _ in demo_eps:
             episode.terms *= scales
             replay.add(episode)

@@ -130,14 +130,15 @@ class SkillEnv(gym.Env):
         self._steps += 1
         unsafe = (stats.rejected + stats.workspace_limited > before) or self._robot_hits_table()
         achieved = self._achieved()
+        let_go = self._let_go()
         terms = np.array([
-            self.compute_reward(achieved, self.goal, {}),
+            self.compute_reward(achieved, self.goal, {"let_go": let_go}),
             -1.0 if unsafe else 0.0,
             -0.05 * float(action[:3] @ action[:3]) - 0.05 * float(np.sum((action - self._last_action) ** 2)),
         ], dtype=np.float32)
         self._last_action = action
-        success = bool(self._success(achieved, self.goal)) and self._let_go()
-        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe}
+        success = bool(self._success(achieved, self.goal)) and let_go
+        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe, "let_go": let_go}
         truncated = self._steps >= self.max_steps
         return self._obs(), float(terms @ self.weights.as_array()), False, truncated, info
 
@@ -149,8 +150,11 @@ class SkillEnv(gym.Env):
         return True
 
     def compute_reward(self, achieved_goal, desired_goal, info) -> np.ndarray | float:
-        """The task term only (sparse, -1 until success), vectorised for hindsight relabelling."""
-        reward = -(~self._success(np.asarray(achieved_goal), np.asarray(desired_goal))).astype(np.float32)
+        """The task term only (sparse, -1 until success), vectorised for hindsight relabelling.
+        `info["let_go"]` (default True): whether the hand had let go, which success needs for place; without
+        it a cube held at the goal earned as much as one placed there, and RL had no reason to open the hand."""
+        done = self._success(np.asarray(achieved_goal), np.asarray(desired_goal)) & np.asarray(info.get("let_go", True))
+        reward = -(~done).astype(np.float32)
         return reward if reward.ndim else float(reward)
 
     def render(self):
