@@ -80,3 +80,22 @@ def test_place_starts_with_the_cube_in_hand():
     arm = env.unwrapped.arm
     assert arm.is_grasped("cube") and arm.object("cube").bottom_z > 0.04
     env.close()
+
+
+def test_place_goals_sit_on_uneven_towers_of_the_parked_cubes():
+    """Goals on the table and on towers of one or two cubes; a tower's cubes are offset and turned like
+    towers the robot stacked, and the goal is above the top one."""
+    env = gym.make("SkillStack/Place-v0")
+    heights, offsets = set(), []
+    for seed in range(12):
+        env.reset(seed=seed)
+        goal, arm = env.unwrapped.goal, env.unwrapped.arm
+        tower = sorted((arm.object(f"tower_{i}") for i in range(2)), key=lambda o: -o.position[2])
+        on = [t for t in tower if np.linalg.norm(t.position[:2] - goal[:2]) < 0.03 and t.position[2] < goal[2]]
+        heights.add(len(on))
+        if on:
+            np.testing.assert_allclose(on[0].position[:2], goal[:2], atol=0.004)  # settled during the pick
+        if len(on) == 2:
+            offsets.append(np.linalg.norm(on[0].position[:2] - on[1].position[:2]))
+    env.close()
+    assert heights == {0, 1, 2} and offsets and 0.004 < max(offsets) <= 0.012 * np.sqrt(2) + 0.004

@@ -14,6 +14,7 @@ from skill_lib.skills import pick
 TOWER_EDGE = 0.05
 #: where unused tower cubes wait: on the table, out of the arm's reach
 PARKED = ((0.95, 0.45), (0.95, -0.45))
+TOWER_SLOP = 0.012  # metres one tower cube may sit off the one below
 CLEARANCE = 0.04  # metres of air between the held cube and the tower while carrying (demonstrator)
 
 
@@ -35,10 +36,17 @@ class PlaceEnv(SkillEnv):
             if np.linalg.norm(xy - cube[:2]) > 0.09:
                 break
         height = int(self.np_random.integers(3))  # cubes under the goal: 0 (table), 1 or 2
+        # Towers the robot built are neither aligned nor square: each cube sits up to TOWER_SLOP off the one
+        # below and turned. Perfect towers only made a place that missed on the scene's second level.
+        top = xy.copy()
         for i in range(2):
-            position = ([xy[0], xy[1], TOWER_EDGE * (i + 0.5) + 0.001] if i < height
-                        else [*PARKED[i], TOWER_EDGE / 2 + 0.001])
-            self.arm.set_object_pose(f"tower_{i}", position)
+            if i < height:
+                top = top + (self.np_random.uniform(-TOWER_SLOP, TOWER_SLOP, 2) if i else 0.0)
+                self.arm.set_object_pose(f"tower_{i}", [top[0], top[1], TOWER_EDGE * (i + 0.5) + 0.001],
+                                         yaw=float(self.np_random.uniform(-0.4, 0.4)))
+            else:
+                self.arm.set_object_pose(f"tower_{i}", [*PARKED[i], TOWER_EDGE / 2 + 0.001])
+        xy = top
         # The start state is the end of a pick, produced by the scripted pick skill.
         run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
         edge = float(self.arm.object("cube").half_extents[2] * 2)
