@@ -62,8 +62,10 @@ def test_awac_actor_update_fits_the_replay_actions():
             return agent.actor.log_prob(x, torch.as_tensor(batch["action"])).mean().item()
 
     before, rng = likelihood(), np.random.default_rng(0)
-    losses = [agent.update(replay.sample(64, 0.8, rng), None, 0.0)["actor_loss"] for _ in range(150)]
-    assert np.all(np.isfinite(losses)) and likelihood() > before + 1.0
+    stats = [agent.update(replay.sample(64, 0.8, rng), None, 0.0) for _ in range(150)]
+    assert np.all(np.isfinite([s["actor_loss"] for s in stats])) and likelihood() > before + 1.0
+    # no entropy in AWAC: no bonus in the critics' targets, and a temperature that stays where it was
+    assert all(s["alpha"] == 0.0 for s in stats) and agent.log_alpha.item() == pytest.approx(np.log(0.05))
 
 
 def test_hindsight_relabelling_recomputes_only_the_task_term():

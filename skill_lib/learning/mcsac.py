@@ -258,7 +258,10 @@ class MultiCriticSAC:
         next_x = self.inputs(batch["next_obs"], batch["next_achieved"], batch["goal"])
         action = torch.as_tensor(batch["action"])
         reward = self.rewards(torch.as_tensor(batch["terms"]))
-        alpha = self.log_alpha.exp().detach()
+        # AWAC's actor ignores entropy, so its critics must too: the temperature, tuned towards a target
+        # entropy that nothing then pursues, rose 0.05 -> 0.23 in 2000 updates and its bonus on a cloned,
+        # peaked policy swamped the task reward (place: critic loss 0.05 -> 1.0)
+        alpha = torch.zeros(()) if c.actor_update == "awac" else self.log_alpha.exp().detach()
 
         # Critics: one TD target per term. Time limits only truncate, so always bootstrap.
         with torch.no_grad():
@@ -298,10 +301,11 @@ class MultiCriticSAC:
         actor_loss.backward()
         self.actor_opt.step()
 
-        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-        self.alpha_opt.zero_grad()
-        alpha_loss.backward()
-        self.alpha_opt.step()
+        if c.actor_update == "sac":
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.alpha_opt.zero_grad()
+            alpha_loss.backward()
+            self.alpha_opt.step()
 
         self._soft_update_targets()
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "bc_loss": bc_loss.item(),
