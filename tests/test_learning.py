@@ -134,6 +134,22 @@ def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
     env.close()
 
 
+def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, monkeypatch):
+    """`--steps 0` then `--steps N` in the same directory: the second run fine-tunes the first run's
+    clone instead of redoing its demonstrations and behaviour cloning (minutes for place and push)."""
+    train(TrainConfig(**{**SHORT, "total_steps": 0}), tmp_path, quiet=True)
+    warm = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert warm["step"] == 0 and len(warm["curve"]) == 1 and warm["demos"] is not None
+    import skill_lib.learning.train as train_module
+    monkeypatch.setattr(train_module, "expert_demonstration", None)  # a rerun of the demonstrations fails
+    summary = train(TrainConfig(**SHORT, actor_lr=2e-4), tmp_path, quiet=True)
+    assert summary["steps"] >= 300
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert len(state["curve"]) == 2 and state["curve"][0] == warm["curve"][0]
+    # the resumed run's learning rate, not the one the warm start's optimiser was saved with
+    assert state["agent"]["actor_opt"]["param_groups"][0]["lr"] == 2e-4
+
+
 def test_from_scratch_and_rescaled_terms(tmp_path):
     """No demonstrations (the flat baselines): plain SAC + HER with the normaliser learning online; a
     rescaled effort term reaches the replay rescaled; the task term cannot be rescaled."""
@@ -159,6 +175,12 @@ def test_eval_command_json_and_errors(tmp_path):
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["skill"] == "move_to" and result["episodes"] == 5 and result["success_rate"] == 1.0
+    # per-term returns: the reach succeeded before its time ran out, moving cost effort, nothing hit anything
+    probe = make_env("move_to")
+    max_steps = probe.unwrapped.max_steps
+    probe.close()
+    assert -max_steps < result["returns"]["task"] < 0 and result["returns"]["effort"] < 0
+    assert result["returns"]["safety"] == 0.0
     bad = subprocess.run([sys.executable, "-m", "planners.cli", "eval", "fly"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert bad.returncode == 2 and "learnable" in bad.stdout

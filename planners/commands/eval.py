@@ -23,7 +23,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from hardware.resources import config_dir
     from skill_lib.learning import ENVIRONMENTS
     from skill_lib.learning.mcsac import make_env
-    from skill_lib.learning.train import EVAL_SEED_OFFSET, demonstration, evaluate, load_policy
+    from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_policy, run_episode
 
     if args.skill not in ENVIRONMENTS:
         print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
@@ -33,17 +33,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     env = make_env(args.skill)
     if args.scripted:
-        wins = sum(demonstration(env, EVAL_SEED_OFFSET + args.seed * 10_000 + i)[1] for i in range(args.episodes))
-        rate, source = wins / args.episodes, "scripted reference controller"
+        runs = [demonstration(env, seed)[:2] for seed in eval_seeds(args.seed, args.episodes)]
+        source = "scripted reference controller"
     else:
         path = args.policy or config_dir().parent / "checkpoints" / args.skill / "policy.pt"
         if not path.is_file():
             print(f"error: no trained policy at {path}; train one with: skillstack train {args.skill}")
             return EXIT_USAGE
-        rate, source = evaluate(load_policy(path), env, args.episodes, args.seed), str(path)
+        agent, source = load_policy(path), str(path)
+        runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
+                for seed in eval_seeds(args.seed, args.episodes)]
     env.close()
-    print(f"{args.skill}: success {rate:.2f} over {args.episodes} episodes ({source})")
+    result = evaluation(runs)
+    returns = ", ".join(f"{term} {value:.2f}" for term, value in result["returns"].items())
+    print(f"{args.skill}: success {result['success_rate']:.2f} over {args.episodes} episodes ({source}); "
+          f"mean return per episode: {returns}")
     if args.json:
-        print(json.dumps({"skill": args.skill, "episodes": args.episodes, "success_rate": rate, "policy": source,
+        print(json.dumps({"skill": args.skill, "episodes": args.episodes, **result, "policy": source,
                           "seed": args.seed}))
     return EXIT_OK

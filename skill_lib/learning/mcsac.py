@@ -348,6 +348,12 @@ class MultiCriticSAC:
     def load_state_dict(self, state: dict) -> None:
         for name in ("norm", "actor", "critics", "targets", "actor_opt", "critic_opt", "alpha_opt"):
             getattr(self, name).load_state_dict(state[name])
+        # an optimiser's state carries the learning rate it was saved with: the config's must win, or
+        # fine-tuning a warm start with `--actor-lr 1e-4` would silently run at the warm start's rate
+        for optimiser, lr in ((self.actor_opt, self.config.actor_lr), (self.critic_opt, self.config.lr),
+                              (self.alpha_opt, self.config.lr)):
+            for group in optimiser.param_groups:
+                group["lr"] = lr
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
         self.lagrange, self.updates = state["lagrange"], state["updates"]

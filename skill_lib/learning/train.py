@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skill_lib.learning.envs.base import REWARD_TERMS
 from skill_lib.learning.mcsac import Episode, MultiCriticSAC, Replay, TrainConfig, make_env
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never reuse training seeds
@@ -89,13 +90,21 @@ def demo_arrays(episodes: list[Episode], labels: list[np.ndarray] | None = None)
             "action": np.concatenate(labels if labels is not None else [e.actions for e in episodes])}
 
 
+def eval_seeds(seed: int, episodes: int) -> list[int]:
+    return [EVAL_SEED_OFFSET + seed * 10_000 + i for i in range(episodes)]
+
+
 def evaluate(agent: MultiCriticSAC, env, episodes: int, seed: int) -> float:
-    wins = 0
-    for i in range(episodes):
-        _, success, _ = run_episode(env, lambda obs: agent.act(obs, deterministic=True),
-                                    EVAL_SEED_OFFSET + seed * 10_000 + i)
-        wins += success
-    return wins / episodes
+    return evaluation([run_episode(env, lambda obs: agent.act(obs, deterministic=True), s)[:2]
+                       for s in eval_seeds(seed, episodes)])["success_rate"]
+
+
+def evaluation(runs: list[tuple[Episode, bool]]) -> dict:
+    """Success rate and each reward term's mean return per episode, as the environment returned them: what
+    the critics trade off (a policy as successful as another may get there sooner, or with less effort)."""
+    returns = np.mean([episode.terms.sum(0) for episode, _ in runs], axis=0)
+    return {"success_rate": float(np.mean([success for _, success in runs])),
+            "returns": {term: round(float(r), 4) for term, r in zip(REWARD_TERMS, returns)}}
 
 
 def _progress(step: int, total: int, text: str) -> None:
@@ -178,6 +187,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
                       "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
         save_policy(agent, run_dir / "policy.pt")
+        # the warm start can take minutes: a later (or resumed) RL run starts from it instead of redoing it
+        _save_checkpoint(run_dir, agent, step, curve, rng, demos, replay)
 
     episode_index = len(replay.episodes)
     stats: dict[str, float] = {}
@@ -209,10 +220,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
             if success >= max(r["success"] for r in curve):
                 save_policy(agent, run_dir / "policy.pt")
             curve.append({"step": step, "success": success, **{k: round(v, 4) for k, v in stats.items()}})
-            torch.save({"agent": agent.state_dict(), "step": step, "curve": curve, "rng": rng.bit_generator.state,
-                        "demos": demos}, run_dir / "checkpoint.tmp")
-            os.replace(run_dir / "checkpoint.tmp", checkpoint)  # a crash never leaves half a checkpoint
-            save_replay(run_dir / "replay.npz", replay)
+            _save_checkpoint(run_dir, agent, step, curve, rng, demos, replay)
         if not quiet:
             _progress(min(step, config.total_steps), config.total_steps,
                       f"eval success {curve[-1]['success']:.2f}  {time.time() - started:.0f} s")
@@ -228,6 +236,14 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
     return {"skill": config.skill, "steps": step, "success_rate": curve[-1]["success"],
             "best_success_rate": max(r["success"] for r in curve), "run_dir": str(run_dir),
             "minutes": round((time.time() - started) / 60, 2)}
+
+
+def _save_checkpoint(run_dir: Path, agent: MultiCriticSAC, step: int, curve: list[dict], rng: np.random.Generator,
+                     demos: dict[str, np.ndarray] | None, replay: Replay) -> None:
+    torch.save({"agent": agent.state_dict(), "step": step, "curve": curve, "rng": rng.bit_generator.state,
+                "demos": demos}, run_dir / "checkpoint.tmp")
+    os.replace(run_dir / "checkpoint.tmp", run_dir / "checkpoint.pt")  # a crash never leaves half a checkpoint
+    save_replay(run_dir / "replay.npz", replay)
 
 
 def save_policy(agent: MultiCriticSAC, path: Path) -> None:
