@@ -1,10 +1,15 @@
-"""Every committed checkpoint still performs: success over 20 seeded held-out episodes above a floor."""
+"""Every committed checkpoint still performs (success over 20 seeded held-out episodes above a floor) and
+was trained with its skill's recipe, so the bare `skillstack train SKILL` reproduces it."""
 from __future__ import annotations
 
-import pytest
+from dataclasses import asdict
 
-from skill_lib.learning.mcsac import make_env
+import pytest
+import torch
+
+from skill_lib.learning.mcsac import TrainConfig, make_env
 from skill_lib.learning.policy import CHECKPOINTS
+from skill_lib.learning.recipes import recipe
 from skill_lib.learning.train import evaluate, load_policy
 
 COMMITTED = sorted(p.parent.name for p in CHECKPOINTS.glob("*/policy.pt"))
@@ -21,3 +26,16 @@ def test_committed_checkpoint_success_above_floor(skill):
     rate = evaluate(load_policy(CHECKPOINTS / skill / "policy.pt"), env, 20, seed=3)
     env.close()
     assert rate >= FLOOR, f"{skill}: {rate:.2f} < {FLOOR}"
+
+
+#: the settings a warm-start-only run's result depends on
+WARM_START_FIELDS = ("skill", "total_steps", "demo_episodes", "bc_pretrain_steps", "demo_noise", "hidden", "lr",
+                     "batch_size")
+
+
+@pytest.mark.parametrize("skill", COMMITTED)
+def test_committed_checkpoint_was_trained_with_its_recipe(skill):
+    saved = torch.load(CHECKPOINTS / skill / "policy.pt", weights_only=False)["config"]
+    expected, defaults = asdict(recipe(skill, seed=saved["seed"])), asdict(TrainConfig())
+    # a checkpoint older than a setting was trained with its default
+    assert {f: saved.get(f, defaults[f]) for f in WARM_START_FIELDS} == {f: expected[f] for f in WARM_START_FIELDS}

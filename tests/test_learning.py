@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from skill_lib.learning import ENVIRONMENTS
 from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_env
+from skill_lib.learning.recipes import FINE_TUNING, WARM_STARTS, recipe
 from skill_lib.learning.train import demonstration, expert_demonstration, load_policy, train
 
 SHORT = dict(skill="move_to", total_steps=300, eval_every=300, eval_episodes=4, demo_episodes=4,
@@ -166,6 +168,15 @@ def test_from_scratch_and_rescaled_terms(tmp_path):
     np.testing.assert_allclose(data["0_terms"][:, 2], 10 * unscaled, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="task term"):
         train(TrainConfig(**{**SHORT, "term_scales": (10.0, 1.0, 1.0)}), tmp_path / "bad", quiet=True)
+
+
+def test_every_learnable_skill_has_a_recipe_and_options_override_it():
+    assert set(WARM_STARTS) == set(ENVIRONMENTS)
+    config = recipe("place", demo_episodes=5, total_steps=None, actor_lr=3e-4)
+    assert (config.demo_episodes, config.actor_lr) == (5, 3e-4)  # given: override
+    assert config.total_steps == FINE_TUNING["total_steps"] and config.bc_pretrain_steps == 16_000  # None: recipe
+    with pytest.raises(ValueError, match="learnable"):
+        recipe("fly")
 
 
 def test_eval_command_json_and_errors(tmp_path):

@@ -1,0 +1,36 @@
+"""How each skill's committed checkpoint was trained: `skillstack train SKILL` starts from its recipe, so
+the bare command reproduces `checkpoints/SKILL/policy.pt` (bit for bit on the same seed; figures in
+docs/BENCHMARKS.md, "Learned skills").
+
+A recipe is a behaviour-cloning warm start from the scripted demonstrator. Its RL phase is off: multi-critic
+fine-tuning has not yet improved a clone that is already at 98-100 % (it dips and at best comes back).
+`--steps N` turns it on, with the advantage-weighted (AWAC) actor update: the SAC actor update unlearns a
+cloned policy within a few hundred updates.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from skill_lib.learning.mcsac import TrainConfig
+
+#: the RL phase shared by every recipe (TrainConfig fields): off unless `--steps` asks for it
+FINE_TUNING = {"total_steps": 0, "actor_update": "awac", "actor_lr": 1e-4, "eval_every": 1_000}
+
+#: per skill: demonstrations, behaviour-cloning updates and DART noise of the warm start (TrainConfig fields)
+WARM_STARTS: dict[str, dict] = {
+    # state-based expert, noisy executions: the clone learns to recover from its own errors
+    "move_to": {"demo_episodes": 200, "bc_pretrain_steps": 6_000, "demo_noise": 0.1},
+    # the waypoint follower from random hand positions (where a place, push or pull leaves the hand)
+    "pick": {"demo_episodes": 200, "bc_pretrain_steps": 6_000, "demo_noise": 0.0},
+    # the waypoint follower with DART noise; long carries need the extra demonstrations and updates
+    "place": {"demo_episodes": 300, "bc_pretrain_steps": 16_000, "demo_noise": 0.1},
+    "push": {"demo_episodes": 600, "bc_pretrain_steps": 20_000, "demo_noise": 0.1},
+}
+
+
+def recipe(skill: str, **overrides) -> TrainConfig:
+    """The skill's training configuration, with any field overridden (`None` values are ignored)."""
+    if skill not in WARM_STARTS:
+        raise ValueError(f"no learning environment for skill {skill!r}; learnable: {', '.join(WARM_STARTS)}")
+    config = TrainConfig(skill=skill, **FINE_TUNING, **WARM_STARTS[skill])
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
