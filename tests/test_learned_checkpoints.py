@@ -28,9 +28,10 @@ def test_committed_checkpoint_success_above_floor(skill):
     assert rate >= FLOOR, f"{skill}: {rate:.2f} < {FLOOR}"
 
 
-#: the settings a warm-start-only run's result depends on
+#: the settings a warm-start-only run's result depends on, and those its RL phase adds
 WARM_START_FIELDS = ("skill", "total_steps", "demo_episodes", "bc_pretrain_steps", "demo_noise", "hidden", "lr",
                      "batch_size")
+RL_FIELDS = ("multi_critic", "actor_update", "actor_lr", "eval_every", "eval_episodes", "updates_per_step")
 
 
 @pytest.mark.parametrize("skill", COMMITTED)
@@ -38,4 +39,5 @@ def test_committed_checkpoint_was_trained_with_its_recipe(skill):
     saved = torch.load(CHECKPOINTS / skill / "policy.pt", weights_only=False)["config"]
     expected, defaults = asdict(recipe(skill, seed=saved["seed"])), asdict(TrainConfig())
     # a checkpoint older than a setting was trained with its default
-    assert {f: saved.get(f, defaults[f]) for f in WARM_START_FIELDS} == {f: expected[f] for f in WARM_START_FIELDS}
+    checked = WARM_START_FIELDS + (RL_FIELDS if expected["total_steps"] else ())
+    assert {f: saved.get(f, defaults[f]) for f in checked} == {f: expected[f] for f in checked}

@@ -99,3 +99,31 @@ def test_place_goals_sit_on_uneven_towers_of_the_parked_cubes():
             offsets.append(np.linalg.norm(on[0].position[:2] - on[1].position[:2]))
     env.close()
     assert heights == {0, 1, 2} and offsets and 0.004 < max(offsets) <= 0.012 * np.sqrt(2) + 0.004
+
+
+def test_place_succeeds_only_once_the_hand_is_clear_above_the_released_cube():
+    """The scene's learned place is done only with the hand back above the cube (before the next skill
+    moves it), so training must ask for the same: a cube let go at the goal with the hand beside it is not
+    yet a success."""
+    from skill_lib.skills.place import HAND_CLEAR
+    from skill_lib.learning.train import demonstration
+
+    env = gym.make("SkillStack/Place-v0")
+    unwrapped, seen = env.unwrapped, []
+    step = env.step
+
+    def recording_step(action):
+        out = step(action)
+        cube = unwrapped.arm.object("cube")
+        at_goal = np.linalg.norm(cube.position - unwrapped.goal) < unwrapped.distance_threshold
+        released = not unwrapped.arm.contacts("gripper", "cube")
+        clear = unwrapped.arm.ee_pose().position[2] > cube.top_z + HAND_CLEAR
+        seen.append((at_goal and released, clear, out[4]["is_success"]))
+        return out
+
+    env.step = recording_step
+    episode, success, _ = demonstration(env, 3)
+    env.close()
+    assert success
+    assert any(placed and not clear for placed, clear, _ in seen), "never released below the clearance"
+    assert all(ok == (placed and clear) for placed, clear, ok in seen)

@@ -11,6 +11,9 @@ from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 CLEARANCE = 0.06  # metres of air between the held object and the target while carrying
 DROP_GAP = 0.006  # release this far above the support
 RETREAT = 0.10
+#: a place is done once the hand is this far above the placed object's top, open and off it: clear of it
+#: before the next skill moves (the learned place's end state, in training and in the scene)
+HAND_CLEAR = 0.05
 
 
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:

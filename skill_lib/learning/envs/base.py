@@ -146,7 +146,8 @@ class SkillEnv(gym.Env):
         return self.arm.robot_touches("table")
 
     def _let_go(self) -> bool:
-        """Whether the skill's end state needs the hand open (place); others don't care."""
+        """Whether the hand is where the skill's end state needs it (place: open, off the cube and clear above
+        it); others don't care."""
         return True
 
     def compute_reward(self, achieved_goal, desired_goal, info) -> np.ndarray | float:

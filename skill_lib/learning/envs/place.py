@@ -9,7 +9,7 @@ import numpy as np
 from hardware.scene import ObjectSpec, SceneSpec
 from skill_lib.learning.envs.base import SkillEnv, cube_scene
 from skill_lib.runner import run_skill
-from skill_lib.skills import pick
+from skill_lib.skills import pick, place
 
 TOWER_EDGE = 0.05
 #: where unused tower cubes wait: on the table, out of the arm's reach
@@ -59,7 +59,10 @@ class PlaceEnv(SkillEnv):
         return self.arm.object("cube").position
 
     def _let_go(self) -> bool:
-        return not self.arm.contacts("gripper", "cube")
+        # open, off the cube, and back above it: a hand left hovering at the cube's side is not done
+        cube = self.arm.object("cube")
+        return not self.arm.contacts("gripper", "cube") and \
+            self.arm.ee_pose().position[2] > cube.top_z + place.HAND_CLEAR
 
     def demonstrator(self):
         from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy
@@ -76,5 +79,5 @@ class PlaceEnv(SkillEnv):
                     Waypoint(np.array([release[0], release[1], carry]), CLOSED, tolerance=0.008),
                     Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
                     Waypoint(release, OPEN, tolerance=0.01, hold_steps=4),
-                    Waypoint(release + np.array([0.0, 0.0, 0.08]), OPEN, tolerance=0.015)]
+                    Waypoint(release + np.array([0.0, 0.0, place.RETREAT]), OPEN, tolerance=0.015)]
         return WaypointPolicy(waypoints)
