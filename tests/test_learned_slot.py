@@ -96,6 +96,27 @@ def test_learned_push_declines_what_it_was_not_trained_on():
         assert "outside" in push.declines(arm, {"object": "small_red_cube", "direction": "right", "distance": 0.15})
 
 
+class FakeOpeningAgent:
+    """A trained agent that always asks to open the hand: isolates the learned place's release guard."""
+
+    def act(self, obs, deterministic=True):
+        return np.array([0.0, 0.0, 0.5, 1.0], dtype=np.float32)
+
+
+def test_the_learned_place_opens_the_hand_only_with_the_cube_at_its_goal():
+    from skill_lib.controllers import CLOSED, OPEN
+    from skill_lib.learning.policy import LearnedPlace
+    from skill_lib.spec import SkillContext
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        ctx = SkillContext(arm, arm, {"object": "red_cube", "target": "green_cube", "offset_x": 0.0, "offset_y": 0.0})
+        place = LearnedPlace(FakeOpeningAgent())
+        place.reset(ctx)
+        assert place.act(ctx)[3] == CLOSED  # the cube is on the table, far from the top of the green cube
+        assert place._last[3] == CLOSED  # the next observation shows the action that ran
+        arm.set_object_pose("red_cube", place.goal + [0.0, 0.0, 0.01])
+        assert place.act(ctx)[3] == OPEN
+
+
 @pytest.mark.parametrize("target", ["green_cube", "tray", "lego_brick"])
 def test_the_committed_reach_policy_drives_move_to_in_the_default_scene(target):
     """Through the executor, with no retry: the learned policy alone must get there (checked in the sim)."""
