@@ -55,9 +55,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                     actor_lr=args.actor_lr)
     kind = "single" if args.single_critic else "multi"
     run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
-    rl = (f"then {config.total_steps} RL steps ({config.actor_update} actor update, actor lr {config.actor_lr:g})"
-          if config.total_steps
-          else "no RL (warm start only)")
+    rl = "no RL (warm start only)"
+    if config.total_steps:
+        rl = f"then {config.total_steps} RL steps ({config.actor_update} actor update, actor lr {config.actor_lr:g})"
     print(f"training {args.skill} ({kind}-critic, seed {args.seed}) in {run_dir}: {config.demo_episodes} "
           f"demonstrations (DART noise {config.demo_noise}), {config.bc_pretrain_steps} behaviour-cloning updates, "
           f"{rl}")
