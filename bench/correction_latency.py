@@ -191,7 +191,8 @@ def bench_effect(trials: int) -> None:
                         rows.setdefault((f"{text} ({param})", stored), []).append(
                             (steps, applied[0][1] - observer.submitted[1]))
         memory.close()
-    print("\n| correction (parameter) | stored in SQLite | control steps lost (0 = the next command uses it) | wall ms submit -> in effect (p50 / max) | n |")
+    print("\n| correction (parameter) | stored in SQLite | control steps lost (0 = the next command uses it) "
+          "| wall ms submit -> in effect (p50 / max) | n |")
     print("|---|---|---|---|---|")
     for (label, stored), vals in rows.items():
         steps = sorted({s for s, _ in vals})

@@ -7,8 +7,8 @@ the running task only), `text` (text + attribute retrieval), `visual` (plus a co
 scene camera on records and queries), `no-abstain` (as visual, threshold 0), `no-narrowing` (as visual,
 but a correction that contradicts what memory applied does not narrow the records to the attribute that
 differs). Every task runs through Scheduler(corrections=memory) + Executor; the operator re-runs the task
-after each correction, up to a budget of 3 corrections (every utterance counts, understood or not). Ground truth and templates:
-bench/correction_protocol.py.
+after each correction, up to a budget of 3 corrections (every utterance counts, understood or not). Ground
+truth and templates: bench/correction_protocol.py.
 
     python bench/corrections.py --quick                 # the table in docs/BENCHMARKS.md (~3 min)
     python bench/corrections.py [--rounds 3] [--tasks-per-round 10] [--seed 0] [--noise 0.1]
@@ -239,9 +239,11 @@ def check_targets(results: list[TaskResult], conditions: list[str], rounds: int)
                 return "n/a"
             return f"{value:.2f} vs <= {bound:.2f}: {'met' if value <= bound else 'NOT met'}"
 
-        print(f"  {cond}: R1 seen {verdict(r1, base_r1 * 0.5 if base_r1 is not None else None)}; "
-              f"R2-R3 seen {verdict(late, 0.2)}; novel {verdict(novel, base_novel * 0.5 if base_novel is not None else None)}; "
-              f"negative transfer {f'{neg:.1%} (<5%: ' + ('met)' if neg < 0.05 else 'NOT met)') if neg is not None else 'n/a'}")
+        half_r1 = base_r1 * 0.5 if base_r1 is not None else None
+        half_novel = base_novel * 0.5 if base_novel is not None else None
+        negative = f"{neg:.1%} (<5%: {'met' if neg < 0.05 else 'NOT met'})" if neg is not None else "n/a"
+        print(f"  {cond}: R1 seen {verdict(r1, half_r1)}; R2-R3 seen {verdict(late, 0.2)}; "
+              f"novel {verdict(novel, half_novel)}; negative transfer {negative}")
 
 
 def main() -> None:

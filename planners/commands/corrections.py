@@ -56,7 +56,8 @@ def _read_import(path: Path) -> list:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text (expected JSON Lines from `skillstack corrections export`)") from None
+        raise ValueError(f"{path} is not UTF-8 text "
+                         "(expected JSON Lines from `skillstack corrections export`)") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

@@ -100,7 +100,8 @@ def _steps(calls: tuple[SkillCall, ...]) -> list[list[SkillCall]]:
     steps: list[list[SkillCall]] = []
     for call in calls:
         obj = call.params.get("object") or call.params.get("target")
-        if steps and obj is not None and (steps[-1][0].params.get("object") or steps[-1][0].params.get("target")) == obj:
+        previous = steps[-1][0].params if steps else {}
+        if obj is not None and (previous.get("object") or previous.get("target")) == obj:
             steps[-1].append(call)
         else:
             steps.append([call])

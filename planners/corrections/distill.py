@@ -195,7 +195,8 @@ def _amount(clause: _Clause) -> tuple[float, str | None]:
     return A_BIT_M, f"no distance given: read as {A_BIT_M * 100:g} cm ('a bit')"
 
 
-def _clause_params(clause: _Clause, context: CorrectionContext) -> list[tuple[str | None, str, str, float | str, str | None]]:
+def _clause_params(clause: _Clause, context: CorrectionContext
+                   ) -> list[tuple[str | None, str, str, float | str, str | None]]:
     """(skill, parameter, mode, value, note) for each thing the clause says."""
     skill = clause.skill or context.skill
     out = []
