@@ -136,10 +136,14 @@ def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
     env.close()
 
 
-def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, monkeypatch):
+def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, monkeypatch, capsys):
     """`--steps 0` then `--steps N` in the same directory: the second run fine-tunes the first run's
-    clone instead of redoing its demonstrations and behaviour cloning (minutes for place and push)."""
-    train(TrainConfig(**{**SHORT, "total_steps": 0}), tmp_path, quiet=True)
+    clone instead of redoing its demonstrations and behaviour cloning (minutes for place and push), which
+    show their progress."""
+    train(TrainConfig(**{**SHORT, "total_steps": 0}), tmp_path)
+    shown = capsys.readouterr().err
+    assert f"{SHORT['demo_episodes']}/{SHORT['demo_episodes']} demonstrations" in shown
+    assert f"{SHORT['bc_pretrain_steps']}/{SHORT['bc_pretrain_steps']} behaviour-cloning updates" in shown
     warm = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert warm["step"] == 0 and len(warm["curve"]) == 1 and warm["demos"] is not None
     import skill_lib.learning.train as train_module

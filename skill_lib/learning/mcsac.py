@@ -321,13 +321,16 @@ class MultiCriticSAC:
         step = self.config.lagrange_lr * (mean_safety_cost - self.config.safety_budget)
         self.lagrange = (self.lagrange + step).clamp(min=0.0)
 
-    def pretrain_bc(self, demos: dict[str, np.ndarray], steps: int, batch_size: int,
-                    rng: np.random.Generator) -> list[float]:
+    def pretrain_bc(self, demos: dict[str, np.ndarray], steps: int, batch_size: int, rng: np.random.Generator,
+                    progress: Callable[[int], None] | None = None) -> list[float]:
         """Warm start: regress the actor onto the scripted controller's actions (its own optimiser: RL
-        fine-tuning then starts with fresh moments and its own, usually smaller, learning rate)."""
+        fine-tuning then starts with fresh moments and its own, usually smaller, learning rate).
+        `progress(updates_done)` is called every 1000 updates and at the end."""
         optimiser = torch.optim.Adam(self.actor.parameters(), lr=self.config.lr)
         losses = []
-        for _ in range(steps):
+        for update in range(steps):
+            if progress is not None and update % 1000 == 0 and update:
+                progress(update)
             idx = rng.integers(len(demos["obs"]), size=batch_size)
             loss = self.actor.imitation_loss(self.inputs(demos["obs"][idx], demos["achieved"][idx],
                                                          demos["goal"][idx]), torch.as_tensor(demos["action"][idx]))
@@ -335,6 +338,8 @@ class MultiCriticSAC:
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
+        if progress is not None:
+            progress(steps)
         return losses
 
     def state_dict(self) -> dict:

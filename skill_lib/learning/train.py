@@ -173,7 +173,11 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
     else:
         seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
         demonstrate = expert_demonstration if hasattr(env.unwrapped, "expert_action") else demonstration
-        runs = [demonstrate(env, s, config.demo_noise) for s in seeds]
+        runs = []
+        for i, s in enumerate(seeds, 1):
+            runs.append(demonstrate(env, s, config.demo_noise))
+            if not quiet and (i % 25 == 0 or i == len(seeds)):
+                _progress(i, len(seeds), f"demonstrations  {time.time() - started:.0f} s")
         demo_eps, labels = [(e, ok) for e, ok, _ in runs], [lab for _, _, lab in runs]
         for episode, _ in demo_eps:
             episode.terms *= scales
@@ -183,7 +187,10 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         if demo_eps:
             demos = demo_arrays([e for e, _ in demo_eps], labels)
             agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
-            agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng)
+
+            def bc_progress(updates: int) -> None:
+                _progress(updates, config.bc_pretrain_steps, f"behaviour-cloning updates  {time.time() - started:.0f} s")
+            agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng, None if quiet else bc_progress)
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
                       "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
         save_policy(agent, run_dir / "policy.pt")
