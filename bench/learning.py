@@ -5,6 +5,9 @@
             term); success at each evaluation, steps and minutes to 90 %.
   finetune  from the demonstration warm start: what RL fine-tuning does to the cloned policy, multi- vs
             single-critic, with the SAC actor update and with the advantage-weighted (AWAC) one.
+  recipe    a skill's committed recipe (skill_lib/learning/recipes.py: warm start, then its RL phase), multi-
+            vs single-critic at equal steps; then held-out success and each term's return (100 episodes,
+            seed 7, as `skillstack eval`) of the warm start, the kept policy and the last one.
   panda     panda-gym side by side: the same learner trained flat, from scratch, on PandaReach / PandaPush /
             PandaPickAndPlace / PandaStack with a step budget, next to our hierarchical stack's success on
             the matching tasks and the published TQC+HER figures.
@@ -13,6 +16,7 @@
     python bench/learning.py compare [--skill move_to] [--steps 5000] [--seeds 0,1,2] [--jobs 2]
     python bench/learning.py finetune [--skill pick] [--steps 3000] [--seeds 0,1,2] [--demos 100] [--bc-steps 4000]
                                       [--awac-only]
+    python bench/learning.py recipe [--skill place] [--seeds 0,1,2]   # the recipe's own steps and evaluations
     python bench/learning.py panda [--steps 10000] [--seeds 0] [--task-seeds 20]
 
 Each run trains in its own process with one torch thread (--jobs at once); run directories go under
@@ -32,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from skill_lib.learning.mcsac import TrainConfig
+from skill_lib.learning.recipes import recipe
 
+HELD_OUT_SEED, HELD_OUT_EPISODES = 7, 100  # `skillstack eval SKILL --episodes 100 --seed 7`, as in the docs
 #: published TQC + HER success (panda-gym v3, rl-baselines3-zoo), for the side by side
 PUBLISHED_TQC_HER = {"PandaReach-v3": "100 % at 20k steps", "PandaPush-v3": "~99 % at 1M steps",
                      "PandaPickAndPlace-v3": "~99 % at 1M steps", "PandaStack-v3": "~4 % at 1M steps"}
@@ -48,7 +54,8 @@ def _train(args: tuple[str, TrainConfig, str]) -> dict:
                     resume=False, quiet=True)
     with open(Path(summary["run_dir"]) / "curve.csv", newline="") as f:
         curve = [(int(r["step"]), float(r["success"])) for r in csv.DictReader(f)]
-    return {"label": label, "seed": config.seed, "curve": curve, "minutes": summary["minutes"]}
+    return {"label": label, "seed": config.seed, "curve": curve, "minutes": summary["minutes"],
+            "run_dir": summary["run_dir"]}
 
 
 def _run_all(jobs: list[tuple[str, TrainConfig, str]], parallel: int) -> list[dict]:
@@ -124,6 +131,33 @@ def finetune(args: argparse.Namespace, base: TrainConfig) -> None:
           f"{args.skill}: RL fine-tuning after the warm start (step 0)")
 
 
+def recipe_runs(args: argparse.Namespace, base: TrainConfig) -> None:
+    variants = {"multi-critic": base, "single-critic": replace(base, multi_critic=False)}
+    jobs = [(label, replace(config, seed=seed), args.out) for label, config in variants.items() for seed in args.seeds]
+    results = _run_all(jobs, args.jobs)
+    _table(results, list(variants))
+    print(f"\nheld out ({HELD_OUT_EPISODES} episodes, seed {HELD_OUT_SEED}): success; task, safety, effort return\n")
+    print("| variant | seed | warm start | kept policy (best evaluation) | last policy |")
+    print("|---|---|---|---|---|")
+    for r in sorted(results, key=lambda r: (list(variants).index(r["label"]), r["seed"])):
+        cells = [_held_out(args.skill, Path(r["run_dir"]) / name)
+                 for name in ("warm_start_policy.pt", "policy.pt", "last_policy.pt")]
+        print(f"| {r['label']} | {r['seed']} | {' | '.join(cells)} |", flush=True)
+    _plot(results, list(variants), Path(args.out) / f"recipe_{args.skill}.png",
+          f"{args.skill}: the recipe's RL phase after its warm start (step 0)")
+
+
+def _held_out(skill: str, path: Path) -> str:
+    from skill_lib.learning.mcsac import make_env
+    from skill_lib.learning.train import eval_seeds, evaluation, load_policy, run_episode
+    agent, env = load_policy(path), make_env(skill)
+    result = evaluation([run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
+                         for seed in eval_seeds(HELD_OUT_SEED, HELD_OUT_EPISODES)])
+    env.close()
+    returns = ", ".join(f"{value:.2f}" for value in result["returns"].values())
+    return f"{round(result['success_rate'] * HELD_OUT_EPISODES)}/{HELD_OUT_EPISODES}; {returns}"
+
+
 def _our_task_success(task: str, seeds: int) -> tuple[int, str]:
     from hardware.pybullet import PyBulletArm, PyBulletConfig
     from planners.scheduler import Scheduler
@@ -158,13 +192,14 @@ def panda(args: argparse.Namespace, base: TrainConfig) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", nargs="?", choices=("compare", "finetune", "panda", "all"), default="all",
+    parser.add_argument("mode", nargs="?", choices=("compare", "finetune", "recipe", "panda", "all"), default="all",
                         help="which benchmark (default: all three, ~45 minutes on 2 cores)")
-    parser.add_argument("--skill", default=None, help="compare: move_to (default); finetune: pick (default)")
+    parser.add_argument("--skill", default=None,
+                        help="compare: move_to (default); finetune: pick (default); recipe: place (default)")
     parser.add_argument("--steps", type=int, default=None, help="environment steps per run")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--eval-every", type=int, default=1_000)
-    parser.add_argument("--eval-episodes", type=int, default=30)
+    parser.add_argument("--eval-every", type=int, default=1_000, help="not for recipe: it uses the recipe's")
+    parser.add_argument("--eval-episodes", type=int, default=30, help="not for recipe: it uses the recipe's")
     parser.add_argument("--task-seeds", type=int, default=20, help="panda: scene seeds for our stack's tasks")
     parser.add_argument("--demos", type=int, default=100, help="finetune: demonstrations for the warm start")
     parser.add_argument("--bc-steps", type=int, default=4_000, help="finetune: behaviour-cloning updates")
@@ -176,14 +211,18 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for mode in (("compare", "finetune", "panda") if args.mode == "all" else (args.mode,)):
         run = argparse.Namespace(**{**vars(args), "seeds": seeds})
-        run.skill = args.skill or {"compare": "move_to", "finetune": "pick", "panda": "move_to"}[mode]
-        run.steps = args.steps or {"compare": 5_000, "finetune": 3_000, "panda": 10_000}[mode]
+        run.skill = args.skill or {"compare": "move_to", "finetune": "pick", "recipe": "place", "panda": "move_to"}[mode]
+        if mode == "recipe":  # the recipe's steps and evaluations, unless --steps says otherwise
+            base = recipe(run.skill, total_steps=args.steps)
+        else:
+            base = TrainConfig(skill=run.skill, total_steps=args.steps or {"compare": 5_000, "finetune": 3_000,
+                                                                           "panda": 10_000}[mode],
+                               eval_every=args.eval_every, eval_episodes=args.eval_episodes)
+        run.steps = base.total_steps
         print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
               f"date {datetime.date.today()}; {mode}: skill {run.skill}, {run.steps} steps, seeds {seeds}, "
-              f"evaluation {args.eval_episodes} episodes every {args.eval_every} steps, {args.jobs} runs at once")
-        base = TrainConfig(skill=run.skill, total_steps=run.steps, eval_every=args.eval_every,
-                           eval_episodes=args.eval_episodes)
-        {"compare": compare, "finetune": finetune, "panda": panda}[mode](run, base)
+              f"evaluation {base.eval_episodes} episodes every {base.eval_every} steps, {args.jobs} runs at once")
+        {"compare": compare, "finetune": finetune, "recipe": recipe_runs, "panda": panda}[mode](run, base)
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, 
     assert f"{SHORT['bc_pretrain_steps']}/{SHORT['bc_pretrain_steps']} behaviour-cloning updates" in shown
     warm = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert warm["step"] == 0 and len(warm["curve"]) == 1 and warm["demos"] is not None
+    clone = (tmp_path / "warm_start_policy.pt").read_bytes()
     import skill_lib.learning.train as train_module
     monkeypatch.setattr(train_module, "expert_demonstration", None)  # a rerun of the demonstrations fails
     summary = train(TrainConfig(**SHORT, actor_lr=2e-4), tmp_path, quiet=True)
@@ -154,6 +155,11 @@ def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, 
     assert len(state["curve"]) == 2 and state["curve"][0] == warm["curve"][0]
     # the resumed run's learning rate, not the one the warm start's optimiser was saved with
     assert state["agent"]["actor_opt"]["param_groups"][0]["lr"] == 2e-4
+    # the clone stays next to the fine-tuned policies, to compare what RL added
+    assert (tmp_path / "warm_start_policy.pt").read_bytes() == clone
+    before, after = (torch.load(tmp_path / name, weights_only=False)["actor"]
+                     for name in ("warm_start_policy.pt", "last_policy.pt"))
+    assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
 def test_from_scratch_and_rescaled_terms(tmp_path):

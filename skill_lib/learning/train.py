@@ -3,7 +3,8 @@
 A run directory holds `checkpoint.pt` (everything needed to resume: networks, optimisers, counters,
 config), `replay.npz` (the episodes so far), `curve.csv` and `curve.png`. `policy.pt` is the small
 inference-only file the skill layer loads: the policy of the best evaluation so far (`last_policy.pt` is
-the final one), because RL fine-tuning can lose some of what the demonstration warm start gave.
+the final one, `warm_start_policy.pt` the clone before RL), because RL fine-tuning can lose some of what the
+demonstration warm start gave.
 """
 from __future__ import annotations
 
@@ -194,6 +195,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
                       "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
         save_policy(agent, run_dir / "policy.pt")
+        save_policy(agent, run_dir / "warm_start_policy.pt")
         # the warm start can take minutes: a later (or resumed) RL run starts from it instead of redoing it
         _save_checkpoint(run_dir, agent, step, curve, rng, demos, replay)
 
