@@ -12,7 +12,7 @@
             PandaPickAndPlace / PandaStack with a step budget, next to our hierarchical stack's success on
             the matching tasks and the published TQC+HER figures.
 
-    python bench/learning.py [all]      # the three below, in order
+    python bench/learning.py [all]      # compare, finetune and panda, in order (recipe: on its own, ~40 min)
     python bench/learning.py compare [--skill move_to] [--steps 5000] [--seeds 0,1,2] [--jobs 2]
     python bench/learning.py finetune [--skill pick] [--steps 3000] [--seeds 0,1,2] [--demos 100] [--bc-steps 4000]
                                       [--awac-only]
@@ -193,7 +193,7 @@ def panda(args: argparse.Namespace, base: TrainConfig) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", choices=("compare", "finetune", "recipe", "panda", "all"), default="all",
-                        help="which benchmark (default: all three, ~45 minutes on 2 cores)")
+                        help="which benchmark (default: all = compare, finetune, panda, ~45 minutes on 2 cores)")
     parser.add_argument("--skill", default=None,
                         help="compare: move_to (default); finetune: pick (default); recipe: place (default)")
     parser.add_argument("--steps", type=int, default=None, help="environment steps per run")
@@ -211,7 +211,8 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for mode in (("compare", "finetune", "panda") if args.mode == "all" else (args.mode,)):
         run = argparse.Namespace(**{**vars(args), "seeds": seeds})
-        run.skill = args.skill or {"compare": "move_to", "finetune": "pick", "recipe": "place", "panda": "move_to"}[mode]
+        run.skill = args.skill or {"compare": "move_to", "finetune": "pick", "recipe": "place",
+                                   "panda": "move_to"}[mode]
         if mode == "recipe":  # the recipe's steps and evaluations, unless --steps says otherwise
             base = recipe(run.skill, total_steps=args.steps)
         else:

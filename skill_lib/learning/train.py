@@ -190,7 +190,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
             agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
 
             def bc_progress(updates: int) -> None:
-                _progress(updates, config.bc_pretrain_steps, f"behaviour-cloning updates  {time.time() - started:.0f} s")
+                _progress(updates, config.bc_pretrain_steps,
+                          f"behaviour-cloning updates  {time.time() - started:.0f} s")
             agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng, None if quiet else bc_progress)
         curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
                       "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
