@@ -47,6 +47,18 @@ def test_correct_stores_and_prints_json(capsys, data_dir):
     assert record.source == "cli" and record.object.name == "red_cube"
 
 
+def test_correct_reads_the_text_from_stdin(capsys, data_dir, monkeypatch):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO("that goes in the tray\n"))
+    code, out, _ = run(capsys, "correct", "-", "--object", "red_cube", "--json")
+    result = last_json(out)
+    assert code == 0 and result["stored"] and result["text"] == "that goes in the tray"
+    assert stored(data_dir)[0].text == "that goes in the tray"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))
+    code, out, _ = run(capsys, "correct", "-", "--json")
+    assert code != 0 and "stdin" in last_json(out)["error"]
+
+
 def test_dry_run_stores_nothing(capsys, data_dir):
     code, out, _ = run(capsys, "correct", "that goes in the tray", "--object", "red_cube", "--dry-run", "--json")
     result = last_json(out)

@@ -16,7 +16,8 @@ SKILL_NAMES = ("pick", "place", "push", "move_to", "open_gripper", "close_grippe
 
 def register(sub: argparse._SubParsersAction) -> None:
     correct = sub.add_parser("correct", help="teach the robot a correction (stored, retrieved next time)")
-    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray"')
+    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray"; '
+                         '"-" reads it from stdin')
     correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
     correct.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
     correct.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
@@ -89,6 +90,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
     except SceneError as err:
         return _fail(str(err), args.json)
     text, confidence, source = args.text, None, "cli"
+    if text == "-":  # piped from another tool (a chat front end, a recogniser of the operator's choice)
+        text = sys.stdin.read().strip()
+        if not text:
+            return _fail("no correction on stdin", args.json)
     if args.audio is not None:
         try:
             text, confidence = _transcribe(args.audio, objects)
