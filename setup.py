@@ -1,4 +1,5 @@
-"""skill_stack: an ament_python package whose Python packages are hardware, skill_lib and planners."""
+"""skill_stack: an ament_python package whose Python packages are the three layers (hardware, skill_lib,
+planners) and the entry points above them (skill_stack_apps)."""
 from glob import glob
 from pathlib import Path
 
@@ -11,7 +12,7 @@ setup(
     version="0.1.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hardware", "hardware.*", "skill_lib", "skill_lib.*",
-                                    "planners", "planners.*"]),
+                                    "planners", "planners.*", "skill_stack_apps", "skill_stack_apps.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -50,7 +51,7 @@ setup(
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },
     entry_points={"console_scripts": [
-        "skillstack = planners.cli:main",
+        "skillstack = skill_stack_apps.cli:main",
         # ROS 2 node executables (`ros2 run skill_stack hardware_node`; used by launch/*.launch.yaml)
         "hardware_node = hardware.node:main",
         "skill_server = skill_lib.node:main",

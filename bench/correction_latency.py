@@ -28,7 +28,8 @@ from hardware.pybullet import PyBulletArm, PyBulletConfig
 from planners.corrections.live import LiveCorrections
 from planners.executor import ExecutionObserver, Executor
 from planners.scheduler import Scheduler
-from skill_lib.corrections import CorrectionMemory, CorrectionRecord, CorrectionStore, ObjectContext, RetrievalQuery
+from planners.corrections.memory import (CorrectionMemory, CorrectionRecord, CorrectionStore, ObjectContext,
+                                        RetrievalQuery)
 from skill_lib.embedding import Embedder, get_embedder
 
 COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "white", "black"]

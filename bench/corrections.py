@@ -39,9 +39,9 @@ from hardware.scene import SceneSpec
 from planners.corrections import CorrectionContext, CorrectionError, record_correction
 from planners.plan import TaskError
 from planners.scheduler import Scheduler
-from skill_lib.corrections import ABSTAIN_THRESHOLD, CorrectionMemory, CorrectionRecord, CorrectionStore, \
+from planners.corrections.memory import ABSTAIN_THRESHOLD, CorrectionMemory, CorrectionRecord, CorrectionStore, \
     RetrievalQuery, RetrievedCorrection, visual_descriptor
-from skill_lib.corrections.record import ObjectContext
+from planners.corrections.memory.record import ObjectContext
 
 #: condition -> (uses memory across tasks, visual descriptors, abstain threshold, narrowing on conflict)
 CONDITIONS = {"none": (False, False, ABSTAIN_THRESHOLD, True), "text": (True, False, ABSTAIN_THRESHOLD, True),

@@ -93,8 +93,9 @@ def main() -> None:
     os.environ.update(ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     print(f"ROS 2 rclpy {_rclpy_version()}, rmw {os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')}, "
           f"domain {domain}, graph: launch/sim.launch.yaml (hardware node, skill server, scheduler)\n")
-    graph = subprocess.Popen([sys.executable, "-m", "planners.cli", "launch", "launch/sim.launch.yaml"], cwd=REPO,
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    graph = subprocess.Popen([sys.executable, "-m", "skill_stack_apps.cli", "launch", "launch/sim.launch.yaml"],
+                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
     try:
         run(args, domain, env)
     finally:

@@ -5,9 +5,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from hardware.resources import config_dir, resolve_config
+from hardware.types import ObjectState
 
 
 class SceneError(ValueError):
@@ -138,3 +140,19 @@ def load_scene(path: str | Path = "default") -> SceneSpec:
         )
     except (TypeError, ValueError) as err:
         raise SceneError(f"{file}: table/camera/jitter values must be numbers ({err})") from None
+
+
+def nominal_objects(scene: str | Path | SceneSpec = "default") -> dict[str, ObjectState]:
+    """A scene's objects at their nominal poses, as a world view would report them: enough to ground
+    references (corrections, voice grammars) without a simulator."""
+    spec = scene if isinstance(scene, SceneSpec) else load_scene(scene)
+    objects = {}
+    for obj in spec.objects:
+        half = np.full(3, (obj.edge or 0.0) / 2)
+        objects[obj.name] = ObjectState(
+            name=obj.name, category=obj.category, position=np.array([*obj.position, half[2]]),
+            orientation=np.array([0.0, 0.0, 0.0, 1.0]), half_extents=half, color=obj.color, size=obj.size,
+            is_container=obj.container, synonyms=obj.synonyms, opening=0.0 if obj.articulated else None,
+            grasp_points={name: np.array([obj.position[0] + x, obj.position[1] + y, z, yaw + obj.yaw])
+                          for name, (x, y, z, yaw) in obj.grasp_points})
+    return objects

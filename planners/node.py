@@ -37,7 +37,7 @@ from planners.executor import ExecutionObserver
 from planners.plan import SkillCall, TaskError
 from planners.scheduler import Scheduler
 from planners.task_result import ErrorCode, TaskResult, check_task_text, classify, params_json, shorten
-from skill_lib.corrections.retrieval import CorrectionMemory
+from planners.corrections.memory.retrieval import CorrectionMemory
 from skill_lib.runner import SkillOutcome
 
 ARM_PARAM_DOCS = {

@@ -10,7 +10,7 @@ from planners.executor import ExecutionObserver, Executor, TaskReport
 from planners.parser import parse_task
 from planners.plan import Plan
 from planners.recording import VideoRecorder
-from skill_lib.corrections.retrieval import CorrectionMemory
+from planners.corrections.memory.retrieval import CorrectionMemory
 from skill_lib.library import SkillLibrary
 from skill_lib.skills import default_skills
 

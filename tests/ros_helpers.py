@@ -52,7 +52,7 @@ class LaunchedGraph:
         self.log = log
         self._file = open(log, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "planners.cli", "launch", str(REPO / launch_file), *args],
+            [sys.executable, "-m", "skill_stack_apps.cli", "launch", str(REPO / launch_file), *args],
             cwd=REPO, env=ros_env(domain), stdout=self._file, stderr=subprocess.STDOUT, start_new_session=True)
 
     def pid_of(self, label: str, timeout: float = 10.0) -> int:

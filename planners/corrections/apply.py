@@ -9,7 +9,7 @@ from hardware.types import ObjectState
 from planners.corrections.context import CorrectionError, object_context, phrase_context
 from planners.grounding import ground
 from planners.plan import Goal, Plan, SkillCall, TaskError
-from skill_lib.corrections.record import CorrectionRecord, ObjectContext
+from planners.corrections.memory.record import CorrectionRecord, ObjectContext
 from skill_lib.skills import default_skills
 from skill_lib.spec import SkillSpec
 

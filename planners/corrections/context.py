@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from hardware.types import ObjectState
 from planners.grounding import CATEGORY_NOUNS, DETERMINERS, KNOWN_COLORS, SIZE_WORDS, ground
 from planners.plan import TaskError
-from skill_lib.corrections.record import CorrectionRecord, ObjectContext
+from planners.corrections.memory.record import CorrectionRecord, ObjectContext
 
 
 class CorrectionError(ValueError):

@@ -26,7 +26,7 @@ from planners.corrections.context import CorrectionContext, CorrectionError, con
     object_context, phrase_context
 from planners.corrections.rules import DESTINATION, destination_record, match_ordering, ordering_record
 from planners.parser import _DIRECTION_RES, _DISTANCE, _STRAY_NUMBER, _measure, _normalize
-from skill_lib.corrections.record import CorrectionRecord, ObjectContext
+from planners.corrections.memory.record import CorrectionRecord, ObjectContext
 from skill_lib.skills import default_skills
 
 MAX_CHARS = 10_000

@@ -18,8 +18,8 @@ from planners.corrections.context import CorrectionContext, CorrectionError
 from planners.corrections.runtime import MEMORY_ERRORS, CallCorrector, record_correction
 from planners.episode_log import EpisodeLog
 from planners.plan import SkillCall
-from skill_lib.corrections.record import CorrectionRecord
-from skill_lib.corrections.retrieval import CorrectionMemory, visual_descriptor
+from planners.corrections.memory.record import CorrectionRecord
+from planners.corrections.memory.retrieval import CorrectionMemory, visual_descriptor
 
 
 class LiveCorrections:

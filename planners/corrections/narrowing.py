@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from skill_lib.corrections.record import CorrectionRecord
+from planners.corrections.memory.record import CorrectionRecord
 
 #: attributes tried in order: the first one the two objects differ in becomes the scope
 ATTRIBUTES = ("size", "color")

@@ -18,10 +18,10 @@ from planners.corrections.distill import distill
 from planners.corrections.narrowing import narrow_on_conflict
 from planners.episode_log import EpisodeLog
 from planners.plan import Plan, SkillCall
-from skill_lib.corrections.record import CorrectionRecord
-from skill_lib.corrections.retrieval import (CorrectionMemory, RetrievalQuery, RetrievedCorrection,
-                                             visual_descriptor)
-from skill_lib.corrections.store import CorrectionStore, StoreError
+from planners.corrections.memory.record import CorrectionRecord
+from planners.corrections.memory.retrieval import (CorrectionMemory, RetrievalQuery, RetrievedCorrection,
+                                                    visual_descriptor)
+from planners.corrections.memory.store import CorrectionStore, StoreError
 
 log = logging.getLogger(__name__)
 #: what a broken memory can raise; anything else is a bug and propagates

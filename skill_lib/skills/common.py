@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from skill_lib.spec import Condition, ParamSpec, SkillContext
 
+#: horizontal directions as unit vectors in the robot base frame (x forward, y to the robot's left)
+DIRECTIONS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "backward": (-1.0, 0.0)}
+
 OBJECT = ParamSpec("object", "object", "name of the object in the scene", required=True)
 SPEED = ParamSpec("speed", "float", "scale on the skill's motion speed (1 = default)", default=1.0, low=0.2, high=1.5)
 #: a conservative reach box for object centres (inside the default safety workspace)

@@ -5,11 +5,9 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above
-from skill_lib.skills.common import OBJECT, SPEED, REACH_MAX, REACH_MIN, exists, not_container
+from skill_lib.skills.common import DIRECTIONS, OBJECT, REACH_MAX, REACH_MIN, SPEED, exists, not_container
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
 
-#: unit vectors in the robot base frame (x forward, y to the robot's left)
-DIRECTIONS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "backward": (-1.0, 0.0)}
 FINGER_HALF = 0.011  # half the thickness of the closed fingers along the push
 GAP = 0.03  # start this far behind the object's face
 PUSH_HEIGHT = 0.018

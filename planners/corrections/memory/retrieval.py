@@ -1,0 +1,257 @@
+"""Retrieval of stored corrections for a context: text similarity (MiniLM + FAISS) combined with
+attribute gates and scores (skill, object category, colour, size) and, when both sides have one, visual
+similarity; below a threshold it abstains, so an unrelated correction never leaks into a new task.
+
+Gates come first because they are what makes a correction *about* something: a skill-level record
+needs the same skill; an object-scope record needs the same category, colour and size; a category-scope
+record the same category; a narrowed one (category+size, category+color) the category and that attribute.
+Text similarity then ranks and thresholds what passes: MiniLM is good at "same task, other words" but poor
+at "same words, other object", which the gates handle.
+
+It scales with what matches, not with the store: the gates' necessary conditions (kind, skill, object
+category) pre-filter the records in numpy, FAISS ranks only those by text and returns the best TOP_K, and
+only these are scored in Python.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hardware.arm import WorldView
+from planners.corrections.memory.index import CorrectionIndex
+from planners.corrections.memory.record import SCOPE_KEYS, CorrectionRecord, ObjectContext, describe_context
+from planners.corrections.memory.store import CorrectionStore
+from skill_lib.embedding import Embedder, get_embedder
+
+#: below this combined score a correction is not applied
+#: (calibrated in tests/planners/corrections/test_correction_retrieval.py)
+ABSTAIN_THRESHOLD = 0.55
+TEXT_WEIGHT, ATTRIBUTE_WEIGHT, VISUAL_WEIGHT = 0.5, 0.5, 0.3
+#: records that pass the pre-filter, scored per query (the closest by text); plenty for a few to apply
+TOP_K = 64
+#: with include_rejected, the closest records by text that the pre-filter dropped, logged with the reason
+NEAR_MISSES = 5
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    """The context a skill (or a plan) is about to run in."""
+
+    task: str | None = None
+    skill: str | None = None
+    object: ObjectContext | None = None
+    #: the place target, for place
+    target: ObjectContext | None = None
+    visual: tuple[float, ...] | None = None
+    #: "skill": parameter corrections for `skill`; "plan": plan rules about `objects`
+    kind: str = "skill"
+    #: for kind="plan": every object the plan involves
+    objects: tuple[ObjectContext, ...] = ()
+
+    def text(self) -> str:
+        """Embedded like a record's context_text, without the correction part."""
+        return describe_context(self.kind, self.skill, self.object, self.target, self.task)
+
+
+@dataclass(frozen=True)
+class RetrievedCorrection:
+    record: CorrectionRecord
+    score: float
+    text_score: float
+    attribute_score: float
+    visual_score: float | None
+    #: why it was retrieved (or rejected): gates passed or failed, the scores
+    reason: str
+    accepted: bool = True
+
+    def summary(self) -> dict:
+        """For the episode log."""
+        return {"id": self.record.id, "text": self.record.text, "score": round(self.score, 3),
+                "accepted": self.accepted, "reason": self.reason}
+
+
+def colour_histogram(rgb: np.ndarray, bins: int = 8) -> tuple[float, ...]:
+    """A small visual descriptor of an image crop: a hue histogram weighted by saturation, plus the
+    share of grey pixels, L1-normalised. Robust to pose and to small crops; enough to tell a red cube
+    from a blue one, which is what corrections need."""
+    pixels = np.asarray(rgb, dtype=np.float32).reshape(-1, 3)[:, :3] / 255.0
+    if pixels.size == 0:
+        raise ValueError("empty image crop")
+    high, low = pixels.max(axis=1), pixels.min(axis=1)
+    chroma = high - low
+    saturation = np.where(high > 0, chroma / np.maximum(high, 1e-6), 0.0)
+    r, g, b = pixels.T
+    safe = np.maximum(chroma, 1e-6)
+    hue = np.where(high == r, ((g - b) / safe) % 6, np.where(high == g, (b - r) / safe + 2, (r - g) / safe + 4)) / 6
+    hist = np.bincount(np.minimum((hue * bins).astype(int), bins - 1), weights=saturation, minlength=bins)
+    grey = float(np.sum(1.0 - saturation))
+    vec = np.append(hist, grey)
+    return tuple(float(v) for v in vec / max(vec.sum(), 1e-9))
+
+
+def visual_descriptor(world: WorldView, name: str, min_pixels: int = 20) -> tuple[float, ...] | None:
+    """The colour histogram of `name` as the world's camera sees it; None when the world cannot cut it
+    out (WorldView.object_pixels) or too little of it is visible."""
+    pixels = world.object_pixels(name) if name in world.objects() else None
+    return colour_histogram(pixels) if pixels is not None and len(pixels) >= min_pixels else None
+
+
+def _visual_similarity(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float | None:
+    if a is None or b is None or len(a) != len(b):
+        return None
+    va, vb = np.asarray(a), np.asarray(b)
+    norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
+    return float(va @ vb / norm) if norm > 0 else None
+
+
+def _matches(want: dict | ObjectContext | None, obj: ObjectContext | None, keys: Iterable[str]) -> list[str]:
+    """Attributes that differ between what a record wants and an object (empty: it matches)."""
+    if want is None:
+        return []
+    if obj is None:
+        return ["no object in context"]
+    get = want.get if isinstance(want, dict) else (lambda k: getattr(want, k))
+    return [f"{k} {get(k)} vs {getattr(obj, k)}" for k in keys if get(k) and get(k) != getattr(obj, k)]
+
+
+def _gate_skill(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[str], float]:
+    """(reasons it fails, attribute score) for a skill-level record."""
+    if record.skill is not None and record.skill != query.skill:
+        return [f"skill {record.skill} vs {query.skill}"], 0.0
+    if record.target is not None and query.target is not None and record.target.category \
+            and record.target.category != query.target.category:
+        return [f"target {record.target.category} vs {query.target.category}"], 0.0
+    if record.scope == "any" or record.object is None:
+        return [], 0.5
+    fails = _matches(record.object, query.object, SCOPE_KEYS[record.scope])
+    if fails:
+        return fails, 0.0
+    if record.scope == "object":
+        return [], 1.0
+    same = [k for k in ("color", "size") if query.object and getattr(record.object, k) == getattr(query.object, k)]
+    return [], 0.7 + 0.2 * ("color" in same) + 0.1 * ("size" in same)
+
+
+def _gate_plan(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[str], float]:
+    """A plan rule passes when the plan involves the objects the rule is about."""
+    rule = record.rule
+    assert rule is not None
+    wanted = [rule.args.get("match")] if rule.type == "destination" else \
+        [a.get("object") for a in (rule.args.get("first"), rule.args.get("then")) if a]
+    for want in wanted:
+        if want and not any(not _matches(want, o, ("category", "color", "size")) for o in query.objects):
+            return [f"no {' '.join(str(v) for v in want.values() if v)} in the plan"], 0.0
+    return [], 1.0
+
+
+@dataclass(frozen=True)
+class _GateKeys:
+    """Per record, what the gates need at the least, as arrays: a pre-filter over the whole store."""
+
+    ids: np.ndarray
+    kind: np.ndarray
+    skill: np.ndarray  # "" = any skill
+    category: np.ndarray  # "" = no category gate
+
+    @classmethod
+    def of(cls, records: Iterable[CorrectionRecord]) -> _GateKeys:
+        rows = [(r.id, r.kind, r.skill or "",
+                 "" if r.scope == "any" or r.object is None else (r.object.category or "")) for r in records]
+        ids, kind, skill, category = zip(*rows) if rows else ((), (), (), ())
+        return cls(np.asarray(ids, dtype=np.int64), np.asarray(kind, dtype=str), np.asarray(skill, dtype=str),
+                   np.asarray(category, dtype=str))
+
+    def candidates(self, query: RetrievalQuery) -> np.ndarray:
+        """Ids of the records that may pass the gates for this query (the gates still decide)."""
+        mask = self.kind == query.kind
+        if query.kind == "skill":
+            mask &= (self.skill == "") | (self.skill == (query.skill or ""))
+            category = query.object.category if query.object is not None else ""
+            mask &= (self.category == "") | ((self.category == category) if category else False)
+        return self.ids[mask]
+
+
+class CorrectionMemory:
+    """Store + index + scoring: the one object the scheduler and the CLI use."""
+
+    def __init__(self, store: CorrectionStore, *, embedder: Embedder | None = None,
+                 index: CorrectionIndex | None = None, threshold: float = ABSTAIN_THRESHOLD) -> None:
+        self.store = store
+        self._embedder = embedder
+        self.index = index or CorrectionIndex(store, embedder=embedder)
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._records: dict[int, CorrectionRecord] = {}
+        self._keys = _GateKeys.of([])
+        self._records_at: dict | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, **kwargs) -> CorrectionMemory:
+        """The memory over a database file (default: data_dir()/corrections.db)."""
+        return cls(CorrectionStore(path), **kwargs)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        return self._embedder
+
+    def add(self, record: CorrectionRecord) -> CorrectionRecord:
+        return self.store.add(record)
+
+    def _current_records(self) -> tuple[dict[int, CorrectionRecord], _GateKeys]:
+        """The store's records, read once and then only what changed."""
+        with self._lock:
+            fingerprint = self.store.fingerprint()
+            if fingerprint != self._records_at:
+                if self._records_at is None or fingerprint["db_uid"] != self._records_at["db_uid"]:
+                    self._records = {}
+                ids = self.store.ids()
+                kept = {i: self._records[i] for i in ids if i in self._records}
+                kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept)})
+                self._records, self._keys, self._records_at = kept, _GateKeys.of(kept.values()), fingerprint
+            return self._records, self._keys
+
+    def _score(self, record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:
+        gate = _gate_skill if record.kind == "skill" else _gate_plan
+        fails, attribute = gate(record, query)
+        visual = _visual_similarity(record.visual, query.visual)
+        weights = TEXT_WEIGHT + ATTRIBUTE_WEIGHT + (VISUAL_WEIGHT if visual is not None else 0.0)
+        score = (TEXT_WEIGHT * text + ATTRIBUTE_WEIGHT * attribute
+                 + (VISUAL_WEIGHT * visual if visual is not None else 0.0)) / weights
+        accepted = not fails and score >= self.threshold
+        detail = f"text {text:.2f}, attributes {attribute:.2f}" + \
+            (f", visual {visual:.2f}" if visual is not None else "") + f" -> {score:.2f}"
+        if fails:
+            reason = "rejected: " + "; ".join(fails)
+        elif not accepted:
+            reason = f"abstained: {detail} < {self.threshold:.2f}"
+        else:
+            reason = f"{record.scope} match: {detail}"
+        return RetrievedCorrection(record, score, text, attribute, visual, reason, accepted)
+
+    def retrieve(self, query: RetrievalQuery, *, include_rejected: bool = False) -> list[RetrievedCorrection]:
+        """Corrections for this context, best first, above the threshold (plus, with include_rejected, the
+        closest ones that were not accepted, marked so: what the episode log shows as 'considered')."""
+        records, keys = self._current_records()
+        candidates = keys.candidates(query)
+        if not candidates.size and not (include_rejected and len(keys.ids)):
+            return []
+        vector = self.embedder.encode([query.text()])[0]
+        texts = dict(self.index.search(vector, TOP_K, among=candidates)) if candidates.size else {}
+        if include_rejected:
+            for record_id, text in self.index.search(vector, NEAR_MISSES):
+                texts.setdefault(record_id, text)
+        scored = [self._score(records[i], query, text) for i, text in texts.items()
+                  if i in records and records[i].kind == query.kind]
+        results = [r for r in scored if r.accepted or include_rejected]
+        results.sort(key=lambda r: (not r.accepted, -r.score, r.record.id or 0))
+        return results
+
+    def close(self) -> None:
+        self.index.flush()
+        self.store.close()

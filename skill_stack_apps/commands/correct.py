@@ -1,0 +1,111 @@
+"""`skillstack correct "TEXT"`: distill an operator correction into a stored record (or `--audio FILE`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from planners.corrections.memory.record import SCOPES
+from skill_lib.skills import default_skills
+
+SKILL_NAMES = tuple(spec.name for spec in default_skills())
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    correct = sub.add_parser("correct", help="teach the robot a correction (stored, retrieved next time)")
+    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray"; '
+                         '"-" reads it from stdin')
+    correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
+    correct.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
+    correct.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
+    correct.add_argument("--task", help="the task the correction is about")
+    correct.add_argument("--skill", choices=SKILL_NAMES, help="the skill the correction is about")
+    correct.add_argument("--object", help="the object it is about (name or description, e.g. red_cube)")
+    correct.add_argument("--scope", choices=SCOPES,
+                         help="apply to this object's attributes, its category (or a category narrowed to one "
+                              "attribute), or anything (default: from the text)")
+    correct.add_argument("--scene", default="default", help="scene whose objects are known (default: default)")
+    correct.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
+    correct.set_defaults(handler=cmd_correct)
+
+
+def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
+    message = " ".join(str(message).split())  # one line, whatever the source
+    print(f"error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "stored": False, **extra}))
+    return code
+
+
+def _transcribe(audio: Path, objects: dict) -> tuple[str, float | None]:
+    """VOICE: the voice engineer's `planners.voice.recogniser.transcribe_file` does the recognition,
+    constrained by the correction grammar of this scene. Raises ValueError with a one-line reason."""
+    try:
+        from planners.voice.recogniser import transcribe_file
+    except ImportError as err:
+        raise ValueError(f"voice input is not available in this install ({err})") from None
+    from planners.voice.vocabulary import scene_vocabulary
+
+    vocabulary = scene_vocabulary(objects, SKILL_NAMES)
+    try:
+        transcript = transcribe_file(audio, vocabulary)
+    except (ValueError, OSError, RuntimeError) as err:  # silent, corrupt, wrong-rate audio: a clear message
+        raise ValueError(str(err)) from None  # the voice errors already name the file
+    if not transcript.text or not transcript.text.strip():
+        raise ValueError(f"no speech recognised in {audio}")
+    return transcript.text, transcript.confidence
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    from hardware.scene import SceneError, nominal_objects
+    from planners.corrections.context import CorrectionContext, CorrectionError
+    from planners.corrections.runtime import record_correction
+    from planners.corrections.memory.store import CorrectionStore, StoreError
+
+    if (args.text is None) == (args.audio is None):
+        return _fail('give the correction as TEXT or --audio FILE (one of them), e.g. '
+                     'skillstack correct "2 cm to the left"', args.json)
+    try:
+        objects = nominal_objects(args.scene)
+    except SceneError as err:
+        return _fail(str(err), args.json)
+    text, confidence, source = args.text, None, "cli"
+    if text == "-":  # piped from another tool (a chat front end, a recogniser of the operator's choice)
+        text = sys.stdin.read().strip()
+        if not text:
+            return _fail("no correction on stdin", args.json)
+    if args.audio is not None:
+        try:
+            text, confidence = _transcribe(args.audio, objects)
+        except ValueError as err:
+            return _fail(str(err), args.json, text=None)
+        source = "voice"
+        print(f'heard: "{text}"' + (f" (confidence {confidence:.2f})" if confidence is not None else ""))
+    context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
+                                source=source, scope=args.scope)
+    shown_text = text if len(text) <= 200 else text[:200] + "..."
+    try:
+        store = None if args.dry_run else CorrectionStore(args.db)
+        records = record_correction(text, context, store, dry_run=args.dry_run)
+    except CorrectionError as err:
+        return _fail(str(err), args.json, text=shown_text)
+    except StoreError as err:
+        return _fail(str(err), args.json, code=EXIT_FAILED, text=shown_text)
+    if store is not None:
+        store.close()
+    for r in records:
+        where = f" for the {r.object.describe()}" if r.object is not None else ""
+        status = "would store" if args.dry_run else f"stored #{r.id}"
+        print(f"{status}: {r.kind} {json.dumps(r.knowledge)} (scope {r.scope}{where})")
+        if r.note:
+            print(f"  note: {r.note}")
+    if args.json:
+        knowledge = [r.knowledge for r in records]
+        print(json.dumps({
+            "text": text, "kind": records[0].kind, "knowledge": knowledge[0] if len(knowledge) == 1 else knowledge,
+            "stored": not args.dry_run, "id": records[0].id, "ids": [r.id for r in records], "source": source,
+            "confidence": confidence, "records": [r.to_dict() for r in records],
+        }))
+    return EXIT_OK

@@ -1,0 +1,116 @@
+"""`skillstack corrections list|show ID|delete ID|export FILE|import FILE`: manage stored corrections."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+#: an import file larger than this is refused before reading (corrections are small)
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    corrections = sub.add_parser("corrections", help="list, show, delete, export or import stored corrections")
+    corrections.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
+    actions = corrections.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="all stored corrections, oldest first")
+    listing.add_argument("--kind", choices=("plan", "skill"))
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = actions.add_parser("show", help="one correction in full (JSON)")
+    show.add_argument("id", type=int)
+    delete = actions.add_parser("delete", help="delete one correction")
+    delete.add_argument("id", type=int)
+    export = actions.add_parser("export", help="write every correction to a JSON Lines file ('-': stdout)")
+    export.add_argument("file")
+    imp = actions.add_parser("import", help="add corrections from a JSON Lines file (all or nothing)")
+    imp.add_argument("file", type=Path)
+    corrections.set_defaults(handler=cmd_corrections)
+
+
+def _error(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _summary(record) -> str:
+    if record.kind == "skill":
+        what = f"{record.skill or '*'}.{record.parameter} {record.mode} {record.value}"
+        if not record.applicable:
+            what += " (recorded only)"
+    else:
+        what = f"rule {record.rule.type}"
+    obj = f" [{record.object.describe()}]" if record.object is not None else ""
+    return f"{record.id:>5}  {record.created_at[:19]}  {record.source:<11} {what}{obj}  \"{record.text[:60]}\""
+
+
+def _read_import(path: Path) -> list:
+    """Every line validated before anything is stored; raises ValueError naming the bad line."""
+    from planners.corrections.memory.record import CorrectionRecord, RecordError
+
+    if path.stat().st_size > MAX_IMPORT_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text "
+                         "(expected JSON Lines from `skillstack corrections export`)") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(CorrectionRecord.from_dict(json.loads(line)))
+        except (ValueError, RecordError) as err:
+            raise ValueError(f"{path}:{number}: not a correction record ({err})") from None
+    return records
+
+
+def cmd_corrections(args: argparse.Namespace) -> int:
+    from planners.corrections.memory.store import CorrectionStore, StoreError
+
+    try:
+        store = CorrectionStore(args.db)
+    except StoreError as err:
+        return _error(str(err), EXIT_FAILED)
+    with store:
+        if args.action == "list":
+            records = store.all(args.kind)
+            for record in records:
+                print(json.dumps(record.to_dict()) if args.json else _summary(record))
+            if not args.json:
+                print(f"{len(records)} correction(s) in {store.path}")
+        elif args.action == "show":
+            record = store.get(args.id)
+            if record is None:
+                return _error(f"no correction {args.id} in {store.path}; see `skillstack corrections list`")
+            print(json.dumps(record.to_dict(), indent=2))
+        elif args.action == "delete":
+            if not store.delete(args.id):
+                return _error(f"no correction {args.id} in {store.path}")
+            print(f"deleted correction {args.id}")
+        elif args.action == "export":
+            lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in store.all())
+            if args.file == "-":
+                sys.stdout.write(lines)
+            else:
+                try:
+                    Path(args.file).write_text(lines, encoding="utf-8")
+                except OSError as err:
+                    return _error(f"cannot write {args.file}: {err}", EXIT_FAILED)
+                print(f"exported {len(lines.splitlines())} correction(s) to {args.file}")
+        else:
+            try:
+                records = _read_import(args.file)
+            except OSError as err:
+                return _error(f"cannot read {args.file}: {err.strerror or err}")
+            except ValueError as err:
+                return _error(str(err))
+            before = len(store)
+            store.add_many([r for r in records])
+            added = len(store) - before
+            print(f"imported {added} correction(s) from {args.file}"
+                  + (f" ({len(records) - added} already stored)" if len(records) > added else ""))
+    return EXIT_OK

@@ -1,0 +1,54 @@
+"""`skillstack eval SKILL`: measure a skill policy's success rate over seeded episodes in PyBullet."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="success rate of a skill policy over seeded episodes")
+    ev.add_argument("skill", help="move_to, pick, place or push")
+    ev.add_argument("--episodes", type=int, default=50)
+    ev.add_argument("--seed", type=int, default=0, help="evaluation seeds derive from it (never training seeds)")
+    ev.add_argument("--policy", type=Path, help="policy.pt to evaluate (default: checkpoints/SKILL/policy.pt)")
+    ev.add_argument("--scripted", action="store_true", help="evaluate the scripted reference controller instead")
+    ev.add_argument("--json", action="store_true", help="end with one JSON line (skill, episodes, success_rate)")
+    ev.set_defaults(handler=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from hardware.resources import config_dir
+    from skill_lib.learning import ENVIRONMENTS
+    from skill_lib.learning.mcsac import make_env
+    from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_policy, run_episode
+
+    if args.skill not in ENVIRONMENTS:
+        print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
+        return EXIT_USAGE
+    if args.episodes <= 0:
+        print("error: --episodes must be positive")
+        return EXIT_USAGE
+    env = make_env(args.skill)
+    if args.scripted:
+        runs = [demonstration(env, seed)[:2] for seed in eval_seeds(args.seed, args.episodes)]
+        source = "scripted reference controller"
+    else:
+        path = args.policy or config_dir().parent / "checkpoints" / args.skill / "policy.pt"
+        if not path.is_file():
+            print(f"error: no trained policy at {path}; train one with: skillstack train {args.skill}")
+            return EXIT_USAGE
+        agent, source = load_policy(path), str(path)
+        runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
+                for seed in eval_seeds(args.seed, args.episodes)]
+    env.close()
+    result = evaluation(runs)
+    returns = ", ".join(f"{term} {value:.2f}" for term, value in result["returns"].items())
+    print(f"{args.skill}: success {result['success_rate']:.2f} over {args.episodes} episodes ({source}); "
+          f"mean return per episode: {returns}")
+    if args.json:
+        print(json.dumps({"skill": args.skill, "episodes": args.episodes, **result, "policy": source,
+                          "seed": args.seed}))
+    return EXIT_OK

@@ -1,0 +1,117 @@
+"""`skillstack run TASK`: plan a task in words and run it in PyBullet, checking the goal in the simulator."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hardware.resources import config_dir
+from hardware.scene import SceneError, load_scene
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from planners.plan import TaskError
+
+
+def _robots() -> list[str]:
+    return sorted(p.stem for p in (config_dir() / "robots").glob("*.yaml"))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="plan and run a task in words, in PyBullet")
+    run.add_argument("task", help='e.g. "put the red cube in the tray"')
+    run.add_argument("--scene", default="default", help="scene name in config/scenes or a YAML path")
+    run.add_argument("--seed", type=int, default=0, help="randomises object poses (default 0)")
+    run.add_argument("--robot", default="panda", choices=_robots())
+    run.add_argument("--gui", action="store_true", help="show the PyBullet window")
+    run.add_argument("--video", type=Path, help="MP4 path (default: RUN_DIR/video.mp4)")
+    run.add_argument("--no-video", action="store_true", help="skip recording (faster)")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="where run directories go (default ./runs)")
+    run.add_argument("--json", action="store_true", help="end with one JSON line describing the outcome")
+    run.add_argument("--scripted", action="store_true",
+                     help="run every skill with its scripted controller, even where a learned policy exists")
+    run.add_argument("--no-corrections", action="store_true",
+                     help="ignore stored operator corrections (default: retrieve and apply them)")
+    run.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
+                     help="read corrections typed on stdin while the task runs (default: when stdin is a terminal)")
+    run.set_defaults(handler=cmd_run)
+
+
+def _fail(message: str, as_json: bool, **extra) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"success": False, "error": message, "plan": [], "video": None, **extra}))
+    return EXIT_USAGE
+
+
+def _read_corrections(live) -> None:
+    """Console thread: every line typed while the task runs is a correction for the running skill."""
+    for line in sys.stdin:
+        if line.strip():
+            live.submit(line.strip(), "interactive")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # Imported here so `skillstack --help` and `skillstack skills` stay light.
+    from hardware.pybullet import PyBulletArm, PyBulletConfig
+    from planners.episode_log import EpisodeLog
+    from skill_stack_apps.progress import ProgressPrinter
+    from planners.recording import VideoRecorder
+    from planners.corrections.live import LiveCorrections
+    from planners.scheduler import Scheduler
+    from planners.corrections.memory.retrieval import CorrectionMemory
+
+    if not args.task.strip():
+        return _fail("empty task; try: skillstack run \"put the red cube in the tray\"", args.json)
+    if args.video is not None and args.video.suffix.lower() != ".mp4":
+        return _fail(f"--video must be an .mp4 path, got {args.video}", args.json)
+    try:
+        scene = load_scene(args.scene)
+    except SceneError as err:
+        return _fail(str(err), args.json)
+    memory = None if args.no_corrections else CorrectionMemory.open()
+    scheduler = Scheduler(corrections=memory, learned=not args.scripted)
+    with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
+        try:
+            plan = scheduler.plan(args.task, arm)
+        except TaskError as err:
+            return _fail(str(err), args.json)
+        print(f"scene {scene.name}, seed {args.seed}, robot {args.robot}")
+        print(f'plan for "{args.task}":')
+        for i, call in enumerate(plan.calls, 1):
+            print(f"  {i}. {call}")
+        for note in plan.notes:
+            print(f"  note: {note}")
+        run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
+        suffix = 1
+        while run_dir.exists():
+            run_dir, suffix = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}", suffix + 1
+        video = None if args.no_video else (args.video or run_dir / "video.mp4")
+        with EpisodeLog(run_dir / "episode.jsonl") as log:
+            log.write("run", task=args.task, scene=scene.name, seed=args.seed, robot=args.robot)
+            recorder = VideoRecorder(video, arm) if video else None
+            live = LiveCorrections(args.task, arm, memory, log=log, notify=lambda m: print(f"  {m}"))
+            interactive = sys.stdin.isatty() if args.interactive is None else args.interactive
+            if interactive:
+                print("  type a correction and Enter at any time (e.g. 'slower', '2 cm to the left')")
+                threading.Thread(target=_read_corrections, args=(live,), daemon=True).start()
+            try:
+                report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder, live=live,
+                                           observer=ProgressPrinter(len(plan.calls)))
+            finally:
+                if recorder is not None:
+                    recorder.close()
+    print(("SUCCESS: " if report.success else "FAILURE: ") + report.message)
+    print(f"log:   {log.path}")
+    if video:
+        print(f"video: {video}")
+    if args.json:
+        print(json.dumps({
+            "success": report.success, "task": args.task, "plan": report.plan, "message": report.message,
+            "video": str(video) if video else None, "log": str(log.path), "seed": args.seed, "scene": scene.name,
+            "notes": list(plan.notes), "goals": [{"goal": g, "holds": ok} for g, ok in report.goals],
+            "skills": [{"skill": o.skill, "params": o.params, "success": o.success, "message": o.message,
+                        "policy": o.policy, "sim_seconds": round(o.sim_seconds, 2)} for o in report.outcomes],
+        }))
+    return EXIT_OK if report.success else EXIT_FAILED

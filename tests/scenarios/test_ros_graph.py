@@ -1,0 +1,205 @@
+"""The simulated robot graph, launched from launch/sim.launch.yaml as separate processes, driven over
+real rclpy from this process: tasks, feedback, bad goals, busy rejection, cancel, e-stop, watchdog,
+corrections, the skill server, and a killed hardware node. Tests run in file order on one graph; the
+last one kills the hardware node."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from ros_helpers import REPO, LaunchedGraph, Spinner, domain_id, requires_ros, wait_for
+
+pytestmark = [requires_ros, pytest.mark.slow]
+
+INVALID, HARDWARE, CANCELED = 1, 5, 4  # ExecuteTask.Result error codes
+STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED = 4, 5, 6  # action_msgs/GoalStatus
+STATE_TIMEOUT = 2.0  # the scheduler's, s (slack_config)
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    domain = domain_id()
+    folder = tmp_path_factory.mktemp("ros_graph")
+    launched = LaunchedGraph("launch/sim.launch.yaml", ["seed:=1", f"config:={slack_config(folder)}"], domain,
+                             folder / "launch.log")
+    spinner = None
+    try:
+        from ros_client import RobotClient
+        spinner = Spinner(domain)
+        client = RobotClient(spinner)
+        try:
+            client.wait_ready(60.0)
+        except TimeoutError as err:
+            raise AssertionError(f"{err}\n{launched.output()}") from None
+        yield launched, client
+    finally:
+        if spinner is not None:
+            spinner.close()
+        launched.stop()
+
+
+def slack_config(folder: Path) -> Path:
+    """config/sim.yaml with the scheduler's state timeout at STATE_TIMEOUT instead of 1 s: on a loaded 2-core CI machine
+    (three nodes, physics, the test) a starved node once went 1 s without joint states mid-task, and the task
+    ended before the cancel it was there for. The last test still checks that a dead arm is noticed."""
+    config = yaml.safe_load((REPO / "config/sim.yaml").read_text())
+    config["/**/scheduler"]["ros__parameters"]["state_timeout"] = STATE_TIMEOUT
+    path = folder / "sim.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def idle(graph):
+    """Each test starts with the scheduler idle, even if the one before failed mid-task."""
+    graph[1].wait_idle()
+    yield
+    print(f"the graph's log, last lines:\n{graph[0].output()[-3000:]}")  # pytest shows it if the test failed
+
+
+def test_bad_goals_fail_with_a_clear_message_and_the_node_keeps_serving(graph):
+    _, client = graph
+    garbage = bytes(np.random.default_rng(0).integers(1, 256, 300, dtype=np.uint8)).decode("latin-1")
+    cases = {"": "empty", "put the red cube in the tray " * 3600: "too long", garbage: "control",
+             "put the purple cube in the tray": "purple", "juggle the moon": "juggle"}
+    for task, expected in cases.items():
+        status, result, _ = client.run(task, timeout=30)
+        assert status == STATUS_ABORTED and not result.success, task[:40]
+        assert result.error_code == INVALID and expected in result.message.lower(), result.message
+        assert len(result.message) < 600  # never echoes a 100 kB task back
+
+
+def test_task_succeeds_with_feedback_for_every_skill_and_the_simulator_agrees(graph):
+    _, client = graph
+    status, result, feedback = client.run("stack the blue cube on the green cube", timeout=60)
+    assert status == STATUS_SUCCEEDED and result.success, result.message
+    assert result.error_code == 0 and list(result.goals_hold) == [True]
+    assert [o.skill for o in result.outcomes] == ["pick", "place"]
+    assert {f.skill_index for f in feedback} == {0, 1}
+    assert {f.skill_name for f in feedback} == {"pick", "place"}
+    assert all(f.skill_count == 2 for f in feedback)
+    # independently of the scheduler: the simulator's own object states
+    time.sleep(0.3)
+    blue, green = client.object_msg("blue_cube"), client.object_msg("green_cube")
+    assert abs(blue.pose.position.x - green.pose.position.x) < green.half_extents.x
+    assert abs(blue.pose.position.y - green.pose.position.y) < green.half_extents.y
+    assert abs((blue.pose.position.z - blue.half_extents.z) - (green.pose.position.z + green.half_extents.z)) < 0.015
+    assert "green_cube" in blue.touching and "gripper" not in blue.touching
+
+
+def test_second_goal_is_rejected_while_busy_and_cancel_stops_the_arm(graph):
+    _, client = graph
+    run = client.send("put the red cube in the tray")
+    assert run.accepted
+    wait_for(lambda: run.feedback, 20, "first feedback")
+    second = client.send("pick up the small red cube")
+    assert not second.accepted, "a goal sent while one runs must be rejected"
+    wait_for(lambda: any(s.state == "rejected" for s in client.task_status), 5, "rejection on status")
+    time.sleep(0.5)  # mid-motion
+    t0 = time.monotonic()
+    assert client.cancel(run).return_code == 0
+    status, result = client.result(run, timeout=10)
+    assert time.monotonic() - t0 < 2.0, "cancel must stop the task promptly"
+    assert status == STATUS_CANCELED and not result.success and result.error_code == CANCELED, result.message
+    time.sleep(0.3)
+    assert client.arm_motion(0.6) < 0.01, "the arm must stand still after cancel"
+
+
+def test_estop_stops_the_arm_and_fails_the_task_until_reset(graph):
+    _, client = graph
+    run = client.send("push the yellow cube 10 cm to the left")
+    assert run.accepted
+    wait_for(lambda: len(run.feedback) > 3, 20, "feedback")
+    assert client.estop().success
+    status, result = client.result(run, timeout=10)
+    assert status == STATUS_ABORTED and result.error_code == HARDWARE and "e-stop" in result.message, result.message
+    wait_for(lambda: client.hardware_status is not None and client.hardware_status.estopped, 5, "estopped status")
+    assert client.arm_motion(0.6) < 0.005
+    _, refused, _ = client.run("pick up the small red cube", timeout=20)
+    assert not refused.success and "e-stop" in refused.message, refused.message
+    assert client.estop(reset=True).success
+    wait_for(lambda: not client.hardware_status.estopped, 5, "e-stop reset on status")
+
+
+def test_watchdog_holds_the_arm_when_commands_stop(graph):
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    from hardware.ros.common import COMMAND_QOS
+
+    _, client = graph
+    pub = client.spinner.node.create_publisher(JointTrajectory, "/joint_trajectory", COMMAND_QOS)
+    names = [f"panda_joint{i}" for i in range(1, 8)]
+    target = client.arm_positions() + np.array([0.4, 0, 0, 0, 0, 0, 0])
+    for _ in range(12):  # 0.6 s of commands at 20 Hz
+        pub.publish(JointTrajectory(joint_names=names, points=[JointTrajectoryPoint(positions=target.tolist())]))
+        time.sleep(0.05)
+    assert not client.hardware_status.watchdog_tripped
+    wait_for(lambda: client.hardware_status.watchdog_tripped, 2.0, "watchdog trip on hardware status")
+    assert "watchdog" in client.hardware_status.message
+    assert client.arm_motion(0.5) < 0.005, "the arm must hold after the watchdog trips"
+    # `pub` lives as long as the node: not destroyed while the executor thread may be waiting on its QoS
+    # events (a suspect in the CI run where every call after this test timed out)
+
+
+def test_corrections_reach_the_scheduler_and_are_acknowledged(graph):
+    from std_msgs.msg import String
+
+    _, client = graph
+    wait_for(lambda: client.corrections.get_subscription_count() > 0, 10, "corrections subscriber")
+    client.corrections.publish(String(data="grasp the red cube a bit lower"))
+    ack = wait_for(lambda: next((s for s in client.task_status if s.last_correction), None), 30, "correction ack")
+    assert ack.last_correction == "grasp the red cube a bit lower"
+    assert ack.correction_ack.startswith("stored:") and "grasp_offset" in ack.correction_ack, ack.correction_ack
+    # Stored durably where the graph's processes keep their data (tests/conftest.py points it at tmp).
+    from hardware.resources import data_dir
+    from planners.corrections.memory.store import CorrectionStore
+    stored = CorrectionStore(data_dir() / "corrections.db").all()
+    assert any(r.parameter == "grasp_offset" and r.source == "topic" for r in stored)
+
+    client.corrections.publish(String(data="faster and slower"))
+    bad = wait_for(lambda: next((s for s in client.task_status if s.last_correction == "faster and slower"), None),
+                   30, "ack of a contradictory correction")
+    assert bad.correction_ack.startswith("not understood")
+
+
+def test_skill_server_catalogue_and_search(graph):
+    from skill_stack_interfaces.msg import SkillCatalogue
+    from skill_stack_interfaces.srv import SearchSkills
+
+    from hardware.ros.common import LATCHED_QOS
+
+    _, client = graph
+    node = client.spinner.node
+    catalogues = []
+    node.create_subscription(SkillCatalogue, "/skill_server/catalogue", catalogues.append, LATCHED_QOS)
+    wait_for(lambda: catalogues, 10, "catalogue (transient-local)")
+    assert {"pick", "place", "push"} <= {s.name for s in catalogues[0].skills}
+    search = node.create_client(SearchSkills, "/skill_server/search")
+    assert search.wait_for_service(timeout_sec=10)
+    response = client.spinner.result(search.call_async(SearchSkills.Request(query="shove the block", k=2)), 60,
+                                     "search")
+    assert response.success and response.skills[0].name == "push" and len(response.scores) == 2
+    empty = client.spinner.result(search.call_async(SearchSkills.Request(query="  ")), 10, "search")
+    assert not empty.success and "non-empty" in empty.message
+
+
+def test_killed_hardware_node_is_reported_not_hung_on(graph):
+    launched, client = graph
+    run = client.send("put the small blue cube in the tray")
+    assert run.accepted
+    wait_for(lambda: len(run.feedback) > 2, 20, "feedback")
+    os.kill(launched.pid_of("hardware"), signal.SIGKILL)
+    t0 = time.monotonic()
+    status, result = client.result(run, timeout=15)
+    # a read waits up to one timeout for a fresh state after the last one aged past it; the hold sent on
+    # failure waits one more for a fresh joint state before giving up
+    assert time.monotonic() - t0 < 3 * STATE_TIMEOUT + 1.5
+    assert status == STATUS_ABORTED and result.error_code == HARDWARE, result.message
+    assert "joint states" in result.message or "object states" in result.message
+    _, again, _ = client.run("pick up the small red cube", timeout=15)  # still serving, says why it cannot
+    assert again.error_code == HARDWARE and "not available" in again.message, again.message
