@@ -36,6 +36,7 @@ demo: $(CORE)
 
 test: $(FULL)
 	bash scripts/build_interfaces.sh $(VENV)   # rebuilds only if interfaces/ changed (0.1 s otherwise)
+	$(PY) -m mypy                             # the files listed in setup.cfg [mypy]
 	$(PY) -m pytest -q
 
 interfaces: $(FULL)

@@ -37,7 +37,8 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "test": ["pytest", "psutil"],  # psutil: Fast DDS's `shm clean`, run before the ROS tests
+        # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg)
+        "test": ["pytest", "psutil", "mypy"],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
                 "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",

@@ -14,6 +14,7 @@ import numpy as np
 
 from hardware.pybullet import PyBulletArm, PyBulletConfig
 from skill_lib.learning.policy import with_learned_policies
+from skill_lib.outcome import OutcomeKind
 from skill_lib.runner import run_skill
 from skill_lib.skills import push
 
@@ -49,7 +50,7 @@ def main() -> None:
                             start = arm.object(obj).position[:2].copy()
                             out = run_skill(spec, params, arm, arm, policy=policy)
                             moved = arm.object(obj).position[:2] - start
-                        if out.message.startswith("precondition"):
+                        if out.kind is OutcomeKind.PRECONDITION_FAILED:
                             refused += 1
                             continue
                         u = np.asarray(unit)

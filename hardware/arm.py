@@ -2,14 +2,16 @@
 
 Skills and planners talk only to these two protocols, so they cannot tell a simulated arm from a
 real one. Every command goes through the backend's SafetyFilter; there is no unfiltered path.
+What a backend may leave out is declared here with its default, so callers use it without probing.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
+from hardware.robots import RobotConfig
 from hardware.types import JointState, ObjectState, Pose
 
 
@@ -20,6 +22,12 @@ class ArmInterface(ABC):
     control_dt: float
     #: widest finger opening in metres
     gripper_max_width: float
+    #: optional: the robot description (joint names, tool link, home pose). None (the default) for a backend
+    #: without one: its arm joints are then the names in `joint_state()`, and it reports no finger joints
+    robot_config: RobotConfig | None = None
+    #: optional: seconds of simulated time since start; 0.0 (the default) for a backend without a simulation
+    #: clock, such as a real arm
+    sim_time: float = 0.0
 
     @abstractmethod
     def joint_state(self) -> JointState: ...
@@ -29,11 +37,11 @@ class ArmInterface(ABC):
         """Pose of the tool centre point (between the fingertips)."""
 
     @abstractmethod
-    def command_joints(self, positions: Sequence[float]) -> np.ndarray:
+    def command_joints(self, positions: npt.ArrayLike) -> np.ndarray:
         """Set a joint position target; returns the target actually applied after safety."""
 
     @abstractmethod
-    def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
+    def command_ee(self, position: npt.ArrayLike, orientation: npt.ArrayLike | None = None) -> np.ndarray:
         """Set a Cartesian target for the tool centre point (IK); returns the applied joint target."""
 
     @abstractmethod
@@ -85,6 +93,11 @@ class WorldView(ABC):
     @abstractmethod
     def contacts(self, a: str, b: str) -> bool:
         """True if objects (or 'gripper'/'table') `a` and `b` touch."""
+
+    def is_grasped(self, name: str) -> bool:
+        """True if the gripper holds `name`. The default is any contact with the gripper; a world that can
+        tell a grasp from a touch (both fingers on the object) overrides it."""
+        return self.contacts("gripper", name)
 
     def object_pixels(self, name: str) -> np.ndarray | None:
         """The RGB pixels (N x 3, uint8) where the camera sees `name`, for visual descriptors; None

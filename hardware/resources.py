@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 _SOURCE_CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -38,3 +39,17 @@ def data_dir() -> Path:
     path = Path(root) if root else Path.home() / ".local" / "share" / "skill_stack"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, then rename over `path` (atomic on POSIX)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,5 +1,6 @@
-"""Runs a plan skill by skill: checks each postcondition in the world, retries once, then checks the
-task's goals. Every step goes to the episode log."""
+"""Runs a plan skill by skill: checks each postcondition in the world, retries as the skill says, then
+checks the task's goals. Every step goes to the episode log. Which policy runs and how a skill retries are
+the skill's to say (skill_lib); the executor only sequences."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -8,15 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hardware.arm import ArmInterface, WorldView
-from hardware.safety import SafetyError
 from planners.corrections.live import LiveCorrections
 from planners.episode_log import EpisodeLog
 from planners.goals import describe, goal_holds
 from planners.plan import Plan, SkillCall
 from planners.recording import VideoRecorder
-from skill_lib import predicates as P
-from skill_lib.runner import SkillOutcome, run_skill
-from skill_lib.spec import Policy, SkillSpec
+from skill_lib.outcome import SkillOutcome
+from skill_lib.runner import choose_policy, run_skill
+from skill_lib.spec import RetryContext, SkillSpec
 
 SETTLE_STEPS = 10
 
@@ -63,26 +63,19 @@ class Executor:
         if self.log is not None:
             self.log.write(event, **data)
 
-    def _run_call(self, index: int, call: SkillCall, attempt: int, policy: Policy | None = None) -> SkillOutcome:
+    def _run_call(self, index: int, call: SkillCall, attempt: int, *, scripted: bool = False,
+                  previous: SkillOutcome | None = None) -> SkillOutcome:
         if self.prepare_call is not None:
             call = self.prepare_call(index, call)
         spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
-        why = {}
-        if policy is None and spec.policy is not None:
-            policy = spec.policy()
-            # a learned policy may decline a context it was not trained for (another object shape)
-            try:
-                declined = policy.declines(self.world, call.params) if hasattr(policy, "declines") else None
-            except KeyError:  # an object that is not there: the skill's preconditions say so
-                declined = None
-            if declined:
-                policy, why = spec.scripted(), {"fallback": declined}
-        elif policy is None:
-            policy, why = spec.scripted(), {"fallback": "no learned policy"}
-        kind = policy.kind
-        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt, policy=kind,
-                  **why)
+        if scripted:
+            policy, fallback = spec.scripted(), None
+        else:
+            policy, fallback = choose_policy(spec, self.world, call.params, previous=previous)
+        why = {"fallback": fallback} if fallback else {}
+        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,
+                  policy=policy.kind, **why)
 
         def on_step(step: int, progress: float) -> None:
             if self.recorder is not None:
@@ -97,53 +90,33 @@ class Executor:
                 params.update(updates)
             return updates
 
-        try:
-            outcome = run_skill(spec, call.params, self.arm, self.world, policy=policy, on_step=on_step,
-                                should_stop=self.should_stop, param_updates=param_updates)
-        except SafetyError as err:  # e-stop or a refused command: stop here, report it
-            outcome = SkillOutcome(call.skill, dict(call.params), False, f"safety stop: {err}")
+        outcome = run_skill(spec, call.params, self.arm, self.world, policy=policy, on_step=on_step,
+                            should_stop=self.should_stop, param_updates=param_updates)
         self.observer.skill_finished(index, outcome)
         self._log("skill_end", index=index, skill=call.skill, success=outcome.success, message=outcome.message,
-                  steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3), policy=outcome.policy)
+                  outcome=outcome.kind.value, steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3),
+                  policy=outcome.policy)
         return outcome
 
-    def _remaining(self, call: SkillCall) -> SkillCall | None:
-        """What is left of a call after a failed attempt. A push is not idempotent: pushing the full
-        distance again from where the object now is would overshoot (a 10 cm push became 21 cm), so the
-        retry pushes only the rest; None when less than the skill's minimum is left."""
-        from skill_lib.skills.push import DIRECTIONS
-        if (call.skill != "push" or call.params.get("object") not in self._attempt_start
-                or call.params.get("direction") not in DIRECTIONS):
-            return call  # nothing to subtract (bad parameters fail again, with their own message)
-        direction = np.asarray(DIRECTIONS[call.params["direction"]])
-        moved = float((self.world.object(call.params["object"]).position -
-                       self._attempt_start[call.params["object"]])[:2] @ direction)
-        left = float(call.params.get("distance") or 0.10) - moved
-        if left < 0.02:
-            return None
-        return SkillCall("push", {**call.params, "distance": min(left, 0.25)})
-
     def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
-        """One retry. A place whose object slipped out of the hand picks it up again first; a learned
-        policy that failed is retried with the scripted reference controller (logged as a fallback)."""
-        remaining = self._remaining(call)
-        if remaining is None:
+        """One retry, as the skill's retry rule says: its recovery steps (e.g. a re-pick before a place whose
+        object slipped out of the hand) run with the scripted controller; then the call, with the scripted
+        controller if a learned attempt just failed (logged as a fallback)."""
+        steps = self.skills[call.skill].retry(RetryContext(call.skill, call.params, self.world, self._attempt_start))
+        if not steps:  # nothing left to do (a push that got all but the last centimetre)
             return failed
-        if remaining is not call:
-            self._log("recovery", index=index, action="push the remaining distance", call=str(remaining))
-            call = remaining
-        policy = None
         if failed.policy == "learned":
             self._log("fallback", index=index, skill=call.skill, reason=failed.message, to="scripted")
-            policy = self.skills[call.skill].scripted()
-        if call.skill == "place" and not P.is_held(self.world, call.params["object"]):
-            self._log("recovery", index=index, action="re-pick before place", object=call.params["object"])
-            # recovery uses the reference controller: the object may now lie where no policy was trained
-            regrasp = self._run_call(index, SkillCall("pick", {"object": call.params["object"]}), 1,
-                                     policy=self.skills["pick"].scripted())
-            if not regrasp.success:
-                return regrasp
-        return self._run_call(index, call, 1, policy=policy)
+        outcome = failed
+        for step in steps:
+            retried = SkillCall(step.skill, step.params)
+            if step.note:
+                self._log("recovery", index=index, action=step.note, call=str(retried))
+            outcome = self._run_call(index, retried, 1, scripted=step.scripted,
+                                     previous=failed if step.skill == call.skill else None)
+            if not outcome.success:
+                break
+        return outcome
 
     def run(self, plan: Plan) -> TaskReport:
         start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
@@ -153,7 +126,7 @@ class Executor:
             self._attempt_start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
             outcome = self._run_call(index, call, 0)
             for _ in range(self.retries):
-                if outcome.success or outcome.message.startswith(("safety stop", "stopped")):
+                if not outcome.kind.retryable:
                     break
                 outcome = self._recover(index, call, outcome)
             report.outcomes.append(outcome)

@@ -22,7 +22,8 @@ class VideoRecorder:
         height, width = first.shape[:2]
         # Real time: one frame per `every` control periods.
         fps = fps or 1.0 / (self.every * arm.control_dt)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]  # not in OpenCV's stubs
+        self._writer = cv2.VideoWriter(str(self.path), fourcc, fps, (width, height))
         if not self._writer.isOpened():
             raise OSError(f"cannot open a video writer for {self.path}")
         self._steps = 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skill_lib.spec import ACTION_SCALE, SkillContext
+from skill_lib.spec import ACTION_SCALE, Policy, SkillContext
 
 OPEN, CLOSED = 1.0, -1.0
 
@@ -40,7 +40,7 @@ def gripper_action_for_width(width: float, max_width: float = 0.08) -> float:
     return float(np.clip(2.0 * width / max_width - 1.0, -1.0, 1.0))
 
 
-class WaypointPolicy:
+class WaypointPolicy(Policy):
     """Follows waypoints computed from the world when the skill starts."""
 
     kind = "scripted"
@@ -53,6 +53,11 @@ class WaypointPolicy:
     def reset(self, ctx: SkillContext) -> None:
         self._waypoints = self._plan(ctx)
         self._index = self._steps = self._held = 0
+        self._aim_yaw()
+
+    def _aim_yaw(self) -> None:
+        """The tool's yaw follows the current waypoint (the last one once done)."""
+        self.tool_yaw = self._waypoints[min(self._index, len(self._waypoints) - 1)].yaw if self._waypoints else 0.0
 
     def act(self, ctx: SkillContext) -> np.ndarray:
         if self.done(ctx):  # hold still, and keep the hand as it was (0 would mean half open)
@@ -65,6 +70,7 @@ class WaypointPolicy:
             self._held += 1
         if self._held > wp.hold_steps or self._steps >= wp.max_steps:
             self._index, self._steps, self._held = self._index + 1, 0, 0
+            self._aim_yaw()
         if wp.until is not None and self._held:
             return np.append(np.zeros(3), wp.gripper)  # stop where the condition was met
         # Proportional step, saturated at the waypoint's speed times the skill's `speed` scale
@@ -75,12 +81,6 @@ class WaypointPolicy:
 
     def done(self, ctx: SkillContext) -> bool:
         return self._index >= len(self._waypoints)
-
-    @property
-    def tool_yaw(self) -> float:
-        if not self._waypoints:
-            return 0.0
-        return self._waypoints[min(self._index, len(self._waypoints) - 1)].yaw
 
     def progress(self) -> float:
         return self._index / max(1, len(self._waypoints))

@@ -34,7 +34,10 @@ class Embedder:
         # renamed in sentence-transformers 6; the old name still works there but warns
         get_dim = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
-        self._dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            raise RuntimeError(f"the embedding model {self.model_id} does not report its dimension")
+        self._dim = int(dim)
         # torch modules are not guaranteed safe to call from several threads at once
         self._lock = threading.Lock()
 

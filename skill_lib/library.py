@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from hardware.resources import data_dir
+from hardware.resources import atomic_write, data_dir
 from skill_lib.embedding import Embedder, default_model_id, get_embedder
 from skill_lib.spec import SkillSpec
 
@@ -187,24 +185,10 @@ class SkillLibrary:
             self.index_dir.mkdir(parents=True, exist_ok=True)
             # index first, manifest last: a crash in between leaves a manifest whose hash no longer
             # matches, which the next load treats as stale
-            _atomic_write(self.index_dir / INDEX_FILE, data)
-            _atomic_write(self.index_dir / MANIFEST_FILE,
+            atomic_write(self.index_dir / INDEX_FILE, data)
+            atomic_write(self.index_dir / MANIFEST_FILE,
                           (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         except OSError as exc:  # a read-only data dir costs a rebuild next time, not a failure now
             log.warning("cannot save skill index to %s: %s", self.index_dir, exc)
         self.loaded_from_disk = False
         return index
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then rename over `path` (atomic on POSIX)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -38,9 +38,7 @@ def is_lifted(world: WorldView, obj: str) -> bool:
 
 def is_held(world: WorldView, obj: str) -> bool:
     """Both fingers touch the object and it is off the table."""
-    grasped = getattr(world, "is_grasped", None)
-    touching = grasped(obj) if grasped else world.contacts("gripper", obj)
-    return bool(touching) and not world.contacts(obj, "table")
+    return world.is_grasped(obj) and not world.contacts(obj, "table")
 
 
 def is_free(world: WorldView, obj: str) -> bool:

@@ -3,30 +3,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from hardware.arm import ArmInterface, WorldView
 from hardware.safety import SafetyError
+from skill_lib.outcome import OutcomeKind, SkillOutcome
 from skill_lib.spec import ACTION_SCALE, Policy, SkillContext, SkillParamError, SkillSpec
 
 #: control steps to let the world settle after the policy finishes, before judging success
 SETTLE_STEPS = 4
-
-
-@dataclass
-class SkillOutcome:
-    skill: str
-    params: dict[str, Any]
-    success: bool
-    message: str
-    steps: int = 0
-    sim_seconds: float = 0.0
-    #: 'scripted' or 'learned': which controller actually ran
-    policy: str = "scripted"
-    failed_conditions: list[str] = field(default_factory=list)
 
 
 def apply_action(arm: ArmInterface, action: np.ndarray, yaw: float = 0.0) -> None:
@@ -39,9 +26,22 @@ def apply_action(arm: ArmInterface, action: np.ndarray, yaw: float = 0.0) -> Non
     arm.command_gripper((action[3] + 1.0) / 2.0 * arm.gripper_max_width)
 
 
-def choose_policy(spec: SkillSpec) -> Policy:
-    """The learned policy if the slot is filled, else the scripted reference controller."""
-    return spec.policy() if spec.policy is not None else spec.scripted()
+def choose_policy(spec: SkillSpec, world: WorldView, params: Mapping[str, Any], *,
+                  previous: SkillOutcome | None = None) -> tuple[Policy, str | None]:
+    """The policy for this attempt, and why the scripted controller runs (None when the learned one does).
+
+    The learned policy runs if the skill's slot is filled, it does not decline the context, and it did not
+    just fail this call (a retry after a learned failure runs the scripted reference controller)."""
+    if spec.policy is None:
+        return spec.scripted(), "no learned policy"
+    if previous is not None and previous.policy == "learned" and not previous.success:
+        return spec.scripted(), f"learned attempt failed: {previous.message}"
+    policy = spec.policy()
+    try:
+        declined = policy.declines(world, params)
+    except KeyError:  # an object that is not there: the skill's preconditions say so
+        declined = None
+    return (spec.scripted(), declined) if declined else (policy, None)
 
 
 def run_skill(
@@ -62,24 +62,34 @@ def run_skill(
     `ctx.params` every step, so e.g. `speed` and place offsets change the motion at once.
     """
     try:
+        return _run(spec, params, arm, world, policy, on_step, should_stop, param_updates)
+    except SafetyError as err:  # e-stop, a refused command, the arm gone: the attempt ends here
+        return SkillOutcome(spec.name, dict(params), OutcomeKind.SAFETY_STOP, f"safety stop: {err}")
+
+
+def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: WorldView, policy: Policy | None,
+         on_step: Callable[[int, float], None] | None, should_stop: Callable[[], bool] | None,
+         param_updates: Callable[[], Mapping[str, Any] | None] | None) -> SkillOutcome:
+    try:
         bound = spec.bind(params)
     except SkillParamError as err:
-        return SkillOutcome(spec.name, dict(params), False, f"bad parameters: {err}")
+        return SkillOutcome(spec.name, dict(params), OutcomeKind.BAD_PARAMETERS, f"bad parameters: {err}")
     ctx = SkillContext(arm, world, bound)
     failed = spec.failed_conditions(ctx, "pre")
     if failed:
-        return SkillOutcome(spec.name, bound, False, "precondition failed: " + "; ".join(failed),
-                            failed_conditions=failed)
-    policy = policy or choose_policy(spec)
+        return SkillOutcome(spec.name, bound, OutcomeKind.PRECONDITION_FAILED,
+                            "precondition failed: " + "; ".join(failed), failed_conditions=failed)
+    policy = policy or choose_policy(spec, world, bound)[0]
     policy.reset(ctx)
     max_steps = math.ceil(spec.timeout_s / arm.control_dt)
     steps = 0
     while steps < max_steps and not policy.done(ctx):
         if should_stop is not None and should_stop():
-            return SkillOutcome(spec.name, bound, False, "stopped", steps, steps * arm.control_dt, policy.kind)
+            return SkillOutcome(spec.name, bound, OutcomeKind.STOPPED, "stopped", steps, steps * arm.control_dt,
+                                policy.kind)
         if param_updates is not None and (updates := param_updates()):
             ctx.params.update(spec.bind({**ctx.params, **updates}))
-        apply_action(arm, policy.act(ctx), getattr(policy, "tool_yaw", 0.0))
+        apply_action(arm, policy.act(ctx), policy.tool_yaw)
         arm.step()
         steps += 1
         if on_step is not None:
@@ -87,9 +97,10 @@ def run_skill(
     for _ in range(SETTLE_STEPS):
         arm.step()
     failed = spec.failed_conditions(ctx, "post")
-    timed_out = not policy.done(ctx)
     if not failed:
-        message = "ok"
+        kind, message = OutcomeKind.SUCCEEDED, "ok"
+    elif policy.done(ctx):
+        kind, message = OutcomeKind.POSTCONDITION_FAILED, "postcondition failed: " + "; ".join(failed)
     else:
-        message = ("timed out; " if timed_out else "") + "postcondition failed: " + "; ".join(failed)
-    return SkillOutcome(spec.name, bound, not failed, message, steps, steps * arm.control_dt, policy.kind, failed)
+        kind, message = OutcomeKind.TIMED_OUT, "timed out; postcondition failed: " + "; ".join(failed)
+    return SkillOutcome(spec.name, bound, kind, message, steps, steps * arm.control_dt, policy.kind, failed)

@@ -1,9 +1,10 @@
 """What a skill is: data (names, phrasings, typed parameters, conditions) plus a policy slot."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,13 @@ class ParamSpec:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a bounded number parameter."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"parameter {self.name} has no bounds")
+        return self.low, self.high
 
     def validate(self, value: Any) -> Any:
         if self.kind == "float":
@@ -60,28 +68,35 @@ class SkillContext:
     memory: dict[str, Any] = field(default_factory=dict)
 
 
-class Policy(Protocol):
+class Policy(ABC):
     """Maps the context to an action each control step: [dx, dy, dz, gripper] in [-1, 1].
 
     dx..dz move the tool by up to ACTION_SCALE metres; gripper -1 closes, +1 opens fully.
     """
 
     #: 'scripted' or 'learned'; recorded in the episode log
-    kind: str
+    kind: str = "scripted"
     #: tool rotation about the vertical (radians) the policy wants now; the runner applies it
-    tool_yaw: float
+    tool_yaw: float = 0.0
 
+    def declines(self, world: WorldView, params: Mapping[str, Any]) -> str | None:
+        """Why this policy should not run in this context (the scripted controller then runs), or None.
+        A learned policy declines what it was not trained on."""
+        return None
+
+    @abstractmethod
     def reset(self, ctx: SkillContext) -> None: ...
 
+    @abstractmethod
     def act(self, ctx: SkillContext) -> np.ndarray: ...
 
+    @abstractmethod
     def done(self, ctx: SkillContext) -> bool:
         """The policy has finished its motion (the success detector decides if it worked)."""
-        ...
 
+    @abstractmethod
     def progress(self) -> float:
         """0..1, for progress bars."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,49 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class RetryStep:
+    """One skill call of a retry."""
+
+    skill: str
+    params: dict[str, Any]
+    #: run the scripted reference controller: the world may now be where no policy was trained
+    scripted: bool = False
+    #: what this step does, for the episode log (empty: a plain second attempt)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RetryContext:
+    """What a skill's retry rule sees after a failed attempt."""
+
+    skill: str
+    params: Mapping[str, Any]
+    world: WorldView
+    #: object positions when the first attempt started
+    start: Mapping[str, np.ndarray]
+
+    def again(self) -> RetryStep:
+        return RetryStep(self.skill, dict(self.params))
+
+
+@dataclass(frozen=True)
+class LearningSpec:
+    """How a skill is learned. Entry points are "module:name" strings: the learning package imports torch and
+    gymnasium, which a skill spec must not need."""
+
+    #: gymnasium id of the skill's goal-conditioned environment
+    env_id: str
+    #: the environment class, registered under env_id when skill_lib.learning is imported
+    env_entry_point: str
+    #: the policy-slot adapter that drives the skill with a trained policy (skill_lib.learning.policy)
+    adapter: str
+
+
+@dataclass(frozen=True)
 class SkillSpec:
+    """One skill of the library. Its parameters' bounds, its retry rule and its policy slot live here, so
+    planners read them from the spec instead of restating them."""
+
     name: str
     description: str
     phrasings: tuple[str, ...]
@@ -105,7 +162,10 @@ class SkillSpec:
     scripted: Callable[[], Policy]
     #: the policy slot; None means "use the scripted controller" (and the log says so)
     policy: Callable[[], Policy] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: how a policy for it is trained and run; None: scripted only
+    learning: LearningSpec | None = None
+    #: what runs after a failed attempt; default: the same call again
+    retry: Callable[[RetryContext], tuple[RetryStep, ...]] = field(default=lambda ctx: (ctx.again(),))
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate parameters against the spec and fill defaults."""
@@ -124,9 +184,12 @@ class SkillSpec:
                 bound[p.name] = p.default
         return bound
 
-    def success(self, ctx: SkillContext) -> bool:
-        """The success detector: every postcondition holds."""
-        return all(c.check(ctx) for c in self.postconditions)
+    def param(self, name: str) -> ParamSpec:
+        """The parameter called `name` (KeyError if the skill has none)."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name} has no parameter {name!r}")
 
     def failed_conditions(self, ctx: SkillContext, which: str = "post") -> list[str]:
         conds = self.postconditions if which == "post" else self.preconditions

@@ -93,7 +93,8 @@ def find_package_share(package: str, launch_file: Path) -> Path:
 
 class _Context:
     def __init__(self, path: Path, overrides: dict[str, str]) -> None:
-        self.path, self.overrides, self.vars = path, dict(overrides), {}
+        self.path, self.overrides = path, dict(overrides)
+        self.vars: dict[str, str] = {}
         self.used: set[str] = set()
 
     def sub(self, value) -> str:

@@ -23,7 +23,8 @@ except OSError:  # not glibc: children then rely on the launcher's own clean-up
 
 
 def _die_with_parent() -> None:
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ProcessGroup:
         return child
 
     def _forward(self, child: Child) -> None:
+        assert child.process.stdout is not None  # started with stdout=PIPE
         for line in child.process.stdout:
             self.say(f"[{child.label}] {line.rstrip()}")
 

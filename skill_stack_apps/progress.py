@@ -6,7 +6,7 @@ from typing import TextIO
 
 from planners.executor import ExecutionObserver
 from planners.plan import SkillCall
-from skill_lib.runner import SkillOutcome
+from skill_lib.outcome import SkillOutcome
 
 WIDTH = 20
 

@@ -24,7 +24,7 @@ from planners.corrections.memory.retrieval import CorrectionMemory, visual_descr
 
 class LiveCorrections:
     def __init__(self, task: str, world: WorldView, memory: CorrectionMemory | None, *,
-                 log: EpisodeLog | None = None, notify: Callable[[str], None] = print) -> None:
+                 log: EpisodeLog | None = None, notify: Callable[[str], object] = print) -> None:
         self.task, self.world, self.memory, self.log, self.notify = task, world, memory, log, notify
         self._inbox: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         #: the running task's CallCorrector (set by the scheduler): which stored records the running skill

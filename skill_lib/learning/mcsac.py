@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skill_lib.learning import ENVIRONMENTS
+from skill_lib.learning import learning_spec
 from skill_lib.learning.envs.base import REWARD_TERMS
 
 
@@ -28,7 +28,7 @@ from skill_lib.learning.envs.base import REWARD_TERMS
 class TrainConfig:
     """Everything a training run depends on; saved in every checkpoint."""
 
-    skill: str = "move_to"  # a key of skill_lib.learning.ENVIRONMENTS
+    skill: str = "move_to"  # a key of skill_lib.learning.LEARNABLE
     seed: int = 0
     total_steps: int = 20_000  # environment steps, demonstrations excluded
     multi_critic: bool = True  # False: one critic on the weighted sum of the terms (the baseline)
@@ -371,6 +371,4 @@ def make_env(skill: str) -> gym.Env:
     from skill_lib.learning.envs.panda_gym import PREFIX, PandaGymTerms
     if skill.startswith(PREFIX):
         return PandaGymTerms(skill[len(PREFIX):])
-    if skill not in ENVIRONMENTS:
-        raise ValueError(f"no learning environment for skill {skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
-    return gym.make(ENVIRONMENTS[skill][0])
+    return gym.make(learning_spec(skill).env_id)

@@ -15,7 +15,7 @@ import numpy as np
 
 from hardware.resources import config_dir
 from skill_lib.controllers import CLOSED
-from skill_lib.spec import SkillContext, SkillSpec
+from skill_lib.spec import Policy, SkillContext, SkillSpec
 
 CHECKPOINTS = config_dir().parent / "checkpoints"
 
@@ -35,23 +35,18 @@ def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarr
 STAND_IN_CUBE = (np.array([0.5, 0.0, 0.02]), np.array([0.04, 0.04, 0.04]))
 
 
-class LearnedPolicy:
+class LearnedPolicy(Policy):
     """The skill-slot adapter of a trained policy: builds the training observation from the live world,
     acts deterministically, and declines contexts outside what it was trained on (the executor then runs
     the scripted controller and logs why)."""
 
     kind = "learned"
-    tool_yaw = 0.0
     max_steps = 50
     settle_steps = 3
     tolerance = 0.01  # metres from the goal that count as there
 
     def __init__(self, agent) -> None:
         self.agent = agent
-
-    def declines(self, world, params: dict) -> str | None:
-        """Why this policy should not run here, or None."""
-        return None
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         raise NotImplementedError
@@ -229,22 +224,19 @@ class LearnedPush(LearnedPick):
             ctx.arm.ee_pose().position[2] > obj.top_z + 0.04
 
 
-#: skill name -> adapter class, for the skills whose learned policy can drive the real skill
-ADAPTERS = {"move_to": LearnedMoveTo, "pick": LearnedPick, "place": LearnedPlace, "push": LearnedPush}
-
-
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,
                           only: Collection[str] | None = None) -> list[SkillSpec]:
-    """The skills, with the policy slot filled wherever a checkpoint and an adapter exist (and, given
+    """The skills, with the policy slot filled wherever the skill is learnable and has a checkpoint (and, given
     `only`, the skill is one of those)."""
+    from skill_lib.learning import load_entry_point
     from skill_lib.learning.train import load_policy
 
     out = []
     for spec in skills:
         path = directory / spec.name / "policy.pt"
-        if spec.name in ADAPTERS and path.is_file() and (only is None or spec.name in only):
+        if spec.learning is not None and path.is_file() and (only is None or spec.name in only):
             agent = load_policy(path)
-            adapter = ADAPTERS[spec.name]
+            adapter = load_entry_point(spec.learning.adapter)
             spec = dataclasses.replace(spec, policy=lambda agent=agent, adapter=adapter: adapter(agent))
         out.append(spec)
     return out

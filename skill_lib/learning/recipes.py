@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from skill_lib.learning import learning_spec
 from skill_lib.learning.mcsac import TrainConfig
 
 #: the RL phase shared by every recipe (TrainConfig fields): off unless RL_PHASES or `--steps` asks for it
@@ -39,7 +40,6 @@ RL_PHASES: dict[str, dict] = {
 
 def recipe(skill: str, **overrides) -> TrainConfig:
     """The skill's training configuration, with any field overridden (`None` values are ignored)."""
-    if skill not in WARM_STARTS:
-        raise ValueError(f"no learning environment for skill {skill!r}; learnable: {', '.join(WARM_STARTS)}")
+    learning_spec(skill)  # a clear error for a skill that is not learnable
     config = TrainConfig(skill=skill, **{**FINE_TUNING, **RL_PHASES.get(skill, {})}, **WARM_STARTS[skill])
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})

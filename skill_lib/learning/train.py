@@ -13,9 +13,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -143,70 +144,117 @@ def plot_curve(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+@dataclass
+class _Run:
+    """What one training run works on, from set-up to report."""
+
+    config: TrainConfig
+    run_dir: Path
+    quiet: bool
+    env: gym.Env
+    eval_env: gym.Env
+    agent: MultiCriticSAC
+    replay: Replay
+    rng: np.random.Generator
+    #: multiplies the reward terms as the environment returns them (TrainConfig.term_scales)
+    scales: np.ndarray
+    #: wall-clock start: the minutes reported include demonstrations and the warm start
+    started: float = field(default_factory=time.time)
+    curve: list[dict] = field(default_factory=list)
+    step: int = 0
+    #: behaviour-cloning data (None: from scratch, plain SAC + HER)
+    demos: dict[str, np.ndarray] | None = None
+
+    def progress(self, done: int, total: int, text: str) -> None:
+        if not self.quiet:
+            _progress(done, total, f"{text}  {time.time() - self.started:.0f} s")
+
+    def evaluate(self) -> float:
+        return evaluate(self.agent, self.eval_env, self.config.eval_episodes, self.config.seed)
+
+    def save_checkpoint(self) -> None:
+        _save_checkpoint(self.run_dir, self.agent, self.step, self.curve, self.rng, self.demos, self.replay)
+
+
 def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool = False) -> dict:
-    """Train (or resume) a skill policy; returns the final evaluation summary."""
+    """Train (or resume) a skill policy; returns the final evaluation summary.
+
+    The warm start (demonstrations, behaviour cloning) or the resumed checkpoint, then the RL loop, then the
+    report: curve.csv, curve.png and the summary."""
     if config.actor_update not in ("sac", "awac"):
         raise ValueError(f"actor_update must be 'sac' or 'awac', not {config.actor_update!r}")
     if config.term_scales[0] != 1.0:
         raise ValueError("the task term cannot be rescaled (hindsight relabelling recomputes it)")
     torch.set_num_threads(config.torch_threads)
-    started = time.time()  # minutes reported include demonstrations and the warm start
+    started = time.time()
     run_dir.mkdir(parents=True, exist_ok=True)
     env, eval_env = make_env(config.skill), make_env(config.skill)
     space = env.observation_space
     agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
                            env.action_space.shape[0])
-    replay = Replay(env.unwrapped.compute_reward)
-    scales = np.asarray(config.term_scales, dtype=np.float32)
-    rng = np.random.default_rng(config.seed)
-    curve: list[dict] = []
-    step = 0
-    checkpoint = run_dir / "checkpoint.pt"
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        agent.load_state_dict(state["agent"])
-        step, curve = state["step"], state["curve"]
-        rng.bit_generator.state = state["rng"]
-        load_replay(run_dir / "replay.npz", replay)
-        for episode in replay.episodes:
-            agent.observe_terms(episode.terms)
-        demos = state["demos"]
+    run = _Run(config, run_dir, quiet, env, eval_env, agent, Replay(env.unwrapped.compute_reward),
+               np.random.default_rng(config.seed), np.asarray(config.term_scales, dtype=np.float32), started)
+    if resume and (run_dir / "checkpoint.pt").exists():
+        _resume(run)
     else:
-        seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
-        demonstrate = expert_demonstration if hasattr(env.unwrapped, "expert_action") else demonstration
-        runs = []
-        for i, s in enumerate(seeds, 1):
-            runs.append(demonstrate(env, s, config.demo_noise))
-            if not quiet and (i % 25 == 0 or i == len(seeds)):
-                _progress(i, len(seeds), f"demonstrations  {time.time() - started:.0f} s")
-        demo_eps, labels = [(e, ok) for e, ok, _ in runs], [lab for _, _, lab in runs]
-        for episode, _ in demo_eps:
-            episode.terms *= scales
-            replay.add(episode)
-            agent.observe_terms(episode.terms)
-        demos = None  # from scratch (no demonstrations): plain SAC + HER, the normaliser learns online
-        if demo_eps:
-            demos = demo_arrays([e for e, _ in demo_eps], labels)
-            agent.norm.update(agent.raw_inputs(demos["obs"], demos["achieved"], demos["goal"]))
+        _warm_start(run)
+    _reinforce(run)
+    return _report(run)
 
-            def bc_progress(updates: int) -> None:
-                _progress(updates, config.bc_pretrain_steps,
-                          f"behaviour-cloning updates  {time.time() - started:.0f} s")
-            agent.pretrain_bc(demos, config.bc_pretrain_steps, config.batch_size, rng, None if quiet else bc_progress)
-        curve.append({"step": 0, "success": evaluate(agent, eval_env, config.eval_episodes, config.seed),
+
+def _resume(run: _Run) -> None:
+    """Networks, optimisers, counters, random state and replay as the last checkpoint left them."""
+    state = torch.load(run.run_dir / "checkpoint.pt", weights_only=False)
+    run.agent.load_state_dict(state["agent"])
+    run.step, run.curve = state["step"], state["curve"]
+    run.rng.bit_generator.state = state["rng"]
+    load_replay(run.run_dir / "replay.npz", run.replay)
+    for episode in run.replay.episodes:
+        run.agent.observe_terms(episode.terms)
+    run.demos = state["demos"]
+
+
+def _warm_start(run: _Run) -> None:
+    """Demonstrations into the replay, behaviour cloning of their (clean) actions, a first evaluation, and a
+    checkpoint: the warm start can take minutes, and a later (or resumed) RL run starts from it."""
+    config, env, agent = run.config, run.env, run.agent
+    seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
+    demonstrate = expert_demonstration if hasattr(env.unwrapped, "expert_action") else demonstration
+    runs = []
+    for i, s in enumerate(seeds, 1):
+        runs.append(demonstrate(env, s, config.demo_noise))
+        if i % 25 == 0 or i == len(seeds):
+            run.progress(i, len(seeds), "demonstrations")
+    demo_eps, labels = [(e, ok) for e, ok, _ in runs], [lab for _, _, lab in runs]
+    for episode, _ in demo_eps:
+        episode.terms *= run.scales
+        run.replay.add(episode)
+        agent.observe_terms(episode.terms)
+    if demo_eps:
+        run.demos = demo_arrays([e for e, _ in demo_eps], labels)
+        agent.norm.update(agent.raw_inputs(run.demos["obs"], run.demos["achieved"], run.demos["goal"]))
+
+        def bc_progress(updates: int) -> None:
+            run.progress(updates, config.bc_pretrain_steps, "behaviour-cloning updates")
+        agent.pretrain_bc(run.demos, config.bc_pretrain_steps, config.batch_size, run.rng,
+                          None if run.quiet else bc_progress)
+    run.curve.append({"step": 0, "success": run.evaluate(),
                       "demo_success": float(np.mean([s for _, s in demo_eps])) if demo_eps else None})
-        save_policy(agent, run_dir / "policy.pt")
-        save_policy(agent, run_dir / "warm_start_policy.pt")
-        # the warm start can take minutes: a later (or resumed) RL run starts from it instead of redoing it
-        _save_checkpoint(run_dir, agent, step, curve, rng, demos, replay)
+    save_policy(agent, run.run_dir / "policy.pt")
+    save_policy(agent, run.run_dir / "warm_start_policy.pt")
+    run.save_checkpoint()
 
+
+def _reinforce(run: _Run) -> None:
+    """The RL phase: an episode of the current policy, then updates, until `total_steps`; every `eval_every`
+    steps an evaluation, a checkpoint, and policy.pt if it is the best so far."""
+    config, agent, replay, demos = run.config, run.agent, run.replay, run.demos
     episode_index = len(replay.episodes)
     stats: dict[str, float] = {}
-    while step < config.total_steps:
-        episode, _, cost = run_episode(
-            env, agent.act, config.seed * 100_000 + episode_index)
+    while run.step < config.total_steps:
+        episode, _, cost = run_episode(run.env, agent.act, config.seed * 100_000 + episode_index)
         episode_index += 1
-        episode.terms *= scales
+        episode.terms *= run.scales
         replay.add(episode)
         agent.observe_terms(episode.terms)
         if demos is None or config.bc_pretrain_steps == 0:
@@ -216,36 +264,41 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
                                                np.repeat(episode.goal[None], len(episode.obs), 0)))
         if config.lagrangian_safety:
             agent.update_lagrange(cost)
-        before, step = step, step + len(episode.actions)
+        before, run.step = run.step, run.step + len(episode.actions)
         if replay.steps >= config.learning_starts:
-            bc_weight = config.bc_weight * max(0.0, 1.0 - step / config.bc_decay_steps)
+            bc_weight = config.bc_weight * max(0.0, 1.0 - run.step / config.bc_decay_steps)
             for _ in range(int(len(episode.actions) * config.updates_per_step)):
                 demo_batch = None
                 if demos is not None:
-                    demo_idx = rng.integers(len(demos["obs"]), size=config.batch_size // 4)
+                    demo_idx = run.rng.integers(len(demos["obs"]), size=config.batch_size // 4)
                     demo_batch = {k: v[demo_idx] for k, v in demos.items()}
-                stats = agent.update(replay.sample(config.batch_size, config.her_ratio, rng), demo_batch, bc_weight)
-        if step // config.eval_every > before // config.eval_every or step >= config.total_steps:
-            success = evaluate(agent, eval_env, config.eval_episodes, config.seed)
-            if success >= max(r["success"] for r in curve):
-                save_policy(agent, run_dir / "policy.pt")
-            curve.append({"step": step, "success": success, **{k: round(v, 4) for k, v in stats.items()}})
-            _save_checkpoint(run_dir, agent, step, curve, rng, demos, replay)
-        if not quiet:
-            _progress(min(step, config.total_steps), config.total_steps,
-                      f"eval success {curve[-1]['success']:.2f}  {time.time() - started:.0f} s")
-    save_policy(agent, run_dir / "last_policy.pt")
-    with (run_dir / "curve.csv").open("w", newline="") as f:
+                stats = agent.update(replay.sample(config.batch_size, config.her_ratio, run.rng), demo_batch,
+                                     bc_weight)
+        if run.step // config.eval_every > before // config.eval_every or run.step >= config.total_steps:
+            success = run.evaluate()
+            if success >= max(r["success"] for r in run.curve):
+                save_policy(agent, run.run_dir / "policy.pt")
+            run.curve.append({"step": run.step, "success": success, **{k: round(v, 4) for k, v in stats.items()}})
+            run.save_checkpoint()
+        run.progress(min(run.step, config.total_steps), config.total_steps,
+                     f"eval success {run.curve[-1]['success']:.2f}")
+
+
+def _report(run: _Run) -> dict:
+    """The last policy, the learning curve (CSV and plot), and the summary `skillstack train` prints."""
+    config, curve = run.config, run.curve
+    save_policy(run.agent, run.run_dir / "last_policy.pt")
+    with (run.run_dir / "curve.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=sorted({k for r in curve for k in r}))
         writer.writeheader()
         writer.writerows(curve)
-    plot_curve(curve, run_dir / "curve.png", f"{config.skill} ({'multi' if config.multi_critic else 'single'}"
-                                             f"-critic, seed {config.seed})")
-    env.close()
-    eval_env.close()
-    return {"skill": config.skill, "steps": step, "success_rate": curve[-1]["success"],
-            "best_success_rate": max(r["success"] for r in curve), "run_dir": str(run_dir),
-            "minutes": round((time.time() - started) / 60, 2)}
+    plot_curve(curve, run.run_dir / "curve.png", f"{config.skill} ({'multi' if config.multi_critic else 'single'}"
+                                                 f"-critic, seed {config.seed})")
+    run.env.close()
+    run.eval_env.close()
+    return {"skill": config.skill, "steps": run.step, "success_rate": curve[-1]["success"],
+            "best_success_rate": max(r["success"] for r in curve), "run_dir": str(run.run_dir),
+            "minutes": round((time.time() - run.started) / 60, 2)}
 
 
 def _save_checkpoint(run_dir: Path, agent: MultiCriticSAC, step: int, curve: list[dict], rng: np.random.Generator,

@@ -5,7 +5,7 @@ import numpy as np
 
 from skill_lib.controllers import Waypoint, WaypointPolicy, gripper_action_for_width
 from skill_lib.skills.common import SPEED, exists
-from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+from skill_lib.spec import Condition, LearningSpec, ParamSpec, SkillContext, SkillSpec
 
 TOLERANCE = 0.015
 
@@ -34,4 +34,6 @@ SKILL = SkillSpec(
         np.linalg.norm(c.arm.ee_pose().position - goal_position(c))) < TOLERANCE),),
     timeout_s=8.0,
     scripted=lambda: WaypointPolicy(_waypoints),
+    learning=LearningSpec("SkillStack/Reach-v0", "skill_lib.learning.envs.reach:ReachEnv",
+                          "skill_lib.learning.policy:LearnedMoveTo"),
 )

@@ -6,7 +6,7 @@ import numpy as np
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
 from skill_lib.skills.common import OBJECT, SPEED, exists, not_container, reachable
-from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+from skill_lib.spec import Condition, LearningSpec, ParamSpec, SkillContext, SkillSpec
 
 APPROACH = 0.08  # metres above the object's top before descending
 LIFT = 0.12  # metres the object is lifted
@@ -55,4 +55,6 @@ SKILL = SkillSpec(
                     Condition("object is lifted off the table", lambda c: P.is_lifted(c.world, c.params["object"]))),
     timeout_s=12.0,
     scripted=lambda: WaypointPolicy(_waypoints),
+    learning=LearningSpec("SkillStack/Pick-v0", "skill_lib.learning.envs.pick:PickEnv",
+                          "skill_lib.learning.policy:LearnedPick"),
 )

@@ -6,7 +6,7 @@ import numpy as np
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
 from skill_lib.skills.common import OBJECT, SPEED, exists
-from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+from skill_lib.spec import Condition, LearningSpec, ParamSpec, RetryContext, RetryStep, SkillContext, SkillSpec
 
 CLEARANCE = 0.06  # metres of air between the held object and the target while carrying
 DROP_GAP = 0.006  # release this far above the support
@@ -63,6 +63,15 @@ def _placed(ctx: SkillContext) -> bool:
     return P.is_on(ctx.world, obj, target)
 
 
+def _retry(ctx: RetryContext) -> tuple[RetryStep, ...]:
+    """Place again; if the object slipped out of the hand, pick it up first, with the reference controller:
+    it may now lie where no policy was trained."""
+    obj = ctx.params["object"]
+    if P.is_held(ctx.world, obj):
+        return (ctx.again(),)
+    return (RetryStep("pick", {"object": obj}, scripted=True, note="re-pick before place"), ctx.again())
+
+
 SKILL = SkillSpec(
     name="place",
     description=("put or place the held object onto another object or into a container "
@@ -83,4 +92,7 @@ SKILL = SkillSpec(
                     Condition("gripper has let go", lambda c: not c.world.contacts("gripper", c.params["object"]))),
     timeout_s=15.0,
     scripted=lambda: WaypointPolicy(_waypoints),
+    learning=LearningSpec("SkillStack/Place-v0", "skill_lib.learning.envs.place:PlaceEnv",
+                          "skill_lib.learning.policy:LearnedPlace"),
+    retry=_retry,
 )

@@ -57,7 +57,7 @@ SKILL = SkillSpec(
                              lambda c: c.world.object(c.params["object"]).opening is not None)),
     postconditions=(Condition("drawer pulled out by the asked distance (within 2 cm) or to its end",
                               lambda c: _opened_by(c) >= c.params["distance"] - 0.02
-                              or c.world.object(c.params["object"]).opening >= 0.98),
+                              or (c.world.object(c.params["object"]).opening or 0.0) >= 0.98),
                     Condition("gripper has let go", lambda c: not c.world.contacts("gripper", c.params["object"]))),
     timeout_s=15.0,
     scripted=lambda: WaypointPolicy(_waypoints),

@@ -6,7 +6,7 @@ import numpy as np
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above
 from skill_lib.skills.common import DIRECTIONS, OBJECT, REACH_MAX, REACH_MIN, SPEED, exists, not_container
-from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+from skill_lib.spec import Condition, LearningSpec, ParamSpec, RetryContext, RetryStep, SkillContext, SkillSpec
 
 FINGER_HALF = 0.011  # half the thickness of the closed fingers along the push
 GAP = 0.03  # start this far behind the object's face
@@ -54,6 +54,24 @@ def _end_reachable(ctx: SkillContext) -> bool:
     return bool(np.all(end >= REACH_MIN) and np.all(end <= REACH_MAX))
 
 
+DISTANCE = ParamSpec("distance", "float", "metres to move the object", default=0.10, low=0.02, high=0.25)
+
+
+def _retry(ctx: RetryContext) -> tuple[RetryStep, ...]:
+    """A push is not idempotent: pushing the full distance again from where the object now is would overshoot
+    (a 10 cm push became 21 cm), so the retry pushes only the rest, and nothing when less than the shortest
+    push is left."""
+    obj, direction = ctx.params.get("object"), ctx.params.get("direction")
+    if not isinstance(obj, str) or obj not in ctx.start or direction not in DIRECTIONS:
+        return (ctx.again(),)  # nothing to subtract (bad parameters fail again, with their own message)
+    moved = float((ctx.world.object(obj).position - ctx.start[obj])[:2] @ np.asarray(DIRECTIONS[direction]))
+    left = float(ctx.params.get("distance") or DISTANCE.default) - moved
+    shortest, longest = DISTANCE.bounds
+    if left < shortest:
+        return ()
+    return (RetryStep("push", {**ctx.params, "distance": min(left, longest)}, note="push the remaining distance"),)
+
+
 SKILL = SkillSpec(
     name="push",
     description="push an object along the table surface in a direction (left, right, forward, backward) by a distance",
@@ -62,8 +80,7 @@ SKILL = SkillSpec(
     params=(OBJECT,
             ParamSpec("direction", "str", "left, right, forward or backward (robot base frame)", required=True,
                       choices=tuple(DIRECTIONS)),
-            ParamSpec("distance", "float", "metres to move the object", default=0.10, low=0.02, high=0.25),
-            SPEED),
+            DISTANCE, SPEED),
     preconditions=(exists("object"), not_container("object"),
                    Condition("object is on the table", lambda c: c.world.contacts(c.params["object"], "table")),
                    Condition("the end position is within reach", _end_reachable)),
@@ -73,4 +90,7 @@ SKILL = SkillSpec(
                                                              _offset(c))),),
     timeout_s=15.0,
     scripted=lambda: WaypointPolicy(_waypoints),
+    learning=LearningSpec("SkillStack/Push-v0", "skill_lib.learning.envs.push:PushEnv",
+                          "skill_lib.learning.policy:LearnedPush"),
+    retry=_retry,
 )

@@ -83,10 +83,10 @@ def cmd_corrections(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{len(records)} correction(s) in {store.path}")
         elif args.action == "show":
-            record = store.get(args.id)
-            if record is None:
+            found = store.get(args.id)
+            if found is None:
                 return _error(f"no correction {args.id} in {store.path}; see `skillstack corrections list`")
-            print(json.dumps(record.to_dict(), indent=2))
+            print(json.dumps(found.to_dict(), indent=2))
         elif args.action == "delete":
             if not store.delete(args.id):
                 return _error(f"no correction {args.id} in {store.path}")

@@ -21,12 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from hardware.resources import config_dir
-    from skill_lib.learning import ENVIRONMENTS
+    from skill_lib.learning import learning_spec
     from skill_lib.learning.mcsac import make_env
     from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_policy, run_episode
 
-    if args.skill not in ENVIRONMENTS:
-        print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
+    try:
+        learning_spec(args.skill)
+    except ValueError as err:
+        print(f"error: {err}")
         return EXIT_USAGE
     if args.episodes <= 0:
         print("error: --episodes must be positive")

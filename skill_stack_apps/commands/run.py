@@ -8,10 +8,18 @@ import threading
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from hardware.resources import config_dir
 from hardware.scene import SceneError, load_scene
+from planners.plan import Plan, TaskError
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from planners.plan import TaskError
+
+if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
+    from hardware.pybullet import PyBulletArm
+    from planners.corrections.memory.retrieval import CorrectionMemory
+    from planners.executor import TaskReport
+    from planners.scheduler import Scheduler
 
 
 def _robots() -> list[str]:
@@ -53,14 +61,11 @@ def _read_corrections(live) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Check the options, plan in the scene, run the plan with a log, a video and live corrections, report."""
     # Imported here so `skillstack --help` and `skillstack skills` stay light.
     from hardware.pybullet import PyBulletArm, PyBulletConfig
-    from planners.episode_log import EpisodeLog
-    from skill_stack_apps.progress import ProgressPrinter
-    from planners.recording import VideoRecorder
-    from planners.corrections.live import LiveCorrections
-    from planners.scheduler import Scheduler
     from planners.corrections.memory.retrieval import CorrectionMemory
+    from planners.scheduler import Scheduler
 
     if not args.task.strip():
         return _fail("empty task; try: skillstack run \"put the red cube in the tray\"", args.json)
@@ -78,40 +83,71 @@ def cmd_run(args: argparse.Namespace) -> int:
         except TaskError as err:
             return _fail(str(err), args.json)
         print(f"scene {scene.name}, seed {args.seed}, robot {args.robot}")
-        print(f'plan for "{args.task}":')
-        for i, call in enumerate(plan.calls, 1):
-            print(f"  {i}. {call}")
-        for note in plan.notes:
-            print(f"  note: {note}")
-        run_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
-        suffix = 1
-        while run_dir.exists():
-            run_dir, suffix = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}", suffix + 1
+        _print_plan(args.task, plan)
+        run_dir = _new_run_dir(args.out)
         video = None if args.no_video else (args.video or run_dir / "video.mp4")
-        with EpisodeLog(run_dir / "episode.jsonl") as log:
-            log.write("run", task=args.task, scene=scene.name, seed=args.seed, robot=args.robot)
-            recorder = VideoRecorder(video, arm) if video else None
-            live = LiveCorrections(args.task, arm, memory, log=log, notify=lambda m: print(f"  {m}"))
-            interactive = sys.stdin.isatty() if args.interactive is None else args.interactive
-            if interactive:
-                print("  type a correction and Enter at any time (e.g. 'slower', '2 cm to the left')")
-                threading.Thread(target=_read_corrections, args=(live,), daemon=True).start()
-            try:
-                report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder, live=live,
-                                           observer=ProgressPrinter(len(plan.calls)))
-            finally:
-                if recorder is not None:
-                    recorder.close()
+        report, log_path = _execute(args, scheduler, plan, arm, memory, run_dir, video, scene.name)
     print(("SUCCESS: " if report.success else "FAILURE: ") + report.message)
-    print(f"log:   {log.path}")
+    print(f"log:   {log_path}")
     if video:
         print(f"video: {video}")
     if args.json:
-        print(json.dumps({
-            "success": report.success, "task": args.task, "plan": report.plan, "message": report.message,
-            "video": str(video) if video else None, "log": str(log.path), "seed": args.seed, "scene": scene.name,
-            "notes": list(plan.notes), "goals": [{"goal": g, "holds": ok} for g, ok in report.goals],
-            "skills": [{"skill": o.skill, "params": o.params, "success": o.success, "message": o.message,
-                        "policy": o.policy, "sim_seconds": round(o.sim_seconds, 2)} for o in report.outcomes],
-        }))
+        print(json.dumps(_summary(args, report, plan, video, log_path, scene.name)))
     return EXIT_OK if report.success else EXIT_FAILED
+
+
+def _print_plan(task: str, plan: Plan) -> None:
+    print(f'plan for "{task}":')
+    for i, call in enumerate(plan.calls, 1):
+        print(f"  {i}. {call}")
+    for note in plan.notes:
+        print(f"  note: {note}")
+
+
+def _new_run_dir(out: Path) -> Path:
+    """out/<time>, or out/<time>-N if several runs start within a second."""
+    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
+    suffix = 1
+    while run_dir.exists():
+        run_dir, suffix = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}", suffix + 1
+    return run_dir
+
+
+def _execute(args: argparse.Namespace, scheduler: Scheduler, plan: Plan, arm: PyBulletArm,
+             memory: CorrectionMemory | None, run_dir: Path, video: Path | None, scene: str
+             ) -> tuple[TaskReport, Path]:
+    """Run the plan with the episode log, the video recorder, progress bars and (on a terminal) corrections
+    typed while it runs."""
+    from planners.corrections.live import LiveCorrections
+    from planners.episode_log import EpisodeLog
+    from planners.recording import VideoRecorder
+    from skill_stack_apps.progress import ProgressPrinter
+
+    with EpisodeLog(run_dir / "episode.jsonl") as log:
+        log.write("run", task=args.task, scene=scene, seed=args.seed, robot=args.robot)
+        recorder = VideoRecorder(video, arm) if video else None
+        live = LiveCorrections(args.task, arm, memory, log=log, notify=lambda m: print(f"  {m}"))
+        interactive = sys.stdin.isatty() if args.interactive is None else args.interactive
+        if interactive:
+            print("  type a correction and Enter at any time (e.g. 'slower', '2 cm to the left')")
+            threading.Thread(target=_read_corrections, args=(live,), daemon=True).start()
+        try:
+            report = scheduler.execute(plan, arm, arm, log=log, recorder=recorder, live=live,
+                                       observer=ProgressPrinter(len(plan.calls)))
+        finally:
+            if recorder is not None:
+                recorder.close()
+    return report, log.path
+
+
+def _summary(args: argparse.Namespace, report: TaskReport, plan: Plan, video: Path | None, log_path: Path,
+             scene: str) -> dict:
+    """The --json line."""
+    return {
+        "success": report.success, "task": args.task, "plan": report.plan, "message": report.message,
+        "video": str(video) if video else None, "log": str(log_path), "seed": args.seed, "scene": scene,
+        "notes": list(plan.notes), "goals": [{"goal": g, "holds": ok} for g, ok in report.goals],
+        "skills": [{"skill": o.skill, "params": o.params, "success": o.success, "message": o.message,
+                    "outcome": o.kind.value, "policy": o.policy, "sim_seconds": round(o.sim_seconds, 2)}
+                   for o in report.outcomes],
+    }

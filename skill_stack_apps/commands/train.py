@@ -33,12 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from skill_lib.learning import ENVIRONMENTS
+    from skill_lib.learning import learning_spec
     from skill_lib.learning.recipes import recipe
     from skill_lib.learning.train import train
 
-    if args.skill not in ENVIRONMENTS:
-        print(f"error: no learning environment for {args.skill!r}; learnable: {', '.join(ENVIRONMENTS)}")
+    try:
+        learning_spec(args.skill)
+    except ValueError as err:
+        print(f"error: {err}")
         return EXIT_USAGE
     errors = [f"{flag} must be >= 0" for flag, value in (("--steps", args.steps), ("--bc-steps", args.bc_steps),
                                                           ("--demo-noise", args.demo_noise))

@@ -8,6 +8,7 @@ from planners.episode_log import EpisodeLog, read_log
 from planners.executor import ExecutionObserver, Executor
 from planners.plan import Goal, Plan, SkillCall
 from skill_lib.skills import default_skills
+from skill_lib.spec import Policy
 
 SKILLS = {s.name: s for s in default_skills()}
 PUT_RED_IN_TRAY = Plan("put the red cube in the tray",
@@ -84,7 +85,7 @@ def test_bad_skill_parameters_fail_cleanly(bad):
         assert not report.success and "bad parameters" in report.message
 
 
-class HalfPushThenGiveUp:
+class HalfPushThenGiveUp(Policy):
     """A fake 'learned' push that stops after 6 of the asked 10 cm: the retry must push only the rest."""
 
     kind, tool_yaw = "learned", 0.0

@@ -15,12 +15,13 @@ from skill_lib.learning.mcsac import TrainConfig
 from skill_lib.learning.policy import with_learned_policies
 from skill_lib.learning.train import save_policy
 from skill_lib.skills import default_skills, push
+from skill_lib.spec import Policy
 
 # No task goal: the tests judge the tool position themselves.
 HOVER = Plan("move above the green cube", (SkillCall("move_to", {"target": "green_cube", "height": 0.1}),), ())
 
 
-class FakeStuckPolicy:
+class FakeStuckPolicy(Policy):
     """A 'learned' policy that never moves: isolates the executor's fallback path."""
 
     kind, tool_yaw = "learned", 0.0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from skill_lib.learning import ENVIRONMENTS
+from skill_lib.learning import LEARNABLE
 from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_env
 from skill_lib.learning.recipes import RL_PHASES, WARM_STARTS, recipe
 from skill_lib.learning.train import demonstration, expert_demonstration, load_policy, train
@@ -181,7 +181,7 @@ def test_from_scratch_and_rescaled_terms(tmp_path):
 
 
 def test_every_learnable_skill_has_a_recipe_and_options_override_it():
-    assert set(WARM_STARTS) == set(ENVIRONMENTS)
+    assert set(WARM_STARTS) == set(LEARNABLE)
     config = recipe("place", demo_episodes=5, total_steps=None, actor_lr=3e-4)
     assert (config.demo_episodes, config.actor_lr) == (5, 3e-4)  # given: override
     # None: the recipe's

@@ -8,9 +8,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import skill_lib.learning  # noqa: F401  (registers the environments)
-from skill_lib.learning import ENVIRONMENTS
+from skill_lib.learning import LEARNABLE
 
-ENV_IDS = [env_id for env_id, _ in ENVIRONMENTS.values()]
+ENV_IDS = [learning.env_id for learning in LEARNABLE.values()]
 
 
 @pytest.fixture(params=ENV_IDS)

@@ -20,9 +20,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from hardware.resources import atomic_write
 from planners.corrections.memory.store import CorrectionStore
 from skill_lib.embedding import Embedder, default_model_id, get_embedder
-from skill_lib.library import _atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,8 @@ class CorrectionIndex:
             data = faiss.serialize_index(index).tobytes()
             try:
                 # index first, manifest last: a crash between them leaves a hash mismatch -> rebuild
-                _atomic_write(self.index_dir / INDEX_FILE, data)
-                _atomic_write(self.index_dir / MANIFEST_FILE, (json.dumps(
+                atomic_write(self.index_dir / INDEX_FILE, data)
+                atomic_write(self.index_dir / MANIFEST_FILE, (json.dumps(
                     {**manifest, "index_sha256": hashlib.sha256(data).hexdigest()}) + "\n").encode("utf-8"))
             except OSError as err:  # a read-only data dir costs a rebuild next time, not a failure now
                 log.warning("cannot save correction index to %s: %s", self.index_dir, err)
