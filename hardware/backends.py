@@ -9,15 +9,19 @@ import importlib
 from dataclasses import dataclass, field
 
 from hardware.arm import ArmInterface
+from hardware.params import documented
 
 
 @dataclass
 class BackendOptions:
-    robot: str = "panda"
-    scene: str = "default"
-    seed: int = 0
-    control_hz: int = 20
-    #: overrides of the default safety limits (hardware.safety.SafetyConfig fields)
+    """What every backend is built with. The documented fields are parameters of the hardware node."""
+
+    robot: str = documented("panda", "robot description in config/robots (joints, URDF, home pose)")
+    scene: str = documented("default", "scene in config/scenes (PyBullet backend) or a YAML path")
+    seed: int = documented(0, "seed of the object pose jitter (PyBullet backend)")
+    control_hz: int = documented(20, "control steps per second; the hardware node steps the backend at this "
+                                 "rate in real time")
+    #: not a parameter: overrides of the default safety limits (hardware.safety.SafetyConfig fields)
     safety: dict = field(default_factory=dict)
 
 

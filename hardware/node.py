@@ -7,10 +7,12 @@ deactivate: stop stepping and stop accepting commands (the arm holds its target)
            backend. The e-stop services work in every state that has a backend.
 
 Every command goes through the backend's SafetyFilter (PyBulletArm owns one); the node never bypasses it.
+Parameters: hardware.node_config.HardwareNodeConfig (`hardware_node --help` lists them).
 """
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
@@ -20,39 +22,20 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from hardware.arm import ArmInterface, WorldView
-from hardware.backends import BackendOptions, create_backend
+from hardware.backends import create_backend
+from hardware.node_config import HardwareNodeConfig
 from hardware.ros import messages
-from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare, spin_node
+from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_config, spin_node
 from hardware.safety import EStopActive, SafetyError, Watchdog
 
 
 class HardwareNode(LifecycleNode):
-    def __init__(self, node_name: str = "hardware", **kwargs) -> None:
+    def __init__(self, node_name: str = "hardware", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         from skill_stack_interfaces.msg import HardwareStatus, ObjectStates
 
         self._status_type, self._objects_type = HardwareStatus, ObjectStates
-        p = lambda *a: declare(self, *a)  # noqa: E731
-        self.backend_name = p("backend", "pybullet", "arm backend: 'pybullet' (simulated robot) or "
-                              "'package.module:factory'")
-        self.robot = p("robot", "panda", "robot description in config/robots (joints, URDF, home pose)")
-        self.scene = p("scene", "default", "scene in config/scenes (PyBullet backend) or a YAML path")
-        self.seed = p("seed", 0, "seed of the object pose jitter (PyBullet backend)")
-        self.control_hz = p("control_hz", 20, "control steps per second; the simulation advances in real time")
-        self.watchdog_timeout = p("watchdog_timeout", 0.5, "seconds without a trajectory command, while "
-                                  "active, after which the arm holds its position")
-        self.camera_rate = p("camera_rate", 2.0, "camera images per second (0 = no camera)")
-        self.camera_width = p("camera_width", 320, "camera image width in pixels")
-        self.camera_height = p("camera_height", 240, "camera image height in pixels")
-        self.max_joint_velocity = p("max_joint_velocity", 1.5, "safety: joint speed limit, rad/s")
-        self.status_rate = p("status_rate", 2.0, "status messages per second on ~/status (also on change)")
-        self.frame_id = p("frame_id", "base_link", "frame of the object poses (the robot base)")
-        topics = {"joint_states_topic": ("joint_states", "sensor_msgs/JointState out"),
-                  "command_topic": ("joint_trajectory", "trajectory_msgs/JointTrajectory in"),
-                  "camera_topic": ("camera/image_raw", "sensor_msgs/Image out (rgb8)"),
-                  "objects_topic": ("objects", "skill_stack_interfaces/ObjectStates out (simulator truth)")}
-        self.topics = {k: p(k, d, desc) for k, (d, desc) in topics.items()}
-        autostart = p("autostart", True, "configure and activate on start-up (no lifecycle manager needed)")
+        self.config = declare_config(self, HardwareNodeConfig)
 
         self.backend: ArmInterface | None = None
         self._lifecycle = "unconfigured"
@@ -66,44 +49,42 @@ class HardwareNode(LifecycleNode):
         self._status_pub = self.create_publisher(HardwareStatus, "~/status", STATUS_QOS)
         self.create_service(Trigger, "~/estop", self._on_estop)
         self.create_service(Trigger, "~/reset_estop", self._on_reset_estop)
-        self.create_timer(1.0 / max(self.status_rate, 0.1), self.publish_status)
+        self.create_timer(1.0 / max(self.config.status_rate, 0.1), self.publish_status)
         self.publish_status()
-        if autostart:
+        if self.config.autostart:
             self.trigger_configure()
             if self._lifecycle == "inactive":
                 self.trigger_activate()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
-        options = BackendOptions(robot=self.robot, scene=self.scene, seed=self.seed, control_hz=self.control_hz,
-                                 safety={"max_joint_velocity": self.max_joint_velocity,
-                                         "watchdog_timeout": self.watchdog_timeout})
+        cfg = self.config
         try:
-            self.backend = create_backend(self.backend_name, options)
+            self.backend = create_backend(cfg.backend, cfg.backend_options())
         except (ValueError, OSError) as err:  # bad backend, robot or scene: stay unconfigured, say why
             self._report(f"configure failed: {err}", error=True)
             return TransitionCallbackReturn.FAILURE
-        rc = getattr(self.backend, "robot_config", None)
+        rc = self.backend.robot_config
         self._arm_joints = tuple(rc.arm_joints) if rc else tuple(self.backend.joint_state().names)
         self._finger_joints = tuple(rc.finger_joints) if rc else ()
-        t = self.topics
         self._pubs = {
-            "joints": self.create_lifecycle_publisher(JointStateMsg, t["joint_states_topic"], STATE_PUB_QOS),
-            "objects": self.create_lifecycle_publisher(self._objects_type, t["objects_topic"], STATE_PUB_QOS),
-            "camera": self.create_lifecycle_publisher(Image, t["camera_topic"], qos_profile_sensor_data),
+            "joints": self.create_lifecycle_publisher(JointStateMsg, cfg.joint_states_topic, STATE_PUB_QOS),
+            "objects": self.create_lifecycle_publisher(self._objects_type, cfg.objects_topic, STATE_PUB_QOS),
+            "camera": self.create_lifecycle_publisher(Image, cfg.camera_topic, qos_profile_sensor_data),
         }
         self._lifecycle = "inactive"
-        self._report(f"configured: {self.backend_name} backend, robot {self.robot}")
+        self._report(f"configured: {cfg.backend} backend, robot {cfg.options.robot}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
-        self._watchdog = Watchdog(self.watchdog_timeout, self._on_watchdog)
-        self._command_sub = self.create_subscription(JointTrajectory, self.topics["command_topic"],
+        hz = self.config.options.control_hz
+        self._watchdog = Watchdog(self.config.watchdog_timeout, self._on_watchdog)
+        self._command_sub = self.create_subscription(JointTrajectory, self.config.command_topic,
                                                      self._on_trajectory, COMMAND_QOS)
-        self._timers = [self.create_timer(1.0 / self.control_hz, self._tick)]
+        self._timers = [self.create_timer(1.0 / hz, self._tick)]
         self._lifecycle = "active"
         result = super().on_activate(state)
-        self._report("active: stepping at %d Hz" % self.control_hz)
+        self._report("active: stepping at %d Hz" % hz)
         return result
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
@@ -166,10 +147,10 @@ class HardwareNode(LifecycleNode):
         if isinstance(self.backend, WorldView):
             self._pubs["objects"].publish(self._objects_msg(stamp))
         self._pubs["joints"].publish(self._joint_state_msg(stamp))
-        now = time.monotonic()
-        if self.camera_rate > 0 and now - self._last_camera >= 1.0 / self.camera_rate:
+        now, cfg = time.monotonic(), self.config
+        if cfg.camera_rate > 0 and now - self._last_camera >= 1.0 / cfg.camera_rate:
             self._last_camera = now
-            img = messages.image_from_rgb(self.backend.camera_rgb(self.camera_width, self.camera_height), "camera")
+            img = messages.image_from_rgb(self.backend.camera_rgb(cfg.camera_width, cfg.camera_height), "camera")
             img.header.stamp = stamp
             self._pubs["camera"].publish(img)
 
@@ -195,11 +176,9 @@ class HardwareNode(LifecycleNode):
                     touching[a].append(b)
                     touching[b].append(a)
             touching[a] += [s for s in ("table", "gripper") if world.contacts(a, s)]
-        grasped = getattr(world, "is_grasped", None)
         msg = self._objects_type()
-        msg.header.stamp, msg.header.frame_id = stamp, self.frame_id
-        msg.objects = [messages.object_to_msg(objects[n], touching[n],
-                                              grasped(n) if grasped else "gripper" in touching[n]) for n in names]
+        msg.header.stamp, msg.header.frame_id = stamp, self.config.frame_id
+        msg.objects = [messages.object_to_msg(objects[n], touching[n], world.is_grasped(n)) for n in names]
         return msg
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
@@ -232,7 +211,8 @@ class HardwareNode(LifecycleNode):
 
     def _on_watchdog(self) -> None:
         self._hold()
-        self._report(f"watchdog: no command for {self.watchdog_timeout:.2f} s; holding position", warn=True)
+        self._report(f"watchdog: no command for {self.config.watchdog_timeout:.2f} s; holding position",
+                     warn=True)
 
     def _hold(self) -> None:
         """Hold the arm where it is now (the fingers keep their target: a held object is not dropped)."""
@@ -277,17 +257,17 @@ class HardwareNode(LifecycleNode):
     def publish_status(self) -> None:
         msg = self._status_type()
         msg.stamp = self.get_clock().now().to_msg()
-        msg.lifecycle_state, msg.backend, msg.robot = self._lifecycle, self.backend_name, self.robot
+        msg.lifecycle_state, msg.backend, msg.robot = self._lifecycle, self.config.backend, self.config.options.robot
         msg.estopped = bool(self.backend is not None and self.backend.estopped)
         msg.watchdog_tripped = bool(self._watchdog is not None and self._watchdog.tripped)
         msg.commands_received, msg.commands_rejected = self._commands, self._rejected
-        msg.sim_time = float(getattr(self.backend, "sim_time", 0.0))
+        msg.sim_time = float(self.backend.sim_time) if self.backend is not None else 0.0
         msg.message = self._message
         self._status_pub.publish(msg)
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin_node(HardwareNode, args=args)
+    return spin_node(HardwareNode, HardwareNodeConfig, args=args)
 
 
 if __name__ == "__main__":

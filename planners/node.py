@@ -8,6 +8,7 @@ One goal at a time: a goal that arrives while another runs is REJECTED (and the 
 `status`); queueing would start a motion the operator did not see coming. Cancel stops the arm at once.
 Operator corrections arrive on `corrections` and go to `handle_correction`, the hook the corrections
 work fills in; every correction is acknowledged on `status`.
+Parameters: planners.node_config.SchedulerConfig (`scheduler --help` lists them).
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -25,32 +26,20 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from hardware.ros.backend import RosArm
-from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare, spin_node
-from hardware.ros.config import RosArmConfig
+from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare_config, spin_node
 from hardware.ros.world import RosWorldView
 from hardware.safety import SafetyError
 from planners.corrections.context import CorrectionContext as DistillContext
 from planners.corrections.context import CorrectionError
 from planners.corrections.live import LiveCorrections
+from planners.corrections.memory.retrieval import CorrectionMemory
 from planners.corrections.runtime import record_correction
 from planners.executor import ExecutionObserver
+from planners.node_config import SchedulerConfig
 from planners.plan import SkillCall, TaskError
 from planners.scheduler import Scheduler
 from planners.task_result import ErrorCode, TaskResult, check_task_text, classify, params_json, shorten
-from planners.corrections.memory.retrieval import CorrectionMemory
-from skill_lib.runner import SkillOutcome
-
-ARM_PARAM_DOCS = {
-    "robot": "robot description in config/robots (joint names, tool link, URDF for IK)",
-    "joint_states_topic": "sensor_msgs/JointState of the arm",
-    "command_topic": "trajectory_msgs/JointTrajectory to the arm (e.g. a joint trajectory controller)",
-    "gripper_command_topic": "JointTrajectory for the fingers; empty: they ride in command_topic",
-    "camera_topic": "sensor_msgs/Image of the scene camera",
-    "hardware_status_topic": "HardwareStatus of the hardware node (e-stop); empty: none",
-    "control_hz": "control steps per second of the skills",
-    "state_timeout": "seconds without joint or object states before the arm counts as gone",
-    "time_from_start": "seconds each trajectory point gives the controller to reach its target",
-}
+from skill_lib.outcome import SkillOutcome
 
 
 @dataclass(frozen=True)
@@ -84,7 +73,7 @@ class _Feedback(ExecutionObserver):
 
     def skill_progress(self, index: int, fraction: float) -> None:
         now = time.monotonic()
-        if now - self._last >= 1.0 / self.node.feedback_rate:
+        if now - self._last >= 1.0 / self.node.config.feedback_rate:
             self._last = now
             self._send(index, self.node.current_skill or "", fraction, "running")
 
@@ -93,65 +82,55 @@ class _Feedback(ExecutionObserver):
 
 
 class SchedulerNode(Node):
-    def __init__(self, node_name: str = "scheduler", **kwargs) -> None:
+    def __init__(self, node_name: str = "scheduler", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         from skill_stack_interfaces.action import ExecuteTask
         from skill_stack_interfaces.msg import TaskStatus
 
         self._action_type, self._status_type = ExecuteTask, TaskStatus
-        defaults = RosArmConfig()
-        arm_values = {f.name: declare(self, f.name, getattr(defaults, f.name), ARM_PARAM_DOCS[f.name])
-                      for f in fields(RosArmConfig) if f.name in ARM_PARAM_DOCS}
-        max_vel = declare(self, "max_joint_velocity", 1.5, "safety: joint speed limit of commands we send, rad/s")
-        objects_topic = declare(self, "objects_topic", "objects", "skill_stack_interfaces/ObjectStates "
-                                "(simulator truth or perception): success is judged from it")
-        self.task_timeout = declare(self, "task_timeout", 120.0, "seconds a task may take unless the goal says")
-        self.ready_timeout = declare(self, "ready_timeout", 3.0, "seconds a new goal waits for fresh joint and "
-                                     "object states before it fails with ERROR_HARDWARE")
-        self.feedback_rate = declare(self, "feedback_rate", 5.0, "progress feedback messages per second")
-        action = declare(self, "action_name", "execute_task", "name of the ExecuteTask action server")
-        status_topic = declare(self, "status_topic", "status", "TaskStatus out (transient-local)")
-        corrections_topic = declare(self, "corrections_topic", "corrections", "std_msgs/String in: "
-                                    "operator corrections")
-        self.arm_config = RosArmConfig(**arm_values, safety={"max_joint_velocity": max_vel})
-
-        sensors = ReentrantCallbackGroup()
-        self.arm = RosArm(self, self.arm_config, callback_group=sensors)
-        self.world = RosWorldView(self, objects_topic, self.arm_config.state_timeout, callback_group=sensors)
-        use_corrections = declare(self, "use_corrections", True, "retrieve and apply stored operator corrections, "
-                                  "and store the ones received on the corrections topic")
-        db = declare(self, "corrections_db", "", "SQLite file of stored corrections; empty: "
-                     "$SKILL_STACK_DATA/corrections.db")
-        self.memory = CorrectionMemory.open(db or None) if use_corrections else None
-        if self.memory is not None:
-            # Load the embedding model now, not at a task's first retrieval: loading it mid-task held the
-            # control loop for seconds (the hardware watchdog tripped, feedback stopped).
-            self.memory.embedder.encode(["warm up"])
-        learned = declare(self, "learned_skills", ["move_to", "pick", "place"],
-                          "skills that run their learned policy (checkpoints/) where one exists; the others run "
-                          "their scripted controller. push is left out by default: over ROS (object states "
-                          "arrive 50-100 ms late) its policy succeeded in 2 of 6 pushes, the scripted one 7 of 8")
-        self.scheduler = Scheduler(corrections=self.memory, learned=learned)
+        self.config = declare_config(self, SchedulerConfig)
+        self.arm_config = self.config.arm_config()
+        self._connect_hardware()
+        self._load_memory()
         #: corrections for the task that is running now (None when idle)
         self._live: LiveCorrections | None = None
         self._last_task: str | None = None
-        #: replaces the default correction handling when set: context -> acknowledgement
-        self.correction_handler: Callable[[CorrectionContext], str] | None = None
-        self.corrections_received: list[CorrectionContext] = []
-
         self._lock = threading.Lock()
         self._busy = False
         self._status = TaskStatus(state=TaskStatus.STATE_IDLE, message="ready")
         self.current_skill: str | None = None
-        self._status_pub = self.create_publisher(TaskStatus, status_topic, STATUS_QOS)
-        self.create_subscription(String, corrections_topic, self._on_correction, COMMAND_QOS,
+        self._serve()
+
+    def _connect_hardware(self) -> None:
+        """The arm and the world view over ROS, on a callback group of their own so that their states keep
+        arriving while a task blocks another thread."""
+        sensors = ReentrantCallbackGroup()
+        self.arm = RosArm(self, self.arm_config, callback_group=sensors)
+        self.world = RosWorldView(self, self.config.objects_topic, self.arm_config.state_timeout,
+                                  callback_group=sensors)
+
+    def _load_memory(self) -> None:
+        """The correction memory (if corrections are on) and the scheduler that plans with it."""
+        cfg = self.config
+        self.memory = CorrectionMemory.open(cfg.corrections_db or None) if cfg.use_corrections else None
+        if self.memory is not None:
+            # Load the embedding model now, not at a task's first retrieval: loading it mid-task held the
+            # control loop for seconds (the hardware watchdog tripped, feedback stopped).
+            self.memory.embedder.encode(["warm up"])
+        self.scheduler = Scheduler(corrections=self.memory, learned=cfg.learned_skills)
+
+    def _serve(self) -> None:
+        """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""
+        cfg = self.config
+        self._status_pub = self.create_publisher(self._status_type, cfg.status_topic, STATUS_QOS)
+        self.create_subscription(String, cfg.corrections_topic, self._on_correction, COMMAND_QOS,
                                  callback_group=MutuallyExclusiveCallbackGroup())
-        self._server = ActionServer(self, ExecuteTask, action, execute_callback=self._execute,
+        self._server = ActionServer(self, self._action_type, cfg.action_name, execute_callback=self._execute,
                                     goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
         self.create_timer(1.0, self._publish_status)
         self._publish_status()
-        self.get_logger().info(f"ready: action {action}, arm on {self.arm_config.joint_states_topic} -> "
+        self.get_logger().info(f"ready: action {cfg.action_name}, arm on {self.arm_config.joint_states_topic} -> "
                                f"{self.arm_config.command_topic}")
 
     # -- status ---------------------------------------------------------------------------------
@@ -226,7 +205,7 @@ class SchedulerNode(Node):
         refused = check_task_text(task)
         if refused:
             return TaskResult(False, f"invalid task: {refused}", ErrorCode.INVALID_TASK)
-        deadline = time.monotonic() + self.ready_timeout
+        deadline = time.monotonic() + self.config.ready_timeout
         while not self.hardware_ok() and time.monotonic() < deadline:
             self.arm.wait_ready(timeout=0.1)
         if not self.hardware_ok():
@@ -241,7 +220,7 @@ class SchedulerNode(Node):
         if goal.dry_run:
             return TaskResult(False, f"dry run: planned {len(calls)} skill(s); nothing was executed or checked",
                               ErrorCode.NONE, calls, list(plan.notes))
-        timeout = goal.timeout if goal.timeout > 0 else self.task_timeout
+        timeout = goal.timeout if goal.timeout > 0 else self.config.task_timeout
         deadline = time.monotonic() + timeout
         timed_out = [False]
 
@@ -297,11 +276,9 @@ class SchedulerNode(Node):
         """HOOK: store and apply one operator correction; returns the acknowledgement put on `status`.
 
         While a task runs the correction goes to the running skill (its control loop applies it); when
-        idle it is distilled and stored for the next matching task. Set `correction_handler` to replace
-        this. With corrections off (`use_corrections: false`) it is only kept in `corrections_received`.
+        idle it is distilled and stored for the next matching task. A subclass overrides this to handle
+        corrections otherwise. With corrections off (`use_corrections: false`) it is only acknowledged.
         """
-        if self.correction_handler is not None:
-            return self.correction_handler(context)
         live = self._live
         if live is not None:  # applied inside the running skill's control loop
             live.submit(context.text, "topic")
@@ -314,9 +291,8 @@ class SchedulerNode(Node):
             except CorrectionError as err:
                 return f"not understood: {err}"
             return "stored: " + "; ".join(json.dumps(r.knowledge, sort_keys=True) for r in records)
-        self.corrections_received.append(context)
         where = f" during {context.skill_name} of {shorten(context.task or '')!r}" if context.running else ""
-        return f"received{where}; not applied (no correction handler installed)"
+        return f"received{where}; not applied (use_corrections is false)"
 
     def close(self) -> None:
         self._server.destroy()
@@ -326,7 +302,8 @@ class SchedulerNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     # several threads: the running task blocks one while joint states, cancels and goals need others
-    return spin_node(SchedulerNode, make_executor=lambda: MultiThreadedExecutor(num_threads=4), args=args)
+    return spin_node(SchedulerNode, SchedulerConfig, make_executor=lambda: MultiThreadedExecutor(num_threads=4),
+                     args=args)
 
 
 if __name__ == "__main__":

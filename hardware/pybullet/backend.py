@@ -13,7 +13,8 @@ import pybullet as pb
 import pybullet_data
 
 from hardware.arm import ArmInterface, WorldView
-from hardware.pybullet.config import PyBulletConfig, load_robot
+from hardware.pybullet.config import PyBulletConfig
+from hardware.robots import load_robot
 from hardware.safety import SafetyError, SafetyFilter
 from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
 from hardware.types import JointState, ObjectState, Pose

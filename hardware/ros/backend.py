@@ -2,8 +2,8 @@
 
 Works with any arm that publishes `sensor_msgs/JointState` and follows `trajectory_msgs/JointTrajectory`
 (a ros2_control joint trajectory controller, or this package's hardware node). Tool targets become joint
-targets by IK in a robot-only PyBullet client (hardware.pybullet.kinematics), and every command passes
-this side's own SafetyFilter before it is sent, so a real arm gets filtered commands too.
+targets by IK in a robot-only PyBullet client (hardware.kinematics, shared with the simulated backend), and
+every command passes this side's own SafetyFilter before it is sent, so a real arm gets filtered commands too.
 
 Pacing: commands are sent once per control period, in `step()`, which then waits for the period to end
 and for a joint state newer than the command. Re-sending the current target every period doubles as the
@@ -23,8 +23,8 @@ from sensor_msgs.msg import Image, JointState as JointStateMsg
 from trajectory_msgs.msg import JointTrajectory
 
 from hardware.arm import ArmInterface
-from hardware.pybullet.config import load_robot
-from hardware.pybullet.kinematics import Kinematics
+from hardware.kinematics import Kinematics
+from hardware.robots import load_robot
 from hardware.ros import messages
 from hardware.ros.common import COMMAND_QOS, STATUS_QOS
 from hardware.ros.config import RosArmConfig

@@ -1,16 +1,21 @@
-"""Shared pieces of the ROS 2 nodes: QoS per kind of stream, declared parameters, and a main loop."""
+"""Shared pieces of the ROS 2 nodes: QoS per kind of stream, parameters from a config, and a main loop."""
 from __future__ import annotations
 
 import gc
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TypeVar
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, Executor, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+
+from hardware.params import build, help_text, parameters, wants_help
+
+C = TypeVar("C")
 
 #: commands and operator input: reliable, volatile (a late joiner must never execute an old command)
 COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE,
@@ -28,17 +33,32 @@ STATE_PUB_QOS = QoSProfile(depth=5, history=QoSHistoryPolicy.KEEP_LAST, reliabil
                            durability=QoSDurabilityPolicy.VOLATILE)
 
 
-def declare(node: Node, name: str, default: Any, description: str, read_only: bool = False) -> Any:
-    """Declare a parameter with a description (shown by `ros2 param describe`) and return its value."""
-    value = node.declare_parameter(name, default, ParameterDescriptor(description=description,
-                                                                       read_only=read_only)).value
-    return value
+def declare_config(node: Node, config: type[C]) -> C:
+    """Declare every parameter of `config` (a hardware.params dataclass) on `node`, its doc as the
+    description (`ros2 param describe`), and return the config with the values given (YAML, `-p`) or the
+    defaults."""
+    values = {p.name: node.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.doc)).value
+              for p in parameters(config)}
+    return build(config, values)
 
 
-def spin_node(make_node: Callable[[], Node], make_executor: Callable[[], Executor] = SingleThreadedExecutor,
-              args: list[str] | None = None) -> int:
-    """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up. Returns an exit code."""
-    rclpy.init(args=sys.argv if args is None else args)
+def _prog(argv0: str) -> str:
+    """The command as typed: `hardware_node` (console script), or `python -m hardware.node`."""
+    spec = sys.modules["__main__"].__spec__
+    return f"python -m {spec.name}" if spec is not None and argv0.endswith(".py") else Path(argv0).name
+
+
+def spin_node(make_node: Callable[[], Node], config: type,
+              make_executor: Callable[[], Executor] = SingleThreadedExecutor, args: list[str] | None = None) -> int:
+    """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up. Returns an exit code.
+
+    `config` is the node's parameter dataclass: `-h`/`--help` prints its parameters and returns before
+    rclpy starts. `args` is a full command line (program first), sys.argv by default."""
+    argv = sys.argv if args is None else args
+    if wants_help(argv):
+        print(help_text(config, _prog(argv[0])), end="")
+        return 0
+    rclpy.init(args=argv)
     node = None
     try:
         node = make_node()

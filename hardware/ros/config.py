@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hardware.params import documented
+
 
 @dataclass
 class RosArmConfig:
@@ -10,26 +12,28 @@ class RosArmConfig:
 
     Topic names are relative, so they resolve in the node's namespace: `joint_states` in namespace
     `/robot1` is `/robot1/joint_states`. For a ros2_control arm set `command_topic` to the controller's
-    topic, e.g. `/joint_trajectory_controller/joint_trajectory`.
+    topic, e.g. `/joint_trajectory_controller/joint_trajectory`. The documented fields are parameters of
+    the node that drives the arm (hardware.params).
     """
 
-    #: config/robots/<robot>.yaml: joint names, tool link, URDF for kinematics, home pose
-    robot: str = "panda"
-    joint_states_topic: str = "joint_states"
-    #: trajectory_msgs/JointTrajectory for the arm joints (and the fingers if gripper_command_topic is empty)
-    command_topic: str = "joint_trajectory"
-    #: separate JointTrajectory topic for the finger joints; empty: the fingers ride in command_topic
-    gripper_command_topic: str = ""
-    camera_topic: str = "camera/image_raw"
-    #: skill_stack_interfaces/HardwareStatus of the hardware node (e-stop state); empty: none
-    hardware_status_topic: str = "hardware/status"
-    #: control steps per second: one `step()` waits this period and for fresh joint states
-    control_hz: float = 20.0
-    #: seconds without joint states before the arm counts as gone (commands and steps raise)
-    state_timeout: float = 1.0
-    #: seconds a trajectory point asks the controller to take to reach the target
-    time_from_start: float = 0.05
-    #: overrides of the default safety limits (see hardware.safety.SafetyConfig); joint limits from the URDF
+    robot: str = documented("panda", "robot description in config/robots (joint names, tool link, URDF for IK, "
+                            "home pose)")
+    joint_states_topic: str = documented("joint_states", "sensor_msgs/JointState of the arm")
+    command_topic: str = documented("joint_trajectory", "trajectory_msgs/JointTrajectory to the arm (e.g. a joint "
+                                    "trajectory controller), with the fingers if gripper_command_topic is empty")
+    gripper_command_topic: str = documented("", "JointTrajectory for the finger joints; empty: they ride in "
+                                            "command_topic")
+    camera_topic: str = documented("camera/image_raw", "sensor_msgs/Image of the scene camera")
+    hardware_status_topic: str = documented("hardware/status", "skill_stack_interfaces/HardwareStatus of the "
+                                            "hardware node (its e-stop stops this side too); empty: none")
+    control_hz: float = documented(20.0, "control steps per second of the skills: each step waits this period "
+                                   "and for a fresh joint state")
+    state_timeout: float = documented(1.0, "seconds without joint states before the arm counts as gone (commands "
+                                      "and steps raise); a world view beside it waits as long for object states")
+    time_from_start: float = documented(0.05, "seconds each trajectory point gives the controller to reach its "
+                                        "target")
+    #: not a parameter: overrides of the default safety limits (hardware.safety.SafetyConfig), set by the node;
+    #: joint limits come from the URDF
     safety: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,19 +1,24 @@
 """Kinematics of one robot in a robot-only PyBullet DIRECT client: FK and IK, no world, no physics.
 
-Backends that do not simulate (the ROS 2 arm) use it to turn tool targets into joint targets and to
-give the safety filter its forward kinematics. The IK call uses the same arguments as PyBulletArm, so
-the same tool target yields the same joint target from the same joint state.
+Shared by the backends. Those that do not simulate (the ROS 2 arm) use it to turn tool targets into joint
+targets and to give the safety filter its forward kinematics. The IK call uses the same arguments as
+PyBulletArm, so the same tool target yields the same joint target from the same joint state.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import pybullet as pb
-import pybullet_data
 
-from hardware.pybullet.config import RobotConfig
-from hardware.types import Pose
+from hardware.quiet_pybullet import import_pybullet_quietly
+
+import_pybullet_quietly()
+
+import pybullet as pb  # noqa: E402
+import pybullet_data  # noqa: E402
+
+from hardware.robots import RobotConfig  # noqa: E402
+from hardware.types import Pose  # noqa: E402
 
 
 class Kinematics:
