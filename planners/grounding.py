@@ -2,34 +2,16 @@
 
 A reference is colour words, size words and a noun. Nouns come from the scene itself: each object's
 category, its synonyms and its name (with '_' as a space, colour and size words dropped), plus
-"block"/"cube" for cubes. The words "one", "object", "thing" and "item" stand for any noun.
+"block"/"cube" for cubes. The words "one", "object", "thing" and "item" stand for any noun. The word
+tables (colours, sizes, determiners, category nouns) are in planners.language.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from hardware.types import ObjectState
+from planners.language import CATEGORY_NOUNS, DETERMINERS, KNOWN_COLORS, NOT_MANIPULABLE, SIZE_WORDS, WILDCARD_NOUNS
 from planners.plan import TaskError
-
-#: size word -> the size an ObjectState carries
-SIZE_WORDS: dict[str, str] = {
-    "small": "small", "little": "small", "tiny": "small", "mini": "small", "smaller": "small",
-    "large": "large", "big": "large", "bigger": "large", "larger": "large",
-}
-#: colour words understood even when nothing in the scene has that colour ("purple cube" -> none here)
-KNOWN_COLORS = frozenset({
-    "red", "green", "blue", "yellow", "orange", "purple", "violet", "pink", "white", "black",
-    "gray", "grey", "brown", "cyan", "magenta",
-})
-#: extra nouns for a category
-CATEGORY_NOUNS: dict[str, tuple[str, ...]] = {"cube": ("cube", "block")}
-#: nouns that stand for any object ("the green one")
-WILDCARD_NOUNS = frozenset({"one", "object", "thing", "item"})
-DETERMINERS = frozenset({"the", "a", "an", "that", "this", "your", "my"})
-#: things in the workspace that are not objects to manipulate
-NOT_MANIPULABLE = frozenset({
-    "robot", "arm", "gripper", "hand", "table", "tabletop", "floor", "yourself", "me", "you", "wall",
-})
 
 
 def describe_object(obj: ObjectState, objects: Mapping[str, ObjectState]) -> str:

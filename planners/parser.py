@@ -13,17 +13,26 @@ from typing import Protocol
 
 from hardware.types import ObjectState
 from planners.grounding import describe_object, ground, reference_vocabulary
+from planners.language import DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, TRAILING_FILLERS, \
+    Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, take_direction, \
+    take_distance
 from planners.plan import Goal, Plan, SkillCall, TaskError
+from skill_lib.skills.common import DIRECTIONS
+from skill_lib.skills.pull import pull_direction
 
 MAX_TASK_CHARS = 500
-PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = 0.02, 0.25, 0.10
-PULL_MIN_M, PULL_MAX_M, PULL_DEFAULT_M = 0.02, 0.30, 0.10
-HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = 0.03, 0.40, 0.10
+# the skills own their bounds: a push, a pull and a hover height are checked against the specs' ranges
+PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = float_param("push", "distance")
+PULL_MIN_M, PULL_MAX_M, PULL_DEFAULT_M = float_param("pull", "distance")
+HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # Verbs the tables do not know are looked up in the library; below this similarity the parser
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y, stack X on Y, pick up X, push X <distance> <direction>, "
              "move to X, open/pull a drawer [<distance>], open/close the gripper")
+#: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
+TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
+                      too_long=f"the task is too long ({{length}} characters, at most {{max_chars}}); {SUPPORTED}")
 
 
 class RetrievedSkill(Protocol):
@@ -54,55 +63,34 @@ MOVE_TO_VERBS = frozenset({"move", "go", "hover", "bring", "travel", "position"}
 GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper",
                  "release": "open_gripper"}
 ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | PULL_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
-#: the skills a clause can become (known verbs and retrieved skills alike)
-RECIPES = frozenset({"pick", "place", "push", "pull", "move_to", "open_gripper", "close_gripper"})
+#: the skills a clause can become (known verbs and retrieved skills alike): the recipes this parser implements,
+#: each checked against the skill library
+RECIPES = known_skills({"pick", "place", "push", "pull", "move_to", "open_gripper", "close_gripper"}, "RECIPES")
+if not set(GRIPPER_VERBS.values()) <= RECIPES:
+    raise LookupError("GRIPPER_VERBS names a skill that has no recipe")
 PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the same one", "the same object"})
 IN_PREPOSITIONS = frozenset({"in", "into", "inside", "inside of", "in to"})
 #: "pick up the red cube *in* the tray" names a place to pick from; "take X *to* Y" is a put
 LOCATIVE_PREPOSITIONS = frozenset({"in", "on", "upon", "atop"})
 
-_UNITS_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "in": 0.0254, "inch": 0.0254, "inches": 0.0254,
-            **{stem + end: scale for stem, scale in (("millimet", 0.001), ("centimet", 0.01), ("met", 1.0))
-               for end in ("er", "re", "ers", "res")}}
-_SMALL_NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-                  "fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
-_NUMBER_WORDS = {**{w: i for i, w in enumerate(_SMALL_NUMBERS)}, **_TENS, "a": 1, "an": 1, "half a": 0.5,
-                 "half an": 0.5}
-_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[-+]?[0-9]+)?"
-_WORD_NUMBER = (rf"(?:{'|'.join(_TENS)})(?:[ -](?:{'|'.join(_SMALL_NUMBERS[1:10])}))?"
-                rf"|{'|'.join(sorted(_NUMBER_WORDS, key=len, reverse=True))}")
-_UNIT = "|".join(sorted(_UNITS_M, key=len, reverse=True))
-_DISTANCE = re.compile(rf"(?<![\w.])(?P<num>{_NUMBER}|{_WORD_NUMBER}) ?(?P<unit>{_UNIT})(?![\w'])")
-_STRAY_NUMBER = re.compile(rf"(?<![\w.]){_NUMBER}")
-_SIDE = r"(?:(?:to|towards?) )?(?:the )?(?:robot'?s |your |its )?{}(?:wards?)?(?: side)?"
-_DIRECTIONS = {
-    "forward": r"further away|farther away|away(?: from (?:the robot|the base|you|yourself|me|us))?|forwards?"
-               r"|ahead|to the front",
-    "backward": r"(?:towards?|closer to|nearer to) (?:the robot|the base|you|yourself|me|us)|closer|nearer"
-                r"|backwards?|back",
-    "left": _SIDE.format("left"),
-    "right": _SIDE.format("right"),
-}
-_DIRECTION_RES = {d: re.compile(rf"\b(?:{p})\b") for d, p in _DIRECTIONS.items()}
-_PUSH_OFFSETS = {"left": (0.0, 1.0), "right": (0.0, -1.0), "forward": (1.0, 0.0), "backward": (-1.0, 0.0)}
+#: amount words around a push's distance ("by about 5 cm", "a little to the left"): no meaning of their own
 _PUSH_FILLERS = re.compile(r"\b(?:by|about|around|roughly|approximately|exactly|some|further|farther|more"
                            r"|a little bit|a bit|slightly|a tad)\b|(?: a little)+$")
-_DIRECTION_WORDS = frozenset("left right leftwards rightwards forward forwards backward backwards back away "
-                             "ahead closer nearer towards toward to by".split())
+#: order matters (see Fillers): "robot should" comes after "robot", so it never applies
+_FILLERS = Fillers(
+    leading=LEADING_FILLERS + ("the robot should", "robot should", "could you", "can you", "would you", "will you",
+                               "i want you to", "i'd like you to", "i would like you to", "i need you to",
+                               "go ahead and", "kindly", "first", "firstly", "finally", "also", "just"),
+    trailing=TRAILING_FILLERS + ("for me",))
 
 _PUT = re.compile(r"^(?P<obj>.+?) (?P<prep>on top of|inside of|inside|into|in to|in|onto|on to|on|upon|atop|to)"
                   r" (?P<target>.+)$")
 _PICK_SOURCE = re.compile(r" (?:from|off of|off|out of|in|on|inside|at) (?P<source>.*)$")
 _UNSUPPORTED_RELATION = re.compile(r"\b(?:next to|beside|behind|in front of|near|under|underneath|below)\b")
 _MOVE_TO = re.compile(rf"^(?:(?:the|your|its) )?(?:gripper|arm|hand|tool|end effector|end-effector|robot)? ?"
-                      rf"(?:(?P<height>{_DISTANCE.pattern}) )?(?:right |directly |just )?"
+                      rf"(?:(?P<height>{DISTANCE.pattern}) )?(?:right |directly |just )?"
                       rf"(?P<prep>to|above|over|on top of|towards?) (?P<target>.+)$")
 _GRIPPER_NOUN = re.compile(r"^(?:(?:the|your|its) )?(?:gripper|hand|claw|fingers|grip|it)?$")
-_LEADING_FILLER = re.compile(r"^(?:hey robot|robot|the robot should|robot should|you should|could you|can you"
-                             r"|would you|will you|i want you to|i'd like you to|i would like you to"
-                             r"|i need you to|go ahead and|kindly|now|first|firstly|finally|also|just|and)\b ?")
-_TRAILING_FILLER = re.compile(r" ?\b(?:for me|now|thanks|thank you)$")
 _SEQUENCE_SPLIT = re.compile(r" ?(?:;|\. |,? ?\b(?:and )?(?:then|after that|afterwards)\b,?) ?")
 _AND_SPLIT = re.compile(r" ?(?:, ?and\b|,|\band\b) ?")
 
@@ -114,45 +102,18 @@ class _ClausePlan:
     obj: str | None
 
 
-def _normalize(text: str) -> str:
-    text = text.lower().translate({0x2018: "'", 0x2019: "'"})
-    text = re.sub(r"[^\w\s.,;'+-]", " ", text)
-    text = re.sub(r"\bplease\b", " ", text)
-    return re.sub(r"\s+", " ", text).strip(" .,;'-+")
-
-
-def _measure(m: re.Match[str]) -> float:
-    """Metres, from a match of _DISTANCE ('10 cm' -> 0.1)."""
-    num = m["num"]
-    if num in _NUMBER_WORDS:
-        value = float(_NUMBER_WORDS[num])
-    elif num[0].isdigit() or num[0] in "+-.":
-        value = float(num)
-    else:  # "twenty five"
-        tens, _, unit = num.replace("-", " ").partition(" ")
-        value = float(_TENS[tens] + _SMALL_NUMBERS.index(unit))
-    return round(value * _UNITS_M[m["unit"]], 9)
-
-
 def _take_distance(text: str) -> tuple[float | None, str]:
-    found = list(_DISTANCE.finditer(text))
-    if len(found) > 1:
-        raise TaskError(f"give one distance, not {', '.join(m.group() for m in found)}; {SUPPORTED}")
-    distance = _measure(found[0]) if found else None
-    rest = text[:found[0].start()] + " " + text[found[0].end():] if found else text
-    if stray := _STRAY_NUMBER.search(rest):
-        raise TaskError(f"'{stray.group()}' needs a unit (cm, mm, m or in), e.g. '10 cm'; {SUPPORTED}")
-    return distance, rest
+    try:
+        return take_distance(text, example="10 cm")
+    except PhraseError as err:
+        raise TaskError(f"{err}; {SUPPORTED}") from None
 
 
 def _take_direction(text: str) -> tuple[str | None, str]:
-    spans = [(m.start(), m.end(), d) for d, rx in _DIRECTION_RES.items() for m in rx.finditer(text)]
-    directions = {d for _, _, d in spans}
-    if len(directions) > 1:
-        raise TaskError(f"give one direction, not {' and '.join(sorted(directions))}; {SUPPORTED}")
-    for start, end, _ in sorted(spans, reverse=True):
-        text = text[:start] + " " + text[end:]
-    return (directions.pop() if directions else None), text
+    try:
+        return take_direction(text)
+    except PhraseError as err:
+        raise TaskError(f"{err}; {SUPPORTED}") from None
 
 
 def _check_range(what: str, value: float, low: float, high: float) -> None:
@@ -188,7 +149,7 @@ class _TaskParser:
         self.threshold = threshold
         self.notes: list[str] = []
         self.last_obj: str | None = None
-        self.argument_words = reference_vocabulary(objects) | _DIRECTION_WORDS | set(_NUMBER_WORDS) | {"it"}
+        self.argument_words = reference_vocabulary(objects) | DIRECTION_ARGUMENT_WORDS | set(NUMBER_WORDS) | {"it"}
 
     def split(self, text: str) -> list[str]:
         """Clauses, in order: split on then/;/'. ', and on and/',' when a new verb follows."""
@@ -219,10 +180,7 @@ class _TaskParser:
         return name
 
     def parse_clause(self, clause: str) -> _ClausePlan | None:
-        previous = None
-        while clause != previous:
-            previous = clause
-            clause = _TRAILING_FILLER.sub("", _LEADING_FILLER.sub("", clause)).strip(" ,")
+        clause = _FILLERS.remove(clause)
         if not clause:
             return None
         verb, _, rest = clause.partition(" ")
@@ -293,13 +251,12 @@ class _TaskParser:
                             f"forward (away from the robot) or backward (toward the robot)")
         distance = PUSH_DEFAULT_M if distance is None else distance
         _check_range("a push of", distance, PUSH_MIN_M, PUSH_MAX_M)
-        dx, dy = _PUSH_OFFSETS[direction]
+        dx, dy = DIRECTIONS[direction]
         call = SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
         return _ClausePlan([call], [Goal("displaced", obj=obj, offset=(dx * distance, dy * distance))], obj)
 
     def pull(self, verb: str, rest: str) -> _ClausePlan:
         """'open the drawer' (all the way: goal 'open'), 'pull the drawer out 15 cm' (goal: moved that far)."""
-        from skill_lib.skills.pull import pull_direction
         distance, rest = _take_distance(rest)
         obj = self.resolve(re.sub(r"\b(?:out|open|all the way|by)\b", " ", rest).strip())
         state = self.objects[obj]
@@ -317,7 +274,7 @@ class _TaskParser:
     def move_to(self, rest: str) -> _ClausePlan:
         move = _MOVE_TO.match(rest)  # None for a retrieved skill's bare "<verb> the red cube"
         target = self.resolve(move["target"] if move else rest)
-        height = _measure(move) if move and move["num"] else HOVER_DEFAULT_M
+        height = measure(move) if move and move["num"] else HOVER_DEFAULT_M
         if move and move["num"] and move["prep"] not in ("above", "over"):
             raise TaskError(f"say '{move['height']} above the {self.label(target)}' for a height; {SUPPORTED}")
         _check_range("a height of", height, HOVER_MIN_M, HOVER_MAX_M)
@@ -336,7 +293,7 @@ def _expand_stack_n(text: str, objects: Mapping[str, ObjectState], notes: list[s
     m = _STACK_N.match(text)
     if not m:
         return text
-    n = {"two": 2, "three": 3}.get(m["n"]) or int(m["n"])
+    n = int(NUMBER_WORDS[m["n"]]) if m["n"] in NUMBER_WORDS else int(m["n"])
     cubes = [o for o in objects.values() if o.category == "cube" and o.size != "small"]
     if len(cubes) < n:
         raise TaskError(f"there are only {len(cubes)} large cubes to stack; {SUPPORTED}")
@@ -363,15 +320,12 @@ def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> N
 def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetriever | None = None,
                *, threshold: float = RETRIEVAL_THRESHOLD) -> Plan:
     """Turn the operator's task into a Plan. Raises TaskError (one line) when it cannot."""
-    if not isinstance(text, str):
-        raise TaskError(f"a task must be text, not {type(text).__name__}; {SUPPORTED}")
-    if len(text) > MAX_TASK_CHARS:
-        raise TaskError(f"the task is too long ({len(text)} characters, at most {MAX_TASK_CHARS}); {SUPPORTED}")
+    text = require_text(text, TASK_TEXT, TaskError)
     try:
         parser = _TaskParser(objects, library, threshold)
         calls: list[SkillCall] = []
         goals: list[Goal] = []
-        for clause_text in parser.split(_expand_stack_n(_normalize(text), objects, parser.notes)):
+        for clause_text in parser.split(_expand_stack_n(normalize(text), objects, parser.notes)):
             clause = parser.parse_clause(clause_text)
             if clause is not None:
                 _append(calls, goals, clause)

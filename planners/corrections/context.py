@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from hardware.types import ObjectState
-from planners.grounding import CATEGORY_NOUNS, DETERMINERS, KNOWN_COLORS, SIZE_WORDS, ground
-from planners.plan import TaskError
 from planners.corrections.memory.record import CorrectionRecord, ObjectContext
+from planners.grounding import ground
+from planners.language import CATEGORY_NOUNS, DETERMINERS, KNOWN_COLORS, SIZE_WORDS
+from planners.parser import parse_task
+from planners.plan import TaskError
 
 
 class CorrectionError(ValueError):
@@ -69,8 +71,6 @@ def fill_from_task(context: CorrectionContext) -> CorrectionContext:
     """Context the running task implies: its object when it has one, and the place target for it."""
     if not context.task or not context.objects or (context.object and context.target):
         return context
-    from planners.parser import parse_task  # here: the parser imports grounding, which this module extends
-
     try:
         plan = parse_task(context.task, context.objects)
     except TaskError:

@@ -19,22 +19,28 @@ D is a distance with a unit, in digits or words ("1 cm", "five centimeters"); no
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from planners.corrections.context import CorrectionContext, CorrectionError, containers, fill_from_task, \
     object_context, phrase_context
-from planners.corrections.rules import DESTINATION, destination_record, match_ordering, ordering_record
-from planners.parser import _DIRECTION_RES, _DISTANCE, _STRAY_NUMBER, _measure, _normalize
 from planners.corrections.memory.record import CorrectionRecord, ObjectContext
-from skill_lib.skills import default_skills
+from planners.corrections.rules import DESTINATION, destination_record, match_ordering, ordering_record
+from planners.language import DIRECTION_PATTERNS, LEADING_FILLERS, SKILL_SPECS, TRAILING_FILLERS, Fillers, \
+    PhraseError, TextRules, directions_in, known_skills, normalize, require_text, take_distance
+from skill_lib.skills.common import DIRECTIONS
 
 MAX_CHARS = 10_000
 A_BIT_M, A_LOT_M, MAX_DELTA_M = 0.01, 0.03, 0.25
 SPEED_STEP, SPEED_A_BIT, SPEED_A_LOT = 0.3, 0.15, 0.5
 HELP = ("I understand e.g.: 'grasp it 1 cm lower', '2 cm to the left', 'push it further', 'slower', "
         "'that goes in the tray', 'pick up the blue cube before the red cube'")
-SPECS = {s.name: s for s in default_skills()}
+#: what distill refuses before parsing
+CORRECTION_TEXT = TextRules(
+    max_chars=MAX_CHARS, not_text="a correction must be text, not {type}",
+    too_long="the correction is too long ({length} characters, at most {max_chars})",
+    non_text="the correction contains control or binary characters; give it as plain text",
+    empty=f"the correction is empty; {HELP}", not_english=f"I only understand English corrections; {HELP}")
 
 VERB_SKILLS = {**dict.fromkeys(("grasp", "grab", "grip", "pick", "hold", "take"), "pick"),
                **dict.fromkeys(("place", "put", "drop", "set", "release", "lay"), "place"),
@@ -43,9 +49,12 @@ VERB_SKILLS = {**dict.fromkeys(("grasp", "grab", "grip", "pick", "hold", "take")
                "hover": "move_to"}
 #: skills whose `distance` a "further" / "less" / "D" correction changes
 DISTANCE_SKILLS = ("push", "pull")
-_FILLER = re.compile(r"^(?:no|nope|oops|stop|wrong|actually|hey robot|robot|next time|this time|again|"
-                     r"you should|you need to|try to|try|i said|that's wrong|not like that|and|now|always)\b ?")
-_TRAILING = re.compile(r" ?\b(?:next time|this time|instead|please|again|thanks|thank you|now)$")
+known_skills((*VERB_SKILLS.values(), *DISTANCE_SKILLS), "distill's VERB_SKILLS and DISTANCE_SKILLS")
+#: order matters (see Fillers): "try to" before "try"
+_FILLERS = Fillers(
+    leading=LEADING_FILLERS + ("no", "nope", "oops", "stop", "wrong", "actually", "next time", "this time", "again",
+                               "you need to", "try to", "try", "i said", "that's wrong", "not like that", "always"),
+    trailing=TRAILING_FILLERS + ("next time", "this time", "instead", "please", "again"))
 _SPEED = [(re.compile(r"\b(?:slower|more slowly|slow down|less fast|too fast|slowly)\b"), -1.0),
           (re.compile(r"\b(?:faster|quicker|more quickly|speed up|too slow|quickly)\b"), +1.0)]
 _SPEED_VALUE = {re.compile(r"\b(?:at )?half speed\b"): 0.5, re.compile(r"\b(?:at )?(?:normal|full) speed\b"): 1.0}
@@ -60,25 +69,14 @@ _A_BIT = re.compile(r"\b(?:a little bit|a little|a bit|a tiny bit|slightly|a tad
 #: words that carry no meaning once the pieces above are taken out
 _NOISE = frozenset("it that this them the a an to of more even just so too bit move go do be is was you your "
                    "should side by about around further farther again please its little very than out".split())
-_AXES = {"left": ("offset_y", 1.0), "right": ("offset_y", -1.0), "forward": ("offset_x", 1.0),
-         "backward": ("offset_x", -1.0)}
+#: a placement's direction -> the place offset it changes and its sign, from the direction's unit vector
+#: (offset_x is forward, offset_y to the robot's left, as the vectors' x and y)
+_AXES = {name: ("offset_x", x) if x else ("offset_y", y) for name, (x, y) in DIRECTIONS.items()}
 
 
 def check_text(text: object) -> str:
     """Refuse input that is not a correction in English words, before any parsing (fast on 1 MB)."""
-    if not isinstance(text, str):
-        raise CorrectionError(f"a correction must be text, not {type(text).__name__}")
-    if len(text) > MAX_CHARS:
-        raise CorrectionError(f"the correction is too long ({len(text)} characters, at most {MAX_CHARS})")
-    if any(unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c not in "\t\n\r" for c in text) \
-            or "\ufffd" in text:
-        raise CorrectionError("the correction contains control or binary characters; give it as plain text")
-    if not text.strip():
-        raise CorrectionError(f"the correction is empty; {HELP}")
-    letters = [c for c in text if c.isalpha()]
-    if letters and sum(not c.isascii() for c in letters) > 0.3 * len(letters):
-        raise CorrectionError(f"I only understand English corrections; {HELP}")
-    return text.strip()
+    return require_text(text, CORRECTION_TEXT, CorrectionError).strip()
 
 
 @dataclass
@@ -96,63 +94,79 @@ def _take(pattern: re.Pattern[str], text: str) -> tuple[bool, str]:
     return (True, pattern.sub(" ", text)) if found else (False, text)
 
 
-def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, ObjectContext | None, bool]:
-    """(what the clause says, an object it names, whether it names colour/size)."""
-    clause = _Clause(text)
-    rest = f" {text} "
+def _take_each(clause: _Clause, rest: str, kind: str, patterns: Iterable[tuple[re.Pattern[str], object]]) -> str:
+    """Each pattern found in `rest` becomes a (kind, value) piece and is taken out."""
+    for pattern, value in patterns:
+        hit, rest = _take(pattern, rest)
+        if hit:
+            clause.pieces.append((kind, value))
+    return rest
+
+
+def _take_verbs(clause: _Clause, rest: str) -> str:
+    """The skill the clause's verbs name (one at most); the verbs are taken out."""
     verbs = [VERB_SKILLS[w] for w in rest.split() if w in VERB_SKILLS]
     if len(set(verbs)) > 1:
-        raise CorrectionError(f"'{text}' names several skills ({', '.join(sorted(set(verbs)))}); one per correction")
+        raise CorrectionError(f"'{clause.text}' names several skills ({', '.join(sorted(set(verbs)))}); "
+                              f"one per correction")
     clause.skill = verbs[0] if verbs else None
     rest = re.sub(r"\bpick (\w+ )?up\b", r"pick \1", rest)  # the "up" of "pick it up" is no direction
-    rest = " ".join(w for w in rest.split() if w not in VERB_SKILLS)
-    distances = list(_DISTANCE.finditer(rest))
-    if len(distances) > 1:
-        raise CorrectionError(f"give one distance, not {', '.join(m.group() for m in distances)}")
-    if distances:
-        clause.distance = _measure(distances[0])
-        rest = rest[:distances[0].start()] + " " + rest[distances[0].end():]
-    if stray := _STRAY_NUMBER.search(rest):
-        raise CorrectionError(f"'{stray.group()}' needs a unit (cm, mm, m or in), e.g. '2 cm to the left'")
-    for pattern, value in _SPEED_VALUE.items():
-        hit, rest = _take(pattern, rest)
-        if hit:
-            clause.pieces.append(("speed_value", value))
-    for pattern, sign in _SPEED:
-        hit, rest = _take(pattern, rest)
-        if hit:
-            clause.pieces.append(("speed", sign))
-    part = _GRASP_POINT.search(rest)
-    if part:
+    return " ".join(w for w in rest.split() if w not in VERB_SKILLS)
+
+
+def _take_distance(clause: _Clause, rest: str) -> str:
+    try:
+        clause.distance, rest = take_distance(rest, example="2 cm to the left")
+    except PhraseError as err:
+        raise CorrectionError(str(err)) from None
+    return rest
+
+
+def _take_speed(clause: _Clause, rest: str) -> str:
+    rest = _take_each(clause, rest, "speed_value", _SPEED_VALUE.items())
+    return _take_each(clause, rest, "speed", _SPEED)
+
+
+def _take_grasp(clause: _Clause, rest: str) -> str:
+    """A grasp point ("by the handle") and a grasp side ("from the top")."""
+    if part := _GRASP_POINT.search(rest):
         clause.pieces.append(("grasp_point", part["part"]))
         rest = _GRASP_POINT.sub(" ", rest)
-    side = _SIDE.search(rest)
-    if side:
+    if side := _SIDE.search(rest):
         clause.pieces.append(("side", "top" if side["side"] == "above" else "side"))
         rest = _SIDE.sub(" ", rest)
-    directions = {d for d, rx in _DIRECTION_RES.items() if rx.search(rest)}
-    for d in directions:
-        rest = _DIRECTION_RES[d].sub(" ", rest)
-        clause.pieces.append(("horizontal", d))
-    for pattern, sign in _VERTICAL:
-        hit, rest = _take(pattern, rest)
-        if hit:
-            clause.pieces.append(("vertical", sign))
-    distance_skill = clause.skill or context.skill
-    if distance_skill in DISTANCE_SKILLS:
-        for pattern, sign in _PUSH_MORE:
-            hit, rest = _take(pattern, rest)
-            if hit:
-                clause.pieces.append(("further", (distance_skill, sign)))
-        if clause.distance is not None and not any(p[0] == "further" for p in clause.pieces):
-            clause.pieces.append(("distance_value", (distance_skill, clause.distance)))
+    return rest
+
+
+def _take_directions(clause: _Clause, rest: str) -> str:
+    """Horizontal directions; two on one axis are refused later as contradictory."""
+    for direction in directions_in(rest):
+        rest = DIRECTION_PATTERNS[direction].sub(" ", rest)
+        clause.pieces.append(("horizontal", direction))
+    return rest
+
+
+def _take_further(clause: _Clause, rest: str, skill: str | None) -> str:
+    """For a push or pull: "further" / "less", or a distance alone ("push it 5 cm") as the new distance."""
+    if skill not in DISTANCE_SKILLS:
+        return rest
+    rest = _take_each(clause, rest, "further", ((pattern, (skill, sign)) for pattern, sign in _PUSH_MORE))
+    if clause.distance is not None and not any(kind == "further" for kind, _ in clause.pieces):
+        clause.pieces.append(("distance_value", (skill, clause.distance)))
+    return rest
+
+
+def _take_amount(clause: _Clause, rest: str) -> str:
+    """'a lot' or 'a bit', for a change without a distance."""
     a_lot, rest = _take(_A_LOT, rest)
     a_bit, rest = _take(_A_BIT, rest)
-    if a_lot:
-        clause.amount_note = "a lot"
-    elif a_bit:
-        clause.amount_note = "a bit"
-    _refuse_contradictions(text, clause.pieces)
+    clause.amount_note = "a lot" if a_lot else "a bit" if a_bit else None
+    return rest
+
+
+def _leftover_object(clause: _Clause, rest: str, context: CorrectionContext) -> tuple[ObjectContext | None, bool]:
+    """The object the words left over name (None if none), and whether they say its colour or size. Words
+    that name nothing are refused: a correction is not guessed from part of a sentence."""
     leftover = [w for w in rest.split() if w not in _NOISE]
     named = None
     if leftover:
@@ -161,12 +175,28 @@ def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, Objec
             named = phrase_context(phrase, context.objects)
         except CorrectionError as err:
             if clause.pieces:
-                raise CorrectionError(f"I don't understand '{phrase}' in '{text}' ({err}); {HELP}") from None
-            raise CorrectionError(f"I could not find a correction in '{text}'; {HELP}") from None
+                raise CorrectionError(f"I don't understand '{phrase}' in '{clause.text}' ({err}); {HELP}") from None
+            raise CorrectionError(f"I could not find a correction in '{clause.text}'; {HELP}") from None
     if not clause.pieces:
-        raise CorrectionError(f"I could not find a correction in '{text}'; {HELP}")
-    explicit = any(w in leftover for w in ((named.color or "",) + ((named.size or "",) if named else ()))) \
-        if named else False
+        raise CorrectionError(f"I could not find a correction in '{clause.text}'; {HELP}")
+    explicit = named is not None and any(w in leftover for w in (named.color, named.size) if w)
+    return named, explicit
+
+
+def _parse_clause(text: str, context: CorrectionContext) -> tuple[_Clause, ObjectContext | None, bool]:
+    """(what the clause says, an object it names, whether it names colour/size). Each step takes its words
+    out of the clause; the order matters ("pick it up" is a verb, not "up"; "2 cm" before "lower")."""
+    clause = _Clause(text)
+    rest = _take_verbs(clause, f" {text} ")
+    rest = _take_distance(clause, rest)
+    rest = _take_speed(clause, rest)
+    rest = _take_grasp(clause, rest)
+    rest = _take_directions(clause, rest)
+    rest = _take_each(clause, rest, "vertical", _VERTICAL)
+    rest = _take_further(clause, rest, clause.skill or context.skill)
+    rest = _take_amount(clause, rest)
+    _refuse_contradictions(text, clause.pieces)
+    named, explicit = _leftover_object(clause, rest, context)
     return clause, named, explicit
 
 
@@ -204,7 +234,7 @@ def _clause_params(clause: _Clause, context: CorrectionContext
         if kind == "speed":
             step = SPEED_A_LOT if clause.amount_note == "a lot" else SPEED_A_BIT if clause.amount_note == "a bit" \
                 else SPEED_STEP
-            if skill is not None and not any(p.name == "speed" for p in SPECS[skill].params):
+            if skill is not None and not any(p.name == "speed" for p in SKILL_SPECS[skill].params):
                 raise CorrectionError(f"{skill} has no speed to change")
             out.append((skill, "speed", "delta", round(value * step, 6), None if skill else "applies to every skill"))
         elif kind == "speed_value":
@@ -244,10 +274,14 @@ def _clause_params(clause: _Clause, context: CorrectionContext
             distance_skill, distance = value
             out.append((distance_skill, "distance", "value", distance, None))
     for skill_name, parameter, mode, value, _ in out:
-        if mode == "value" and skill_name in SPECS and parameter in {p.name for p in SPECS[skill_name].params}:
-            spec = next(p for p in SPECS[skill_name].params if p.name == parameter)
-            if spec.kind == "float" and not (spec.low <= float(value) <= spec.high):
-                raise CorrectionError(f"{skill_name}.{parameter}={value:g} is outside [{spec.low:g}, {spec.high:g}]")
+        skill_spec = SKILL_SPECS.get(skill_name) if skill_name is not None else None
+        if mode != "value" or skill_spec is None or parameter not in {p.name for p in skill_spec.params}:
+            continue
+        param = skill_spec.param(parameter)
+        if param.kind == "float":
+            low, high = param.bounds
+            if not low <= float(value) <= high:
+                raise CorrectionError(f"{skill_name}.{parameter}={value:g} is outside [{low:g}, {high:g}]")
     return out
 
 
@@ -276,11 +310,7 @@ def distill(text: str, context: CorrectionContext | None = None) -> list[Correct
     """Correction text -> one or more records (unstored). Raises CorrectionError with a one-line reason."""
     raw = check_text(text)
     context = fill_from_task(context or CorrectionContext())
-    norm = _normalize(raw)
-    previous = None
-    while norm != previous:
-        previous = norm
-        norm = _TRAILING.sub("", _FILLER.sub("", norm)).strip(" ,")
+    norm = _FILLERS.remove(normalize(raw))
     if not norm:
         raise CorrectionError(f"I could not find a correction in '{raw}'; {HELP}")
     base_object = _context_object(context.object, context)

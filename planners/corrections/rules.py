@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from planners.corrections.context import CorrectionContext, CorrectionError, containers, phrase_context
-from planners.grounding import DETERMINERS, SIZE_WORDS
-from planners.parser import ALL_VERBS, GRIPPER_VERBS, PICK_VERBS, PUSH_VERBS, PUT_VERBS
 from planners.corrections.memory.record import CorrectionRecord, ObjectContext, PlanRule
+from planners.language import DETERMINERS, SIZE_WORDS, known_skills
+from planners.parser import ALL_VERBS, GRIPPER_VERBS, PICK_VERBS, PUSH_VERBS, PUT_VERBS
 
 _ORDERING = (re.compile(r"^(?:first )?(?P<first>.+?) (?:before|prior to|ahead of) (?P<then>.+)$"),
              re.compile(r"^(?:always )?(?P<first>.+?) (?:first|at first|to begin with)$"),
@@ -18,6 +18,9 @@ DESTINATION = re.compile(
     r"|need to go|is supposed to go|are supposed to go)|(?:put|place|drop) (?P<subj2>it|that|this|them|those"
     r"|these|the .+?)) (?:in|into|inside|in to|on|onto|on top of|to) (?P<container>.+)$")
 PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "they", "that one", "this one"})
+#: task verbs an ordering rule reads as a skill; other verbs ("open", "close") are kept as said
+_VERB_SKILLS = ((PICK_VERBS, "pick"), (PUT_VERBS, "place"), (PUSH_VERBS, "push"))
+known_skills((skill for _, skill in _VERB_SKILLS), "rules._VERB_SKILLS")
 _GRIPPER_NOUNS = frozenset({"gripper", "the gripper", "your gripper", "hand", "the hand", "your hand", "fingers",
                             "the fingers", "your fingers"})
 
@@ -31,7 +34,7 @@ def _attributes(obj: ObjectContext, said: str) -> dict[str, Any]:
 
 
 def _skill_of(verb: str) -> str:
-    for verbs, skill in ((PICK_VERBS, "pick"), (PUT_VERBS, "place"), (PUSH_VERBS, "push")):
+    for verbs, skill in _VERB_SKILLS:
         if verb in verbs:
             return skill
     return verb  # "open", "close": kept as said; matched against plan calls when applied

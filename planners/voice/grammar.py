@@ -17,30 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+from planners.language import number_words
 from planners.voice.vocabulary import GrammarVocabulary, template_slots
 
 log = logging.getLogger(__name__)
 
 GRAMMAR_NAME = "corrections"
 TOP_RULE = "correction"
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 #: characters that carry no sound: the punctuation a scene description or skill name may contain
 _SEPARATORS = re.compile(r"[_\-/,.;:!?()\"]+")
-
-
-def number_words(number: int) -> str:
-    """0..999 as spoken English words ("25" -> "twenty five"): recognisers hear words, not digits."""
-    if not 0 <= number < 1000:
-        raise ValueError(f"{number} is outside 0-999")
-    if number < 20:
-        return _ONES[number]
-    if number < 100:
-        tens, ones = divmod(number, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    hundreds, rest = divmod(number, 100)
-    return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
 
 
 def normalize_phrase(phrase: str) -> str:

@@ -8,20 +8,34 @@ tests/planners/corrections/test_correction_distill.py expands every template and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-#: spoken numbers: speech recognisers give words, not digits
-NUMBER_WORDS: tuple[str, ...] = tuple(
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())
+from hardware.types import ObjectState
+from planners.grounding import scene_nouns
+from planners.language import KNOWN_COLORS, UNITS_M, direction_of, number_words
+from planners.language import NUMBER_WORDS as DISTANCE_NUMBER_WORDS, SIZE_WORDS as LANGUAGE_SIZE_WORDS
+from skill_lib.skills.common import DIRECTIONS
+
+#: spoken numbers, one to twenty: speech recognisers give words, not digits
+NUMBER_WORDS: tuple[str, ...] = tuple(number_words(n) for n in range(1, 21))
+#: the spelled-out units a recogniser's dictionary has (a subset of planners.language.UNITS_M: a unit added here
+#: must be in the dictionary, or the grammar drops it with a warning)
 UNIT_WORDS: tuple[str, ...] = ("centimeters", "centimetres", "centimeter", "millimeters", "millimetres",
                                "inches", "inch", "meters")
-#: horizontal directions in the robot base frame (x forward, y to the robot's left)
-DIRECTION_WORDS: tuple[str, ...] = ("left", "right", "forward", "backward", "away", "closer")
-SIDE_WORDS: tuple[str, ...] = ("left", "right")
-COLOR_WORDS: tuple[str, ...] = ("red", "green", "blue", "yellow", "white", "black", "orange", "purple")
-SIZE_WORDS: tuple[str, ...] = ("small", "large", "big", "little")
+#: horizontal directions in the robot base frame (x forward, y to the robot's left): the canonical names and
+#: one spoken alternative each for forward and backward ("further away" and the like are not in the grammar)
+DIRECTION_WORDS: tuple[str, ...] = (*DIRECTIONS, "away", "closer")
+#: the directions said as "to the <side>": those across the robot (a y component)
+SIDE_WORDS: tuple[str, ...] = tuple(name for name, (_, y) in DIRECTIONS.items() if y)
+#: colour and size words; no template uses them yet, so they are not in the grammar
+COLOR_WORDS: tuple[str, ...] = tuple(sorted(KNOWN_COLORS))
+SIZE_WORDS: tuple[str, ...] = tuple(LANGUAGE_SIZE_WORDS)
+# what the grammar lets a recogniser say, the distiller must read
+_UNREAD = ([w for w in NUMBER_WORDS if w not in DISTANCE_NUMBER_WORDS] + [w for w in UNIT_WORDS if w not in UNITS_M]
+           + [w for w in DIRECTION_WORDS if direction_of(w) is None])
+if _UNREAD:
+    raise LookupError(f"voice words that planners.language does not read: {', '.join(_UNREAD)}")
 DEFAULT_OBJECT_WORDS: tuple[str, ...] = ("cube", "block", "brick", "lego brick", "tray", "box")
 DEFAULT_CONTAINER_WORDS: tuple[str, ...] = ("tray", "box", "bin")
 DEFAULT_SKILL_WORDS: tuple[str, ...] = ("pick", "place", "push", "move to")
@@ -122,14 +136,12 @@ def correction_vocabulary(object_words: Iterable[str] = (), skill_words: Iterabl
     )
 
 
-def scene_vocabulary(objects, skill_words: Iterable[str] = ()) -> GrammarVocabulary:
+def scene_vocabulary(objects: Mapping[str, ObjectState], skill_words: Iterable[str] = ()) -> GrammarVocabulary:
     """The grammar for a scene (name -> ObjectState): every way its objects can be said.
 
     Operators say "the blue cube" or "the box", not the planner's unique label "large blue cube", so
     each object contributes its nouns (category, synonyms) bare, with its colour, and with size + colour.
     """
-    from planners.grounding import scene_nouns
-
     phrases: set[str] = set()
     container_phrases: set[str] = set()
     for noun, names in scene_nouns(objects).items():
