@@ -6,12 +6,13 @@ check against the world view (the simulator's or perception's state), never a sk
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from planners.executor import TaskReport
+from planners.language import TextRules, text_problem
 from planners.parser import MAX_TASK_CHARS
+from skill_lib.outcome import OutcomeKind
 
 
 class ErrorCode(IntEnum):
@@ -35,20 +36,21 @@ class TaskResult:
     report: TaskReport | None = None
 
 
+#: a task as it arrives over a network: any non-printing character is garbage there
+_TASK_TEXT = TextRules(
+    max_chars=MAX_TASK_CHARS, printable_only=True, empty_first=True, not_text="a task must be text, not {type}",
+    too_long="the task is too long ({length} characters, at most {max_chars})",
+    non_text="the task contains {count} control or non-text character(s); send plain text",
+    empty='the task is empty; give it in words, e.g. "put the red cube in the tray"')
+
+
 def check_task_text(task: str) -> str | None:
     """Why a task text is refused before planning (None if it may be planned).
 
     The parser refuses empty and over-long text too; these checks add what arrives over a network:
     control characters and binary garbage, which are refused without echoing them back.
     """
-    if not task.strip():
-        return "the task is empty; give it in words, e.g. \"put the red cube in the tray\""
-    if len(task) > MAX_TASK_CHARS:
-        return f"the task is too long ({len(task)} characters, at most {MAX_TASK_CHARS})"
-    bad = [c for c in task if c not in "\t\n\r" and (not c.isprintable() or unicodedata.category(c) == "Co")]
-    if bad or "\ufffd" in task:
-        return f"the task contains {len(bad) or 1} control or non-text character(s); send plain text"
-    return None
+    return text_problem(task, _TASK_TEXT)
 
 
 def classify(report: TaskReport, *, canceled: bool = False, timed_out: bool = False) -> TaskResult:
@@ -62,7 +64,7 @@ def classify(report: TaskReport, *, canceled: bool = False, timed_out: bool = Fa
                           report=report)
     if report.success:
         return TaskResult(True, report.message, ErrorCode.NONE, plan, report=report)
-    if any(o.message.startswith("safety stop") for o in report.outcomes):
+    if any(o.kind is OutcomeKind.SAFETY_STOP for o in report.outcomes):
         return TaskResult(False, report.message, ErrorCode.HARDWARE, plan, report=report)
     if report.outcomes and all(o.success for o in report.outcomes):
         return TaskResult(False, report.message, ErrorCode.GOAL_NOT_MET, plan, report=report)

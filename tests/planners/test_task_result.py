@@ -1,14 +1,11 @@
 """What the ExecuteTask action reports, decided without ROS: text checks and outcome classification."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from hardware.pybullet import PyBulletArm, PyBulletConfig
-from hardware.pybullet.kinematics import Kinematics
 from planners.executor import TaskReport
 from planners.task_result import ErrorCode, check_task_text, classify, shorten
-from skill_lib.runner import SkillOutcome
+from skill_lib.outcome import OutcomeKind, SkillOutcome
 
 
 @pytest.mark.parametrize("text, reason", [("", "empty"), ("   \n", "empty"), ("x" * 501, "too long"),
@@ -23,8 +20,9 @@ def test_plain_text_passes():
 
 
 def test_classification_order():
-    ok, bad = SkillOutcome("pick", {}, True, "ok"), SkillOutcome("place", {}, False, "postcondition failed: x")
-    safety = SkillOutcome("pick", {}, False, "safety stop: e-stop is active")
+    ok = SkillOutcome("pick", {}, OutcomeKind.SUCCEEDED, "ok")
+    bad = SkillOutcome("place", {}, OutcomeKind.POSTCONDITION_FAILED, "postcondition failed: x")
+    safety = SkillOutcome("pick", {}, OutcomeKind.SAFETY_STOP, "safety stop: e-stop is active")
     assert classify(TaskReport("t", ["pick"], True, "goal reached", [ok])).error == ErrorCode.NONE
     assert classify(TaskReport("t", ["pick"], False, "m", [ok]), canceled=True).error == ErrorCode.CANCELED
     assert classify(TaskReport("t", ["pick"], False, "m", [ok]), timed_out=True).error == ErrorCode.TIMEOUT
@@ -32,21 +30,3 @@ def test_classification_order():
     assert classify(TaskReport("t", ["pick"], False, "goal does not hold", [ok])).error == ErrorCode.GOAL_NOT_MET
     assert classify(TaskReport("t", ["pick", "place"], False, "m", [ok, bad])).error == ErrorCode.SKILL_FAILED
     assert len(shorten("a " * 1000)) == 80
-
-
-def test_kinematics_client_matches_the_simulated_arm():
-    """The ROS backend's IK/FK (robot-only client) gives what PyBulletArm computes in its world."""
-    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
-        kin = Kinematics(arm.robot_config)
-        try:
-            q = arm.joint_state().positions
-            assert np.allclose(kin.tcp_position(q), arm.ee_pose().position, atol=1e-6)
-            goal = arm.ee_pose().position + np.array([0.02, -0.01, -0.02])  # inside max_ee_step: no clamp
-            fingers = [arm.gripper_width() / 2] * 2
-            expected = arm.command_ee(goal)  # filtered joint target from the sim's own IK
-            ik = kin.ik(goal, arm.tool_down(), q, fingers)
-            filtered = arm.safety.filter_joint_target(ik, q, kin.tcp_position)
-            assert np.allclose(filtered, expected, atol=1e-4)
-            assert np.allclose(kin.lower, arm.safety.config.joint_lower)
-        finally:
-            kin.close()
