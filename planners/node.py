@@ -89,7 +89,7 @@ class SchedulerNode(Node):
 
         self._action_type, self._status_type = ExecuteTask, TaskStatus
         self.config = declare_config(self, SchedulerConfig)
-        self.arm_config = self.config.arm_config()
+        self.arm_config = self.config.control.arm_config()
         self._connect_hardware()
         self._load_memory()
         #: corrections for the task that is running now (None when idle)
@@ -106,7 +106,7 @@ class SchedulerNode(Node):
         arriving while a task blocks another thread."""
         sensors = ReentrantCallbackGroup()
         self.arm = RosArm(self, self.arm_config, callback_group=sensors)
-        self.world = RosWorldView(self, self.config.objects_topic, self.arm_config.state_timeout,
+        self.world = RosWorldView(self, self.config.control.objects_topic, self.arm_config.state_timeout,
                                   callback_group=sensors)
 
     def _load_memory(self) -> None:
@@ -117,7 +117,7 @@ class SchedulerNode(Node):
             # Load the embedding model now, not at a task's first retrieval: loading it mid-task held the
             # control loop for seconds (the hardware watchdog tripped, feedback stopped).
             self.memory.embedder.encode(["warm up"])
-        self.scheduler = Scheduler(corrections=self.memory, learned=cfg.learned_skills)
+        self.scheduler = Scheduler(corrections=self.memory, learned=cfg.control.learned_skills)
 
     def _serve(self) -> None:
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""

@@ -21,11 +21,13 @@ class OutcomeKind(Enum):
     STOPPED = "stopped"
     #: the hardware refused or stopped: e-stop, a rejected command, the arm no longer reporting
     SAFETY_STOP = "safety_stop"
+    #: an unexpected error in the stack (a bug: the message says what); the arm was stopped
+    ERROR = "error"
 
     @property
     def retryable(self) -> bool:
         """A second attempt may help (a stop or a safety stop must end the task)."""
-        return self not in (OutcomeKind.SUCCEEDED, OutcomeKind.STOPPED, OutcomeKind.SAFETY_STOP)
+        return self not in (OutcomeKind.SUCCEEDED, OutcomeKind.STOPPED, OutcomeKind.SAFETY_STOP, OutcomeKind.ERROR)
 
 
 @dataclass

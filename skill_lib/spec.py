@@ -192,8 +192,11 @@ class SkillSpec:
         raise KeyError(f"{self.name} has no parameter {name!r}")
 
     def failed_conditions(self, ctx: SkillContext, which: str = "post") -> list[str]:
-        conds = self.postconditions if which == "post" else self.preconditions
-        return [c.description for c in conds if not c.check(ctx)]
+        """The descriptions of the conditions that do not hold. Preconditions are checked in order up to the
+        first that fails: later ones may read what an earlier one checks (the object is in the scene)."""
+        if which == "post":
+            return [c.description for c in self.postconditions if not c.check(ctx)]
+        return next(([c.description] for c in self.preconditions if not c.check(ctx)), [])
 
     def embedding_text(self) -> str:
         """The text the skill library embeds for retrieval."""
