@@ -15,7 +15,7 @@ from planners.goals import describe, goal_holds
 from planners.plan import Plan, SkillCall
 from planners.recording import VideoRecorder
 from skill_lib.outcome import SkillOutcome
-from skill_lib.runner import choose_policy, run_skill
+from skill_lib.runner import LocalSkillRunner, SkillRunner
 from skill_lib.spec import RetryContext, SkillSpec
 
 SETTLE_STEPS = 10
@@ -47,8 +47,10 @@ class Executor:
                  retries: int = 1, log: EpisodeLog | None = None, recorder: VideoRecorder | None = None,
                  observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None,
                  prepare_call: Callable[[int, SkillCall], SkillCall] | None = None,
-                 live: LiveCorrections | None = None) -> None:
+                 live: LiveCorrections | None = None, runner: SkillRunner | None = None) -> None:
         self.arm, self.world, self.skills = arm, world, skills
+        #: where each skill attempt runs: in this process by default, or in the skill server (ROS)
+        self.runner = runner or LocalSkillRunner(skills, arm, world)
         #: called before each skill attempt; may return the call with adjusted parameters (corrections)
         self.prepare_call = prepare_call
         #: corrections arriving mid-skill, applied inside the running control loop
@@ -63,19 +65,15 @@ class Executor:
         if self.log is not None:
             self.log.write(event, **data)
 
-    def _run_call(self, index: int, call: SkillCall, attempt: int, *, scripted: bool = False,
-                  previous: SkillOutcome | None = None) -> SkillOutcome:
+    def _run_call(self, index: int, call: SkillCall, attempt: int, *, scripted: bool = False) -> SkillOutcome:
         if self.prepare_call is not None:
             call = self.prepare_call(index, call)
-        spec = self.skills[call.skill]
         self.observer.skill_started(index, call, attempt)
-        if scripted:
-            policy, fallback = spec.scripted(), None
-        else:
-            policy, fallback = choose_policy(spec, self.world, call.params, previous=previous)
-        why = {"fallback": fallback} if fallback else {}
-        self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,
-                  policy=policy.kind, **why)
+
+        def on_start(policy: str, fallback: str | None) -> None:
+            why = {"fallback": fallback} if fallback else {}
+            self._log("skill_start", index=index, skill=call.skill, params=call.params, attempt=attempt,
+                      policy=policy, **why)
 
         def on_step(step: int, progress: float) -> None:
             if self.recorder is not None:
@@ -90,8 +88,8 @@ class Executor:
                 params.update(updates)
             return updates
 
-        outcome = run_skill(spec, call.params, self.arm, self.world, policy=policy, on_step=on_step,
-                            should_stop=self.should_stop, param_updates=param_updates)
+        outcome = self.runner.run(call.skill, call.params, scripted=scripted, on_start=on_start, on_step=on_step,
+                                  should_stop=self.should_stop, param_updates=param_updates)
         self.observer.skill_finished(index, outcome)
         self._log("skill_end", index=index, skill=call.skill, success=outcome.success, message=outcome.message,
                   outcome=outcome.kind.value, steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3),
@@ -112,8 +110,8 @@ class Executor:
             retried = SkillCall(step.skill, step.params)
             if step.note:
                 self._log("recovery", index=index, action=step.note, call=str(retried))
-            outcome = self._run_call(index, retried, 1, scripted=step.scripted,
-                                     previous=failed if step.skill == call.skill else None)
+            after_learned = step.skill == call.skill and failed.policy == "learned"
+            outcome = self._run_call(index, retried, 1, scripted=step.scripted or after_learned)
             if not outcome.success:
                 break
         return outcome

@@ -1,8 +1,9 @@
 """Scheduler node: the `execute_task` action server (skill_stack_interfaces/action/ExecuteTask).
 
-It plans a task in words, runs its skills through the ROS 2 arm backend (hardware.ros), which drives
-whatever publishes the arm's joint states and follows its trajectory commands (the simulated robot of the
-hardware node, or a ros2_control arm), and judges success from the object states on `objects`.
+It plans a task in words, retrieves skills and corrections, and sends each skill attempt to the skill server
+(ExecuteSkill), whose control loop drives the arm; it judges success from the object states on `objects` and
+the arm's joint states, and never commands the arm itself. `~/search` (SearchSkills) retrieves skills by
+meaning (MiniLM + FAISS), which live here, not in the skill server.
 
 One goal at a time: a goal that arrives while another runs is REJECTED (and the rejection is published on
 `status`); queueing would start a motion the operator did not see coming. Cancel stops the arm at once.
@@ -16,6 +17,7 @@ import json
 import threading
 import time
 import traceback
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +39,15 @@ from planners.corrections.runtime import record_correction
 from planners.executor import ExecutionObserver
 from planners.node_config import SchedulerConfig
 from planners.plan import SkillCall, TaskError
+from planners.ros.skill_client import RosSkillRunner
 from planners.scheduler import Scheduler
 from planners.task_result import ErrorCode, TaskResult, check_task_text, classify, params_json, shorten
+from skill_lib.library import SkillLibrary
+from skill_lib.node import skill_info
 from skill_lib.outcome import SkillOutcome
+from skill_lib.skills import default_skills
+
+MAX_QUERY_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class SchedulerNode(Node):
 
         self._action_type, self._status_type = ExecuteTask, TaskStatus
         self.config = declare_config(self, SchedulerConfig)
-        self.arm_config = self.config.control.arm_config()
+        self.arm_config = self.config.link.arm
         self._connect_hardware()
         self._load_memory()
         #: corrections for the task that is running now (None when idle)
@@ -102,22 +110,24 @@ class SchedulerNode(Node):
         self._serve()
 
     def _connect_hardware(self) -> None:
-        """The arm and the world view over ROS, on a callback group of their own so that their states keep
-        arriving while a task blocks another thread."""
+        """The arm (watched, not commanded) and the world view over ROS, on a callback group of their own so
+        that their states keep arriving while a task blocks another thread; the skill server's client."""
         sensors = ReentrantCallbackGroup()
-        self.arm = RosArm(self, self.arm_config, callback_group=sensors)
-        self.world = RosWorldView(self, self.config.control.objects_topic, self.arm_config.state_timeout,
+        self.arm = RosArm(self, self.arm_config, callback_group=sensors, commands=False)
+        self.world = RosWorldView(self, self.config.link.objects_topic, self.arm_config.state_timeout,
                                   callback_group=sensors)
+        self.skill_runner = RosSkillRunner(self, self.config.skill_action, self.config.skill_updates_topic)
 
     def _load_memory(self) -> None:
         """The correction memory (if corrections are on) and the scheduler that plans with it."""
         cfg = self.config
         self.memory = CorrectionMemory.open(cfg.corrections_db or None) if cfg.use_corrections else None
-        if self.memory is not None:
-            # Load the embedding model now, not at a task's first retrieval: loading it mid-task held the
-            # control loop for seconds (the hardware watchdog tripped, feedback stopped).
-            self.memory.embedder.encode(["warm up"])
-        self.scheduler = Scheduler(corrections=self.memory, learned=cfg.control.learned_skills)
+        library = SkillLibrary(default_skills(), index_dir=Path(cfg.index_dir) if cfg.index_dir else None)
+        # Load the embedding model now, not at a task's first retrieval or search: loading takes seconds.
+        library.embedder.encode(["warm up"])
+        self._search_lock = threading.Lock()  # the embedder is not safe to call from several threads at once
+        # policies are the skill server's: it chooses learned or scripted for each attempt
+        self.scheduler = Scheduler(library=library, corrections=self.memory, learned=False)
 
     def _serve(self) -> None:
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""
@@ -128,10 +138,12 @@ class SchedulerNode(Node):
         self._server = ActionServer(self, self._action_type, cfg.action_name, execute_callback=self._execute,
                                     goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
                                     callback_group=ReentrantCallbackGroup())
+        from skill_stack_interfaces.srv import SearchSkills
+        self.create_service(SearchSkills, "~/search", self._on_search, callback_group=ReentrantCallbackGroup())
         self.create_timer(1.0, self._publish_status)
         self._publish_status()
-        self.get_logger().info(f"ready: action {cfg.action_name}, arm on {self.arm_config.joint_states_topic} -> "
-                               f"{self.arm_config.command_topic}")
+        self.get_logger().info(f"ready: action {cfg.action_name}, skills run by {cfg.skill_action}, arm state on "
+                               f"{self.arm_config.joint_states_topic}")
 
     # -- status ---------------------------------------------------------------------------------
     def hardware_ok(self) -> bool:
@@ -168,14 +180,11 @@ class SchedulerNode(Node):
         try:
             result = self._run(goal_handle)
         except SafetyError as err:  # the arm or the world view vanished outside a skill
-            self.arm.stop_motion()
             result = TaskResult(False, f"hardware: {err}", ErrorCode.HARDWARE)
         except Exception as err:  # the node must keep serving: report, log the trace, stay up
             self.get_logger().error(f"task failed with an internal error: {traceback.format_exc()}")
-            self.arm.stop_motion()
             result = TaskResult(False, f"internal error: {type(err).__name__}: {err}", ErrorCode.INTERNAL)
         finally:
-            self.arm.forget_targets()
             self.current_skill = None
         state = self._status_type
         if result.error == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
@@ -212,6 +221,9 @@ class SchedulerNode(Node):
             return TaskResult(False, "hardware not available: no fresh joint states on "
                               f"{self.arm_config.joint_states_topic} or object states; is the hardware node "
                               "(or the robot's controllers and perception) running?", ErrorCode.HARDWARE)
+        if not self.skill_runner.ready(timeout=max(0.0, deadline - time.monotonic())):
+            return TaskResult(False, f"hardware not available: no skill server on {self.config.skill_action}; is "
+                              "the skill_server node running?", ErrorCode.HARDWARE)
         try:
             plan = self.scheduler.plan(task, self.world)
         except TaskError as err:
@@ -234,12 +246,10 @@ class SchedulerNode(Node):
         try:
             report = self.scheduler.execute(plan, self.arm, self.world,
                                             observer=_Feedback(self, goal_handle, len(plan.calls)),
-                                            should_stop=should_stop, live=self._live)
+                                            should_stop=should_stop, live=self._live, runner=self.skill_runner)
         finally:
             self._live = None
         canceled = goal_handle.is_cancel_requested
-        if not report.success:
-            self.arm.stop_motion()
         result = classify(report, canceled=canceled, timed_out=timed_out[0] and not canceled)
         result.notes = list(plan.notes)
         return result
@@ -256,6 +266,22 @@ class SchedulerNode(Node):
             msg.goals = [g for g, _ in result.report.goals]
             msg.goals_hold = [bool(ok) for _, ok in result.report.goals]
         return msg
+
+    # -- search ---------------------------------------------------------------------------------
+    def _on_search(self, request: Any, response: Any) -> Any:
+        query = " ".join(request.query.split())
+        if not query or len(query) > MAX_QUERY_CHARS or not query.isprintable():
+            response.success = False
+            response.message = f"the query must be non-empty plain text of at most {MAX_QUERY_CHARS} characters"
+            return response
+        library = self.scheduler.library
+        k = min(request.k or 3, self.config.max_results, len(library))
+        with self._search_lock:
+            matches = library.search(query, k=k)
+        response.success, response.message = True, f"{len(matches)} skill(s), best first"
+        response.skills = [skill_info(m.skill) for m in matches]
+        response.scores = [float(m.score) for m in matches]
+        return response
 
     # -- corrections ----------------------------------------------------------------------------
     def _on_correction(self, msg: String) -> None:
@@ -296,6 +322,7 @@ class SchedulerNode(Node):
 
     def close(self) -> None:
         self._server.destroy()
+        self.skill_runner.close()
         self.world.close()
         self.arm.close()
 

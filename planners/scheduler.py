@@ -12,6 +12,7 @@ from planners.plan import Plan
 from planners.recording import VideoRecorder
 from planners.corrections.memory.retrieval import CorrectionMemory
 from skill_lib.library import SkillLibrary
+from skill_lib.runner import SkillRunner
 from skill_lib.skills import default_skills
 
 
@@ -44,7 +45,9 @@ class Scheduler:
 
     def execute(self, plan: Plan, arm: ArmInterface, world: WorldView, *, log: EpisodeLog | None = None,
                 recorder: VideoRecorder | None = None, observer: ExecutionObserver | None = None,
-                should_stop: Callable[[], bool] | None = None, live: LiveCorrections | None = None) -> TaskReport:
+                should_stop: Callable[[], bool] | None = None, live: LiveCorrections | None = None,
+                runner: SkillRunner | None = None) -> TaskReport:
+        """Run `plan`; each skill attempt runs on `runner` (default: in this process, on `arm`)."""
         prepare_call = None
         if self.corrections is not None:
             from planners.corrections.runtime import CallCorrector
@@ -56,5 +59,5 @@ class Scheduler:
                 log.write("corrections_retrieved", stage="plan", corrections=[r.summary() for r in retrieved])
                 log.write("corrections_applied", stage="plan", corrections=[a.to_dict() for a in applied])
         executor = Executor(arm, world, self.skills, log=log, recorder=recorder, observer=observer,
-                            should_stop=should_stop, prepare_call=prepare_call, live=live)
+                            should_stop=should_stop, prepare_call=prepare_call, live=live, runner=runner)
         return executor.run(plan)

@@ -1,13 +1,12 @@
-"""Skill server node: the skill library on ROS 2, and the control loop next to the arm.
+"""Skill server node: the skills on ROS 2, and the control loop next to the arm.
 
-`~/catalogue` (skill_stack_interfaces/SkillCatalogue, transient-local): every skill, published once, so a
-late subscriber still gets it. `~/search` (skill_stack_interfaces/SearchSkills): retrieval by meaning
-(MiniLM + FAISS). The embedding model loads on the first search, or at start-up with `preload_model`.
 `execute_skill` (skill_stack_interfaces/action/ExecuteSkill): runs one skill in its control loop on the arm
 (hardware.ros: joint states in, joint trajectories out, every command through the safety filter), with the
 learned policy where one exists and does not decline; one goal at a time (another is rejected), cancel stops
 the arm within a control period. `~/parameter_updates` (std_msgs/String, a JSON object of parameters) changes
-the running skill's parameters inside its loop (an operator's live correction).
+the running skill's parameters inside its loop (an operator's live correction). `~/catalogue`
+(skill_stack_interfaces/SkillCatalogue, transient-local): every skill, published once, so a late subscriber
+still gets it. The process stays small: no language model, index or database (search is the scheduler's).
 Parameters: skill_lib.node_config.SkillServerConfig (`skill_server --help` lists them).
 """
 from __future__ import annotations
@@ -17,7 +16,6 @@ import queue
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -30,39 +28,39 @@ from hardware.ros.backend import RosArm
 from hardware.ros.common import COMMAND_QOS, LATCHED_QOS, declare_config, spin_node
 from hardware.ros.world import RosWorldView
 from skill_lib.learning.policy import with_learned_policies
-from skill_lib.library import SkillLibrary
 from skill_lib.node_config import SkillServerConfig
 from skill_lib.outcome import OutcomeKind, SkillOutcome
-from skill_lib.runner import choose_policy, run_skill
+from skill_lib.runner import LocalSkillRunner
 from skill_lib.skills import default_skills
-from skill_lib.spec import SkillParamError, SkillSpec
-
-MAX_QUERY_CHARS = 500
+from skill_lib.spec import ParamSpec, SkillParamError, SkillSpec
 
 
-def _describe_param(p) -> str:
+def _describe_param(p: ParamSpec) -> str:
     need = "required" if p.required else f"default {p.default!r}"
     return f"{p.name}: {p.kind} ({need}) - {p.doc}"
+
+
+def skill_info(spec: SkillSpec) -> Any:
+    """A skill as a skill_stack_interfaces/SkillInfo message (the catalogue's, and search results')."""
+    from skill_stack_interfaces.msg import SkillInfo
+
+    return SkillInfo(name=spec.name, description=spec.description, phrasings=list(spec.phrasings),
+                     parameters=[_describe_param(p) for p in spec.params])
 
 
 class SkillServerNode(Node):
     def __init__(self, node_name: str = "skill_server", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         from skill_stack_interfaces.msg import SkillCatalogue
-        from skill_stack_interfaces.srv import SearchSkills
 
         self.config = declare_config(self, SkillServerConfig)
-        index_dir = self.config.index_dir
-        self.library = SkillLibrary(default_skills(), index_dir=Path(index_dir) if index_dir else None)
-        self._search_lock = threading.Lock()
+        specs = default_skills()
         catalogue = self.create_publisher(SkillCatalogue, "~/catalogue", LATCHED_QOS)
-        msg = SkillCatalogue(stamp=self.get_clock().now().to_msg(), skills=[self._info(s) for s in self.library])
-        catalogue.publish(msg)
-        self.create_service(SearchSkills, "~/search", self._on_search)
-        if self.config.preload_model:
-            threading.Thread(target=lambda: self.library.embedder, daemon=True).start()
+        catalogue.publish(SkillCatalogue(stamp=self.get_clock().now().to_msg(), skills=[skill_info(s) for s in specs]))
         self._serve_skills()
-        self.get_logger().info(f"{len(self.library)} skills: {', '.join(self.library.names())}")
+        self.get_logger().info(f"{len(specs)} skills: {', '.join(s.name for s in specs)}; action "
+                               f"{self.config.execute_action}, arm on {self.arm_config.joint_states_topic} -> "
+                               f"{self.arm_config.command_topic}")
 
     # -- ExecuteSkill ---------------------------------------------------------------------------
     def _serve_skills(self) -> None:
@@ -70,13 +68,14 @@ class SkillServerNode(Node):
         while a skill's loop blocks another thread), the skills with their learned policies, the action."""
         from skill_stack_interfaces.action import ExecuteSkill
 
-        control = self.config.control
-        self.arm_config = control.arm_config()
+        cfg = self.config
+        self.arm_config = cfg.arm_config()
         sensors = ReentrantCallbackGroup()
         self.arm = RosArm(self, self.arm_config, callback_group=sensors)
-        self.world = RosWorldView(self, control.objects_topic, self.arm_config.state_timeout,
+        self.world = RosWorldView(self, cfg.link.objects_topic, self.arm_config.state_timeout,
                                   callback_group=sensors)
-        self.skills = {s.name: s for s in with_learned_policies(default_skills(), only=set(control.learned_skills))}
+        self.skills = {s.name: s for s in with_learned_policies(default_skills(), only=set(cfg.learned_skills))}
+        self.runner = LocalSkillRunner(self.skills, self.arm, self.world)
         self._busy = threading.Lock()
         #: parameter updates for the running skill, from ~/parameter_updates
         self._updates: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -145,12 +144,7 @@ class SkillServerNode(Node):
         while not self._updates.empty():  # updates meant for an earlier skill
             self._updates.get_nowait()
         self.arm.wait_ready(timeout=self.arm_config.state_timeout)
-        if goal.scripted:
-            policy, fallback = spec.scripted(), None
-        else:
-            policy, fallback = choose_policy(spec, self.world, params)
-        feedback = _SkillFeedback(goal_handle, self._action_type, policy.kind, fallback, self.config.feedback_rate)
-        feedback.send(0, 0.0, params)
+        feedback = _SkillFeedback(goal_handle, self._action_type, self.config.feedback_rate, params)
 
         def param_updates() -> dict[str, Any] | None:
             merged: dict[str, Any] = {}
@@ -164,38 +158,16 @@ class SkillServerNode(Node):
                 self.get_logger().warning(f"parameter update {merged} refused: {err}")
                 return None
             params.update(merged)
-            feedback.send(feedback.step, feedback.progress, params, force=True)
+            feedback.send(feedback.step, feedback.progress, force=True)
             return merged
 
-        outcome = run_skill(spec, params, self.arm, self.world, policy=policy,
-                            on_step=lambda step, progress: feedback.send(step, progress, params),
-                            should_stop=lambda: goal_handle.is_cancel_requested or not goal_handle.is_active,
-                            param_updates=param_updates)
+        outcome = self.runner.run(spec.name, params, scripted=goal.scripted, on_start=feedback.start,
+                                  on_step=feedback.send,
+                                  should_stop=lambda: goal_handle.is_cancel_requested or not goal_handle.is_active,
+                                  param_updates=param_updates)
         if not outcome.success:
             self.arm.stop_motion()
-        return outcome, fallback
-
-    @staticmethod
-    def _info(spec: SkillSpec):
-        from skill_stack_interfaces.msg import SkillInfo
-
-        return SkillInfo(name=spec.name, description=spec.description, phrasings=list(spec.phrasings),
-                         parameters=[_describe_param(p) for p in spec.params])
-
-    def _on_search(self, request, response):
-        query = " ".join(request.query.split())
-        if not query or len(query) > MAX_QUERY_CHARS or not query.isprintable():
-            response.success = False
-            response.message = f"the query must be non-empty plain text of at most {MAX_QUERY_CHARS} characters"
-            return response
-        k = min(request.k or 3, self.config.max_results, len(self.library))
-        with self._search_lock:  # the embedder is not safe to call from several threads at once
-            matches = self.library.search(query, k=k)
-        response.success, response.message = True, f"{len(matches)} skill(s), best first"
-        response.skills = [self._info(m.skill) for m in matches]
-        response.scores = [float(m.score) for m in matches]
-        return response
-
+        return outcome, feedback.fallback or None
 
     def close(self) -> None:
         self._execute_server.destroy()
@@ -204,21 +176,26 @@ class SkillServerNode(Node):
 
 
 class _SkillFeedback:
-    """ExecuteSkill feedback at a bounded rate (always the first message and parameter changes)."""
+    """ExecuteSkill feedback at a bounded rate (always when the policy is chosen and when parameters change)."""
 
-    def __init__(self, goal_handle: Any, action_type: Any, policy: str, fallback: str | None, rate: float) -> None:
-        self.goal_handle, self.action_type = goal_handle, action_type
-        self.policy, self.fallback, self.period = policy, fallback or "", 1.0 / max(rate, 0.1)
+    def __init__(self, goal_handle: Any, action_type: Any, rate: float, params: dict[str, Any]) -> None:
+        self.goal_handle, self.action_type, self.params = goal_handle, action_type, params
+        self.period = 1.0 / max(rate, 0.1)
+        self.policy, self.fallback = "", ""
         self.step, self.progress, self._last = 0, 0.0, float("-inf")
 
-    def send(self, step: int, progress: float, params: dict[str, Any], force: bool = False) -> None:
+    def start(self, policy: str, fallback: str | None) -> None:
+        self.policy, self.fallback = policy, fallback or ""
+        self.send(0, 0.0, force=True)
+
+    def send(self, step: int, progress: float, force: bool = False) -> None:
         self.step, self.progress = step, progress
         now = time.monotonic()
         if force or now - self._last >= self.period:
             self._last = now
             self.goal_handle.publish_feedback(self.action_type.Feedback(
                 step=step, progress=float(progress), policy=self.policy, fallback=self.fallback,
-                params_json=json.dumps(params, default=str)))
+                params_json=json.dumps(self.params, default=str)))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""Parameters of the skill server node (skill_lib.node), and of running skills on an arm over ROS 2, as
-dataclasses: plain Python, importable without ROS."""
+"""Parameters of the skill server node (skill_lib.node), and of a node's link to the arm and the world over
+ROS 2, as dataclasses: plain Python, importable without ROS."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -13,37 +13,31 @@ SCRIPTED_OVER_ROS = ("push",)
 
 
 @dataclass
-class ControlConfig:
-    """Running skills on an arm over ROS 2: the arm, its speed limit, where object states come from, and which
-    skills run their learned policy."""
+class ArmLinkConfig:
+    """The arm and the world over ROS 2: which arm, its topics and pacing, where object states come from."""
 
     #: the arm (robot, topics, pacing): its parameters are documented in RosArmConfig
     arm: RosArmConfig = nested(RosArmConfig)
-    max_joint_velocity: float = documented(1.5, "safety: joint speed limit of commands we send, rad/s")
     objects_topic: str = documented("objects", "skill_stack_interfaces/ObjectStates (simulator truth or "
                                     "perception): success is judged from it")
+
+
+@dataclass
+class SkillServerConfig:
+    """The skill server: the ExecuteSkill action, which runs one skill in a control loop on the arm (live
+    parameter updates on ~/parameter_updates), and the skill catalogue (~/catalogue, latched)."""
+
+    #: the arm and the world the skills run on: documented in ArmLinkConfig
+    link: ArmLinkConfig = nested(ArmLinkConfig)
+    max_joint_velocity: float = documented(1.5, "safety: joint speed limit of commands we send, rad/s")
     learned_skills: list[str] = documented(
         [s.name for s in default_skills() if s.learning is not None and s.name not in SCRIPTED_OVER_ROS],
         "skills that run their learned policy (checkpoints/) where one exists; the others run their scripted "
         "controller. Default: every learnable skill (one with a policy adapter) but push: over ROS (object states "
         "arrive 50-100 ms late) its policy succeeded in 2 of 6 pushes, the scripted one 7 of 8")
+    execute_action: str = documented("execute_skill", "name of the ExecuteSkill action server")
+    feedback_rate: float = documented(10.0, "ExecuteSkill feedback messages per second while a skill runs")
 
     def arm_config(self) -> RosArmConfig:
         """The arm's config with this node's safety limit."""
-        return replace(self.arm, safety={"max_joint_velocity": self.max_joint_velocity})
-
-
-@dataclass
-class SkillServerConfig:
-    """The skill server: the skill catalogue (~/catalogue, latched), retrieval by meaning (~/search), and the
-    ExecuteSkill action, which runs one skill in a control loop on the arm (live parameter updates on
-    ~/parameter_updates)."""
-
-    index_dir: str = documented("", "where the FAISS index is cached; empty: the data directory")
-    max_results: int = documented(10, "most skills one search returns")
-    preload_model: bool = documented(False, "load the embedding model at start-up, not on the first search "
-                                     "(costs ~7 s of CPU at start)")
-    #: the arm and the world the skills run on: documented in ControlConfig
-    control: ControlConfig = nested(ControlConfig)
-    execute_action: str = documented("execute_skill", "name of the ExecuteSkill action server")
-    feedback_rate: float = documented(10.0, "ExecuteSkill feedback messages per second while a skill runs")
+        return replace(self.link.arm, safety={"max_joint_velocity": self.max_joint_velocity})

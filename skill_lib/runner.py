@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,16 +27,11 @@ def apply_action(arm: ArmInterface, action: np.ndarray, yaw: float = 0.0) -> Non
     arm.command_gripper((action[3] + 1.0) / 2.0 * arm.gripper_max_width)
 
 
-def choose_policy(spec: SkillSpec, world: WorldView, params: Mapping[str, Any], *,
-                  previous: SkillOutcome | None = None) -> tuple[Policy, str | None]:
-    """The policy for this attempt, and why the scripted controller runs (None when the learned one does).
-
-    The learned policy runs if the skill's slot is filled, it does not decline the context, and it did not
-    just fail this call (a retry after a learned failure runs the scripted reference controller)."""
+def choose_policy(spec: SkillSpec, world: WorldView, params: Mapping[str, Any]) -> tuple[Policy, str | None]:
+    """The policy for this attempt, and why the scripted controller runs (None when the learned one does):
+    the learned policy runs if the skill's slot is filled and it does not decline the context."""
     if spec.policy is None:
         return spec.scripted(), "no learned policy"
-    if previous is not None and previous.policy == "learned" and not previous.success:
-        return spec.scripted(), f"learned attempt failed: {previous.message}"
     policy = spec.policy()
     try:
         declined = policy.declines(world, params)
@@ -104,3 +100,41 @@ def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: W
     else:
         kind, message = OutcomeKind.TIMED_OUT, "timed out; postcondition failed: " + "; ".join(failed)
     return SkillOutcome(spec.name, bound, kind, message, steps, steps * arm.control_dt, policy.kind, failed)
+
+
+#: called once the policy is chosen, before the first step: (policy kind, why the scripted one runs or None)
+StartHook = Callable[[str, str | None], None]
+
+
+class SkillRunner(ABC):
+    """Runs one skill attempt where the control loop is: in this process (LocalSkillRunner: the CLI, tests,
+    benchmarks) or in the skill server next to the arm (the scheduler node's ExecuteSkill client)."""
+
+    @abstractmethod
+    def run(self, skill: str, params: Mapping[str, Any], *, scripted: bool = False,
+            on_start: StartHook | None = None, on_step: Callable[[int, float], None] | None = None,
+            should_stop: Callable[[], bool] | None = None,
+            param_updates: Callable[[], Mapping[str, Any] | None] | None = None) -> SkillOutcome:
+        """One attempt of `skill`; `scripted` runs the reference controller even where a learned policy exists.
+        The hooks are run_skill's, plus `on_start`."""
+
+
+class LocalSkillRunner(SkillRunner):
+    """The control loop in this process, on `arm` and `world`."""
+
+    def __init__(self, skills: Mapping[str, SkillSpec], arm: ArmInterface, world: WorldView) -> None:
+        self.skills, self.arm, self.world = skills, arm, world
+
+    def run(self, skill: str, params: Mapping[str, Any], *, scripted: bool = False,
+            on_start: StartHook | None = None, on_step: Callable[[int, float], None] | None = None,
+            should_stop: Callable[[], bool] | None = None,
+            param_updates: Callable[[], Mapping[str, Any] | None] | None = None) -> SkillOutcome:
+        spec = self.skills.get(skill)
+        if spec is None:
+            return SkillOutcome(skill, dict(params), OutcomeKind.BAD_PARAMETERS,
+                                f"bad parameters: unknown skill {skill!r}; known: {', '.join(self.skills)}")
+        policy, fallback = (spec.scripted(), None) if scripted else choose_policy(spec, self.world, params)
+        if on_start is not None:
+            on_start(policy.kind, fallback)
+        return run_skill(spec, params, self.arm, self.world, policy=policy, on_step=on_step,
+                         should_stop=should_stop, param_updates=param_updates)

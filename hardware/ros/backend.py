@@ -37,10 +37,16 @@ class HardwareTimeout(SafetyError):
 
 
 class RosArm(ArmInterface):
-    """An arm behind ROS 2 topics, driven from `node` (which must be spinning in another thread)."""
+    """An arm behind ROS 2 topics, driven from `node` (which must be spinning in another thread).
 
-    def __init__(self, node: Node, config: RosArmConfig | None = None, callback_group=None) -> None:
+    With `commands=False` it only watches: it reads joint states (and the hardware's e-stop), `step()` waits a
+    control period for a fresh state, and it has no command publisher, so the node that commands the arm is
+    the one that runs the skills (the skill server), never a node that merely supervises them."""
+
+    def __init__(self, node: Node, config: RosArmConfig | None = None, callback_group=None,
+                 commands: bool = True) -> None:
         self.config = config or RosArmConfig()
+        self.commands = commands
         self.robot_config = load_robot(self.config.robot)
         self.kinematics = Kinematics(self.robot_config)
         self.control_dt = 1.0 / self.config.control_hz
@@ -71,9 +77,9 @@ class RosArm(ArmInterface):
             self._subs.append(node.create_subscription(HardwareStatus, cfg.hardware_status_topic,
                                                        self._on_hardware_status, STATUS_QOS,
                                                        callback_group=callback_group))
-        self._arm_pub = node.create_publisher(JointTrajectory, cfg.command_topic, COMMAND_QOS)
+        self._arm_pub = node.create_publisher(JointTrajectory, cfg.command_topic, COMMAND_QOS) if commands else None
         self._gripper_pub = (node.create_publisher(JointTrajectory, cfg.gripper_command_topic, COMMAND_QOS)
-                             if cfg.gripper_command_topic else None)
+                             if commands and cfg.gripper_command_topic else None)
 
     # -- subscriptions (executor threads) -------------------------------------------------------
     def _on_joint_state(self, msg: JointStateMsg) -> None:
@@ -150,6 +156,8 @@ class RosArm(ArmInterface):
 
     # -- commands (all through self.safety; sent in step()) --------------------------------------
     def _check_remote_estop(self) -> None:
+        if not self.commands:
+            raise SafetyError("this arm is watched, not commanded, from here: skills run in the skill server")
         if self._remote_estop:
             self.safety.stats.rejected += 1
             raise EStopActive("the hardware's e-stop is active: motion refused until it is reset there")
@@ -177,6 +185,8 @@ class RosArm(ArmInterface):
         return self._gripper_target
 
     def _publish(self, arm: np.ndarray | None, gripper: float | None) -> None:
+        if self._arm_pub is None:  # watching only
+            return
         rc, seconds = self.robot_config, self.config.time_from_start
         fingers = [] if gripper is None else [gripper / max(1, len(rc.finger_joints))] * len(rc.finger_joints)
         names, values = [], []

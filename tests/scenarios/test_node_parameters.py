@@ -97,11 +97,11 @@ def test_a_node_declares_every_parameter_with_its_doc_and_the_file_values():
                 for name, value in given.items():
                     expected = "other_arm" if name == "robot" else value
                     assert values[name] == expected, name
-                if executable == "scheduler":
-                    control = filled.control
-                    assert control.arm.robot == "other_arm" and control.arm.time_from_start == given["time_from_start"]
-                    assert control.learned_skills == given["learned_skills"]
-                    assert control.arm_config().safety == {"max_joint_velocity": given["max_joint_velocity"]}
+                if executable == "skill_server":
+                    arm = filled.link.arm
+                    assert arm.robot == "other_arm" and arm.time_from_start == given["time_from_start"]
+                    assert filled.learned_skills == given["learned_skills"]
+                    assert filled.arm_config().safety == {"max_joint_velocity": given["max_joint_velocity"]}
                 if executable == "hardware_node":
                     assert filled.options.robot == "other_arm" and filled.camera_rate == given["camera_rate"]
             finally:

@@ -1,7 +1,7 @@
 """The simulated robot graph, launched from launch/sim.launch.yaml as separate processes, driven over
 real rclpy from this process: tasks, feedback, bad goals, busy rejection, cancel, e-stop, watchdog,
-corrections, the skill server, and a killed hardware node. Tests run in file order on one graph; the
-last one kills the hardware node."""
+corrections, the skill catalogue and search, which node commands the arm, and a killed hardware node. Tests
+run in file order on one graph; the last one kills the hardware node."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,7 @@ pytestmark = [requires_ros, pytest.mark.slow]
 
 INVALID, HARDWARE, CANCELED = 1, 5, 4  # ExecuteTask.Result error codes
 STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED = 4, 5, 6  # action_msgs/GoalStatus
-STATE_TIMEOUT = 2.0  # the scheduler's, s (slack_config)
+STATE_TIMEOUT = 2.0  # the skill server's and the scheduler's, s (slack_config)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +44,12 @@ def graph(tmp_path_factory):
 
 
 def slack_config(folder: Path) -> Path:
-    """config/sim.yaml with the scheduler's state timeout at STATE_TIMEOUT instead of 1 s: on a loaded 2-core CI machine
+    """config/sim.yaml with the state timeouts at STATE_TIMEOUT instead of 1 s: on a loaded 2-core CI machine
     (three nodes, physics, the test) a starved node once went 1 s without joint states mid-task, and the task
     ended before the cancel it was there for. The last test still checks that a dead arm is noticed."""
     config = yaml.safe_load((REPO / "config/sim.yaml").read_text())
-    config["/**/scheduler"]["ros__parameters"]["state_timeout"] = STATE_TIMEOUT
+    for node in ("/**/skill_server", "/**/scheduler"):
+        config[node]["ros__parameters"]["state_timeout"] = STATE_TIMEOUT
     path = folder / "sim.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -90,6 +91,13 @@ def test_task_succeeds_with_feedback_for_every_skill_and_the_simulator_agrees(gr
     assert abs(blue.pose.position.y - green.pose.position.y) < green.half_extents.y
     assert abs((blue.pose.position.z - blue.half_extents.z) - (green.pose.position.z + green.half_extents.z)) < 0.015
     assert "green_cube" in blue.touching and "gripper" not in blue.touching
+
+
+def test_only_the_skill_server_commands_the_arm(graph):
+    _, client = graph
+    node = client.spinner.node
+    publishers = wait_for(lambda: node.get_publishers_info_by_topic("/joint_trajectory"), 10, "command publishers")
+    assert {p.node_name for p in publishers} == {"skill_server"}
 
 
 def test_second_goal_is_rejected_while_busy_and_cancel_stops_the_arm(graph):
@@ -167,7 +175,7 @@ def test_corrections_reach_the_scheduler_and_are_acknowledged(graph):
     assert bad.correction_ack.startswith("not understood")
 
 
-def test_skill_server_catalogue_and_search(graph):
+def test_skill_server_catalogue_and_scheduler_search(graph):
     from skill_stack_interfaces.msg import SkillCatalogue
     from skill_stack_interfaces.srv import SearchSkills
 
@@ -179,7 +187,7 @@ def test_skill_server_catalogue_and_search(graph):
     node.create_subscription(SkillCatalogue, "/skill_server/catalogue", catalogues.append, LATCHED_QOS)
     wait_for(lambda: catalogues, 10, "catalogue (transient-local)")
     assert {"pick", "place", "push"} <= {s.name for s in catalogues[0].skills}
-    search = node.create_client(SearchSkills, "/skill_server/search")
+    search = node.create_client(SearchSkills, "/scheduler/search")
     assert search.wait_for_service(timeout_sec=10)
     response = client.spinner.result(search.call_async(SearchSkills.Request(query="shove the block", k=2)), 60,
                                      "search")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,18 @@ def test_pick_and_place_run_in_the_skill_server_and_the_simulator_agrees(graph):
     time.sleep(0.3)
     cube, tray = client.position("red_cube"), client.position("tray")
     assert np.all(np.abs(cube[:2] - tray[:2]) < 0.1) and cube[2] < 0.06  # in the tray, on its floor
+
+
+def test_the_skill_server_process_has_no_language_model_index_or_database(graph):
+    launched, _ = graph
+    pid = launched.pid_of("skill_server")
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    # the compiled parts of FAISS, the tokenizers of sentence-transformers, and SQLite
+    loaded = [lib for lib in ("faiss", "tokenizers", "_sqlite3") if lib in maps]
+    assert not loaded, loaded
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+    print(f"skill server resident memory: {rss / 1024:.0f} MB")
 
 
 def test_bad_goals_fail_cleanly_and_the_server_keeps_serving(graph):
