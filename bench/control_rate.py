@@ -5,6 +5,10 @@ Measures, over the same number of control steps (one step = physics_hz / control
   * joint commands through the safety filter (limits, velocity bound, workspace check by FK) + physics;
   * the Cartesian controller: safety (workspace, step limit) + IK + joint safety + physics,
     plus the time of each part alone (IK, joint filter);
+  * side by side with panda-gym (if installed: pip install -e '.[bench]'): our policy step (a random
+    [dx, dy, dz, gripper] action through apply_action, then physics; each part timed) and panda-gym's
+    PandaPickAndPlace-v3 env.step, interleaved in blocks so that load from other processes hits both
+    alike; it prints both rates and the ratios, which are what to compare across runs (rates are noisy);
   * camera frame time at 320x240 (TinyRenderer, CPU).
 The real-time factor is control steps per second divided by the control rate (20 Hz by default).
 
@@ -105,37 +109,62 @@ def bench_camera(arm: PyBulletArm, frames: int) -> list[float]:
     return times
 
 
-def bench_panda_gym(steps: int, seed: int) -> tuple[float, str] | None:
-    """The reference: panda-gym's PandaPickAndPlace-v3 env.step with random actions (same PyBullet,
-    same Panda, end-effector deltas + gripper: the same kind of control step as ours)."""
+#: control steps per block of the side-by-side comparison; each side runs one block in turn
+SIDE_BY_SIDE_BLOCK = 100
+
+
+def ours_per_step(arm: PyBulletArm) -> str:
+    """What one of our policy steps does, for the printout (the figures come from the arm)."""
+    return (f"apply_action: command_ee (safety: NaN, e-stop, workspace box, {arm.safety.config.max_ee_step * 100:.0f}"
+            f" cm step limit; IK, 60 iterations with joint limits and rest-pose null space; joint safety: limits, "
+            f"velocity bound, workspace check by FK) + command_gripper (safety), then {arm._substeps} physics "
+            f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated); "
+            f"Panda + table + {len(arm.scene.objects)} objects")
+
+
+def bench_side_by_side(arm: PyBulletArm, steps: int, seed: int,
+                       rng: np.random.Generator) -> tuple[float, float, float, str] | None:
+    """Seconds for `steps` of: our policy step's command (apply_action), its physics (arm.step), and
+    panda-gym's PandaPickAndPlace-v3 env.step with random actions (same PyBullet, same Panda, end-effector
+    deltas + gripper: the same kind of control step). Interleaved in blocks, so the ratios are measured
+    under the same load. Only env.step is timed (not the resets at panda-gym's 50-step time limit)."""
     try:
         import gymnasium as gym
         import panda_gym  # noqa: F401  (registers the environments)
     except ImportError:
         return None
+    from skill_lib.runner import apply_action
     env = gym.make("PandaPickAndPlace-v3")
     env.reset(seed=seed)
     env.action_space.seed(seed)
-    start = time.perf_counter()
-    for _ in range(steps):
-        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            env.reset()
-    elapsed = time.perf_counter() - start
+    command = physics = reference = 0.0
+    done = 0
+    while done < steps:
+        n = min(SIDE_BY_SIDE_BLOCK, steps - done)
+        for _ in range(n):
+            action = rng.uniform(-1, 1, size=4)
+            start = time.perf_counter()
+            apply_action(arm, action)
+            mid = time.perf_counter()
+            arm.step()  # physics of a moving arm: dearer than the no-command row's arm at rest
+            physics += time.perf_counter() - mid
+            command += mid - start
+        for _ in range(n):
+            action = env.action_space.sample()
+            start = time.perf_counter()
+            _, _, terminated, truncated, _ = env.step(action)
+            reference += time.perf_counter() - start
+            if terminated or truncated:
+                env.reset()
+        done += n
     sim = env.unwrapped.sim
-    info = f"{1 / sim.timestep:.0f} Hz physics, {sim.n_substeps} substeps/step"
+    bodies = sim.physics_client.getNumBodies()
+    info = (f"clip action, IK (PyBullet defaults: up to 20 iterations, stops at 1e-4 m, no joint limits), "
+            f"motor targets, then {sim.n_substeps} physics substeps at {1 / sim.timestep:.0f} Hz "
+            f"({1e3 * sim.n_substeps * sim.timestep:.0f} ms simulated); Panda + {bodies - 1} bodies (plane, table, "
+            f"cube, target ghost); observation, reward; no safety filter")
     env.close()
-    return elapsed, info
-
-
-def bench_policy_actions(arm: PyBulletArm, steps: int, rng: np.random.Generator) -> float:
-    """Our equivalent of env.step: a random [dx, dy, dz, gripper] action through apply_action."""
-    from skill_lib.runner import apply_action
-    start = time.perf_counter()
-    for _ in range(steps):
-        apply_action(arm, rng.uniform(-1, 1, size=4))
-        arm.step()
-    return time.perf_counter() - start
+    return command, physics, reference, info
 
 
 def main() -> None:
@@ -147,7 +176,8 @@ def main() -> None:
 
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, python {platform.python_version()}, pybullet API {pb.getAPIVersion()}")
-    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, "
+          f"load average {os.getloadavg()[0]:.2f} (other processes share the CPUs: compare ratios, not rates)")
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     arm = PyBulletArm(PyBulletConfig(seed=args.seed))
@@ -180,15 +210,23 @@ def main() -> None:
         print(rate_line("  IK alone (calculateInverseKinematics)", args.steps, ik, "calls"))
         print(f"  {'steps clamped by the safety filter':<46} {arm.safety.stats.clamped - stats_before:10d}")
 
-        total = bench_policy_actions(arm, args.steps, rng)
-        print("random policy actions [dx, dy, dz, gripper] (apply_action: safety + IK) + physics")
-        print(rate_line("control step", args.steps, total, "steps", hz))
-        reference = bench_panda_gym(args.steps, args.seed)
-        if reference is None:
+        print("side by side, interleaved in blocks of "
+              f"{SIDE_BY_SIDE_BLOCK} steps: random policy actions [dx, dy, dz, gripper]")
+        print(f"  ours, per step: {ours_per_step(arm)}")
+        side = bench_side_by_side(arm, args.steps, args.seed, rng)
+        if side is None:
             print("  reference panda-gym not installed (pip install -e '.[bench]')")
         else:
-            print(f"reference: panda-gym PandaPickAndPlace-v3 env.step, random actions ({reference[1]})")
-            print(rate_line("env.step", args.steps, reference[0], "steps", 25))
+            command, physics, reference, info = side
+            ours = command + physics
+            print(f"  panda-gym PandaPickAndPlace-v3, per env.step: {info}")
+            print(rate_line("ours: policy step (safety + IK + physics)", args.steps, ours, "steps", hz))
+            print(rate_line("  of which apply_action (safety + IK)", args.steps, command, "calls"))
+            print(rate_line("  of which physics (arm.step)", args.steps, physics, "calls"))
+            print(rate_line("panda-gym env.step", args.steps, reference, "steps", 25))
+            print(f"  {'ratio ours / panda-gym (steps/s)':<46} {reference / ours:10.2f}x")
+            print(f"  {'  with a free command (physics alone)':<46} {reference / physics:10.2f}x")
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
         times = bench_camera(arm, args.frames)
         ms = sorted(1e3 * t for t in times)

@@ -54,15 +54,15 @@ class Kinematics:
         self.upper = np.array([info[j][9] for j in self._arm])
 
     def _set(self, q: Sequence[float], fingers: Sequence[float] | None = None) -> None:
-        for j, v in zip(self._arm, q):
-            pb.resetJointState(self._body, j, float(v), physicsClientId=self._client)
-        for j, v in zip(self._fingers, fingers or ()):
-            pb.resetJointState(self._body, j, float(v), physicsClientId=self._client)
+        # one round trip for every joint (a resetJointState each costs 3x more per FK); same positions set
+        pairs = [*zip(self._arm, q), *zip(self._fingers, fingers or ())]
+        pb.resetJointStatesMultiDof(self._body, [j for j, _ in pairs], [[float(v)] for _, v in pairs],
+                                    physicsClientId=self._client)
 
     def tcp_pose(self, q: Sequence[float]) -> Pose:
         self._set(q)
         s = pb.getLinkState(self._body, self._tcp, computeForwardKinematics=True, physicsClientId=self._client)
-        return Pose(np.array(s[4]), np.array(s[5]))
+        return Pose(self.robot.tcp_from_link(s[4], s[5]), np.array(s[5]))  # an offset tcp (the xArm's)
 
     def tcp_position(self, q: Sequence[float]) -> np.ndarray:
         return self.tcp_pose(q).position
@@ -72,7 +72,8 @@ class Kinematics:
         """Arm joint positions that put the tool at `position`/`orientation`, starting from `q`."""
         self._set(q, fingers)
         solution = pb.calculateInverseKinematics(
-            self._body, self._tcp, list(map(float, position)), list(map(float, orientation)),
+            self._body, self._tcp, self.robot.link_from_tcp(position, orientation).tolist(),
+            list(map(float, orientation)),
             lowerLimits=self._ik_lower, upperLimits=self._ik_upper, jointRanges=self._ik_ranges,
             restPoses=self._ik_rest, maxNumIterations=60, residualThreshold=1e-5, physicsClientId=self._client)
         return np.asarray(solution[: len(self._arm)])

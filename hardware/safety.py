@@ -50,11 +50,25 @@ class SafetyStats:
     workspace_limited: int = 0
 
 
+# The filter runs on every command of a 20 Hz-or-faster loop, on 3- and 7-vectors, where numpy's Python-level
+# wrappers (np.allclose, np.clip, np.all) cost more than the arithmetic. The helpers below do the same
+# arithmetic with bare ufuncs, so every result is bit-identical to the wrapped form.
+
 def _finite(values: Sequence[float], what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).reshape(-1)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise SafetyError(f"rejected {what}: contains NaN or inf ({arr.tolist()})")
     return arr
+
+
+def _allclose(a: np.ndarray, b: np.ndarray) -> bool:
+    """np.allclose(a, b) with its default tolerances, for finite arrays of one shape."""
+    return bool((np.abs(a - b) <= 1e-8 + 1e-5 * np.abs(b)).all())
+
+
+def _clip(x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """np.clip(x, lower, upper) for finite x (the same min(max()) it computes)."""
+    return np.minimum(np.maximum(x, lower), upper)
 
 
 @dataclass
@@ -80,6 +94,8 @@ class SafetyFilter:
                 or not np.all(np.isfinite(self._ws_min) & np.isfinite(self._ws_max))
                 or np.any(self._ws_min >= self._ws_max)):
             raise ValueError("SafetyConfig workspace box is inconsistent (3 values each, min below max)")
+        # the box with in_workspace's tolerance, computed once (same values as computing it per call)
+        self._ws_lo, self._ws_hi = self._ws_min - 1e-9, self._ws_max + 1e-9
         positive = {"max_joint_velocity": cfg.max_joint_velocity, "max_ee_step": cfg.max_ee_step,
                     "gripper_max_width": cfg.gripper_max_width, "watchdog_timeout": cfg.watchdog_timeout,
                     "control_dt": self.control_dt}
@@ -107,26 +123,33 @@ class SafetyFilter:
 
     # -- commands -----------------------------------------------------------------------------
     def in_workspace(self, tcp: np.ndarray) -> bool:
-        return bool(np.all(tcp >= self._ws_min - 1e-9) and np.all(tcp <= self._ws_max + 1e-9))
+        """The tool centre point is inside the box (1 nm tolerance); NaN is outside."""
+        tcp = np.asarray(tcp, float)
+        return bool((tcp >= self._ws_lo).all() and (tcp <= self._ws_hi).all())
 
     def clamp_to_workspace(self, position: Sequence[float]) -> np.ndarray:
+        return _clip(self._cartesian(position), self._ws_min, self._ws_max)
+
+    @staticmethod
+    def _cartesian(position: Sequence[float]) -> np.ndarray:
         pos = _finite(position, "Cartesian target")
         if pos.shape != (3,):
             raise SafetyError(f"rejected Cartesian target: expected 3 values, got {pos.shape[0]}")
-        return np.clip(pos, self._ws_min, self._ws_max)
+        return pos
 
     def filter_ee_target(self, target: Sequence[float], current: np.ndarray) -> np.ndarray:
         """Workspace clamp plus per-step travel limit for a tool-centre-point target."""
         self._check_estop()
         try:
-            goal = self.clamp_to_workspace(target)
+            requested = self._cartesian(target)
         except SafetyError:
             self.stats.rejected += 1
             raise
-        if not np.allclose(goal, np.asarray(target, float)):
+        goal = _clip(requested, self._ws_min, self._ws_max)
+        if not _allclose(goal, requested):
             self.stats.workspace_limited += 1  # the request pointed outside the box
         delta = goal - current
-        dist = float(np.linalg.norm(delta))
+        dist = math.sqrt(delta.dot(delta))  # what np.linalg.norm computes for a vector
         if dist > self.config.max_ee_step:
             self.stats.clamped += 1
             goal = current + delta * (self.config.max_ee_step / dist)
@@ -152,16 +175,16 @@ class SafetyFilter:
         if q.shape != self._lower.shape:
             self.stats.rejected += 1
             raise SafetyError(f"rejected joint target: expected {self._lower.size} values, got {q.size}")
-        clamped = np.clip(q, self._lower, self._upper)
+        clamped = _clip(q, self._lower, self._upper)
         max_step = self.config.max_joint_velocity * self.control_dt
         # Scale the whole step (not each joint on its own) so the motion keeps its direction in
         # joint space; clipping joints one by one bends the path an IK target asked for.
         step = clamped - current
-        biggest = float(np.max(np.abs(step), initial=0.0))
+        biggest = float(np.abs(step).max(initial=0.0))
         if biggest > max_step:
             step = step * (max_step / biggest)
         clamped = current + step
-        if not np.allclose(clamped, q):
+        if not _allclose(clamped, q):
             self.stats.clamped += 1
         if self.in_workspace(tcp_of(clamped)):
             return clamped
