@@ -64,7 +64,7 @@ class HardwareNode(LifecycleNode):
         except (ValueError, OSError) as err:  # bad backend, robot or scene: stay unconfigured, say why
             self._report(f"configure failed: {err}", error=True)
             return TransitionCallbackReturn.FAILURE
-        rc = self.backend.robot_config
+        rc = self._robot = self.backend.robot_config
         self._arm_joints = tuple(rc.arm_joints) if rc else tuple(self.backend.joint_state().names)
         self._finger_joints = tuple(rc.finger_joints) if rc else ()
         self._pubs = {
@@ -156,13 +156,14 @@ class HardwareNode(LifecycleNode):
 
     def _joint_state_msg(self, stamp) -> JointStateMsg:
         state = self.backend.joint_state()
-        n = len(self._finger_joints)
-        finger = [self.backend.gripper_width() / n] * n if n else []
+        # joint positions as the robot reports them (a linkage gripper's are angles, not widths)
+        robot, width = self._robot, self.backend.gripper_width()
+        finger = robot.finger_targets(width) if robot is not None and self._finger_joints else []
         msg = JointStateMsg()
         msg.header.stamp = stamp
         msg.name = [*self._arm_joints, *self._finger_joints]
         msg.position = [*map(float, state.positions), *finger]
-        msg.velocity = [*map(float, state.velocities), *([0.0] * n)]
+        msg.velocity = [*map(float, state.velocities), *([0.0] * len(finger))]
         return msg
 
     def _objects_msg(self, stamp):
@@ -201,8 +202,9 @@ class HardwareNode(LifecycleNode):
                 q = [target.get(n, float(current[i])) for i, n in enumerate(self._arm_joints)]
                 self.backend.command_joints(q)
             fingers = [target[n] for n in self._finger_joints if n in target]
-            if fingers:
-                self.backend.command_gripper(sum(fingers) / len(fingers) * len(self._finger_joints))
+            if fingers and self._robot is not None:
+                given = sum(fingers) / len(fingers)  # a finger left out moves like the ones given
+                self.backend.command_gripper(self._robot.width_of([target.get(n, given) for n in self._finger_joints]))
         except (ValueError, SafetyError) as err:
             self._rejected += 1
             self.get_logger().warning(f"command rejected: {err}", throttle_duration_sec=1.0)

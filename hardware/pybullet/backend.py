@@ -38,6 +38,7 @@ class PyBulletArm(ArmInterface, WorldView):
         self._client = pb.connect(pb.GUI if self.config.gui else pb.DIRECT)
         self._kin_client = pb.connect(pb.DIRECT)
         self.sim_time = 0.0
+        self._tool_down_last: tuple[float, np.ndarray] | None = None  # (yaw, quaternion) of the last tool_down
         try:
             self._build_world()
         except Exception:
@@ -64,6 +65,7 @@ class PyBulletArm(ArmInterface, WorldView):
         links = {pb.getJointInfo(self._robot, j, physicsClientId=c)[12].decode(): j for j in joints.values()}
         self._arm = [joints[n] for n in rc.arm_joints]
         self._fingers = [joints[n] for n in rc.finger_joints]
+        self._pads = [links[n] for n in rc.finger_links] or self._fingers  # what must touch a grasped object
         self._tcp = links[rc.tcp_link]
         # IK wants limits for every movable joint, in index order.
         self._movable = [j for j in joints.values()
@@ -78,16 +80,22 @@ class PyBulletArm(ArmInterface, WorldView):
         self.safety = SafetyFilter(self.config.safety_config(lower, upper, rc.gripper_max_width), self.control_dt)
         for f in self._fingers:
             pb.changeDynamics(self._robot, f, lateralFriction=1.5, spinningFriction=0.002, physicsClientId=c)
-        if len(self._fingers) == 2:
-            # The real hand drives both fingers from one mechanism. Two independent finger motors
-            # let finger-object-finger float sideways as a unit (the object wandered ~1 cm in hand).
-            gear = pb.createConstraint(self._robot, self._fingers[0], self._robot, self._fingers[1],
+        for follower in self._fingers[1:]:
+            # The real hand drives all finger joints from one mechanism (a linkage's <mimic> joints, which
+            # PyBullet ignores). Independent finger motors let finger-object-finger float sideways as a unit
+            # (the object wandered ~1 cm in hand). Ratio -1: the follower takes the drive's position.
+            gear = pb.createConstraint(self._robot, self._fingers[0], self._robot, follower,
                                        pb.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0], physicsClientId=c)
             pb.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=50, physicsClientId=c)
+        # A linkage gripper is motor-driven at its drive alone: followers' own motors fought the gears, and with
+        # them (or the xArm's drive above ~1.5 N m) the gears lost to the contact: the pads tilted and pinched.
+        self._finger_motors = self._fingers[:1] if rc.gripper_width_map else self._fingers
+        for f in self._fingers[len(self._finger_motors):]:
+            pb.setJointMotorControl2(self._robot, f, pb.VELOCITY_CONTROL, force=0.0, physicsClientId=c)
         for j, q in zip(self._arm, rc.home):
             pb.resetJointState(self._robot, j, q, physicsClientId=c)
-        for f in self._fingers:
-            pb.resetJointState(self._robot, f, rc.gripper_max_width / 2, physicsClientId=c)
+        for f, q in zip(self._fingers, rc.finger_targets(rc.gripper_max_width)):
+            pb.resetJointState(self._robot, f, q, physicsClientId=c)
         self._arm_target = np.array(rc.home, float)
         self._gripper_target = rc.gripper_max_width
         self._apply_targets()
@@ -138,29 +146,38 @@ class PyBulletArm(ArmInterface, WorldView):
         return JointState(self.robot_config.arm_joints, np.array([s[0] for s in states]),
                           np.array([s[1] for s in states]))
 
+    def _arm_positions(self) -> np.ndarray:
+        """Arm joint positions now (what the safety filter steps from), read fresh on every command."""
+        return np.array([s[0] for s in pb.getJointStates(self._robot, self._arm, physicsClientId=self._client)])
+
     def ee_pose(self) -> Pose:
         s = pb.getLinkState(self._robot, self._tcp, computeForwardKinematics=True, physicsClientId=self._client)
-        return Pose(np.array(s[4]), np.array(s[5]))
+        return Pose(self.robot_config.tcp_from_link(s[4], s[5]), np.array(s[5]))
 
     def gripper_width(self) -> float:
         states = pb.getJointStates(self._robot, self._fingers, physicsClientId=self._client)
-        return float(sum(s[0] for s in states))
+        return self.robot_config.width_of([s[0] for s in states])
 
     def tool_down(self, yaw: float = 0.0) -> np.ndarray:
-        r, p, _ = self.robot_config.tool_down_rpy
-        return np.array(pb.getQuaternionFromEuler([r, p, yaw]))
+        # a skill asks for the same yaw every step: keep the last quaternion (a copy out: callers may mutate it)
+        cached = self._tool_down_last
+        if cached is None or cached[0] != yaw:
+            r, p, _ = self.robot_config.tool_down_rpy
+            cached = self._tool_down_last = (yaw, np.array(pb.getQuaternionFromEuler([r, p, yaw])))
+        return cached[1].copy()
 
     def _tcp_of(self, q: np.ndarray) -> np.ndarray:
-        for j, v in zip(self._arm, q):
-            pb.resetJointState(self._kin_robot, j, float(v), physicsClientId=self._kin_client)
+        # one round trip for all joints (7 resetJointState calls cost 3x more); same positions, same FK bits
+        pb.resetJointStatesMultiDof(self._kin_robot, self._arm, [[v] for v in np.asarray(q, float).tolist()],
+                                    physicsClientId=self._kin_client)
         s = pb.getLinkState(self._kin_robot, self._tcp, computeForwardKinematics=True,
                             physicsClientId=self._kin_client)
-        return np.array(s[4])
+        return self.robot_config.tcp_from_link(s[4], s[5])
 
     # -- commands (all through self.safety) -----------------------------------------------------
     def command_joints(self, positions: Sequence[float]) -> np.ndarray:
-        self._arm_target = self.safety.filter_joint_target(positions, self.joint_state().positions, self._tcp_of)
-        self._apply_targets()
+        self._arm_target = self.safety.filter_joint_target(positions, self._arm_positions(), self._tcp_of)
+        self._apply_arm_target()  # the finger motors keep their target: no need to send it again
         return self._arm_target.copy()
 
     def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
@@ -169,8 +186,9 @@ class PyBulletArm(ArmInterface, WorldView):
         if orn.shape != (4,) or not np.all(np.isfinite(orn)) or np.linalg.norm(orn) < 1e-6:
             self.safety.stats.rejected += 1
             raise SafetyError(f"rejected orientation: {orn.tolist()}")
+        orn = orn / np.linalg.norm(orn)
         q = pb.calculateInverseKinematics(
-            self._robot, self._tcp, goal.tolist(), (orn / np.linalg.norm(orn)).tolist(),
+            self._robot, self._tcp, self.robot_config.link_from_tcp(goal, orn).tolist(), orn.tolist(),
             lowerLimits=self._ik_lower, upperLimits=self._ik_upper, jointRanges=self._ik_ranges,
             restPoses=self._ik_rest, maxNumIterations=60, residualThreshold=1e-5,
             physicsClientId=self._client)
@@ -181,16 +199,20 @@ class PyBulletArm(ArmInterface, WorldView):
         self._apply_targets()
         return self._gripper_target
 
-    def _apply_targets(self) -> None:
-        c, rc = self._client, self.robot_config
+    def _apply_arm_target(self) -> None:
         pb.setJointMotorControlArray(self._robot, self._arm, pb.POSITION_CONTROL,
                                      targetPositions=self._arm_target.tolist(),
-                                     forces=[rc.max_joint_force] * len(self._arm), physicsClientId=c)
+                                     forces=[self.robot_config.max_joint_force] * len(self._arm),
+                                     physicsClientId=self._client)
+
+    def _apply_targets(self) -> None:
+        c, rc = self._client, self.robot_config
+        self._apply_arm_target()
         if self._fingers:
-            half = self._gripper_target / 2
-            pb.setJointMotorControlArray(self._robot, self._fingers, pb.POSITION_CONTROL,
-                                         targetPositions=[half] * len(self._fingers),
-                                         forces=[rc.max_finger_force] * len(self._fingers), physicsClientId=c)
+            motors = self._finger_motors
+            pb.setJointMotorControlArray(self._robot, motors, pb.POSITION_CONTROL,
+                                         targetPositions=rc.finger_targets(self._gripper_target)[: len(motors)],
+                                         forces=[rc.max_finger_force] * len(motors), physicsClientId=c)
 
     def step(self) -> None:
         for _ in range(self._substeps):
@@ -276,7 +298,7 @@ class PyBulletArm(ArmInterface, WorldView):
         """Both fingers touch the object."""
         body = self._body(name)
         touching = {pt[3] for pt in pb.getContactPoints(self._robot, body, physicsClientId=self._client)}
-        return all(f in touching for f in self._fingers)
+        return all(f in touching for f in self._pads)
 
     def set_object_pose(self, name: str, position: Sequence[float], yaw: float = 0.0) -> None:
         """Move an object (scene set-up in tests and benchmarks; not a robot command)."""
@@ -289,8 +311,8 @@ class PyBulletArm(ArmInterface, WorldView):
         rc, c = self.robot_config, self._client
         for j, q in zip(self._arm, rc.home):
             pb.resetJointState(self._robot, j, q, 0.0, physicsClientId=c)
-        for f in self._fingers:
-            pb.resetJointState(self._robot, f, rc.gripper_max_width / 2, 0.0, physicsClientId=c)
+        for f, q in zip(self._fingers, rc.finger_targets(rc.gripper_max_width)):
+            pb.resetJointState(self._robot, f, q, 0.0, physicsClientId=c)
         self._arm_target = np.array(rc.home, float)
         self._gripper_target = rc.gripper_max_width
         self.safety.reset_estop()

@@ -137,7 +137,7 @@ class RosArm(ArmInterface):
 
     def gripper_width(self) -> float:
         self._arm_positions()  # raises if the state is stale
-        return float(sum(self._finger_positions()))
+        return self.robot_config.width_of(self._finger_positions())
 
     def ee_pose(self) -> Pose:
         return self.kinematics.tcp_pose(self._arm_positions())
@@ -188,7 +188,7 @@ class RosArm(ArmInterface):
         if self._arm_pub is None:  # watching only
             return
         rc, seconds = self.robot_config, self.config.time_from_start
-        fingers = [] if gripper is None else [gripper / max(1, len(rc.finger_joints))] * len(rc.finger_joints)
+        fingers = [] if gripper is None or not rc.finger_joints else rc.finger_targets(gripper)
         names, values = [], []
         if arm is not None:
             names, values = list(rc.arm_joints), list(arm)
@@ -224,7 +224,7 @@ class RosArm(ArmInterface):
             q = self._arm_positions()
         except HardwareTimeout:
             return
-        self._arm_target, self._gripper_target = q, float(sum(self._finger_positions()))
+        self._arm_target, self._gripper_target = q, self.robot_config.width_of(self._finger_positions())
         self._publish(self._arm_target, self._gripper_target)
 
     def estop(self) -> None:
