@@ -89,6 +89,27 @@ class LaunchedGraph:
         self._file.close()
 
 
+def graph_with_client(launch_args: list[str], folder: Path, make_client: Callable[[Spinner], object],
+                      wait_ready: Callable[[object], None]):
+    """For a module fixture (`yield from`): the sim graph launched with `launch_args` and a client in its domain,
+    ready, then both torn down. A graph that does not come up fails with its log."""
+    domain = domain_id()
+    launched = LaunchedGraph("launch/sim.launch.yaml", launch_args, domain, folder / "launch.log")
+    spinner = None
+    try:
+        spinner = Spinner(domain)
+        client = make_client(spinner)
+        try:
+            wait_ready(client)
+        except TimeoutError as err:
+            raise AssertionError(f"{err}\n{launched.output()}") from None
+        yield launched, client
+    finally:
+        if spinner is not None:
+            spinner.close()
+        launched.stop()
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

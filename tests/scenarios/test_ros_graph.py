@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from ros_helpers import REPO, LaunchedGraph, Spinner, domain_id, requires_ros, wait_for
+from ros_helpers import REPO, graph_with_client, requires_ros, wait_for
 
 pytestmark = [requires_ros, pytest.mark.slow]
 
@@ -23,24 +23,11 @@ STATE_TIMEOUT = 2.0  # the skill server's and the scheduler's, s (slack_config)
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
-    domain = domain_id()
+    from ros_client import RobotClient
+
     folder = tmp_path_factory.mktemp("ros_graph")
-    launched = LaunchedGraph("launch/sim.launch.yaml", ["seed:=1", f"config:={slack_config(folder)}"], domain,
-                             folder / "launch.log")
-    spinner = None
-    try:
-        from ros_client import RobotClient
-        spinner = Spinner(domain)
-        client = RobotClient(spinner)
-        try:
-            client.wait_ready(60.0)
-        except TimeoutError as err:
-            raise AssertionError(f"{err}\n{launched.output()}") from None
-        yield launched, client
-    finally:
-        if spinner is not None:
-            spinner.close()
-        launched.stop()
+    yield from graph_with_client(["seed:=1", f"config:={slack_config(folder)}"], folder, RobotClient,
+                                 lambda client: client.wait_ready(60.0))
 
 
 def slack_config(folder: Path) -> Path:

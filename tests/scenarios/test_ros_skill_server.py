@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import LaunchedGraph, Spinner, domain_id, requires_ros, wait_for
+from ros_helpers import Spinner, graph_with_client, requires_ros, wait_for
 
 pytestmark = [requires_ros, pytest.mark.slow]
 
@@ -67,23 +67,11 @@ class SkillClient:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
-    domain = domain_id()
-    folder = tmp_path_factory.mktemp("skill_server")
-    launched = LaunchedGraph("launch/sim.launch.yaml", ["seed:=2"], domain, folder / "launch.log")
-    spinner = None
-    try:
-        spinner = Spinner(domain)
-        client = SkillClient(spinner)
-        try:
-            wait_for(lambda: client.client.wait_for_server(timeout_sec=0.5), 90, "the execute_skill server")
-            wait_for(lambda: "red_cube" in client.objects and client.joints is not None, 60, "object states")
-        except TimeoutError as err:
-            raise AssertionError(f"{err}\n{launched.output()}") from None
-        yield launched, client
-    finally:
-        if spinner is not None:
-            spinner.close()
-        launched.stop()
+    def ready(client: SkillClient) -> None:
+        wait_for(lambda: client.client.wait_for_server(timeout_sec=0.5), 90, "the execute_skill server")
+        wait_for(lambda: "red_cube" in client.objects and client.joints is not None, 60, "object states")
+
+    yield from graph_with_client(["seed:=2"], tmp_path_factory.mktemp("skill_server"), SkillClient, ready)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_helpers import LaunchedGraph, Spinner, domain_id, requires_ros
+from ros_helpers import graph_with_client, requires_ros
 
 pytestmark = [requires_ros, pytest.mark.slow]
 
@@ -16,23 +16,10 @@ STATUS_SUCCEEDED = 4  # action_msgs/GoalStatus
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory):
-    domain = domain_id()
-    folder = tmp_path_factory.mktemp("xarm6")
-    launched = LaunchedGraph("launch/sim.launch.yaml", ["robot:=xarm6", "seed:=3"], domain, folder / "launch.log")
-    spinner = None
-    try:
-        from ros_client import RobotClient
-        spinner = Spinner(domain)
-        client = RobotClient(spinner)
-        try:
-            client.wait_ready(90.0)
-        except TimeoutError as err:
-            raise AssertionError(f"{err}\n{launched.output()}") from None
-        yield launched, client
-    finally:
-        if spinner is not None:
-            spinner.close()
-        launched.stop()
+    from ros_client import RobotClient
+
+    yield from graph_with_client(["robot:=xarm6", "seed:=3"], tmp_path_factory.mktemp("xarm6"), RobotClient,
+                                 lambda client: client.wait_ready(90.0))
 
 
 def test_the_xarm_reports_its_own_joints(graph):
