@@ -142,6 +142,7 @@ class SafetyFilter:
         self._check_estop()
         try:
             requested = self._cartesian(target)
+            current = _finite(current, "measured tool position")  # a broken state reading moves nothing
         except SafetyError:
             self.stats.rejected += 1
             raise
@@ -169,6 +170,7 @@ class SafetyFilter:
         self._check_estop()
         try:
             q = _finite(target, "joint target")
+            current = _finite(current, "measured joint state")  # a broken state reading moves nothing
         except SafetyError:
             self.stats.rejected += 1
             raise

@@ -73,6 +73,20 @@ def test_nonfinite_joint_target_rejected(filt, bad, index):
     assert filt.stats.clamped == 0
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_nonfinite_measured_state_moves_nothing(filt, bad):
+    """A broken state reading (a NaN from a sensor or a driver) must not become the step's reference: the
+    step limit would be skipped for a Cartesian target, and a NaN current position returned as the target."""
+    q = home()
+    broken_q, broken_tcp = q.copy(), fake_fk(q)
+    broken_q[2], broken_tcp[1] = bad, bad
+    with pytest.raises(SafetyError, match="measured joint state"):
+        filt.filter_joint_target(q, broken_q, fake_fk)
+    with pytest.raises(SafetyError, match="measured tool position"):
+        filt.filter_ee_target(fake_fk(q) + 0.3, broken_tcp)
+    assert filt.stats.rejected == 2
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_nonfinite_cartesian_target_rejected(filt, bad, index):
