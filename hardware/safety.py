@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 
 class SafetyError(RuntimeError):
@@ -54,7 +55,7 @@ class SafetyStats:
 # wrappers (np.allclose, np.clip, np.all) cost more than the arithmetic. The helpers below do the same
 # arithmetic with bare ufuncs, so every result is bit-identical to the wrapped form.
 
-def _finite(values: Sequence[float], what: str) -> np.ndarray:
+def _finite(values: npt.ArrayLike, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).reshape(-1)
     if not np.isfinite(arr).all():
         raise SafetyError(f"rejected {what}: contains NaN or inf ({arr.tolist()})")

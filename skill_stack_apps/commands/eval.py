@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
@@ -28,7 +29,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         learning_spec(args.skill)
     except ValueError as err:
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     if args.episodes <= 0:
         print("error: --episodes must be positive")
@@ -40,7 +41,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         path = args.policy or config_dir().parent / "checkpoints" / args.skill / "policy.pt"
         if not path.is_file():
-            print(f"error: no trained policy at {path}; train one with: skillstack train {args.skill}")
+            print(f"error: no trained policy at {path}; train one with: skillstack train {args.skill}",
+                  file=sys.stderr)
             return EXIT_USAGE
         agent, source = load_policy(path), str(path)
         runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
