@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from planners.corrections.memory.record import SCOPES
 from skill_lib.skills import default_skills
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
     message = " ".join(str(message).split())  # one line, whatever the source
-    print(f"error: {message}", file=sys.stderr)
+    error(message)
     if as_json:
         print(json.dumps({"error": message, "stored": False, **extra}))
     return code

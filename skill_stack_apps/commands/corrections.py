@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
 
 #: an import file larger than this is refused before reading (corrections are small)
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -28,11 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp = actions.add_parser("import", help="add corrections from a JSON Lines file (all or nothing)")
     imp.add_argument("file", type=Path)
     corrections.set_defaults(handler=cmd_corrections)
-
-
-def _error(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    return code
 
 
 def _summary(record) -> str:
@@ -74,7 +69,7 @@ def cmd_corrections(args: argparse.Namespace) -> int:
     try:
         store = CorrectionStore(args.db)
     except StoreError as err:
-        return _error(str(err), EXIT_FAILED)
+        return error(str(err), EXIT_FAILED)
     with store:
         if args.action == "list":
             records = store.all(args.kind)
@@ -85,11 +80,11 @@ def cmd_corrections(args: argparse.Namespace) -> int:
         elif args.action == "show":
             found = store.get(args.id)
             if found is None:
-                return _error(f"no correction {args.id} in {store.path}; see `skillstack corrections list`")
+                return error(f"no correction {args.id} in {store.path}; see `skillstack corrections list`")
             print(json.dumps(found.to_dict(), indent=2))
         elif args.action == "delete":
             if not store.delete(args.id):
-                return _error(f"no correction {args.id} in {store.path}")
+                return error(f"no correction {args.id} in {store.path}")
             print(f"deleted correction {args.id}")
         elif args.action == "export":
             lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in store.all())
@@ -99,15 +94,15 @@ def cmd_corrections(args: argparse.Namespace) -> int:
                 try:
                     Path(args.file).write_text(lines, encoding="utf-8")
                 except OSError as err:
-                    return _error(f"cannot write {args.file}: {err}", EXIT_FAILED)
+                    return error(f"cannot write {args.file}: {err}", EXIT_FAILED)
                 print(f"exported {len(lines.splitlines())} correction(s) to {args.file}")
         else:
             try:
                 records = _read_import(args.file)
             except OSError as err:
-                return _error(f"cannot read {args.file}: {err.strerror or err}")
+                return error(f"cannot read {args.file}: {err.strerror or err}")
             except ValueError as err:
-                return _error(str(err))
+                return error(str(err))
             before = len(store)
             store.add_many([r for r in records])
             added = len(store) - before

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_OK, error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,11 +28,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         learning_spec(args.skill)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(err))
     if args.episodes <= 0:
-        print("error: --episodes must be positive")
-        return EXIT_USAGE
+        return error("--episodes must be positive")
     env = make_env(args.skill)
     if args.scripted:
         runs = [demonstration(env, seed)[:2] for seed in eval_seeds(args.seed, args.episodes)]
@@ -41,9 +38,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         path = args.policy or config_dir().parent / "checkpoints" / args.skill / "policy.pt"
         if not path.is_file():
-            print(f"error: no trained policy at {path}; train one with: skillstack train {args.skill}",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            return error(f"no trained policy at {path}; train one with: skillstack train {args.skill}")
         agent, source = load_policy(path), str(path)
         runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
                 for seed in eval_seeds(args.seed, args.episodes)]

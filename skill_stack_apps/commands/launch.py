@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
-import sys
 from pathlib import Path
 
 from hardware.resources import config_dir
-from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_OK, error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +42,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
         nodes = load_launch(find_launch_file(args.file), parse_arguments(args.arguments))
         commands = [(node.label, node.command()) for node in nodes]
     except (LaunchError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(err))
     if args.print:
         for label, command in commands:
             print(f"{label}: {shlex.join(command)}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hardware.resources import config_dir
 from hardware.scene import SceneError, load_scene
 from planners.plan import Plan, TaskError
-from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 
 if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
     from hardware.pybullet import PyBulletArm
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, as_json: bool, **extra) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    error(message)
     if as_json:
         print(json.dumps({"success": False, "error": message, "plan": [], "video": None, **extra}))
     return EXIT_USAGE

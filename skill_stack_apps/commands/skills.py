@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_OK, error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +24,7 @@ def cmd_skills(args: argparse.Namespace) -> int:
             print(f"{skill.name}({params})\n    {skill.description}")
         return EXIT_OK
     if not args.query.strip():
-        print("error: empty query", file=sys.stderr)
-        return EXIT_USAGE
+        return error("empty query")
     for match in library.search(args.query, k=args.k):
         print(f"{match.score:.3f}  {match.skill.name:<14} {match.skill.description}")
     return EXIT_OK

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_OK, EXIT_USAGE
+from skill_stack_apps.commands import EXIT_OK, error
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         learning_spec(args.skill)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(err))
     errors = [f"{flag} must be >= 0" for flag, value in (("--steps", args.steps), ("--bc-steps", args.bc_steps),
                                                           ("--demo-noise", args.demo_noise))
               if value is not None and value < 0]
@@ -50,8 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                               ("--demos", args.demos), ("--actor-lr", args.actor_lr))
                if value is not None and value <= 0]
     if errors:
-        print(f"error: {'; '.join(errors)}", file=sys.stderr)
-        return EXIT_USAGE
+        return error("; ".join(errors))
     config = recipe(args.skill, seed=args.seed, total_steps=args.steps, multi_critic=not args.single_critic,
                     lagrangian_safety=args.lagrangian, eval_every=args.eval_every, demo_episodes=args.demos,
                     bc_pretrain_steps=args.bc_steps, demo_noise=args.demo_noise, actor_update=args.actor_update,
@@ -67,8 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         summary = train(config, run_dir, resume=not args.no_resume)
     except ValueError as err:  # settings the skill's environment cannot honour
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return error(str(err))
     print(f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps (best "
           f"{summary['best_success_rate']:.2f}, kept in {run_dir / 'policy.pt'}); curve {run_dir / 'curve.png'}")
     if args.json:
