@@ -1,8 +1,14 @@
 """Hardware node: any arm backend as a ROS 2 robot, as a lifecycle node.
 
-configure: build the backend (PyBullet: the simulated world) and the publishers.
+configure: read the parameters, build the backend (PyBullet: a fresh simulated world) and the publishers.
+           Cleanup then configure resets the world: `ros2 param set /hardware seed 3` first gives a new scene.
 activate:  step the backend at the control rate (real time), publish joint states, object states and
            camera images, accept JointTrajectory commands, run the watchdog.
+
+Commands are a stream: one-point trajectories, one per control period. While a stream runs, the watchdog holds
+the arm if it stops for `watchdog_timeout` (the commanding node is gone or stalled). An empty trajectory (no
+points) ends a stream, as with ros_controllers' joint trajectory controller: the arm keeps its last target and
+the watchdog rests until the next command, so a skill's normal end is not reported as a fault.
 deactivate: stop stepping and stop accepting commands (the arm holds its target). cleanup: close the
            backend. The e-stop services work in every state that has a backend.
 
@@ -24,8 +30,9 @@ from trajectory_msgs.msg import JointTrajectory
 from hardware.arm import ArmInterface, WorldView
 from hardware.backends import create_backend
 from hardware.node_config import HardwareNodeConfig
+from hardware.realtime import make_realtime
 from hardware.ros import messages
-from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_config, spin_node
+from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_config, read_config, spin_node
 from hardware.safety import EStopActive, SafetyError, Watchdog
 
 
@@ -42,6 +49,7 @@ class HardwareNode(LifecycleNode):
         self._commands = self._rejected = 0
         self._message = "waiting for configure"
         self._watchdog: Watchdog | None = None
+        self._streaming = False  # a command stream runs: the watchdog guards it
         self._timers: list = []
         self._command_sub = None
         self._pubs: dict = {}
@@ -55,11 +63,12 @@ class HardwareNode(LifecycleNode):
             self.trigger_configure()
             if self._lifecycle == "inactive":
                 self.trigger_activate()
+        self.get_logger().info(make_realtime(self.config.realtime_priority, whole_process=True))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
-        cfg = self.config
         try:
+            cfg = self.config = read_config(self, HardwareNodeConfig)
             self.backend = create_backend(cfg.backend, cfg.backend_options())
         except (ValueError, OSError) as err:  # bad backend, robot or scene: stay unconfigured, say why
             self._report(f"configure failed: {err}", error=True)
@@ -140,7 +149,7 @@ class HardwareNode(LifecycleNode):
     def _tick(self) -> None:
         if self.backend is None:
             return
-        if self._watchdog is not None:
+        if self._watchdog is not None and self._streaming:
             self._watchdog.check()
         self.backend.step()
         stamp = self.get_clock().now().to_msg()
@@ -184,6 +193,9 @@ class HardwareNode(LifecycleNode):
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         self._commands += 1
+        self._streaming = bool(msg.points)
+        if not msg.points:  # the end of a stream: keep the last target
+            return
         if self._watchdog is not None:
             was_tripped = self._watchdog.tripped
             self._watchdog.feed()

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -27,6 +28,7 @@ from std_msgs.msg import String
 from hardware.ros.backend import RosArm
 from hardware.ros.common import COMMAND_QOS, LATCHED_QOS, declare_config, spin_node
 from hardware.ros.world import RosWorldView
+from hardware.realtime import make_realtime
 from skill_lib.learning.policy import with_learned_policies
 from skill_lib.node_config import SkillServerConfig
 from skill_lib.outcome import OutcomeKind, SkillOutcome
@@ -58,6 +60,8 @@ class SkillServerNode(Node):
         catalogue = self.create_publisher(SkillCatalogue, "~/catalogue", LATCHED_QOS)
         catalogue.publish(SkillCatalogue(stamp=self.get_clock().now().to_msg(), skills=[skill_info(s) for s in specs]))
         self._serve_skills()
+        # last, so that loading (checkpoints, kinematics) ran at normal priority; threads started later inherit it
+        self.get_logger().info(make_realtime(self.config.realtime_priority, whole_process=True))
         self.get_logger().info(f"{len(specs)} skills: {', '.join(s.name for s in specs)}; action "
                                f"{self.config.execute_action}, arm on {self.arm_config.joint_states_topic} -> "
                                f"{self.arm_config.command_topic}")
@@ -77,6 +81,8 @@ class SkillServerNode(Node):
         self.skills = {s.name: s for s in with_learned_policies(default_skills(), only=set(cfg.learned_skills))}
         self.runner = LocalSkillRunner(self.skills, self.arm, self.world)
         self._busy = threading.Lock()
+        #: the control loop's own thread: a skill never runs on (or waits for) the executor's pool
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="control")
         #: parameter updates for the running skill, from ~/parameter_updates
         self._updates: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.create_subscription(String, "~/parameter_updates", self._on_parameter_update, COMMAND_QOS,
@@ -105,7 +111,7 @@ class SkillServerNode(Node):
 
     def _execute(self, goal_handle: Any) -> Any:
         try:
-            outcome, fallback = self._run(goal_handle)
+            outcome, fallback = self._control.submit(self._run, goal_handle).result()
         except Exception as err:  # the node must keep serving: report, log the trace, hold the arm
             self.get_logger().error(f"ExecuteSkill failed with an internal error: {traceback.format_exc()}")
             self.arm.stop_motion()
@@ -171,6 +177,7 @@ class SkillServerNode(Node):
 
     def close(self) -> None:
         self._execute_server.destroy()
+        self._control.shutdown(wait=True, cancel_futures=True)
         self.world.close()
         self.arm.close()
 

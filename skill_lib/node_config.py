@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hardware.params import documented, nested
+from hardware.realtime import DEFAULT_PRIORITY
 from hardware.ros.config import RosArmConfig
 from skill_lib.skills import default_skills
 
@@ -37,6 +38,10 @@ class SkillServerConfig:
         "arrive 50-100 ms late) its policy succeeded in 2 of 6 pushes, the scripted one 7 of 8")
     execute_action: str = documented("execute_skill", "name of the ExecuteSkill action server")
     feedback_rate: float = documented(10.0, "ExecuteSkill feedback messages per second while a skill runs")
+    realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of this node's threads: the "
+                                        "control loop and the ones receiving the arm's states; 0: normal "
+                                        "scheduling. Needs root, CAP_SYS_NICE or an rtprio limit; without it the "
+                                        "node logs so and runs at normal priority")
 
     def arm_config(self) -> RosArmConfig:
         """The arm's config with this node's safety limit."""

@@ -5,10 +5,12 @@ Works with any arm that publishes `sensor_msgs/JointState` and follows `trajecto
 targets by IK in a robot-only PyBullet client (hardware.kinematics, shared with the simulated backend), and
 every command passes this side's own SafetyFilter before it is sent, so a real arm gets filtered commands too.
 
-Pacing: commands are sent once per control period, in `step()`, which then waits for the period to end
-and for a joint state newer than the command. Re-sending the current target every period doubles as the
-keep-alive the hardware's watchdog expects. If joint states stop arriving, the arm is reported gone
-(`HardwareTimeout`, a SafetyError) instead of waiting forever.
+Pacing: commands are sent once per control period, in `step()`, on the loop's own clock: it does not wait
+for each joint state (that would tie the command stream to the arm's publishing phase and add its jitter to
+ours), but it acts only on a state younger than FRESH_STATE_PERIODS periods. Re-sending the current target
+every period doubles as the keep-alive the hardware's watchdog expects; `forget_targets()` ends the stream
+with an empty trajectory. If joint states stop arriving, the arm is reported gone (`HardwareTimeout`, a
+SafetyError) instead of waiting forever.
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ from hardware.ros.common import COMMAND_QOS, STATUS_QOS
 from hardware.ros.config import RosArmConfig
 from hardware.safety import EStopActive, SafetyConfig, SafetyError, SafetyFilter
 from hardware.types import JointState, Pose
+
+
+#: a joint state older than this many control periods is stale: step() waits for a newer one
+FRESH_STATE_PERIODS = 1.5
 
 
 class HardwareTimeout(SafetyError):
@@ -200,17 +206,19 @@ class RosArm(ArmInterface):
             self._arm_pub.publish(messages.trajectory(names, values, seconds))
 
     def step(self) -> None:
-        """Send the current targets, then wait for the control period and a fresh joint state."""
+        """Send the current targets, wait for the end of the control period, then act on the latest joint
+        state if it is fresh (younger than FRESH_STATE_PERIODS periods) or wait for one that is."""
         if not self.estopped:
             self._publish(self._arm_target, self._gripper_target)
-        with self._cond:
-            seen = self._state_count
         now = time.monotonic()
         deadline = now + self.control_dt if self._last_tick is None else self._last_tick + self.control_dt
         if deadline > now:
             time.sleep(deadline - now)
+        fresh_for = FRESH_STATE_PERIODS * self.control_dt
         with self._cond:
-            fresh = self._cond.wait_for(lambda: self._state_count > seen, timeout=self.config.state_timeout)
+            fresh = self._cond.wait_for(lambda: self._state_time is not None and
+                                        time.monotonic() - self._state_time < fresh_for,
+                                        timeout=self.config.state_timeout)
         if not fresh:
             raise HardwareTimeout(f"no joint states on {self._arm_topic_name()} for "
                                   f"{self.config.state_timeout:.1f} s: the arm stopped reporting")
@@ -241,8 +249,13 @@ class RosArm(ArmInterface):
         return self.safety.estopped or self._remote_estop
 
     def forget_targets(self) -> None:
-        """Stop re-sending old targets (between tasks the hardware's watchdog then holds the arm)."""
+        """End the command stream: stop re-sending old targets, and tell the arm with an empty trajectory (it
+        keeps its last target; the hardware's watchdog rests until the next command)."""
         self._arm_target, self._gripper_target, self._last_tick = None, None, None
+        for pub, names in ((self._arm_pub, self.robot_config.arm_joints),
+                           (self._gripper_pub, self.robot_config.finger_joints)):
+            if pub is not None:
+                pub.publish(JointTrajectory(joint_names=list(names)))
 
     def close(self) -> None:
         for sub in self._subs:

@@ -42,6 +42,12 @@ def declare_config(node: Node, config: type[C]) -> C:
     return build(config, values)
 
 
+def read_config(node: Node, config: type[C]) -> C:
+    """`config` from the current values of `node`'s parameters, declared before by declare_config (a lifecycle
+    node reads them again on configure, so `ros2 param set` then a configure transition applies them)."""
+    return build(config, {p.name: node.get_parameter(p.name).value for p in parameters(config)})
+
+
 def _prog(argv0: str) -> str:
     """The command as typed: `hardware_node` (console script), or `python -m hardware.node`."""
     spec = sys.modules["__main__"].__spec__

@@ -1,0 +1,119 @@
+"""The hardware node's command stream over real rclpy: a stream that ends with an empty trajectory leaves the
+arm at its last target without a watchdog trip, one that just stops trips the watchdog; a configure
+transition reads the parameters again (a new seed, a new scene); the node says whether it runs real-time."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from ros_helpers import REPO, Spinner, domain_id, requires_ros, ros_env, wait_for
+
+pytestmark = [requires_ros, pytest.mark.slow]
+NS = "/stream_robot"
+ARM = [f"panda_joint{i}" for i in range(1, 8)]
+
+
+@pytest.fixture(scope="module")
+def hardware(tmp_path_factory):
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import JointState
+    from skill_stack_interfaces.msg import HardwareStatus, ObjectStates
+    from trajectory_msgs.msg import JointTrajectory
+
+    from hardware.ros.common import COMMAND_QOS, STATUS_QOS
+
+    domain = domain_id()
+    log = tmp_path_factory.mktemp("ros_stream") / "hardware.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "hardware.node", "--ros-args", "-r", f"__ns:={NS}",
+                                    "-p", "camera_rate:=0.0"],
+                                   cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT)
+    spinner = Spinner(domain)
+    node = spinner.node
+    seen: dict[str, list] = {"status": [], "joints": [], "objects": []}
+    node.create_subscription(HardwareStatus, f"{NS}/hardware/status", seen["status"].append, STATUS_QOS)
+    node.create_subscription(JointState, f"{NS}/joint_states", seen["joints"].append, qos_profile_sensor_data)
+    node.create_subscription(ObjectStates, f"{NS}/objects", seen["objects"].append, qos_profile_sensor_data)
+    publisher = node.create_publisher(JointTrajectory, f"{NS}/joint_trajectory", COMMAND_QOS)
+    try:
+        wait_for(lambda: seen["status"] and seen["status"][-1].lifecycle_state == "active" and seen["joints"], 60,
+                 "the hardware node, active")
+        yield spinner, seen, publisher, log
+    finally:
+        spinner.close()
+        process.kill()
+        process.wait(timeout=10)
+        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")  # shown if a test failed
+
+
+def _arm(seen) -> np.ndarray:
+    msg = seen["joints"][-1]
+    return np.array([dict(zip(msg.name, msg.position))[n] for n in ARM])
+
+
+def _stream(publisher, target: np.ndarray, seconds: float) -> None:
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    for _ in range(int(seconds / 0.05)):
+        publisher.publish(JointTrajectory(joint_names=ARM, points=[JointTrajectoryPoint(positions=target.tolist())]))
+        time.sleep(0.05)
+
+
+def test_a_stream_ended_with_an_empty_trajectory_holds_its_target_without_a_watchdog_trip(hardware):
+    from trajectory_msgs.msg import JointTrajectory
+
+    _, seen, publisher, _ = hardware
+    target = _arm(seen) + np.array([0.3, 0, 0, 0, 0, 0, 0])
+    _stream(publisher, target, 0.6)
+    publisher.publish(JointTrajectory(joint_names=ARM))  # the end of the stream
+    time.sleep(1.2)  # over twice the watchdog timeout
+    assert not any(s.watchdog_tripped for s in seen["status"][-5:]), seen["status"][-1].message
+    assert np.abs(_arm(seen) - target).max() < 0.01, "the arm keeps the stream's last target"
+    assert seen["status"][-1].commands_rejected == 0, seen["status"][-1].message
+
+
+def test_a_stream_that_just_stops_trips_the_watchdog(hardware):
+    _, seen, publisher, _ = hardware
+    _stream(publisher, _arm(seen) - np.array([0.3, 0, 0, 0, 0, 0, 0]), 0.3)
+    wait_for(lambda: seen["status"][-1].watchdog_tripped, 2.0, "a watchdog trip")
+    assert "watchdog" in seen["status"][-1].message
+
+
+def test_configure_reads_the_parameters_again(hardware):
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    spinner, seen, _, log = hardware
+    node = spinner.node
+
+    def positions() -> dict[str, np.ndarray]:
+        count = len(seen["objects"])
+        wait_for(lambda: len(seen["objects"]) > count + 2, 5, "object states")
+        return {o.name: np.array([o.pose.position.x, o.pose.position.y]) for o in seen["objects"][-1].objects}
+
+    before = positions()
+    setter = node.create_client(SetParameters, f"{NS}/hardware/set_parameters")
+    change = node.create_client(ChangeState, f"{NS}/hardware/change_state")
+    assert setter.wait_for_service(timeout_sec=10) and change.wait_for_service(timeout_sec=10)
+    seed = Parameter(name="seed", value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=7))
+    assert spinner.result(setter.call_async(SetParameters.Request(parameters=[seed])), 10, "set seed").results[0]\
+        .successful
+    for transition in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP,
+                       Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert spinner.result(change.call_async(ChangeState.Request(transition=Transition(id=transition))), 30,
+                              "transition").success, log.read_text()[-2000:]
+    after = positions()
+    assert set(after) == set(before)
+    assert max(np.linalg.norm(after[n] - before[n]) for n in before) > 0.01, "seed 7 places the objects elsewhere"
+
+
+def test_the_node_logs_its_scheduling(hardware):
+    _, _, _, log = hardware
+    text = log.read_text()
+    assert "SCHED_FIFO 50" in text, text[-2000:]
+    assert "at real-time priority" in text or "real-time scheduling refused" in text
