@@ -63,7 +63,7 @@ class HardwareNode(LifecycleNode):
             self.trigger_configure()
             if self._lifecycle == "inactive":
                 self.trigger_activate()
-        self.get_logger().info(make_realtime(self.config.realtime_priority, whole_process=True))
+        self.get_logger().info(make_realtime(self.config.realtime_priority))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:

@@ -60,8 +60,6 @@ class SkillServerNode(Node):
         catalogue = self.create_publisher(SkillCatalogue, "~/catalogue", LATCHED_QOS)
         catalogue.publish(SkillCatalogue(stamp=self.get_clock().now().to_msg(), skills=[skill_info(s) for s in specs]))
         self._serve_skills()
-        # last, so that loading (checkpoints, kinematics) ran at normal priority; threads started later inherit it
-        self.get_logger().info(make_realtime(self.config.realtime_priority, whole_process=True))
         self.get_logger().info(f"{len(specs)} skills: {', '.join(s.name for s in specs)}; action "
                                f"{self.config.execute_action}, arm on {self.arm_config.joint_states_topic} -> "
                                f"{self.arm_config.command_topic}")
@@ -81,8 +79,12 @@ class SkillServerNode(Node):
         self.skills = {s.name: s for s in with_learned_policies(default_skills(), only=set(cfg.learned_skills))}
         self.runner = LocalSkillRunner(self.skills, self.arm, self.world)
         self._busy = threading.Lock()
-        #: the control loop's own thread: a skill never runs on (or waits for) the executor's pool
-        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="control")
+        #: the control loop's own thread, at real-time priority: a skill never runs on (or waits for) the
+        #: executor's pool
+        self._control = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="control",
+            initializer=lambda: self.get_logger().info(make_realtime(cfg.realtime_priority)))
+        self._control.submit(lambda: None)  # start it now: its scheduling is logged at start-up
         #: parameter updates for the running skill, from ~/parameter_updates
         self._updates: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.create_subscription(String, "~/parameter_updates", self._on_parameter_update, COMMAND_QOS,
