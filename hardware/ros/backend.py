@@ -194,6 +194,7 @@ class RosArm(ArmInterface):
         if self._arm_pub is None:  # watching only
             return
         rc, seconds = self.robot_config, self.config.time_from_start
+        stamp = self._node.get_clock().now().to_msg()  # sent now: the controller starts the point from here
         fingers = [] if gripper is None or not rc.finger_joints else rc.finger_targets(gripper)
         names, values = [], []
         if arm is not None:
@@ -201,9 +202,9 @@ class RosArm(ArmInterface):
         if self._gripper_pub is None:
             names, values = names + list(rc.finger_joints[: len(fingers)]), values + fingers
         elif fingers:
-            self._gripper_pub.publish(messages.trajectory(rc.finger_joints, fingers, seconds))
+            self._gripper_pub.publish(messages.trajectory(rc.finger_joints, fingers, seconds, stamp))
         if names:
-            self._arm_pub.publish(messages.trajectory(names, values, seconds))
+            self._arm_pub.publish(messages.trajectory(names, values, seconds, stamp))
 
     def step(self) -> None:
         """Send the current targets, wait for the end of the control period, then act on the latest joint
@@ -227,11 +228,18 @@ class RosArm(ArmInterface):
         self._last_tick = deadline if now - deadline < self.control_dt else now
 
     def stop_motion(self) -> None:
-        """Hold where the arm and fingers are now (cancel, failure). No-op if the arm is gone."""
+        """Hold where the arm and fingers are now (cancel, failure). No-op if the arm is gone.
+
+        "Now" is the last joint state moved on by its velocities for the state's age (up to a period and a
+        half): holding the state as it was would pull a moving arm back to where it had been."""
         try:
             q = self._arm_positions()
         except HardwareTimeout:
             return
+        with self._cond:
+            v = np.array([self._velocities.get(n, 0.0) for n in self.robot_config.arm_joints])
+        age = min(self.state_age() or 0.0, FRESH_STATE_PERIODS * self.control_dt)
+        q = np.clip(q + v * age, self.kinematics.lower, self.kinematics.upper)
         self._arm_target, self._gripper_target = q, self.robot_config.width_of(self._finger_positions())
         self._publish(self._arm_target, self._gripper_target)
 

@@ -5,7 +5,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import Vector3
 from sensor_msgs.msg import Image
@@ -14,9 +14,13 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from hardware.types import ObjectState
 
 
-def trajectory(names: Sequence[str], positions: Sequence[float], seconds: float) -> JointTrajectory:
-    """A one-point trajectory: reach `positions` `seconds` after the controller receives it."""
+def trajectory(names: Sequence[str], positions: Sequence[float], seconds: float,
+               stamp: Time | None = None) -> JointTrajectory:
+    """A one-point trajectory: reach `positions` `seconds` after `stamp` (unstamped: after the controller
+    receives it)."""
     msg = JointTrajectory()
+    if stamp is not None:
+        msg.header.stamp = stamp
     msg.joint_names = list(names)
     point = JointTrajectoryPoint()
     point.positions = [float(p) for p in positions]
