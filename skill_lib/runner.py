@@ -57,15 +57,17 @@ def run_skill(
     arriving mid-skill) are validated and take effect in the running loop. Controllers read
     `ctx.params` every step, so e.g. `speed` and place offsets change the motion at once.
     """
+    chosen: list[Policy] = []  # the policy that ran, for the outcome of a safety stop
     try:
-        return _run(spec, params, arm, world, policy, on_step, should_stop, param_updates)
+        return _run(spec, params, arm, world, policy, on_step, should_stop, param_updates, chosen)
     except SafetyError as err:  # e-stop, a refused command, the arm gone: the attempt ends here
-        return SkillOutcome(spec.name, dict(params), OutcomeKind.SAFETY_STOP, f"safety stop: {err}")
+        return SkillOutcome(spec.name, dict(params), OutcomeKind.SAFETY_STOP, f"safety stop: {err}",
+                            policy=chosen[0].kind if chosen else SkillOutcome.policy)
 
 
 def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: WorldView, policy: Policy | None,
          on_step: Callable[[int, float], None] | None, should_stop: Callable[[], bool] | None,
-         param_updates: Callable[[], Mapping[str, Any] | None] | None) -> SkillOutcome:
+         param_updates: Callable[[], Mapping[str, Any] | None] | None, chosen: list[Policy]) -> SkillOutcome:
     try:
         bound = spec.bind(params)
     except SkillParamError as err:
@@ -76,6 +78,7 @@ def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: W
         return SkillOutcome(spec.name, bound, OutcomeKind.PRECONDITION_FAILED,
                             "precondition failed: " + "; ".join(failed), failed_conditions=failed)
     policy = policy or choose_policy(spec, world, bound)[0]
+    chosen.append(policy)
     policy.reset(ctx)
     max_steps = math.ceil(spec.timeout_s / arm.control_dt)
     steps = 0

@@ -55,6 +55,17 @@ def test_a_failed_learned_attempt_falls_back_to_the_scripted_controller(tmp_path
     assert [e for e in events if e["event"] == "fallback"][0]["to"] == "scripted"
 
 
+def test_a_safety_stop_names_the_policy_that_was_running():
+    from skill_lib.outcome import OutcomeKind
+    from skill_lib.runner import run_skill
+
+    spec = _skills()["move_to"]
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        arm.estop()
+        outcome = run_skill(spec, {"target": "green_cube"}, arm, arm, policy=FakeStuckPolicy())
+    assert outcome.kind is OutcomeKind.SAFETY_STOP and outcome.policy == "learned", outcome
+
+
 class FakeDecliningPolicy(FakeStuckPolicy):
     """A 'learned' policy that declines every context: the executor must not run it at all."""
 
