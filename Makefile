@@ -44,7 +44,7 @@ interfaces: $(FULL)
 
 bench: $(FULL)
 	$(PY) -m pip install -q -e '.[bench]'
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+	for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done  # _*.py: shared code, not a bench
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
