@@ -9,9 +9,6 @@ from hardware.realtime import DEFAULT_PRIORITY
 from hardware.ros.config import RosArmConfig
 from skill_lib.skills import default_skills
 
-#: skills whose learned policy stays off over ROS by default (why: the doc of `learned_skills`)
-SCRIPTED_OVER_ROS = ("push",)
-
 
 @dataclass
 class ArmLinkConfig:
@@ -32,10 +29,9 @@ class SkillServerConfig:
     link: ArmLinkConfig = nested(ArmLinkConfig)
     max_joint_velocity: float = documented(1.5, "safety: joint speed limit of commands we send, rad/s")
     learned_skills: list[str] = documented(
-        [s.name for s in default_skills() if s.learning is not None and s.name not in SCRIPTED_OVER_ROS],
+        [s.name for s in default_skills() if s.learning is not None],
         "skills that run their learned policy (checkpoints/) where one exists; the others run their scripted "
-        "controller. Default: every learnable skill (one with a policy adapter) but push: over ROS (object states "
-        "arrive 50-100 ms late) its policy succeeded in 2 of 6 pushes, the scripted one 7 of 8")
+        "controller. Default: every learnable skill (one with a policy adapter)")
     execute_action: str = documented("execute_skill", "name of the ExecuteSkill action server")
     feedback_rate: float = documented(10.0, "ExecuteSkill feedback messages per second while a skill runs")
     realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of this node's threads: the "
