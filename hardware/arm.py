@@ -99,6 +99,11 @@ class WorldView(ABC):
         tell a grasp from a touch (both fingers on the object) overrides it."""
         return self.contacts("gripper", name)
 
+    def measurement_age(self) -> float:
+        """Seconds since the object states were measured (their stamp), so a skill can allow for their age: 0
+        for a world read when asked (a simulator in the same process)."""
+        return 0.0
+
     def object_pixels(self, name: str) -> np.ndarray | None:
         """The RGB pixels (N x 3, uint8) where the camera sees `name`, for visual descriptors; None
         when this world cannot segment its camera image (the default: e.g. object states over ROS)."""

@@ -2,7 +2,8 @@
 
 In simulation the hardware node publishes the simulator's ground truth; on a robot, perception does.
 Contacts and grasps come with each object (`touching`, `grasped`), so the skills' predicates read the
-same facts they read from PyBullet in-process.
+same facts they read from PyBullet in-process. Each message is stamped with the time its states were
+measured (header.stamp): `measurement_age()` says how old they are, so a skill can allow for it.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class RosWorldView(WorldView):
         self._cond = threading.Condition()
         self._msg = None
         self._received: float | None = None
+        self._measured_ns = 0  # header.stamp of the latest message, ROS time in ns (0: unstamped)
         self._cache: tuple[object, dict[str, ObjectState], dict[str, set[str]], set[str]] | None = None
         self._sub = node.create_subscription(ObjectStates, topic, self._on_objects, qos_profile_sensor_data,
                                              callback_group=callback_group)
@@ -42,11 +44,24 @@ class RosWorldView(WorldView):
     def _on_objects(self, msg) -> None:
         with self._cond:
             self._msg, self._received = msg, time.monotonic()
+            self._measured_ns = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             self._cond.notify_all()
 
     def age(self) -> float | None:
+        """Seconds since the latest message arrived; None if none has."""
         with self._cond:
             return None if self._received is None else time.monotonic() - self._received
+
+    def measurement_age(self) -> float:
+        """Seconds since the latest states were measured, from their stamp (clocks of the publisher's machine
+        and this one must agree, as on any ROS robot); the arrival age for an unstamped publisher."""
+        with self._cond:
+            measured, received = self._measured_ns, self._received
+        if received is None:
+            return 0.0
+        if not measured:
+            return time.monotonic() - received
+        return max(0.0, (self._node.get_clock().now().nanoseconds - measured) * 1e-9)
 
     def _latest(self) -> tuple[dict[str, ObjectState], dict[str, set[str]], set[str]]:
         def fresh() -> bool:

@@ -1,5 +1,5 @@
 """RosWorldView over real rclpy: a delayed object-state message is waited for, a missing one raises
-HardwareTimeout after `state_timeout`, never earlier and never silently."""
+HardwareTimeout after `state_timeout`, never earlier and never silently; states say how old they are."""
 from __future__ import annotations
 
 import threading
@@ -28,8 +28,12 @@ def ends():
     cube = ObjectState("red_cube", "cube", np.array([0.5, 0.0, 0.02]), np.array([0.0, 0.0, 0.0, 1.0]),
                        np.full(3, 0.02), color="red")
 
-    def publish() -> None:
+    def publish(measured_ago: float | None = None) -> None:
+        """Send the cube, stamped `measured_ago` seconds ago (None: unstamped)."""
         msg = ObjectStates()
+        if measured_ago is not None:
+            now = sender.node.get_clock().now().nanoseconds - int(measured_ago * 1e9)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 10**9)
         msg.objects = [messages.object_to_msg(cube, [], False)]
         pub.publish(msg)
 
@@ -72,6 +76,22 @@ def test_a_late_message_is_waited_for_and_a_stopped_stream_raises(ends):
     time.sleep(TIMEOUT * 1.5)  # nothing else comes
     with pytest.raises(HardwareTimeout, match=r"for \d+\.\d s"):
         world.contacts("red_cube", "gripper")
+
+
+def test_the_age_of_a_measurement_comes_from_its_stamp(ends):
+    world, publish = ends
+    assert world.measurement_age() == 0.0  # nothing yet
+
+    def delivered() -> bool:
+        publish(0.3)
+        return world.age() is not None
+
+    wait_for(delivered, 10.0, "the first object state (discovery)", poll=0.1)
+    time.sleep(0.05)
+    assert 0.3 <= world.measurement_age() < 0.3 + 0.15, "measured 0.3 s before it was sent"
+    assert world.age() < 0.15, "while it arrived just now"
+    publish()  # an unstamped publisher: its arrival is all there is
+    wait_for(lambda: world.measurement_age() < 0.2, 5.0, "the unstamped message")
 
 
 def test_a_drawers_opening_and_grasp_points_cross_the_wire():
