@@ -30,7 +30,6 @@ from trajectory_msgs.msg import JointTrajectory
 from hardware.arm import ArmInterface, WorldView
 from hardware.backends import create_backend
 from hardware.node_config import HardwareNodeConfig
-from hardware.realtime import make_realtime
 from hardware.ros import messages
 from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_config, read_config, spin_node
 from hardware.safety import EStopActive, SafetyError, Watchdog
@@ -63,7 +62,6 @@ class HardwareNode(LifecycleNode):
             self.trigger_configure()
             if self._lifecycle == "inactive":
                 self.trigger_activate()
-        self.get_logger().info(make_realtime(self.config.realtime_priority))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
@@ -281,7 +279,9 @@ class HardwareNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin_node(HardwareNode, HardwareNodeConfig, args=args)
+    # the executor's thread steps the arm: it runs at the node's real-time priority
+    return spin_node(HardwareNode, HardwareNodeConfig, args=args,
+                     realtime_priority=lambda node: node.config.realtime_priority)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 
 from hardware.params import build, help_text, parameters, wants_help
+from hardware.realtime import make_realtime
 
 C = TypeVar("C")
 
@@ -55,11 +56,14 @@ def _prog(argv0: str) -> str:
 
 
 def spin_node(make_node: Callable[[], Node], config: type,
-              make_executor: Callable[[], Executor] = SingleThreadedExecutor, args: list[str] | None = None) -> int:
+              make_executor: Callable[[], Executor] = SingleThreadedExecutor, args: list[str] | None = None,
+              realtime_priority: Callable[[Node], int] | None = None) -> int:
     """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up. Returns an exit code.
 
     `config` is the node's parameter dataclass: `-h`/`--help` prints its parameters and returns before
-    rclpy starts. `args` is a full command line (program first), sys.argv by default."""
+    rclpy starts. `args` is a full command line (program first), sys.argv by default. `realtime_priority`:
+    the node's priority for the thread that spins it (hardware.realtime), set here, in the node's own process,
+    never by building the node (a test that builds one in-process keeps its own scheduling)."""
     argv = sys.argv if args is None else args
     if wants_help(argv):
         print(help_text(config, _prog(argv[0])), end="")
@@ -73,6 +77,8 @@ def spin_node(make_node: Callable[[], Node], config: type,
         # loop, no joint state was handled meanwhile, and the arm safety-stopped ("no joint states").
         gc.collect()
         gc.freeze()
+        if realtime_priority is not None:
+            node.get_logger().info(make_realtime(realtime_priority(node)))
         executor = make_executor()
         executor.add_node(node)
         executor.spin()

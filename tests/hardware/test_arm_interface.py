@@ -49,6 +49,10 @@ def test_the_hardware_node_runs_a_backend_without_them():
     try:
         node = HardwareNode(context=context, namespace="/mock_robot", parameter_overrides=[
             Parameter("backend", value="mock_arm:make_mock_arm"), Parameter("camera_rate", value=0.0)])
+        # real-time scheduling is for the node's own process (spin_node): building one here must not make this
+        # test process, and every process it starts later, real-time
+        from hardware.realtime import is_realtime
+        assert not is_realtime()
         listener = rclpy.create_node("listener", context=context)
         joints, objects, status = [], [], []
         listener.create_subscription(JointStateMsg, "/mock_robot/joint_states", joints.append, qos_profile_sensor_data)
