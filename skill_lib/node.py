@@ -20,9 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future as RclpyFuture
 from std_msgs.msg import String
 
 from hardware.ros.backend import RosArm
@@ -66,34 +65,30 @@ class SkillServerNode(Node):
 
     # -- ExecuteSkill ---------------------------------------------------------------------------
     def _serve_skills(self) -> None:
-        """The arm and world over ROS (their states on a callback group of their own, so they keep arriving
-        while a skill's loop blocks another thread), the skills with their learned policies, the action."""
+        """The arm and the world over ROS, the skills with their learned policies, the action. Callbacks run on
+        the executor's one thread and never wait; skills run on the control thread."""
         from skill_stack_interfaces.action import ExecuteSkill
 
         cfg = self.config
         self.arm_config = cfg.arm_config()
-        sensors = ReentrantCallbackGroup()
-        self.arm = RosArm(self, self.arm_config, callback_group=sensors)
-        self.world = RosWorldView(self, cfg.link.objects_topic, self.arm_config.state_timeout,
-                                  callback_group=sensors)
+        self.arm = RosArm(self, self.arm_config)
+        self.world = RosWorldView(self, cfg.link.objects_topic, self.arm_config.state_timeout)
         self.skills = {s.name: s for s in with_learned_policies(default_skills(), only=set(cfg.learned_skills))}
         self.runner = LocalSkillRunner(self.skills, self.arm, self.world)
         self._busy = threading.Lock()
         #: the control loop's own thread, at real-time priority: a skill never runs on (or waits for) the
-        #: executor's pool
+        #: executor's thread
         self._control = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="control",
             initializer=lambda: self.get_logger().info(make_realtime(cfg.realtime_priority)))
         self._control.submit(lambda: None)  # start it now: its scheduling is logged at start-up
         #: parameter updates for the running skill, from ~/parameter_updates
         self._updates: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.create_subscription(String, "~/parameter_updates", self._on_parameter_update, COMMAND_QOS,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(String, "~/parameter_updates", self._on_parameter_update, COMMAND_QOS)
         self._action_type = ExecuteSkill
         self._execute_server = ActionServer(
             self, ExecuteSkill, self.config.execute_action, execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup())
+            goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT)
 
     def _on_goal(self, goal: Any) -> GoalResponse:
         if not self._busy.acquire(blocking=False):  # released when the running goal ends
@@ -111,9 +106,22 @@ class SkillServerNode(Node):
             return
         self._updates.put(update)
 
-    def _execute(self, goal_handle: Any) -> Any:
+    async def _execute(self, goal_handle: Any) -> Any:
+        # The skill runs on the control thread; this coroutine waits without holding the executor's thread
+        # (joint states, cancels and parameter updates keep arriving), and is resumed when the skill ends.
+        job = self._control.submit(self._run, goal_handle)
+        finished: RclpyFuture = RclpyFuture()
+        executor = self.executor
+
+        def resume(_: Any) -> None:
+            finished.set_result(None)
+            if executor is not None:
+                executor.wake()
+
+        job.add_done_callback(resume)
+        await finished
         try:
-            outcome, fallback = self._control.submit(self._run, goal_handle).result()
+            outcome, fallback = job.result()
         except Exception as err:  # the node must keep serving: report, log the trace, hold the arm
             self.get_logger().error(f"ExecuteSkill failed with an internal error: {traceback.format_exc()}")
             self.arm.stop_motion()
@@ -208,10 +216,9 @@ class _SkillFeedback:
 
 
 def main(args: list[str] | None = None) -> int:
-    # several threads: a running skill blocks one while joint states, object states, cancels and parameter
-    # updates need others
-    return spin_node(SkillServerNode, SkillServerConfig,
-                     make_executor=lambda: MultiThreadedExecutor(num_threads=4), args=args)
+    # One executor thread is enough (a running skill is on the control thread, its goal awaits it), and
+    # cheaper: rclpy's multi-threaded executor re-polls a running goal's task in a busy loop.
+    return spin_node(SkillServerNode, SkillServerConfig, args=args)
 
 
 if __name__ == "__main__":
