@@ -17,14 +17,14 @@ import json
 import threading
 import time
 import traceback
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future as RclpyFuture
 from std_msgs.msg import String
 
 from hardware.ros.backend import RosArm
@@ -110,12 +110,9 @@ class SchedulerNode(Node):
         self._serve()
 
     def _connect_hardware(self) -> None:
-        """The arm (watched, not commanded) and the world view over ROS, on a callback group of their own so
-        that their states keep arriving while a task blocks another thread; the skill server's client."""
-        sensors = ReentrantCallbackGroup()
-        self.arm = RosArm(self, self.arm_config, callback_group=sensors, commands=False)
-        self.world = RosWorldView(self, self.config.link.objects_topic, self.arm_config.state_timeout,
-                                  callback_group=sensors)
+        """The arm (watched, not commanded) and the world view over ROS; the skill server's client."""
+        self.arm = RosArm(self, self.arm_config, commands=False)
+        self.world = RosWorldView(self, self.config.link.objects_topic, self.arm_config.state_timeout)
         self.skill_runner = RosSkillRunner(self, self.config.skill_action, self.config.skill_updates_topic)
 
     def _load_memory(self) -> None:
@@ -133,13 +130,13 @@ class SchedulerNode(Node):
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""
         cfg = self.config
         self._status_pub = self.create_publisher(self._status_type, cfg.status_topic, STATUS_QOS)
-        self.create_subscription(String, cfg.corrections_topic, self._on_correction, COMMAND_QOS,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_subscription(String, cfg.corrections_topic, self._on_correction, COMMAND_QOS)
+        #: a running task's own thread: callbacks never wait for it
+        self._task_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task")
         self._server = ActionServer(self, self._action_type, cfg.action_name, execute_callback=self._execute,
-                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
-                                    callback_group=ReentrantCallbackGroup())
+                                    goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT)
         from skill_stack_interfaces.srv import SearchSkills
-        self.create_service(SearchSkills, "~/search", self._on_search, callback_group=ReentrantCallbackGroup())
+        self.create_service(SearchSkills, "~/search", self._on_search)
         self.create_timer(1.0, self._publish_status)
         self._publish_status()
         self.get_logger().info(f"ready: action {cfg.action_name}, skills run by {cfg.skill_action}, arm state on "
@@ -176,7 +173,23 @@ class SchedulerNode(Node):
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
-    def _execute(self, goal_handle):
+    async def _execute(self, goal_handle):
+        # The task runs on its own thread; this coroutine waits without holding the executor's thread (joint
+        # states, the skill server's answers, cancels and corrections keep arriving), resumed when it ends.
+        job = self._task_thread.submit(self._execute_task, goal_handle)
+        finished: RclpyFuture = RclpyFuture()
+        executor = self.executor
+
+        def resume(_) -> None:
+            finished.set_result(None)
+            if executor is not None:
+                executor.wake()
+
+        job.add_done_callback(resume)
+        await finished
+        return job.result()
+
+    def _execute_task(self, goal_handle):
         try:
             result = self._run(goal_handle)
         except SafetyError as err:  # the arm or the world view vanished outside a skill
@@ -322,15 +335,16 @@ class SchedulerNode(Node):
 
     def close(self) -> None:
         self._server.destroy()
+        self._task_thread.shutdown(wait=True, cancel_futures=True)
         self.skill_runner.close()
         self.world.close()
         self.arm.close()
 
 
 def main(args: list[str] | None = None) -> int:
-    # several threads: the running task blocks one while joint states, cancels and goals need others
-    return spin_node(SchedulerNode, SchedulerConfig, make_executor=lambda: MultiThreadedExecutor(num_threads=4),
-                     args=args)
+    # one executor thread: a task runs on its own thread and its goal awaits it (rclpy's multi-threaded
+    # executor re-polls a running goal's task in a busy loop)
+    return spin_node(SchedulerNode, SchedulerConfig, args=args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from rclpy.action import ActionClient
-from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -22,13 +21,13 @@ POLL_S = 0.01
 
 
 class RosSkillRunner(SkillRunner):
-    """ExecuteSkill goals from `node` (spinning in other threads of a multi-threaded executor)."""
+    """ExecuteSkill goals from `node` (spun by an executor in another thread than the one that runs skills)."""
 
     def __init__(self, node: Node, action: str, updates_topic: str, response_timeout: float = 5.0) -> None:
         from skill_stack_interfaces.action import ExecuteSkill
 
         self._action_type, self.action_name = ExecuteSkill, action
-        self._client: ActionClient = ActionClient(node, ExecuteSkill, action, callback_group=ReentrantCallbackGroup())
+        self._client: ActionClient = ActionClient(node, ExecuteSkill, action)
         self._updates = node.create_publisher(String, updates_topic, COMMAND_QOS)
         self.response_timeout = response_timeout
 
