@@ -88,13 +88,17 @@ class SkillServerNode(Node):
         self._action_type = ExecuteSkill
         self._execute_server = ActionServer(
             self, ExecuteSkill, self.config.execute_action, execute_callback=self._execute,
-            goal_callback=self._on_goal, cancel_callback=lambda _: CancelResponse.ACCEPT)
+            goal_callback=self._on_goal, cancel_callback=self._on_cancel)
 
     def _on_goal(self, goal: Any) -> GoalResponse:
         if not self._busy.acquire(blocking=False):  # released when the running goal ends
             self.get_logger().warning(f"ExecuteSkill goal {goal.skill!r} rejected: a skill is running")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
+
+    def _on_cancel(self, _: Any) -> CancelResponse:
+        self.arm.interrupt()  # the loop sees the cancel now, not at the end of its period
+        return CancelResponse.ACCEPT
 
     def _on_parameter_update(self, msg: String) -> None:
         try:

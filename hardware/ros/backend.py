@@ -71,6 +71,7 @@ class RosArm(ArmInterface):
         self._arm_target: np.ndarray | None = None
         self._gripper_target: float | None = None
         self._last_tick: float | None = None
+        self._interrupt = threading.Event()  # set: the waiting step() returns at once (a cancel)
         cfg = self.config
         self._subs = [
             node.create_subscription(JointStateMsg, cfg.joint_states_topic, self._on_joint_state,
@@ -213,8 +214,9 @@ class RosArm(ArmInterface):
             self._publish(self._arm_target, self._gripper_target)
         now = time.monotonic()
         deadline = now + self.control_dt if self._last_tick is None else self._last_tick + self.control_dt
-        if deadline > now:
-            time.sleep(deadline - now)
+        if deadline > now and self._interrupt.wait(deadline - now):
+            self._interrupt.clear()
+            return  # the caller stops now, not at the end of the period
         fresh_for = FRESH_STATE_PERIODS * self.control_dt
         with self._cond:
             fresh = self._cond.wait_for(lambda: self._state_time is not None and
@@ -226,6 +228,11 @@ class RosArm(ArmInterface):
         now = time.monotonic()
         # after a late step, restart the schedule instead of rushing to catch up
         self._last_tick = deadline if now - deadline < self.control_dt else now
+
+    def interrupt(self) -> None:
+        """Wake a step() that waits for the end of its period (a cancel, from another thread): it returns at
+        once, so the loop can send the hold in this period instead of the next."""
+        self._interrupt.set()
 
     def stop_motion(self) -> None:
         """Hold where the arm and fingers are now (cancel, failure). No-op if the arm is gone.
@@ -260,6 +267,7 @@ class RosArm(ArmInterface):
         """End the command stream: stop re-sending old targets, and tell the arm with an empty trajectory (it
         keeps its last target; the hardware's watchdog rests until the next command)."""
         self._arm_target, self._gripper_target, self._last_tick = None, None, None
+        self._interrupt.clear()
         for pub, names in ((self._arm_pub, self.robot_config.arm_joints),
                            (self._gripper_pub, self.robot_config.finger_joints)):
             if pub is not None:
