@@ -148,17 +148,18 @@ def describe_load(workers: int) -> str:
 
 # -- an rclpy client ------------------------------------------------------------------------------------
 class RosClient:
-    """An rclpy context of its own in `domain`, with one node spun by a MultiThreadedExecutor in a thread."""
+    """An rclpy context of its own in `domain`, with one node spun in a thread (a single-threaded executor:
+    callbacks only store what arrives; rclpy's multi-threaded one would spin a core beside the graph)."""
 
     def __init__(self, domain: int, name: str) -> None:
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # this process's own node, too
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain)
         self.node = rclpy.create_node(name, context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
