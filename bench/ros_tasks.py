@@ -108,7 +108,7 @@ def over_ros(tasks: list[Task], goals: list[list | None], robot: str, load: int)
     from hardware.ros.world import RosWorldView
     from planners.goals import goal_holds
 
-    domain = 60 + os.getpid() % 30
+    domain = 190 + os.getpid() % 30  # apart from the tests (10-99) and the other benches
     log = Path("/tmp") / f"ros_tasks_{os.getpid()}_{load}.log"
     graph = GraphProcesses([[sys.executable, "-m", "skill_stack_apps.cli", "launch", "launch/sim.launch.yaml",
                              f"robot:={robot}", f"seed:={tasks[0].seed}"]], domain, log)

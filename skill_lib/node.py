@@ -2,8 +2,8 @@
 
 `execute_skill` (skill_stack_interfaces/action/ExecuteSkill): runs one skill in its control loop on the arm
 (hardware.ros: joint states in, joint trajectories out, every command through the safety filter), with the
-learned policy where one exists and does not decline; one goal at a time (another is rejected), cancel stops
-the arm within a control period. `~/parameter_updates` (std_msgs/String, a JSON object of parameters) changes
+learned policy where one exists and does not decline; one goal at a time (another is rejected); a cancel wakes
+the loop at once, which sends the hold. `~/parameter_updates` (std_msgs/String, a JSON object of parameters) changes
 the running skill's parameters inside its loop (an operator's live correction). `~/catalogue`
 (skill_stack_interfaces/SkillCatalogue, transient-local): every skill, published once, so a late subscriber
 still gets it. The process stays small: no language model, index or database (search is the scheduler's).

@@ -63,7 +63,7 @@ class RosSkillRunner(SkillRunner):
         canceling = False
         while not result_future.done():
             if not canceling and should_stop is not None and should_stop():
-                handle.cancel_goal_async()  # the skill server stops the arm within a control period
+                handle.cancel_goal_async()  # the skill server holds the arm at once
                 canceling = True
             if param_updates is not None and (updates := param_updates()):
                 self._updates.publish(String(data=json.dumps(dict(updates), default=str)))
