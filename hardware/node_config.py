@@ -27,10 +27,9 @@ class HardwareNodeConfig:
     command_topic: str = documented("joint_trajectory", "trajectory_msgs/JointTrajectory in")
     camera_topic: str = documented("camera/image_raw", "sensor_msgs/Image out (rgb8)")
     objects_topic: str = documented("objects", "skill_stack_interfaces/ObjectStates out (simulator truth)")
-    realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of this node's threads (the "
-                                        "simulated arm's loop); 0: normal scheduling. Needs root, CAP_SYS_NICE "
-                                        "or an rtprio limit; without it the node logs so and runs at normal "
-                                        "priority")
+    realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of the thread that steps "
+                                        "the arm; 0: normal scheduling. Needs root, CAP_SYS_NICE or an rtprio "
+                                        "limit; without it the node logs so and runs at normal priority")
     autostart: bool = documented(True, "configure and activate on start-up (no lifecycle manager needed)")
 
     def backend_options(self) -> BackendOptions:

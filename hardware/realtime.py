@@ -14,10 +14,9 @@ import os
 DEFAULT_PRIORITY = 50
 
 
-def make_realtime(priority: int = DEFAULT_PRIORITY, whole_process: bool = False) -> str:
+def make_realtime(priority: int = DEFAULT_PRIORITY) -> str:
     """Run the calling thread (and the threads it starts later) at SCHED_FIFO `priority`; 0 leaves it alone.
-    `whole_process`: every thread of this process too (the ones receiving the arm's states among them), so a
-    real-time loop never waits for a normal-priority thread holding Python's interpreter lock.
+    Only the loop's thread: an rclpy executor at the same priority would compete with it for the cores.
 
     Returns a line for the log that says what was set, or why it was not: the loop then runs at normal
     priority, which works but keeps its period only on an unloaded machine."""
@@ -27,22 +26,15 @@ def make_realtime(priority: int = DEFAULT_PRIORITY, whole_process: bool = False)
         return "real-time scheduling is not available on this OS: the control loop runs at normal priority"
     if not 1 <= priority <= 99:
         raise ValueError(f"real-time priority must be 0 (off) or 1-99, got {priority}")
-    # thread ids of this process; 0 is the calling thread
-    threads = [int(t) for t in os.listdir("/proc/self/task")] if whole_process else [0]
     try:
-        for thread in threads:
-            try:
-                os.sched_setscheduler(thread, os.SCHED_FIFO, os.sched_param(priority))
-            except ProcessLookupError:  # it ended meanwhile
-                pass
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0: the calling thread
     except PermissionError:
         return (f"real-time scheduling refused (SCHED_FIFO {priority} needs root, CAP_SYS_NICE or an rtprio "
                 "limit in /etc/security/limits.conf): the control loop runs at normal priority and may miss "
                 "its period when the machine is busy")
     except OSError as err:
         return f"real-time scheduling failed ({err}): the control loop runs at normal priority"
-    which = f"all {len(threads)} threads of this process" if whole_process else "the control loop"
-    return f"{which} at real-time priority (SCHED_FIFO {priority})"
+    return f"the control loop at real-time priority (SCHED_FIFO {priority})"
 
 
 def is_realtime() -> bool:

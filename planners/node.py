@@ -24,11 +24,10 @@ from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
-from rclpy.task import Future as RclpyFuture
 from std_msgs.msg import String
 
 from hardware.ros.backend import RosArm
-from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare_config, spin_node
+from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare_config, in_thread, spin_node
 from hardware.ros.world import RosWorldView
 from hardware.safety import SafetyError
 from planners.corrections.context import CorrectionContext as DistillContext
@@ -174,20 +173,9 @@ class SchedulerNode(Node):
         return GoalResponse.ACCEPT
 
     async def _execute(self, goal_handle):
-        # The task runs on its own thread; this coroutine waits without holding the executor's thread (joint
-        # states, the skill server's answers, cancels and corrections keep arriving), resumed when it ends.
-        job = self._task_thread.submit(self._execute_task, goal_handle)
-        finished: RclpyFuture = RclpyFuture()
-        executor = self.executor
-
-        def resume(_) -> None:
-            finished.set_result(None)
-            if executor is not None:
-                executor.wake()
-
-        job.add_done_callback(resume)
-        await finished
-        return job.result()
+        # the task runs on its own thread: joint states, the skill server's answers, cancels and corrections
+        # keep arriving meanwhile
+        return await in_thread(self, self._task_thread, self._execute_task, goal_handle)
 
     def _execute_task(self, goal_handle):
         try:

@@ -21,11 +21,10 @@ from typing import Any
 
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
-from rclpy.task import Future as RclpyFuture
 from std_msgs.msg import String
 
 from hardware.ros.backend import RosArm
-from hardware.ros.common import COMMAND_QOS, LATCHED_QOS, declare_config, spin_node
+from hardware.ros.common import COMMAND_QOS, LATCHED_QOS, declare_config, in_thread, spin_node
 from hardware.ros.world import RosWorldView
 from hardware.realtime import make_realtime
 from skill_lib.learning.policy import with_learned_policies
@@ -111,21 +110,8 @@ class SkillServerNode(Node):
         self._updates.put(update)
 
     async def _execute(self, goal_handle: Any) -> Any:
-        # The skill runs on the control thread; this coroutine waits without holding the executor's thread
-        # (joint states, cancels and parameter updates keep arriving), and is resumed when the skill ends.
-        job = self._control.submit(self._run, goal_handle)
-        finished: RclpyFuture = RclpyFuture()
-        executor = self.executor
-
-        def resume(_: Any) -> None:
-            finished.set_result(None)
-            if executor is not None:
-                executor.wake()
-
-        job.add_done_callback(resume)
-        await finished
         try:
-            outcome, fallback = job.result()
+            outcome, fallback = await in_thread(self, self._control, self._run, goal_handle)
         except Exception as err:  # the node must keep serving: report, log the trace, hold the arm
             self.get_logger().error(f"ExecuteSkill failed with an internal error: {traceback.format_exc()}")
             self.arm.stop_motion()

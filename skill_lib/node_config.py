@@ -34,10 +34,9 @@ class SkillServerConfig:
         "controller. Default: every learnable skill (one with a policy adapter)")
     execute_action: str = documented("execute_skill", "name of the ExecuteSkill action server")
     feedback_rate: float = documented(10.0, "ExecuteSkill feedback messages per second while a skill runs")
-    realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of this node's threads: the "
-                                        "control loop and the ones receiving the arm's states; 0: normal "
-                                        "scheduling. Needs root, CAP_SYS_NICE or an rtprio limit; without it the "
-                                        "node logs so and runs at normal priority")
+    realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of the control loop's thread; "
+                                        "0: normal scheduling. Needs root, CAP_SYS_NICE or an rtprio limit; "
+                                        "without it the node logs so and runs at normal priority")
 
     def arm_config(self) -> RosArmConfig:
         """The arm's config with this node's safety limit."""

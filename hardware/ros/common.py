@@ -4,14 +4,16 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.task import Future
 
 from hardware.params import build, help_text, parameters, wants_help
 from hardware.realtime import make_realtime
@@ -47,6 +49,25 @@ def read_config(node: Node, config: type[C]) -> C:
     """`config` from the current values of `node`'s parameters, declared before by declare_config (a lifecycle
     node reads them again on configure, so `ros2 param set` then a configure transition applies them)."""
     return build(config, {p.name: node.get_parameter(p.name).value for p in parameters(config)})
+
+
+async def in_thread(node: Node, thread: ThreadPoolExecutor, work: Callable[..., Any], *args: Any) -> Any:
+    """`work(*args)` on `thread`, awaited by a callback of `node` (an action's execute callback) without holding
+    the executor's thread: other callbacks keep running, and the executor is woken when the work ends. With
+    this, one executor thread serves a node whose goals run for seconds (rclpy's multi-threaded executor
+    re-polls a running goal in a busy loop, rclpy#1452). Raises what `work` raised."""
+    job = thread.submit(work, *args)
+    finished: Future = Future()
+    executor = node.executor
+
+    def resume(_: Any) -> None:
+        finished.set_result(None)
+        if executor is not None:
+            executor.wake()
+
+    job.add_done_callback(resume)
+    await finished
+    return job.result()
 
 
 def _prog(argv0: str) -> str:

@@ -22,7 +22,7 @@ def wait():
 other = threading.Thread(target=wait)
 other.start()
 started.wait()
-print(make_realtime(20, whole_process={whole}))
+print(make_realtime(20))
 print("caller", is_realtime())
 print("other", os.sched_getscheduler(other.native_id) == os.SCHED_FIFO)
 later = threading.Thread(target=lambda: print("later", is_realtime()))
@@ -33,8 +33,8 @@ stop.set()
 linux_only = pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="SCHED_FIFO is Linux-only")
 
 
-def _child(whole: bool) -> dict[str, str]:
-    out = subprocess.run([sys.executable, "-c", CHILD.format(whole=whole)], cwd=REPO, capture_output=True,
+def _child() -> dict[str, str]:
+    out = subprocess.run([sys.executable, "-c", CHILD], cwd=REPO, capture_output=True,
                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=REPO))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -53,16 +53,15 @@ def test_a_priority_out_of_range_is_an_error(priority):
 
 
 @linux_only
-@pytest.mark.parametrize("whole", [False, True])
-def test_the_caller_and_the_threads_it_starts_run_real_time_or_the_log_says_why_not(whole):
-    got = _child(whole)
+def test_the_caller_and_the_threads_it_starts_run_real_time_or_the_log_says_why_not():
+    got = _child()
     if "refused" in got["message"]:  # no privilege here: said, and nothing changed
         assert "normal priority" in got["message"]
         assert got["caller"] == got["later"] == got["other"] == "False"
     else:
         assert "SCHED_FIFO 20" in got["message"]
         assert got["caller"] == got["later"] == "True"
-        assert got["other"] == str(whole), "only whole_process reaches threads started before"
+        assert got["other"] == "False", "a thread started before keeps its scheduling"
 
 
 @linux_only
@@ -71,5 +70,5 @@ def test_without_the_privilege_it_is_refused_with_a_clear_line(monkeypatch):
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "sched_setscheduler", refuse)
-    message = make_realtime(50, whole_process=True)
+    message = make_realtime(50)
     assert "refused" in message and "CAP_SYS_NICE" in message and "normal priority" in message
