@@ -7,8 +7,9 @@ activate:  step the backend at the control rate (real time), publish joint state
 
 Commands are a stream: one-point trajectories, one per control period. While a stream runs, the watchdog holds
 the arm if it stops for `watchdog_timeout` (the commanding node is gone or stalled). An empty trajectory (no
-points) ends a stream, as with ros_controllers' joint trajectory controller: the arm keeps its last target and
-the watchdog rests until the next command, so a skill's normal end is not reported as a fault.
+points) ends a stream, as on the topic of ROS 1's joint trajectory controller: the arm holds where it is (at
+this tick: a cancel stops it here, within a period) and the watchdog rests until the next command, so a
+skill's normal end is not reported as a fault.
 deactivate: stop stepping and stop accepting commands (the arm holds its target). cleanup: close the
            backend. The e-stop services work in every state that has a backend.
 
@@ -192,7 +193,8 @@ class HardwareNode(LifecycleNode):
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         self._commands += 1
         self._streaming = bool(msg.points)
-        if not msg.points:  # the end of a stream: keep the last target
+        if not msg.points:  # the end of a stream: hold where the arm is
+            self._hold()
             return
         if self._watchdog is not None:
             was_tripped = self._watchdog.tripped

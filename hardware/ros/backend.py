@@ -9,8 +9,8 @@ Pacing: commands are sent once per control period, in `step()`, on the loop's ow
 for each joint state (that would tie the command stream to the arm's publishing phase and add its jitter to
 ours), but it acts only on a state younger than FRESH_STATE_PERIODS periods. Re-sending the current target
 every period doubles as the keep-alive the hardware's watchdog expects; `forget_targets()` ends the stream
-with an empty trajectory. If joint states stop arriving, the arm is reported gone (`HardwareTimeout`, a
-SafetyError) instead of waiting forever.
+with an empty trajectory (config `stream_end`). If joint states stop arriving, the arm is reported gone
+(`HardwareTimeout`, a SafetyError) instead of waiting forever.
 """
 from __future__ import annotations
 
@@ -237,8 +237,12 @@ class RosArm(ArmInterface):
     def stop_motion(self) -> None:
         """Hold where the arm and fingers are now (cancel, failure). No-op if the arm is gone.
 
-        "Now" is the last joint state moved on by its velocities for the state's age (up to a period and a
-        half): holding the state as it was would pull a moving arm back to where it had been."""
+        With `stream_end`, the stream ends here and the hardware holds at its own current pose, at its next tick.
+        Otherwise the hold is the last joint state moved on by its velocities for the state's age (up to a
+        period and a half): holding the state as it was would pull a moving arm back to where it had been."""
+        if self.config.stream_end:
+            self.forget_targets()
+            return
         try:
             q = self._arm_positions()
         except HardwareTimeout:
@@ -264,10 +268,12 @@ class RosArm(ArmInterface):
         return self.safety.estopped or self._remote_estop
 
     def forget_targets(self) -> None:
-        """End the command stream: stop re-sending old targets, and tell the arm with an empty trajectory (it
-        keeps its last target; the hardware's watchdog rests until the next command)."""
+        """End the command stream: stop re-sending old targets; with `stream_end`, tell the arm with an empty
+        trajectory (it holds where it is; the hardware's watchdog rests until the next command)."""
         self._arm_target, self._gripper_target, self._last_tick = None, None, None
         self._interrupt.clear()
+        if not self.config.stream_end:
+            return
         for pub, names in ((self._arm_pub, self.robot_config.arm_joints),
                            (self._gripper_pub, self.robot_config.finger_joints)):
             if pub is not None:

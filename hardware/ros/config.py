@@ -32,6 +32,11 @@ class RosArmConfig:
                                       "and steps raise); a world view beside it waits as long for object states")
     time_from_start: float = documented(0.05, "seconds each trajectory point gives the controller to reach its "
                                         "target")
+    stream_end: bool = documented(True, "end each skill's command stream with an empty JointTrajectory, on which "
+                                  "the skill_stack hardware node holds the arm where it is and rests its watchdog "
+                                  "(as ROS 1's joint trajectory controller did); false for a ros2_control joint "
+                                  "trajectory controller, which rejects an empty trajectory: a stop then sends "
+                                  "the hold position")
     #: not a parameter: overrides of the default safety limits (hardware.safety.SafetyConfig), set by the node;
     #: joint limits come from the URDF
     safety: dict = field(default_factory=dict)

@@ -117,3 +117,33 @@ def test_the_node_logs_its_scheduling(hardware):
     text = log.read_text()
     assert "SCHED_FIFO 50" in text, text[-2000:]
     assert "at real-time priority" in text or "real-time scheduling refused" in text
+
+
+@pytest.mark.parametrize("stream_end", [True, False])
+def test_a_ros_arm_ends_its_stream_only_where_the_controller_accepts_an_empty_trajectory(hardware, stream_end):
+    from trajectory_msgs.msg import JointTrajectory
+
+    from hardware.ros.backend import RosArm
+    from hardware.ros.common import COMMAND_QOS
+    from hardware.ros.config import RosArmConfig
+
+    spinner, seen, _, _ = hardware
+    sent: list = []
+    spinner.node.create_subscription(JointTrajectory, f"{NS}/joint_trajectory", sent.append, COMMAND_QOS)
+    config = RosArmConfig(joint_states_topic=f"{NS}/joint_states", command_topic=f"{NS}/joint_trajectory",
+                          hardware_status_topic=f"{NS}/hardware/status", camera_topic=f"{NS}/camera/image_raw",
+                          stream_end=stream_end)
+    arm = RosArm(spinner.node, config)
+    try:
+        assert arm.wait_ready(10.0)
+        wait_for(lambda: arm._arm_pub.get_subscription_count() >= 2, 10, "the hardware and this test subscribed")
+        arm.stop_motion()  # a cancel
+        arm.forget_targets()  # the skill's end
+        time.sleep(0.5)
+    finally:
+        arm.close()
+    points = [len(m.points) for m in sent]
+    if stream_end:  # the hardware node holds where the arm is; nothing else is sent
+        assert points == [0, 0], points
+    else:  # a ros2_control controller would reject an empty trajectory: the hold is a position
+        assert points == [1], points
