@@ -193,14 +193,14 @@ class HardwareNode(LifecycleNode):
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         self._commands += 1
         self._streaming = bool(msg.points)
-        if not msg.points:  # the end of a stream: hold where the arm is
-            self._hold()
-            return
         if self._watchdog is not None:
             was_tripped = self._watchdog.tripped
             self._watchdog.feed()
             if was_tripped:
                 self._report("commands resumed")
+        if not msg.points:  # the end of a stream: hold where the arm is
+            self._hold()
+            return
         if self.backend is None:
             return
         try:

@@ -145,5 +145,7 @@ def test_a_ros_arm_ends_its_stream_only_where_the_controller_accepts_an_empty_tr
     points = [len(m.points) for m in sent]
     if stream_end:  # the hardware node holds where the arm is; nothing else is sent
         assert points == [0, 0], points
+        # a commander that ends its stream is back: a trip before it (the test above) is over
+        wait_for(lambda: not seen["status"][-1].watchdog_tripped, 3.0, "the trip cleared on hardware/status")
     else:  # a ros2_control controller would reject an empty trajectory: the hold is a position
         assert points == [1], points
