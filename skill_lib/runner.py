@@ -94,6 +94,8 @@ def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: W
         if on_step is not None:
             on_step(steps, policy.progress())
     for _ in range(SETTLE_STEPS):
+        if should_stop is not None and should_stop():
+            break  # stop now; the outcome is still read from the world
         arm.step()
     failed = spec.failed_conditions(ctx, "post")
     if not failed:

@@ -66,6 +66,24 @@ def test_a_safety_stop_names_the_policy_that_was_running():
     assert outcome.kind is OutcomeKind.SAFETY_STOP and outcome.policy == "learned", outcome
 
 
+def test_a_stop_request_during_the_settle_steps_is_honoured_at_once():
+    from skill_lib.runner import SETTLE_STEPS, run_skill
+
+    class CountingArm(PyBulletArm):
+        steps = 0
+
+        def step(self):
+            CountingArm.steps += 1
+            super().step()
+
+    policy = FakeStuckPolicy()  # done after 10 steps
+    with CountingArm(PyBulletConfig(seed=0)) as arm:
+        CountingArm.steps = 0  # the scene's own settling at start-up does not count
+        run_skill(_skills()["move_to"], {"target": "green_cube"}, arm, arm, policy=policy,
+                  should_stop=lambda: policy.steps >= 10)
+    assert CountingArm.steps == 10, f"{CountingArm.steps - 10} of {SETTLE_STEPS} settle steps ran after the stop"
+
+
 class FakeDecliningPolicy(FakeStuckPolicy):
     """A 'learned' policy that declines every context: the executor must not run it at all."""
 
