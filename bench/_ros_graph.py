@@ -22,13 +22,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from hardware.ros.common import BackgroundNode
+
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # the bench's own node too, not only the graph's
 REPO = Path(__file__).resolve().parents[1]
 SIM_PARAMS = "config/sim.yaml"
 
@@ -147,35 +152,20 @@ def describe_load(workers: int) -> str:
 
 
 # -- an rclpy client ------------------------------------------------------------------------------------
-class RosClient:
-    """An rclpy context of its own in `domain`, with one node spun in a thread (a single-threaded executor:
-    callbacks only store what arrives; rclpy's multi-threaded one would spin a core beside the graph)."""
+@contextmanager
+def client_of(graph: GraphProcesses, domain: int, name: str) -> Iterator[BackgroundNode]:
+    """A client node in the graph's domain (hardware.ros.common.BackgroundNode: one executor thread, which
+    takes no core from the graph); on exit it closes and the graph stops, also when the bench failed."""
+    from hardware.ros.common import BackgroundNode
 
-    def __init__(self, domain: int, name: str) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # this process's own node, too
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        from rclpy.executors import ExternalShutdownException
-
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2)
-        self.node.destroy_node()
-        self.context.try_shutdown()
+    client = None
+    try:
+        client = BackgroundNode(domain, name)
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        graph.stop()
 
 
 # -- the hardware node and the skill server, seen from outside ------------------------------------------
@@ -204,7 +194,7 @@ class SkillGraphClient:
     """ExecuteSkill goals to the skill server; joint states, object states, status and e-stop of the hardware
     node; a scene reset with a new seed (parameter `seed`, then deactivate, cleanup, configure, activate)."""
 
-    def __init__(self, client: RosClient, robot: str = "panda") -> None:
+    def __init__(self, client: BackgroundNode, robot: str = "panda") -> None:
         from lifecycle_msgs.srv import ChangeState
         from rcl_interfaces.srv import SetParameters
         from rclpy.action import ActionClient

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from _ros_graph import REPO, BusyLoad, GraphProcesses, RosClient, describe_graph, describe_load, header, wait
+from _ros_graph import REPO, BusyLoad, GraphProcesses, client_of, describe_graph, describe_load, header, wait
 
 #: in this order each task finds the scene it needs (the graph starts afresh for each load condition)
 TASKS = ("put the red cube in the tray", "stack the blue cube on the green cube",
@@ -146,9 +146,7 @@ def measure(load: int, args: argparse.Namespace) -> None:
     config = [] if args.realtime_priority is None else [f"config:={sim_config(args.realtime_priority, log)}"]
     graph = GraphProcesses([[sys.executable, "-m", "skill_stack_apps.cli", "launch", "launch/sim.launch.yaml",
                              *config]], domain, log)
-    client = None
-    try:
-        client = RosClient(domain, "command_interval_bench")
+    with client_of(graph, domain, "command_interval_bench") as client:
         recorder = Recorder(client.node)
         action = ActionClient(client.node, ExecuteTask, "execute_task")
         if not action.wait_for_server(timeout_sec=120):
@@ -158,10 +156,6 @@ def measure(load: int, args: argparse.Namespace) -> None:
             print(f"  {describe_load(len(busy.workers))}; {describe_graph(log)}:")
             figures = run_tasks(client.node, action, recorder, args.tasks)
             report("idle" if not load else "under load", figures, recorder.trips, args.period)
-    finally:
-        if client is not None:
-            client.close()
-        graph.stop()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _ros_graph import (BusyLoad, RosClient, SkillGraphClient, describe_graph, describe_load, header,
+from _ros_graph import (BusyLoad, client_of, SkillGraphClient, describe_graph, describe_load, header,
                        start_skill_graph)
 
 from hardware.pybullet import PyBulletArm, PyBulletConfig
@@ -155,9 +155,7 @@ def run_over_ros(seeds: int, directions: list[str], load: int, priority: int | N
     domain = 130 + os.getpid() % 30
     log = Path("/tmp") / f"push_accuracy_ros_{os.getpid()}.log"
     graph = start_skill_graph(domain, log, realtime_priority=priority)
-    client = None
-    try:
-        client = RosClient(domain, "push_accuracy_bench")
+    with client_of(graph, domain, "push_accuracy_bench") as client:
         skills = SkillGraphClient(client)
         skills.wait_ready()
         print(header("push accuracy over ROS 2 (hardware node + skill server, learned push on)"))
@@ -171,10 +169,6 @@ def run_over_ros(seeds: int, directions: list[str], load: int, priority: int | N
                   "not counted); errors over attempted pushes")
             total = len(directions) * len(DISTANCES) * len(CONTROLLERS) * len(OBJECTS) * seeds
             table(over_ros(skills, total), seeds, directions)
-    finally:
-        if client is not None:
-            client.close()
-        graph.stop()
 
 
 def check_scene_reset(graph: SkillGraphClient, seed: int = 1, tolerance: float = 0.002) -> str:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _ros_graph import REPO, BusyLoad, GraphProcesses, RosClient, SkillGraphClient, describe_graph, describe_load, \
+from _ros_graph import REPO, BusyLoad, GraphProcesses, SkillGraphClient, client_of, describe_graph, describe_load, \
     header, wait, wait_until
 
 CUBES = ("red cube", "green cube", "blue cube", "yellow cube", "small red cube", "small blue cube")
@@ -112,9 +112,8 @@ def over_ros(tasks: list[Task], goals: list[list | None], robot: str, load: int)
     log = Path("/tmp") / f"ros_tasks_{os.getpid()}_{load}.log"
     graph = GraphProcesses([[sys.executable, "-m", "skill_stack_apps.cli", "launch", "launch/sim.launch.yaml",
                              f"robot:={robot}", f"seed:={tasks[0].seed}"]], domain, log)
-    client = RosClient(domain, "ros_tasks_bench")
     results = []
-    try:
+    with client_of(graph, domain, "ros_tasks_bench") as client:
         hardware = SkillGraphClient(client, robot)
         world = RosWorldView(client.node, "objects", state_timeout=2.0)
         arm = RosArm(client.node, RosArmConfig(robot=robot, state_timeout=2.0), commands=False)
@@ -141,9 +140,6 @@ def over_ros(tasks: list[Task], goals: list[list | None], robot: str, load: int)
                       f"{said} [{ran}]{'' if result.success else ': ' + result.message[:80]}", flush=True)
         arm.close()
         world.close()
-    finally:
-        client.close()
-        graph.stop()
     return results
 
 

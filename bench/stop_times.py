@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _ros_graph import (BusyLoad, JointSample, RosClient, SkillGraphClient, describe_graph, describe_load, header,
+from _ros_graph import (BusyLoad, JointSample, client_of, SkillGraphClient, describe_graph, describe_load, header,
                        max_speed, start_skill_graph, wait_until)
 
 #: move_to between these sweeps the arm across the table
@@ -173,18 +173,12 @@ def main() -> None:
     domain = 160 + os.getpid() % 30
     log = Path("/tmp") / f"stop_times_{os.getpid()}.log"
     graph = start_skill_graph(domain, log, realtime_priority=args.realtime_priority)
-    client = None
-    try:
-        client = RosClient(domain, "stop_times_bench")
+    with client_of(graph, domain, "stop_times_bench") as client:
         skills = SkillGraphClient(client)
         skills.wait_ready()
         print(f"  ROS domain {domain}; node log {log}; {describe_graph(log)}")
         for load in ([0, 1] if args.load == "both" else [int(args.load)]):
             measure(skills, load, args)
-    finally:
-        if client is not None:
-            client.close()
-        graph.stop()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,6 +110,26 @@ def graph_with_client(launch_args: list[str], folder: Path, make_client: Callabl
         launched.stop()
 
 
+@contextmanager
+def hardware_node(folder: Path, namespace: str, params: list[str]) -> Iterator[tuple[Spinner, Path]]:
+    """The hardware node alone, in its own process and ROS domain, with `-p` `params`, and a client there; both
+    stopped on exit, and the node's log printed (pytest shows it when a test failed)."""
+    domain = domain_id()
+    log = folder / "hardware.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "hardware.node", "--ros-args", "-r", f"__ns:={namespace}",
+                                    *(arg for p in params for arg in ("-p", p))],
+                                   cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT)
+    spinner = Spinner(domain)
+    try:
+        yield spinner, log
+    finally:
+        spinner.close()
+        process.kill()
+        process.wait(timeout=10)
+        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,34 +141,21 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: f
 
 
 class Spinner:
-    """An rclpy context of its own with a node spun in a background thread."""
+    """An rclpy context of its own with a node spun in a background thread (hardware.ros.common.BackgroundNode,
+    two executor threads), and a wait for a future's result."""
 
     def __init__(self, domain: int, name: str = "test_client") -> None:
-        import rclpy
         from rclpy.executors import MultiThreadedExecutor
 
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+        from hardware.ros.common import BackgroundNode
 
-    def _spin(self) -> None:
-        from rclpy.executors import ExternalShutdownException
-
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        self._spun = BackgroundNode(domain, name, lambda context: MultiThreadedExecutor(num_threads=2,
+                                                                                      context=context))
+        self.node = self._spun.node
 
     def result(self, future, timeout: float, what: str):
         wait_for(future.done, timeout, what, poll=0.02)
         return future.result()
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        self.context.try_shutdown()
-        self._thread.join(timeout=5.0)
+        self._spun.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,14 +71,42 @@ async def in_thread(node: Node, thread: ThreadPoolExecutor, work: Callable[..., 
     return job.result()
 
 
+class BackgroundNode:
+    """A client's rclpy context of its own (in `domain`) with one node, spun in a daemon thread: for scripts,
+    benches and tests that talk to a graph from outside. Callbacks should only store what arrives; by
+    default one executor thread runs them (`make_executor` gets the context and may give another)."""
+
+    def __init__(self, domain: int, name: str,
+                 make_executor: Callable[[rclpy.Context], Executor] = lambda c: SingleThreadedExecutor(context=c)
+                 ) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = make_executor(self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5.0)
+
+
 def _prog(argv0: str) -> str:
     """The command as typed: `hardware_node` (console script), or `python -m hardware.node`."""
     spec = sys.modules["__main__"].__spec__
     return f"python -m {spec.name}" if spec is not None and argv0.endswith(".py") else Path(argv0).name
 
 
-def spin_node(make_node: Callable[[], Node], config: type,
-              make_executor: Callable[[], Executor] = SingleThreadedExecutor, args: list[str] | None = None,
+def spin_node(make_node: Callable[[], Node], config: type, args: list[str] | None = None,
               realtime_priority: Callable[[Node], int] | None = None) -> int:
     """Init rclpy, build the node, spin until Ctrl-C/SIGTERM, clean up. Returns an exit code.
 
@@ -100,7 +129,9 @@ def spin_node(make_node: Callable[[], Node], config: type,
         gc.freeze()
         if realtime_priority is not None:
             node.get_logger().info(make_realtime(realtime_priority(node)))
-        executor = make_executor()
+        # one executor thread: callbacks never wait; long work (a skill, a task) runs on a thread of its own
+        # (in_thread)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

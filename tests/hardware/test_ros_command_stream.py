@@ -1,15 +1,13 @@
-"""The hardware node's command stream over real rclpy: a stream that ends with an empty trajectory leaves the
-arm at its last target without a watchdog trip, one that just stops trips the watchdog; a configure
+"""The hardware node's command stream over real rclpy: a stream that ends with an empty trajectory holds the arm
+where it is without a watchdog trip, one that just stops trips the watchdog; a configure
 transition reads the parameters again (a new seed, a new scene); the node says whether it runs real-time."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from ros_helpers import REPO, Spinner, domain_id, requires_ros, ros_env, wait_for
+from ros_helpers import hardware_node, requires_ros, wait_for
 
 pytestmark = [requires_ros, pytest.mark.slow]
 NS = "/stream_robot"
@@ -25,28 +23,16 @@ def hardware(tmp_path_factory):
 
     from hardware.ros.common import COMMAND_QOS, STATUS_QOS
 
-    domain = domain_id()
-    log = tmp_path_factory.mktemp("ros_stream") / "hardware.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hardware.node", "--ros-args", "-r", f"__ns:={NS}",
-                                    "-p", "camera_rate:=0.0"],
-                                   cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT)
-    spinner = Spinner(domain)
-    node = spinner.node
-    seen: dict[str, list] = {"status": [], "joints": [], "objects": []}
-    node.create_subscription(HardwareStatus, f"{NS}/hardware/status", seen["status"].append, STATUS_QOS)
-    node.create_subscription(JointState, f"{NS}/joint_states", seen["joints"].append, qos_profile_sensor_data)
-    node.create_subscription(ObjectStates, f"{NS}/objects", seen["objects"].append, qos_profile_sensor_data)
-    publisher = node.create_publisher(JointTrajectory, f"{NS}/joint_trajectory", COMMAND_QOS)
-    try:
+    with hardware_node(tmp_path_factory.mktemp("ros_stream"), NS, ["camera_rate:=0.0"]) as (spinner, log):
+        node = spinner.node
+        seen: dict[str, list] = {"status": [], "joints": [], "objects": []}
+        node.create_subscription(HardwareStatus, f"{NS}/hardware/status", seen["status"].append, STATUS_QOS)
+        node.create_subscription(JointState, f"{NS}/joint_states", seen["joints"].append, qos_profile_sensor_data)
+        node.create_subscription(ObjectStates, f"{NS}/objects", seen["objects"].append, qos_profile_sensor_data)
+        publisher = node.create_publisher(JointTrajectory, f"{NS}/joint_trajectory", COMMAND_QOS)
         wait_for(lambda: seen["status"] and seen["status"][-1].lifecycle_state == "active" and seen["joints"], 60,
                  "the hardware node, active")
         yield spinner, seen, publisher, log
-    finally:
-        spinner.close()
-        process.kill()
-        process.wait(timeout=10)
-        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")  # shown if a test failed
 
 
 def _arm(seen) -> np.ndarray:

@@ -2,12 +2,10 @@
 activated; deactivate stops the stream; cleanup closes the backend; shutdown finalizes the node."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
-from ros_helpers import REPO, Spinner, domain_id, requires_ros, ros_env, wait_for
+from ros_helpers import hardware_node, requires_ros, wait_for
 
 pytestmark = [requires_ros, pytest.mark.slow]
 NS = "/lc_robot"
@@ -15,20 +13,8 @@ NS = "/lc_robot"
 
 @pytest.fixture(scope="module")
 def hardware(tmp_path_factory):
-    domain = domain_id()
-    log = tmp_path_factory.mktemp("ros_lifecycle") / "hardware.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hardware.node", "--ros-args", "-r", f"__ns:={NS}",
-                                    "-p", "autostart:=false", "-p", "camera_rate:=0.0"],
-                                   cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT)
-    spinner = Spinner(domain)
-    try:
-        yield spinner, log
-    finally:
-        spinner.close()
-        process.kill()
-        process.wait(timeout=10)
-        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")  # shown if a test failed
+    with hardware_node(tmp_path_factory.mktemp("ros_lifecycle"), NS, ["autostart:=false", "camera_rate:=0.0"]) as ends:
+        yield ends
 
 
 def test_transitions_gate_the_robot(hardware):
