@@ -128,6 +128,11 @@ class SafetyFilter:
         tcp = np.asarray(tcp, float)
         return bool((tcp >= self._ws_lo).all() and (tcp <= self._ws_hi).all())
 
+    def depth_outside(self, tcp: np.ndarray) -> float:
+        """How far (metres, worst axis) the tool centre point is outside the box: 0 inside, NaN for NaN."""
+        tcp = np.asarray(tcp, float)
+        return float(np.maximum(np.maximum(self._ws_lo - tcp, tcp - self._ws_hi).max(), 0.0))  # keeps a NaN
+
     def clamp_to_workspace(self, position: Sequence[float]) -> np.ndarray:
         return _clip(self._cartesian(position), self._ws_min, self._ws_max)
 
@@ -154,8 +159,18 @@ class SafetyFilter:
         dist = math.sqrt(delta.dot(delta))  # what np.linalg.norm computes for a vector
         if dist > self.config.max_ee_step:
             self.stats.clamped += 1
-            goal = current + delta * (self.config.max_ee_step / dist)
+            # back into the box: from a tool a hair outside it, the shortened step could end outside too
+            goal = _clip(current + delta * (self.config.max_ee_step / dist), self._ws_min, self._ws_max)
         return goal
+
+    def filter_orientation(self, orientation: Sequence[float]) -> np.ndarray:
+        """A tool orientation (quaternion x, y, z, w), normalised; refused if it is not one."""
+        orn = np.asarray(orientation, dtype=float)
+        norm = math.sqrt(orn.dot(orn)) if orn.shape == (4,) else 0.0
+        if not (math.isfinite(norm) and norm > 1e-6):
+            self.stats.rejected += 1
+            raise SafetyError(f"rejected orientation: {orn.tolist()}")
+        return orn / norm
 
     def filter_joint_target(
         self,
@@ -191,11 +206,13 @@ class SafetyFilter:
             self.stats.clamped += 1
         if self.in_workspace(tcp_of(clamped)):
             return clamped
-        # Shorten the step (bisection on the segment) to the furthest point still inside; if the
-        # arm is already outside (e.g. started there) only allow it to hold still.
+        # Shorten the step (bisection on the segment) to the furthest point still inside. An arm already
+        # outside (it started there, or sagged a hair past the boundary it was sliding along) may only come
+        # back toward the box, or hold still.
         self.stats.workspace_limited += 1
-        if not self.in_workspace(tcp_of(current)):
-            return current.copy()
+        depth = self.depth_outside(tcp_of(current))
+        if not depth <= 0.0:
+            return clamped if self.depth_outside(tcp_of(clamped)) < depth else current.copy()
         lo, hi = 0.0, 1.0
         for _ in range(10):
             mid = (lo + hi) / 2

@@ -179,11 +179,8 @@ class RosArm(ArmInterface):
         self._check_remote_estop()
         q = self._arm_positions()
         goal = self.safety.filter_ee_target(position, self.kinematics.tcp_position(q))
-        orn = self.tool_down() if orientation is None else np.asarray(orientation, float)
-        if orn.shape != (4,) or not np.all(np.isfinite(orn)) or np.linalg.norm(orn) < 1e-6:
-            self.safety.stats.rejected += 1
-            raise SafetyError(f"rejected orientation: {orn.tolist()}")
-        solution = self.kinematics.ik(goal, orn / np.linalg.norm(orn), q, self._finger_positions())
+        orn = self.safety.filter_orientation(self.tool_down() if orientation is None else orientation)
+        solution = self.kinematics.ik(goal, orn, q, self._finger_positions())
         return self.command_joints(solution)
 
     def command_gripper(self, width: float) -> float:

@@ -50,7 +50,7 @@ class ReferenceFilter(SafetyFilter):
         dist = float(np.linalg.norm(delta))
         if dist > self.config.max_ee_step:
             self.stats.clamped += 1
-            goal = current + delta * (self.config.max_ee_step / dist)
+            goal = np.clip(current + delta * (self.config.max_ee_step / dist), self._ws_min, self._ws_max)
         return goal
 
     def filter_joint_target(self, target: Sequence[float], current: np.ndarray,
@@ -73,7 +73,8 @@ class ReferenceFilter(SafetyFilter):
             return clamped
         self.stats.workspace_limited += 1
         if not self.in_workspace(tcp_of(current)):
-            return current.copy()
+            closer = self.depth_outside(tcp_of(clamped)) < self.depth_outside(tcp_of(current))
+            return clamped if closer else current.copy()
         lo, hi = 0.0, 1.0
         for _ in range(10):
             mid = (lo + hi) / 2

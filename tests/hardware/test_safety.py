@@ -265,16 +265,31 @@ def test_workspace_bisection_random():
     assert limited > 50  # the test really exercised the bisection
 
 
-def test_outside_workspace_only_holds_still(filt):
+def test_outside_workspace_only_holds_still_or_comes_back(filt):
     current = home()
     current[2] = 1.5  # z above the box
     assert not inside(fake_fk(current))
     target = current.copy()
-    target[0] += 0.05  # a move that stays outside
+    target[0] += 0.05  # a move that stays as far outside
     out = filt.filter_joint_target(target, current, fake_fk)
     np.testing.assert_allclose(out, current)
     out[0] = 99.0  # the returned array is a copy
     assert current[0] != 99.0
+    deeper = current.copy()
+    deeper[2] = 1.52  # further out (and within the velocity bound)
+    np.testing.assert_allclose(filt.filter_joint_target(deeper, current, fake_fk), current)
+    back = current.copy()
+    back[2] = 1.45  # toward the box, still outside: allowed, or a sagging arm could never come back
+    assert not inside(fake_fk(back))
+    np.testing.assert_allclose(filt.filter_joint_target(back, current, fake_fk), back)
+
+
+def test_a_shortened_tool_step_from_outside_the_box_ends_inside(filt):
+    """A tool a hair below the floor, asked to go far along it: the shortened step ends on the floor, not at
+    the depth it starts from (targets followed from below the floor walked the hand down into the table)."""
+    current = np.array([0.3, 0.0, WS_MIN[2] - 0.001])
+    out = filt.filter_ee_target([0.6, 0.2, -1.0], current)
+    assert inside(out) and out[2] == pytest.approx(WS_MIN[2])
 
 
 # -- e-stop ------------------------------------------------------------------------------------------
