@@ -20,6 +20,10 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
         return P.is_on(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
     if goal.kind == "lifted":
         return P.is_held(world, goal.obj) and P.is_lifted(world, goal.obj)
+    if goal.kind == "beside":
+        return P.is_beside(world, goal.obj, goal.target, goal.state) and not world.contacts("gripper", goal.obj)
+    if goal.kind == "between":
+        return P.is_between(world, goal.obj, goal.target, goal.other) and not world.contacts("gripper", goal.obj)
     if goal.kind == "displaced":
         return P.displaced_as_asked(start[goal.obj], world.object(goal.obj).position, np.asarray(goal.offset))
     if goal.kind == "open":
@@ -40,6 +44,11 @@ def describe(goal: Goal) -> str:
         return f"{goal.obj} {goal.kind} {goal.target}"
     if goal.kind == "lifted":
         return f"{goal.obj} lifted"
+    if goal.kind == "beside":
+        where = {"front": "in front of", "behind": "behind", None: "next to"}.get(goal.state, f"{goal.state} of")
+        return f"{goal.obj} {where} {goal.target}"
+    if goal.kind == "between":
+        return f"{goal.obj} between {goal.target} and {goal.other}"
     if goal.kind == "displaced":
         dx, dy = goal.offset
         return f"{goal.obj} moved by ({dx * 100:+.0f} cm, {dy * 100:+.0f} cm)"

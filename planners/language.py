@@ -176,6 +176,11 @@ CATEGORY_NOUNS: Mapping[str, tuple[str, ...]] = {"cube": ("cube", "block")}
 #: nouns that stand for any object ("the green one")
 WILDCARD_NOUNS: frozenset[str] = frozenset({"one", "object", "thing", "item"})
 DETERMINERS: frozenset[str] = frozenset({"the", "a", "an", "that", "this", "your", "my"})
+#: words before a noun phrase that make it a set ("all the cubes", "both red ones"), with how many objects the
+#: set must have (None: however many match)
+SET_QUANTIFIERS: Mapping[str, int | None] = {"all": None, "every": None, "each": None, "both": 2}
+#: a word for every object that can be picked up (containers and fixtures are not)
+EVERYTHING = "everything"
 #: things in the workspace that are not objects to manipulate
 NOT_MANIPULABLE: frozenset[str] = frozenset({
     "robot", "arm", "gripper", "hand", "table", "tabletop", "floor", "yourself", "me", "you", "wall",

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hardware.types import ObjectState
-from planners.grounding import describe_object, ground, reference_vocabulary
-from planners.language import DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, TRAILING_FILLERS, \
-    Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, take_direction, \
-    take_distance
+from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary
+from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, \
+    TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, \
+    take_direction, take_distance
+from planners.placement import MAX_OFFSET, Footprint, assign_spots, beside_spot, between_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.skills.pull import pull_direction
@@ -28,8 +29,9 @@ HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # Verbs the tables do not know are looked up in the library; below this similarity the parser
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
-SUPPORTED = ("I can: put/place X in/on Y, stack X on Y, pick up X, push X <distance> <direction>, "
-             "move to X, open/pull a drawer [<distance>], open/close the gripper")
+SUPPORTED = ("I can: put/place X in/on Y (X may be several in a container: all the cubes, the red ones, "
+             "X and Z), stack X on Y, pick up X, push X <distance> <direction>, move to X, "
+             "open/pull a drawer [<distance>], open/close the gripper")
 #: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
 TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
                       too_long=f"the task is too long ({{length}} characters, at most {{max_chars}}); {SUPPORTED}")
@@ -86,7 +88,14 @@ _FILLERS = Fillers(
 _PUT = re.compile(r"^(?P<obj>.+?) (?P<prep>on top of|inside of|inside|into|in to|in|onto|on to|on|upon|atop|to)"
                   r" (?P<target>.+)$")
 _PICK_SOURCE = re.compile(r" (?:from|off of|off|out of|in|on|inside|at) (?P<source>.*)$")
-_UNSUPPORTED_RELATION = re.compile(r"\b(?:next to|beside|behind|in front of|near|under|underneath|below)\b")
+#: "put everything on the table in the tray": the table is where they are, not where they go
+_EVERYTHING_ON_TABLE = re.compile(r"^((?:all (?:of )?)?(?:the )?(?:everything|objects|things|items)) "
+                                  r"(?:on|from|off) (?:the )?table\b")
+_UNSUPPORTED_RELATION = re.compile(r"\b(?:near|under|underneath|below|above|around|over)\b")
+#: "put X to the left of Y", "in front of", "behind", "next to", "beside", "between Y and Z": on the table
+_RELATION = re.compile(r"^(?P<obj>.+?) (?P<rel>(?:to |on |at )?(?:the )?(?P<lr>left|right)(?:-hand)?(?: side)? of"
+                       r"|in front of|behind|next to|beside|by|between) (?P<ref>.+)$")
+_RELATION_SIDES = {"in front of": "front", "behind": "behind"}
 _MOVE_TO = re.compile(rf"^(?:(?:the|your|its) )?(?:gripper|arm|hand|tool|end effector|end-effector|robot)? ?"
                       rf"(?:(?P<height>{DISTANCE.pattern}) )?(?:right |directly |just )?"
                       rf"(?P<prep>to|above|over|on top of|towards?) (?P<target>.+)$")
@@ -149,6 +158,8 @@ class _TaskParser:
         self.threshold = threshold
         self.notes: list[str] = []
         self.last_obj: str | None = None
+        #: table spots chosen by earlier clauses of the task (beside / between), kept clear by later ones
+        self.table_spots: list[Footprint] = []
         self.argument_words = reference_vocabulary(objects) | DIRECTION_ARGUMENT_WORDS | set(NUMBER_WORDS) | {"it"}
 
     def split(self, text: str) -> list[str]:
@@ -170,6 +181,9 @@ class _TaskParser:
 
     def resolve(self, phrase: str) -> str:
         phrase = phrase.strip()
+        if phrase and is_set_reference(phrase, self.objects):
+            raise TaskError(f"'{phrase}' names several objects; name one here (several can be put into a "
+                            f"container together); {SUPPORTED}")
         if phrase in PRONOUNS:
             if self.last_obj is None:
                 raise TaskError(f"'{phrase}' has nothing to refer to; name the object; {SUPPORTED}")
@@ -186,6 +200,10 @@ class _TaskParser:
         verb, _, rest = clause.partition(" ")
         recipe = _known_recipe(verb, rest) or self.retrieve(verb, clause)
         if recipe in ("open_gripper", "close_gripper"):
+            named = set(rest.split()) & (self.argument_words - DETERMINERS - {"it"})
+            if verb not in GRIPPER_VERBS and named and not _GRIPPER_NOUN.match(rest):  # "hand me the red cube"
+                raise TaskError(f"'{verb}' reads as {recipe}, which takes no object, and the task names "
+                                f"'{rest}'; {SUPPORTED}")
             state = "open" if recipe == "open_gripper" else "closed"
             return _ClausePlan([SkillCall(recipe, {})], [Goal("gripper", state=state)], self.last_obj)
         if recipe == "move_to":
@@ -222,25 +240,76 @@ class _TaskParser:
 
     def put(self, verb: str, rest: str) -> _ClausePlan:
         rest = re.sub(r"^down |(?<= )down (?=\S)", "", rest)
+        relation = _RELATION.match(rest)
+        if relation:
+            return self.put_beside(relation)
         if _UNSUPPORTED_RELATION.search(rest):
-            raise TaskError(f"I can put things in or on another object, not beside or under it; {SUPPORTED}")
+            raise TaskError(f"I can put things in or on another object, or beside or between others, not under "
+                            f"or near them; {SUPPORTED}")
+        rest = _EVERYTHING_ON_TABLE.sub(r"\1", rest)
         put = _PUT.match(rest)
         if put is None:
             raise TaskError(f"where should I {verb} {rest or 'it'}? say '{verb} X in/on Y'; {SUPPORTED}")
-        obj = self.resolve(put["obj"])
+        several = is_set_reference(put["obj"], self.objects)
+        names = ground_set(put["obj"], self.objects) if several else [self.resolve(put["obj"])]
         if _take_direction(put["target"])[0] is not None:
-            label = self.label(obj)
+            label = "objects" if several else self.label(names[0])
             raise TaskError(f"to move the {label} sideways say 'push the {label} 10 cm left'; {SUPPORTED}")
         target = self.resolve(put["target"])
-        if target == obj:
-            raise TaskError(f"I can't put the {self.label(obj)} on or in itself; {SUPPORTED}")
+        if several:
+            names = [n for n in names if n != target]  # "put everything in the tray": not the tray itself
+        if target in names:
+            raise TaskError(f"I can't put the {self.label(target)} on or in itself; {SUPPORTED}")
         container = self.objects[target].is_container
         if put["prep"] in IN_PREPOSITIONS and not container:
             label = self.label(target)
             raise TaskError(f"the {label} is not a container; say '{verb} X on the {label}'")
-        goal = Goal("in" if container else "on", obj=obj, target=target)
-        return _ClausePlan([SkillCall("pick", {"object": obj}),
-                            SkillCall("place", {"object": obj, "target": target})], [goal], obj)
+        if len(names) > 1 and not container:
+            raise TaskError(f"only one object fits on the {self.label(target)}; put several into a container, "
+                            f"or stack them one by one ('stack X on Y, then stack Z on X')")
+        calls, goals = [], []
+        for obj in names:
+            calls += [SkillCall("pick", {"object": obj}), SkillCall("place", {"object": obj, "target": target})]
+            goals.append(Goal("in" if container else "on", obj=obj, target=target))
+        return _ClausePlan(calls, goals, names[0] if len(names) == 1 else None)
+
+    def put_beside(self, relation: re.Match[str]) -> _ClausePlan:
+        """Set an object down on the table beside another ('to the left of', 'in front of', 'behind', 'next
+        to') or between two, at a spot free of everything else on the table."""
+        obj = self.resolve(relation["obj"])
+        rel = relation["rel"]
+        if rel == "between":
+            ends = _AND_SPLIT.split(relation["ref"])
+            if len(ends) != 2:
+                raise TaskError(f"between what? say 'between X and Y'; {SUPPORTED}")
+            a, b = (self.resolve(e) for e in ends)
+            if len({obj, a, b}) < 3:
+                raise TaskError(f"'between' needs two objects other than the {self.label(obj)}; {SUPPORTED}")
+            offset = between_spot(self.objects[obj], self.objects[a], self.objects[b], self.objects,
+                                  self.table_spots)
+            if offset is None:
+                raise TaskError(f"there is no room for the {self.label(obj)} between the {self.label(a)} and the "
+                                f"{self.label(b)} (at most {200 * MAX_OFFSET:.0f} cm apart, nothing in the way); "
+                                f"nothing was moved")
+            target, goal = a, Goal("between", obj=obj, target=a, other=b)
+        else:
+            target = self.resolve(relation["ref"])
+            if target == obj:
+                raise TaskError(f"I can't put the {self.label(obj)} beside itself; {SUPPORTED}")
+            side = relation["lr"] or _RELATION_SIDES.get(rel)
+            found = beside_spot(self.objects[obj], self.objects[target], side, self.objects, self.table_spots)
+            if found is None:
+                where = {None: "next to", "front": "in front of", "behind": "behind"}.get(side, f"to the {side} of")
+                raise TaskError(f"there is no free room on the table {where} the {self.label(target)} for the "
+                                f"{self.label(obj)}; nothing was moved")
+            chosen, offset = found
+            goal = Goal("beside", obj=obj, target=target, state=side)
+            if side is None:
+                self.notes.append(f"'next to' taken as the {chosen} side of the {self.label(target)}")
+        self.table_spots.append(Footprint.of(self.objects[obj], self.objects[target].position[:2] + offset))
+        place = SkillCall("place", {"object": obj, "target": target, "offset_x": offset[0], "offset_y": offset[1],
+                                    "surface": "table"})
+        return _ClausePlan([SkillCall("pick", {"object": obj}), place], [goal], obj)
 
     def push(self, rest: str) -> _ClausePlan:
         direction, rest = _take_direction(rest)
@@ -332,6 +401,7 @@ def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetr
                 parser.last_obj = clause.obj
         if not calls:
             raise TaskError(f"the task is empty; {SUPPORTED}")
+        calls = list(assign_spots(calls, objects))
     except TaskError as err:
         raise TaskError(" ".join(str(err).split())) from err.__cause__
     return Plan(task=text, calls=tuple(calls), goals=tuple(goals), notes=tuple(dict.fromkeys(parser.notes)))

@@ -25,12 +25,15 @@ class Goal:
 
     kind: 'in' (obj in container), 'on' (obj on target), 'lifted' (obj held above the table),
     'displaced' (obj moved by `offset` [dx, dy] metres from where it started), 'at' (tool at
-    `position`), 'gripper' (gripper `state` open/closed), 'open' (a drawer `obj` open).
+    `position`), 'gripper' (gripper `state` open/closed), 'open' (a drawer `obj` open), 'beside' (obj on
+    the table on side `state` of target: left, right, front, behind, or any side when None), 'between' (obj on
+    the table between target and `other`).
     """
 
     kind: str
     obj: str | None = None
     target: str | None = None
+    other: str | None = None
     offset: tuple[float, float] | None = None
     position: tuple[float, float, float] | None = None
     state: str | None = None

@@ -32,6 +32,52 @@ def is_on(world: WorldView, obj: str, support: str) -> bool:
     return _xy_inside(o, s) and abs(o.bottom_z - s.top_z) < REST_TOLERANCE
 
 
+#: the table top's height in the base frame
+TABLE_Z = 0.0
+#: "beside" means at most this far apart (metres between the two footprints), and in line: the centres at most
+#: this far off the side's axis beyond the wider object's half width
+BESIDE_WITHIN = 0.08
+IN_LINE = 0.02
+#: sides of an object in the base frame (x forward, away from the robot; y left): "in front of" is the robot's side
+SIDES: dict[str, tuple[float, float]] = {"left": (0.0, 1.0), "right": (0.0, -1.0), "front": (-1.0, 0.0),
+                                         "behind": (1.0, 0.0)}
+
+
+def rests_on_table(world: WorldView, obj: str) -> bool:
+    return world.object(obj).bottom_z - TABLE_Z < REST_TOLERANCE
+
+
+def is_beside(world: WorldView, obj: str, ref: str, side: str | None = None) -> bool:
+    """obj rests on the table on `side` of ref (any side when None): not overlapping it, at most BESIDE_WITHIN
+    away, and in line with it."""
+    o, r = world.object(obj), world.object(ref)
+    if not rests_on_table(world, obj):
+        return False
+    d = o.position[:2] - r.position[:2]
+    gaps = np.abs(d) - (o.half_extents[:2] + r.half_extents[:2])
+    widths = np.maximum(o.half_extents[:2], r.half_extents[:2])
+    for name, (sx, sy) in SIDES.items():
+        axis = 0 if sx else 1
+        if side in (None, name) and d[axis] * (sx + sy) > 0 and -0.005 <= gaps[axis] <= BESIDE_WITHIN \
+                and abs(d[1 - axis]) <= widths[1 - axis] + IN_LINE:
+            return True
+    return False
+
+
+def is_between(world: WorldView, obj: str, a: str, b: str) -> bool:
+    """obj rests on the table on the segment between a's and b's centres (its middle 60 %, within IN_LINE + its
+    half width of the line), touching neither."""
+    o, pa, pb = (world.object(n) for n in (obj, a, b))
+    if not rests_on_table(world, obj):
+        return False
+    ab, ao = pb.position[:2] - pa.position[:2], o.position[:2] - pa.position[:2]
+    t = float(ao @ ab) / float(ab @ ab)
+    off_line = abs(float(ao[0] * ab[1] - ao[1] * ab[0])) / float(np.linalg.norm(ab))
+    apart = all(np.any(np.abs(o.position[:2] - n.position[:2]) >= o.half_extents[:2] + n.half_extents[:2] - 0.005)
+                for n in (pa, pb))
+    return 0.2 <= t <= 0.8 and off_line <= IN_LINE + float(o.half_extents[:2].max()) and apart
+
+
 def is_lifted(world: WorldView, obj: str) -> bool:
     return world.object(obj).bottom_z > LIFT_HEIGHT
 

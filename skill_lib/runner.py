@@ -27,14 +27,16 @@ def apply_action(arm: ArmInterface, action: np.ndarray, yaw: float = 0.0) -> Non
     arm.command_gripper((action[3] + 1.0) / 2.0 * arm.gripper_max_width)
 
 
-def choose_policy(spec: SkillSpec, world: WorldView, params: Mapping[str, Any]) -> tuple[Policy, str | None]:
+def choose_policy(spec: SkillSpec, world: WorldView, params: Mapping[str, Any],
+                  tool: np.ndarray | None = None) -> tuple[Policy, str | None]:
     """The policy for this attempt, and why the scripted controller runs (None when the learned one does):
-    the learned policy runs if the skill's slot is filled and it does not decline the context."""
+    the learned policy runs if the skill's slot is filled and it does not decline the context (`tool`: where
+    the tool centre point starts)."""
     if spec.policy is None:
         return spec.scripted(), "no learned policy"
     policy = spec.policy()
     try:
-        declined = policy.declines(world, params)
+        declined = policy.declines(world, params, tool)
     except KeyError:  # an object that is not there: the skill's preconditions say so
         declined = None
     return (spec.scripted(), declined) if declined else (policy, None)
@@ -77,7 +79,7 @@ def _run(spec: SkillSpec, params: Mapping[str, Any], arm: ArmInterface, world: W
     if failed:
         return SkillOutcome(spec.name, bound, OutcomeKind.PRECONDITION_FAILED,
                             "precondition failed: " + "; ".join(failed), failed_conditions=failed)
-    policy = policy or choose_policy(spec, world, bound)[0]
+    policy = policy or choose_policy(spec, world, bound, arm.ee_pose().position)[0]
     chosen.append(policy)
     policy.reset(ctx)
     max_steps = math.ceil(spec.timeout_s / arm.control_dt)
@@ -138,7 +140,8 @@ class LocalSkillRunner(SkillRunner):
         if spec is None:
             return SkillOutcome(skill, dict(params), OutcomeKind.BAD_PARAMETERS,
                                 f"bad parameters: unknown skill {skill!r}; known: {', '.join(self.skills)}")
-        policy, fallback = (spec.scripted(), None) if scripted else choose_policy(spec, self.world, params)
+        policy, fallback = (spec.scripted(), None) if scripted else \
+            choose_policy(spec, self.world, params, self.arm.ee_pose().position)
         if on_start is not None:
             on_start(policy.kind, fallback)
         return run_skill(spec, params, self.arm, self.world, policy=policy, on_step=on_step,

@@ -79,9 +79,9 @@ class Policy(ABC):
     #: tool rotation about the vertical (radians) the policy wants now; the runner applies it
     tool_yaw: float = 0.0
 
-    def declines(self, world: WorldView, params: Mapping[str, Any]) -> str | None:
+    def declines(self, world: WorldView, params: Mapping[str, Any], tool: np.ndarray | None = None) -> str | None:
         """Why this policy should not run in this context (the scripted controller then runs), or None.
-        A learned policy declines what it was not trained on."""
+        A learned policy declines what it was not trained on. `tool`: where the tool centre point starts."""
         return None
 
     @abstractmethod

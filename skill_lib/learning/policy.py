@@ -107,6 +107,8 @@ class LearnedMoveTo(LearnedPolicy):
 #: what the pick and place environments train on (skill_lib/learning/envs)
 CUBE_EDGES = (0.027, 0.058)  # 3-5 cm, with room for the bounding box of a cube tilted in the hand
 TRAINED_BOX = ((0.31, -0.29), (0.67, 0.29))
+#: how far beyond the pick environment's start box the hand may start (home, 0.36 m up, is just above it)
+HAND_MARGIN = 0.05
 
 
 def _outside_training(obj, what: str) -> str | None:
@@ -126,9 +128,15 @@ class LearnedPick(LearnedPolicy):
     tolerance = 0.03  # the environment's success radius
     LIFT = 0.12
 
-    def declines(self, world, params: dict) -> str | None:
+    def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
+        from skill_lib.learning.envs.pick import PickEnv
+
         if params.get("grasp_offset") or params.get("grasp_point"):
             return "grasp offsets and grasp points (operators' corrections) are followed by the scripted controller"
+        lo, hi = (np.asarray(corner) for corner in PickEnv.hand_box)
+        if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
+            return (f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), outside where the learned pick "
+                    f"was trained to start from")
         return _outside_training(world.object(params["object"]), "object")
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
@@ -150,8 +158,10 @@ class LearnedPlace(LearnedPick):
     tolerance = 0.025
     RELEASE_WITHIN = 0.03  # metres from its goal (each axis) the held cube must be before the hand may open
 
-    def declines(self, world, params: dict) -> str | None:
+    def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         target = world.object(params["target"])
+        if params.get("surface") == "table":
+            return "learned place was trained to set cubes onto cubes and the table, not beside another object"
         if target.is_container:
             return f"learned place was trained on the table and on cubes, not into a {target.category}"
         return _outside_training(world.object(params["object"]), "object") or \
@@ -186,7 +196,7 @@ class LearnedPush(LearnedPick):
 
     max_steps = 150
 
-    def declines(self, world, params: dict) -> str | None:
+    def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.push import PushEnv
         from skill_lib.skills import push
 

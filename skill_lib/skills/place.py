@@ -1,4 +1,5 @@
-"""place: put the held object on top of another object or into a container, then let go."""
+"""place: put the held object on top of another object or into a container, or on the table beside one (at
+the offset from it), then let go."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,9 @@ RETREAT = 0.10
 #: a place is done once the hand is this far above the placed object's top, open and off it: clear of it
 #: before the next skill moves (the learned place's end state, in training and in the scene)
 HAND_CLEAR = 0.05
+#: a place on the table beside the target lands within this of its spot (metres)
+TABLE_SPOT_TOLERANCE = 0.025
+SURFACES = ("target", "table")
 
 
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:
@@ -21,7 +25,9 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     target = ctx.world.object(ctx.params["target"])
     tcp = ctx.arm.ee_pose().position
     grip_offset = tcp[2] - held.position[2]  # where the tool holds the object, vertically
-    if target.is_container:
+    if ctx.params["surface"] == "table":
+        support_z = P.TABLE_Z
+    elif target.is_container:
         # Floor of a tray: its bottom plus a few mm; the walls are what the AABB top measures.
         support_z = target.bottom_z + 0.012 + 0.02
     else:
@@ -58,6 +64,10 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
 
 def _placed(ctx: SkillContext) -> bool:
     obj, target = ctx.params["object"], ctx.params["target"]
+    if ctx.params["surface"] == "table":
+        spot = ctx.world.object(target).position[:2] + [ctx.params["offset_x"], ctx.params["offset_y"]]
+        return P.rests_on_table(ctx.world, obj) and \
+            bool(np.linalg.norm(ctx.world.object(obj).position[:2] - spot) < TABLE_SPOT_TOLERANCE)
     if ctx.world.object(target).is_container:
         return P.is_in(ctx.world, obj, target)
     return P.is_on(ctx.world, obj, target)
@@ -84,6 +94,8 @@ SKILL = SkillSpec(
                       low=-0.15, high=0.15),
             ParamSpec("offset_y", "float", "metres from the target's centre along y (left)", default=0.0,
                       low=-0.15, high=0.15),
+            ParamSpec("surface", "str", "what the object is set down on: the target ('target': onto or into "
+                      "it) or the table beside it ('table', at the offsets)", default="target", choices=SURFACES),
             SPEED),
     preconditions=(exists("object"), exists("target"),
                    Condition("object and target differ", lambda c: c.params["object"] != c.params["target"]),

@@ -251,7 +251,8 @@ def test_grounding(scene):
     ("put the red cube in the green cube", ["not a container"]),
     ("put it in the tray", ["'it' has nothing to refer to"]),
     ("put the red cube", ["where should I put"]),
-    ("put the red cube next to the tray", ["not beside or under"]),
+    ("put the red cube next to the tray", ["no free room on the table next to the"]),
+    ("put the red cube under the tray", ["not under or near"]),
     ("throw the red cube", ["unsupported verb 'throw'", SUPPORTED]),
     ("the red cube", ["needs a verb"]),
     ("open the drawer", ["no drawer in the scene"]),  # default scene: config/scenes/drawer.yaml has one

@@ -73,7 +73,23 @@ TASKS = [
      lambda arm, before: abs((raw_position(arm, "small_blue_cube") - before["small_blue_cube"])[0] - 0.05) < 0.02),
     ("grab the lego brick and drop it in the box", lambda arm, before: in_container(arm, "lego_brick", "tray")),
     ("put the yellow cube on top of the red one", lambda arm, before: on_top(arm, "yellow_cube", "red_cube")),
+    # sets: each object gets its own spot in the tray
+    ("put all the cubes in the tray",
+     lambda arm, before: all(in_container(arm, c, "tray") for c in arm.objects() if c.endswith("cube"))),
+    ("put the blue and the green cube in the bin, then put the lego in the bin",
+     lambda arm, before: all(in_container(arm, c, "tray") for c in ("blue_cube", "green_cube", "lego_brick"))),
+    # on the table beside or between others (the README's frame: y to the robot's left)
+    ("put the red cube to the left of the blue cube",
+     lambda arm, before: on_table(arm, "red_cube") and abs((raw_position(arm, "red_cube") - raw_position(
+         arm, "blue_cube"))[0]) < 0.03 and (raw_position(arm, "red_cube") - raw_position(arm, "blue_cube"))[1] > 0.05),
+    ("put the green cube between the red cube and the yellow cube",
+     lambda arm, before: on_table(arm, "green_cube") and np.linalg.norm((raw_position(arm, "green_cube") - (
+         raw_position(arm, "red_cube") + raw_position(arm, "yellow_cube")) / 2)[:2]) < 0.03),
 ]
+
+
+def on_table(arm, obj) -> bool:
+    return bool(raw_aabb(arm, obj)[0][2] < 0.01)
 
 
 @pytest.mark.parametrize("task,holds", TASKS, ids=[t for t, _ in TASKS])
@@ -137,6 +153,8 @@ def test_cli_run_json_video_and_log(cli_dirs):
     ("pick up the cube", "ambiguous"),
     ("   ", "empty"),
     ("put the red cube in the green cube", "not a container"),
+    ("hand me the red cube", "takes no object"),
+    ("pick up all the cubes", "names several objects"),
 ])
 def test_cli_impossible_tasks_exit_2_with_one_line(cli_dirs, task, expect):
     data, cwd = cli_dirs

@@ -68,6 +68,25 @@ def test_task_succeeds_with_feedback_for_every_skill_and_the_simulator_agrees(gr
     assert not client.hardware_status.watchdog_tripped, client.hardware_status.message
 
 
+def test_a_set_into_the_tray_and_a_place_beside_over_ros(graph):
+    """Sets and relations plan in the scheduler, and the place offsets and surface reach the skill server."""
+    _, client = graph
+    status, result, _ = client.run("put the red cube and the small blue cube in the tray", timeout=90)
+    assert status == STATUS_SUCCEEDED and result.success and list(result.goals_hold) == [True, True], result.message
+    status, result, _ = client.run("put the small red cube to the left of the yellow cube", timeout=60)
+    assert status == STATUS_SUCCEEDED and result.success, result.message
+    time.sleep(0.3)  # independently of the scheduler: the objects topic
+    tray, red, blue = (client.object_msg(n) for n in ("tray", "red_cube", "small_blue_cube"))
+    for cube in (red, blue):
+        assert abs(cube.pose.position.x - tray.pose.position.x) < tray.half_extents.x
+        assert abs(cube.pose.position.y - tray.pose.position.y) < tray.half_extents.y
+    assert np.hypot(red.pose.position.x - blue.pose.position.x, red.pose.position.y - blue.pose.position.y) > 0.05
+    small, yellow = client.object_msg("small_red_cube"), client.object_msg("yellow_cube")
+    assert small.pose.position.y - yellow.pose.position.y > yellow.half_extents.y + small.half_extents.y
+    assert abs(small.pose.position.x - yellow.pose.position.x) < 0.03
+    assert small.pose.position.z - small.half_extents.z < 0.01  # on the table
+
+
 def test_only_the_skill_server_commands_the_arm(graph):
     _, client = graph
     node = client.spinner.node

@@ -87,7 +87,7 @@ def test_a_stop_request_during_the_settle_steps_is_honoured_at_once():
 class FakeDecliningPolicy(FakeStuckPolicy):
     """A 'learned' policy that declines every context: the executor must not run it at all."""
 
-    def declines(self, world, params):
+    def declines(self, world, params, tool=None):
         return f"not trained on {world.object(params['target']).category}"
 
     def act(self, ctx):
@@ -110,7 +110,11 @@ def test_learned_pick_and_place_decline_what_they_were_not_trained_on():
         assert pick.declines(arm, {"object": "red_cube", "grasp_offset": 0.0}) is None
         assert "lego" in pick.declines(arm, {"object": "lego_brick", "grasp_offset": 0.0})
         assert "grasp offset" in pick.declines(arm, {"object": "red_cube", "grasp_offset": -0.01})
+        cube = {"object": "red_cube", "grasp_offset": 0.0}
+        assert pick.declines(arm, cube, tool=arm.ee_pose().position) is None  # from home
+        assert "hand starts" in pick.declines(arm, cube, tool=np.array([0.43, 0.46, 0.16]))  # over the tray
         assert place.declines(arm, {"object": "red_cube", "target": "green_cube"}) is None
+        assert "beside" in place.declines(arm, {"object": "red_cube", "target": "green_cube", "surface": "table"})
         assert "tray" in place.declines(arm, {"object": "red_cube", "target": "tray"})
         arm.set_object_pose("blue_cube", [0.75, 0.0, 0.025])
         assert "outside" in place.declines(arm, {"object": "red_cube", "target": "blue_cube"})

@@ -10,11 +10,13 @@ class PickEnv(SkillEnv):
     max_steps = 60
     distance_threshold = 0.03
     cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
+    #: where the hand starts (x, y, z min; max): where an earlier skill may have left it
+    hand_box = ((0.30, -0.25, 0.12), (0.60, 0.25, 0.35))
 
     def _setup_episode(self) -> None:
         # Start where an earlier skill may have left the hand (after a place, a push, a pull), not only
         # at home: trained from home alone, the policy knocked cubes away from other starts.
-        start = self.np_random.uniform([0.30, -0.25, 0.12], [0.60, 0.25, 0.35])
+        start = self.np_random.uniform(*self.hand_box)
         for _ in range(40):
             self.arm.command_ee(start)
             self.arm.step()

@@ -1,0 +1,155 @@
+"""Free-space placement: where in a container each object of a task goes, so that objects placed one after
+another do not land on each other, and where on the table an object goes beside or between others. A task
+whose objects cannot all fit is refused before anything moves.
+
+Spots are planned once for the whole task, from the objects already in the container and every object the
+task puts there. One object into an empty container goes to its middle; several are packed from the corners
+inwards, largest first, with a gap between footprints. A spot is the place skill's offset from the
+container's centre (offset_x forward, offset_y left, in the README's frame).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hardware.types import ObjectState
+from planners.grounding import describe_object
+from skill_lib.predicates import SIDES
+from skill_lib.skills.place import SKILL as PLACE
+from planners.plan import SkillCall, TaskError
+
+#: The tray's walls slope inwards: its floor spans this fraction of its rim (pybullet_data tray/traybox.urdf at
+#: the scene's scale 0.4: walls tilted 33 degrees from 0.10 m out, floor edge at 0.084 m of the 0.121 m rim).
+FLOOR_FRACTION = 0.69
+#: clearance between two placed objects' footprints, and between a footprint and the floor's edge (metres):
+#: a place lands within ~5 mm of its aim
+GAP = 0.012
+WALL_GAP = 0.004
+#: spacing of the candidate spots
+GRID = 0.005
+#: where the arm sets things down on the table with the tool pointing down (base frame: (x, y) min, max)
+TABLE_AREA = ((0.30, -0.35), (0.70, 0.35))
+#: air between an object set beside another and it; if something stands there, up to BESIDE_SLACK farther out
+BESIDE_GAP = 0.03
+BESIDE_SLACK = 0.04
+#: the sides "next to" tries, in order
+NEXT_TO = ("left", "right", "behind", "front")
+#: how far from its target the place skill may set an object down (its offset parameters' bounds)
+MAX_OFFSET = PLACE.param("offset_x").bounds[1]
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """An axis-aligned rectangle on a surface: centre and half sizes (x, y), metres, relative to a container's
+    centre on its floor, or in the base frame on the table."""
+
+    centre: tuple[float, float]
+    half: tuple[float, float]
+
+    @staticmethod
+    def of(obj: ObjectState, centre: Sequence[float] | np.ndarray) -> Footprint:
+        return Footprint((float(centre[0]), float(centre[1])), (float(obj.half_extents[0]), float(obj.half_extents[1])))
+
+    def clear_of(self, other: Footprint, gap: float) -> bool:
+        apart = np.abs(np.subtract(self.centre, other.centre)) - np.add(self.half, other.half)
+        return bool(np.any(apart >= gap))
+
+
+def occupants(container: ObjectState, objects: Mapping[str, ObjectState]) -> list[str]:
+    """Objects whose centre is over the container's footprint and below its rim (what the 'in' goal checks)."""
+    return [o.name for o in objects.values() if o.name != container.name
+            and np.all(np.abs(o.position[:2] - container.position[:2]) <= container.half_extents[:2])
+            and o.bottom_z < container.top_z and o.position[2] < container.top_z]
+
+
+def free_spot(container: ObjectState, obj: ObjectState, taken: Sequence[Footprint],
+              edges_first: bool) -> tuple[float, float] | None:
+    """The first free spot for `obj`'s footprint on the container's floor (None: no room), scanning the grid
+    from the corners inwards (`edges_first`) or from the middle out."""
+    reach = container.half_extents[:2] * FLOOR_FRACTION - WALL_GAP - obj.half_extents[:2]
+    if np.any(reach < 0):
+        return None
+    axes = [np.linspace(-r, r, 2 * int(r / GRID) + 1) for r in reach]
+    spots = [(float(x), float(y)) for x in axes[0] for y in axes[1]]
+    spots.sort(key=lambda s: (-1 if edges_first else 1) * round(s[0] ** 2 + s[1] ** 2, 8))
+    for spot in spots:
+        if all(Footprint.of(obj, spot).clear_of(t, GAP) for t in taken):
+            return spot
+    return None
+
+
+def assign_spots(calls: Sequence[SkillCall], objects: Mapping[str, ObjectState]) -> tuple[SkillCall, ...]:
+    """The calls with each place into a container given its spot (offset_x, offset_y). Raises TaskError when
+    a container cannot take every object the task puts in it."""
+    movers_by_container: dict[str, list[str]] = {}
+    for call in calls:
+        target = str(call.params.get("target"))
+        known_size = target in objects and bool(np.all(objects[target].half_extents[:2] > 0))
+        into = call.skill == "place" and call.params.get("surface", "target") == "target"
+        if into and known_size and objects[target].is_container:  # a container of unknown size: its middle
+            movers = movers_by_container.setdefault(target, [])
+            if call.params["object"] not in movers:
+                movers.append(call.params["object"])
+    moving = {name for call in calls for name in [call.params.get("object")] if name}
+    spots: dict[tuple[str, str], tuple[float, float]] = {}
+    for name, movers in movers_by_container.items():
+        container = objects[name]
+        taken = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
+                 for o in occupants(container, objects) if o not in moving]
+        packing = len(movers) + len(taken) > 1
+        for mover in sorted(movers, key=lambda m: -float(np.prod(objects[m].half_extents[:2]))):
+            spot = free_spot(container, objects[mover], taken, edges_first=packing)
+            if spot is None:
+                label = describe_object(container, objects)
+                raise TaskError(f"the {label} has no room for the {describe_object(objects[mover], objects)} "
+                                f"({len(taken)} object(s) in it by then, each needing a "
+                                f"{GAP * 100:.1f} cm gap); nothing was moved")
+            taken.append(Footprint.of(objects[mover], spot))
+            spots[(mover, name)] = spot
+    out = []
+    for call in calls:
+        spot = spots.get((call.params.get("object", ""), call.params.get("target", ""))) \
+            if call.skill == "place" and call.params.get("surface", "target") == "target" else None
+        if spot is not None and spot != (0.0, 0.0):
+            call = replace(call, params={**call.params, "offset_x": spot[0], "offset_y": spot[1]})
+        out.append(call)
+    return tuple(out)
+
+
+def _clear_on_table(obj: ObjectState, xy: np.ndarray, objects: Mapping[str, ObjectState],
+                    planned: Sequence[Footprint]) -> bool:
+    """The object's footprint at `xy` (base frame) is inside TABLE_AREA and GAP clear of every other object
+    and of the spots planned earlier in the task."""
+    (x0, y0), (x1, y1) = TABLE_AREA
+    if not (x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1):
+        return False
+    here = Footprint.of(obj, xy)
+    others = [Footprint.of(o, o.position[:2]) for o in objects.values() if o.name != obj.name]
+    return all(here.clear_of(t, GAP) for t in [*others, *planned])
+
+
+def beside_spot(obj: ObjectState, ref: ObjectState, side: str | None, objects: Mapping[str, ObjectState],
+                planned: Sequence[Footprint] = ()) -> tuple[str, tuple[float, float]] | None:
+    """(side, offset from ref's centre) where `obj` can be set down on `side` of `ref` (the first free of
+    NEXT_TO when None), BESIDE_GAP apart; None when there is no room."""
+    for name in (side,) if side else NEXT_TO:
+        direction = np.asarray(SIDES[name])
+        axis = 0 if direction[0] else 1
+        base = ref.half_extents[axis] + obj.half_extents[axis] + BESIDE_GAP
+        for extra in np.arange(0.0, BESIDE_SLACK + 1e-9, GRID):
+            offset = direction * (base + extra)
+            if np.all(np.abs(offset) <= MAX_OFFSET) and \
+                    _clear_on_table(obj, ref.position[:2] + offset, objects, planned):
+                return name, (float(offset[0]), float(offset[1]))
+    return None
+
+
+def between_spot(obj: ObjectState, a: ObjectState, b: ObjectState, objects: Mapping[str, ObjectState],
+                 planned: Sequence[Footprint] = ()) -> tuple[float, float] | None:
+    """Offset from a's centre of the point midway between a and b, if `obj` fits there (None otherwise)."""
+    offset = (b.position[:2] - a.position[:2]) / 2
+    if np.any(np.abs(offset) > MAX_OFFSET) or not _clear_on_table(obj, a.position[:2] + offset, objects, planned):
+        return None
+    return float(offset[0]), float(offset[1])
