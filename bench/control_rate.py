@@ -9,6 +9,7 @@ Measures, over the same number of control steps (one step = physics_hz / control
     [dx, dy, dz, gripper] action through apply_action, then physics; each part timed) and panda-gym's
     PandaPickAndPlace-v3 env.step, interleaved in blocks so that load from other processes hits both
     alike; it prints both rates and the ratios, which are what to compare across runs (rates are noisy);
+    then the same with the scene cut to its first cube, the size of panda-gym's;
   * camera frame time at 320x240 (TinyRenderer, CPU).
 The real-time factor is control steps per second divided by the control rate (20 Hz by default).
 
@@ -22,6 +23,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import pybullet as pb
@@ -119,7 +121,7 @@ def ours_per_step(arm: PyBulletArm) -> str:
             f" cm step limit; IK, 60 iterations with joint limits and rest-pose null space; joint safety: limits, "
             f"velocity bound, workspace check by FK) + command_gripper (safety), then {arm._substeps} physics "
             f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated); "
-            f"Panda + table + {len(arm.scene.objects)} objects")
+            f"{arm.robot_config.name} + table + {len(arm.scene.objects)} objects (at rest they sleep)")
 
 
 def bench_side_by_side(arm: PyBulletArm, steps: int, seed: int,
@@ -167,6 +169,24 @@ def bench_side_by_side(arm: PyBulletArm, steps: int, seed: int,
     return command, physics, reference, info
 
 
+def print_side_by_side(arm: PyBulletArm, steps: int, seed: int, rng: np.random.Generator) -> None:
+    hz = arm.config.control_hz
+    print(f"  ours, per step: {ours_per_step(arm)}")
+    side = bench_side_by_side(arm, steps, seed, rng)
+    if side is None:
+        print("  reference panda-gym not installed (pip install -e '.[bench]')")
+        return
+    command, physics, reference, info = side
+    ours = command + physics
+    print(f"  panda-gym PandaPickAndPlace-v3, per env.step: {info}")
+    print(rate_line("ours: policy step (safety + IK + physics)", steps, ours, "steps", hz))
+    print(rate_line("  of which apply_action (safety + IK)", steps, command, "calls"))
+    print(rate_line("  of which physics (arm.step)", steps, physics, "calls"))
+    print(rate_line("panda-gym env.step", steps, reference, "steps", 25))
+    print(f"  {'ratio ours / panda-gym (steps/s)':<46} {reference / ours:10.2f}x")
+    print(f"  {'  with a free command (physics alone)':<46} {reference / physics:10.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="control steps per measurement")
@@ -212,20 +232,11 @@ def main() -> None:
 
         print("side by side, interleaved in blocks of "
               f"{SIDE_BY_SIDE_BLOCK} steps: random policy actions [dx, dy, dz, gripper]")
-        print(f"  ours, per step: {ours_per_step(arm)}")
-        side = bench_side_by_side(arm, args.steps, args.seed, rng)
-        if side is None:
-            print("  reference panda-gym not installed (pip install -e '.[bench]')")
-        else:
-            command, physics, reference, info = side
-            ours = command + physics
-            print(f"  panda-gym PandaPickAndPlace-v3, per env.step: {info}")
-            print(rate_line("ours: policy step (safety + IK + physics)", args.steps, ours, "steps", hz))
-            print(rate_line("  of which apply_action (safety + IK)", args.steps, command, "calls"))
-            print(rate_line("  of which physics (arm.step)", args.steps, physics, "calls"))
-            print(rate_line("panda-gym env.step", args.steps, reference, "steps", 25))
-            print(f"  {'ratio ours / panda-gym (steps/s)':<46} {reference / ours:10.2f}x")
-            print(f"  {'  with a free command (physics alone)':<46} {reference / physics:10.2f}x")
+        print_side_by_side(arm, args.steps, args.seed, rng)
+        one_cube = replace(arm.scene, objects=arm.scene.objects[:1])
+        with PyBulletArm(PyBulletConfig(seed=args.seed), scene=one_cube) as small:
+            print(f"the same with panda-gym's scene size: Panda + table + {one_cube.objects[0].name} alone")
+            print_side_by_side(small, args.steps, args.seed, rng)
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
         times = bench_camera(arm, args.frames)
