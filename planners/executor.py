@@ -1,6 +1,8 @@
 """Runs a plan skill by skill: checks each postcondition in the world, retries as the skill says, then
-checks the task's goals. Every step goes to the episode log. Which policy runs and how a skill retries are
-the skill's to say (skill_lib); the executor only sequences."""
+checks the task's goals. When a skill still fails, or the goals do not hold at the end (the world changed under
+the robot), it re-plans from the world as it is for the goals not yet holding (planners.replan), up to
+`replans` times. Every step and every replan goes to the episode log. Which policy runs and how a skill retries
+are the skill's to say (skill_lib); the executor only sequences."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -12,13 +14,16 @@ from hardware.arm import ArmInterface, WorldView
 from planners.corrections.live import LiveCorrections
 from planners.episode_log import EpisodeLog
 from planners.goals import describe, goal_holds
-from planners.plan import Plan, SkillCall
+from planners.plan import Plan, SkillCall, TaskError
+from planners.replan import replan
 from planners.recording import VideoRecorder
 from skill_lib.outcome import SkillOutcome
 from skill_lib.runner import LocalSkillRunner, SkillRunner
 from skill_lib.spec import RetryContext, SkillSpec
 
 SETTLE_STEPS = 10
+#: how many times a task is re-planned from the world as it is before it is reported as failed
+REPLANS = 2
 
 
 class ExecutionObserver:
@@ -30,6 +35,8 @@ class ExecutionObserver:
 
     def skill_finished(self, index: int, outcome: SkillOutcome) -> None: ...
 
+    def replanned(self, round: int, reason: str, calls: list[SkillCall]) -> None: ...
+
 
 @dataclass
 class TaskReport:
@@ -40,12 +47,15 @@ class TaskReport:
     outcomes: list[SkillOutcome] = field(default_factory=list)
     goals: list[tuple[str, bool]] = field(default_factory=list)
     sim_seconds: float = 0.0
+    #: why each re-plan happened, in order
+    replans: list[str] = field(default_factory=list)
 
 
 class Executor:
     def __init__(self, arm: ArmInterface, world: WorldView, skills: Mapping[str, SkillSpec], *,
-                 retries: int = 1, log: EpisodeLog | None = None, recorder: VideoRecorder | None = None,
-                 observer: ExecutionObserver | None = None, should_stop: Callable[[], bool] | None = None,
+                 retries: int = 1, replans: int = REPLANS, log: EpisodeLog | None = None,
+                 recorder: VideoRecorder | None = None, observer: ExecutionObserver | None = None,
+                 should_stop: Callable[[], bool] | None = None,
                  prepare_call: Callable[[int, SkillCall], SkillCall] | None = None,
                  live: LiveCorrections | None = None, runner: SkillRunner | None = None) -> None:
         self.arm, self.world, self.skills = arm, world, skills
@@ -55,7 +65,7 @@ class Executor:
         self.prepare_call = prepare_call
         #: corrections arriving mid-skill, applied inside the running control loop
         self.live = live
-        self.retries, self.log, self.recorder = retries, log, recorder
+        self.retries, self.replans, self.log, self.recorder = retries, replans, log, recorder
         self.observer = observer or ExecutionObserver()
         self.should_stop = should_stop
         #: object positions when the current call's first attempt started
@@ -116,11 +126,10 @@ class Executor:
                 break
         return outcome
 
-    def run(self, plan: Plan) -> TaskReport:
-        start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
-        report = TaskReport(plan.task, plan.skill_names, False, "")
-        self._log("task_start", task=plan.task, plan=[str(c) for c in plan.calls], notes=list(plan.notes))
-        for index, call in enumerate(plan.calls):
+    def _run_calls(self, calls: list[SkillCall], first: int,
+                   report: TaskReport) -> tuple[str, SkillOutcome] | None:
+        """Run `calls` (numbered from `first`) until one fails after its retries: (why, its outcome), or None."""
+        for index, call in enumerate(calls, first):
             self._attempt_start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
             outcome = self._run_call(index, call, 0)
             for _ in range(self.retries):
@@ -130,16 +139,42 @@ class Executor:
             report.outcomes.append(outcome)
             report.sim_seconds += outcome.sim_seconds
             if not outcome.success:
-                report.message = f"skill {index + 1} {call} failed: {outcome.message}"
+                return f"skill {index + 1} {call} failed: {outcome.message}", outcome
+        return None
+
+    def run(self, plan: Plan) -> TaskReport:
+        start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
+        report = TaskReport(plan.task, plan.skill_names, False, "")
+        self._log("task_start", task=plan.task, plan=[str(c) for c in plan.calls], notes=list(plan.notes))
+        calls, first = list(plan.calls), 0
+        while True:
+            failed = self._run_calls(calls, first, report)
+            first += len(calls)
+            if failed is not None and not failed[1].kind.retryable:  # a stop, a safety stop: never carry on
+                report.message = failed[0]
                 break
-        else:
             for _ in range(SETTLE_STEPS):
                 self.arm.step()
-            report.goals = [(describe(g), goal_holds(g, self.world, self.arm, start)) for g in plan.goals]
-            unmet = [d for d, ok in report.goals if not ok]
-            report.success = not unmet
-            report.message = "goal reached: " + "; ".join(d for d, _ in report.goals) if not unmet \
-                else "skills finished but the goal does not hold: " + "; ".join(unmet)
+            holds = [goal_holds(g, self.world, self.arm, start) for g in plan.goals]
+            report.goals = [(describe(g), ok) for g, ok in zip(plan.goals, holds)]
+            unmet = [g for g, ok in zip(plan.goals, holds) if not ok]
+            if failed is None and not unmet:
+                report.success = True
+                report.message = "goal reached: " + "; ".join(d for d, _ in report.goals)
+                break
+            why = failed[0] if failed else "skills finished but the goal does not hold: " + \
+                "; ".join(describe(g) for g in unmet)
+            if len(report.replans) == self.replans or not unmet:
+                report.message = why + (f" (after {len(report.replans)} re-plans)" if report.replans else "")
+                break
+            try:
+                calls = replan(unmet, self.world, start)
+            except TaskError as err:
+                report.message = f"{why}; cannot re-plan: {err}"
+                break
+            report.replans.append(why)
+            self._log("replan", round=len(report.replans), reason=why, plan=[str(c) for c in calls])
+            self.observer.replanned(len(report.replans), why, calls)
         final = {n: o.position for n, o in self.world.objects().items()}
         self._log("task_end", success=report.success, message=report.message, goals=report.goals,
                   object_positions=final)

@@ -87,6 +87,11 @@ class _Feedback(ExecutionObserver):
     def skill_finished(self, index: int, outcome: SkillOutcome) -> None:
         self._send(index, outcome.skill, 1.0, f"{outcome.skill}: {'ok' if outcome.success else outcome.message}")
 
+    def replanned(self, round: int, reason: str, calls: list[SkillCall]) -> None:
+        self.node.get_logger().info(f"re-plan {round}: {reason} -> {', '.join(str(c) for c in calls)}")
+        self._send(self.count, "", 0.0, f"re-plan {round}: {reason}")
+        self.count += len(calls)
+
 
 class SchedulerNode(Node):
     def __init__(self, node_name: str = "scheduler", **kwargs: Any) -> None:

@@ -43,3 +43,8 @@ class ProgressPrinter(ExecutionObserver):
         self.stream.write(f"{prefix}{self._label} {self._bar(fraction)} {status} "
                           f"({outcome.sim_seconds:.1f} s, {outcome.policy})\n")
         self.stream.flush()
+
+    def replanned(self, round: int, reason: str, calls: list[SkillCall]) -> None:
+        self.total += len(calls)
+        self.stream.write(f"re-plan {round}: {reason}\n  -> {', '.join(str(c) for c in calls)}\n")
+        self.stream.flush()

@@ -147,6 +147,7 @@ def _summary(args: argparse.Namespace, report: TaskReport, plan: Plan, video: Pa
         "success": report.success, "task": args.task, "plan": report.plan, "message": report.message,
         "video": str(video) if video else None, "log": str(log_path), "seed": args.seed, "scene": scene,
         "notes": list(plan.notes), "goals": [{"goal": g, "holds": ok} for g, ok in report.goals],
+        "replans": report.replans,
         "skills": [{"skill": o.skill, "params": o.params, "success": o.success, "message": o.message,
                     "outcome": o.kind.value, "policy": o.policy, "sim_seconds": round(o.sim_seconds, 2)}
                    for o in report.outcomes],

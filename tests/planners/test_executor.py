@@ -46,9 +46,10 @@ def test_a_dropped_object_is_picked_again_and_placed(tmp_path):
     assert [e["success"] for e in ends] == [True, False, True, True]
 
 
-def test_no_retries_means_the_failure_is_reported():
+def test_no_retries_and_no_replans_means_the_failure_is_reported():
     with PyBulletArm(PyBulletConfig(seed=2)) as arm:
-        report = Executor(arm, arm, SKILLS, retries=0, observer=DropDuringFirstPlace(arm)).run(PUT_RED_IN_TRAY)
+        report = Executor(arm, arm, SKILLS, retries=0, replans=0,
+                          observer=DropDuringFirstPlace(arm)).run(PUT_RED_IN_TRAY)
         assert not report.success and "skill 2" in report.message
 
 

@@ -1,0 +1,81 @@
+"""Goal-based replanning: the skill calls that would make a task's unmet goals hold, from the world as it is
+now (an object knocked over, dropped, or moved by a person; a skill that failed). Spots are chosen again
+from what is where now. A goal no skill sequence can bring about from here raises TaskError."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from hardware.arm import WorldView
+from hardware.types import ObjectState
+from planners.goals import describe
+from planners.language import float_param
+from planners.placement import assign_spots, beside_spot, between_spot
+from planners.plan import Goal, SkillCall, TaskError
+from skill_lib import predicates as P
+from skill_lib.skills.common import DIRECTIONS
+
+PUSH_MIN_M, PUSH_MAX_M, _ = float_param("push", "distance")
+PULL_DEFAULT_M = float_param("pull", "distance")[2]
+#: a push is replanned only along one axis: the rest of the way may be this far off it
+PUSH_OFF_AXIS = 0.02
+
+
+def _push_rest(goal: Goal, world: WorldView, start: Mapping[str, np.ndarray]) -> SkillCall:
+    """The push that covers what is left of a 'displaced' goal, if it is one push along one axis."""
+    obj = str(goal.obj)
+    rest = start[obj][:2] + np.asarray(goal.offset) - world.object(obj).position[:2]
+    axis = int(np.argmax(np.abs(rest)))
+    distance = float(abs(rest[axis]))
+    if abs(rest[1 - axis]) > PUSH_OFF_AXIS or not PUSH_MIN_M <= distance <= PUSH_MAX_M:
+        raise TaskError(f"{describe(goal)}: {distance * 100:.0f} cm left to go, not one push of "
+                        f"{PUSH_MIN_M * 100:g}-{PUSH_MAX_M * 100:g} cm along x or y")
+    unit = np.zeros(2)
+    unit[axis] = np.sign(rest[axis])
+    direction = next(name for name, vector in DIRECTIONS.items() if np.allclose(vector, unit))
+    return SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
+
+
+def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarray]) -> list[SkillCall]:
+    """Calls that bring about the `unmet` goals, in their order, from the world's state now."""
+    objects = world.objects()
+    calls: list[SkillCall] = []
+
+    def pick_unless_held(obj: str) -> None:
+        if not P.is_held(world, obj):
+            calls.append(SkillCall("pick", {"object": obj}))
+
+    for goal in unmet:
+        obj = str(goal.obj)
+        if goal.kind in ("in", "on"):
+            pick_unless_held(obj)
+            calls.append(SkillCall("place", {"object": obj, "target": goal.target}))
+        elif goal.kind in ("beside", "between"):
+            offset = _table_offset(goal, objects)
+            pick_unless_held(obj)
+            calls.append(SkillCall("place", {"object": obj, "target": goal.target, "offset_x": offset[0],
+                                             "offset_y": offset[1], "surface": "table"}))
+        elif goal.kind == "lifted":
+            calls.append(SkillCall("pick", {"object": obj}))
+        elif goal.kind == "displaced":
+            calls.append(_push_rest(goal, world, start))
+        elif goal.kind == "open":
+            calls.append(SkillCall("pull", {"object": obj, "distance": PULL_DEFAULT_M}))
+        elif goal.kind == "gripper":
+            calls.append(SkillCall("open_gripper" if goal.state == "open" else "close_gripper", {}))
+        else:
+            raise TaskError(f"{describe(goal)}: no skill brings that about again from here")
+    return list(assign_spots(calls, objects))
+
+
+def _table_offset(goal: Goal, objects: Mapping[str, ObjectState]) -> tuple[float, float]:
+    obj, target = objects[str(goal.obj)], objects[str(goal.target)]
+    if goal.kind == "between":
+        offset = between_spot(obj, target, objects[str(goal.other)], objects)
+    else:
+        found = beside_spot(obj, target, goal.state, objects)
+        offset = found[1] if found else None
+    if offset is None:
+        raise TaskError(f"{describe(goal)}: no free room on the table there now")
+    return offset
