@@ -8,6 +8,8 @@ from planners.plan import Goal
 from skill_lib import predicates as P
 
 AT_TOLERANCE = 0.02
+#: an object put at a named spot of a container (its middle, a corner) is there within this (metres)
+SPOT_TOLERANCE = 0.03
 #: a drawer counts as open from this fraction of its travel (config/scenes/drawer.yaml: 15 of 18 cm)
 OPEN_FRACTION = 0.85
 
@@ -15,7 +17,11 @@ OPEN_FRACTION = 0.85
 def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str, np.ndarray]) -> bool:
     """`start` holds object positions from before the task (for 'displaced' goals)."""
     if goal.kind == "in":
-        return P.is_in(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
+        inside = P.is_in(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
+        if goal.offset is None or not inside:  # no spot asked for (a middle, a corner): anywhere in it
+            return inside
+        where = world.object(goal.obj).position[:2] - world.object(goal.target).position[:2]
+        return float(np.linalg.norm(where - np.asarray(goal.offset))) <= SPOT_TOLERANCE
     if goal.kind == "on":
         return P.is_on(world, goal.obj, goal.target) and not world.contacts("gripper", goal.obj)
     if goal.kind == "lifted":
@@ -40,6 +46,9 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
 
 
 def describe(goal: Goal) -> str:
+    if goal.kind == "in" and goal.offset is not None:
+        dx, dy = goal.offset
+        return f"{goal.obj} in {goal.target} at ({dx * 100:+.0f} cm, {dy * 100:+.0f} cm) from its centre"
     if goal.kind in ("in", "on"):
         return f"{goal.obj} {goal.kind} {goal.target}"
     if goal.kind == "lifted":

@@ -16,7 +16,7 @@ from planners.grounding import describe_object, ground, ground_set, is_set_refer
 from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, \
     TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, \
     take_direction, take_distance
-from planners.placement import MAX_OFFSET, Footprint, assign_spots, beside_spot, between_spot
+from planners.placement import MAX_OFFSET, Footprint, assign_spots, beside_spot, between_spot, corner_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.skills.pull import pull_direction
@@ -96,6 +96,9 @@ _UNSUPPORTED_RELATION = re.compile(r"\b(?:near|under|underneath|below|above|arou
 _RELATION = re.compile(r"^(?P<obj>.+?) (?P<rel>(?:to |on |at )?(?:the )?(?P<lr>left|right)(?:-hand)?(?: side)? of"
                        r"|in front of|behind|next to|beside|by|between) (?P<ref>.+)$")
 _RELATION_SIDES = {"in front of": "front", "behind": "behind"}
+#: "in the middle of the tray", "in a corner of the tray", "in the front left corner of the bin"
+_REGION = re.compile(r"^(?P<obj>.+?) (?:in|into|at|on) (?:the |a |one )?(?:(?P<middle>middle|centre|center)"
+                     r"|(?:(?P<fb>front|back|far|near)[ -])?(?:(?P<lr>left|right)[ -])?corner) of (?P<target>.+)$")
 _MOVE_TO = re.compile(rf"^(?:(?:the|your|its) )?(?:gripper|arm|hand|tool|end effector|end-effector|robot)? ?"
                       rf"(?:(?P<height>{DISTANCE.pattern}) )?(?:right |directly |just )?"
                       rf"(?P<prep>to|above|over|on top of|towards?) (?P<target>.+)$")
@@ -160,6 +163,8 @@ class _TaskParser:
         self.last_obj: str | None = None
         #: table spots chosen by earlier clauses of the task (beside / between), kept clear by later ones
         self.table_spots: list[Footprint] = []
+        #: spots in containers asked for by name (a middle, a corner): (container, footprint from its centre)
+        self.container_spots: list[tuple[str, Footprint]] = []
         self.argument_words = reference_vocabulary(objects) | DIRECTION_ARGUMENT_WORDS | set(NUMBER_WORDS) | {"it"}
 
     def split(self, text: str) -> list[str]:
@@ -243,6 +248,9 @@ class _TaskParser:
         relation = _RELATION.match(rest)
         if relation:
             return self.put_beside(relation)
+        region = _REGION.match(rest)
+        if region:
+            return self.put_in_region(region)
         if _UNSUPPORTED_RELATION.search(rest):
             raise TaskError(f"I can put things in or on another object, or beside or between others, not under "
                             f"or near them; {SUPPORTED}")
@@ -309,6 +317,32 @@ class _TaskParser:
         self.table_spots.append(Footprint.of(self.objects[obj], self.objects[target].position[:2] + offset))
         place = SkillCall("place", {"object": obj, "target": target, "offset_x": offset[0], "offset_y": offset[1],
                                     "surface": "table"})
+        return _ClausePlan([SkillCall("pick", {"object": obj}), place], [goal], obj)
+
+    def put_in_region(self, region: re.Match[str]) -> _ClausePlan:
+        """Into a container at its middle or in one of its corners (the corners a phrase allows, first free)."""
+        if region["target"] in ("the table", "table"):
+            raise TaskError(f"on the table I set things down beside or between objects, not in its middle or a "
+                            f"corner; {SUPPORTED}")
+        obj, target = self.resolve(region["obj"]), self.resolve(region["target"])
+        container = self.objects[target]
+        if not container.is_container:
+            raise TaskError(f"I can put things in the middle or a corner of a container, not of the "
+                            f"{self.label(target)}; on the table, say beside or between objects; {SUPPORTED}")
+        if region["middle"]:
+            corners = [(0.0, 0.0)]
+        else:  # front: the robot's side (-x); left: +y
+            xs = [-1.0] if region["fb"] in ("front", "near") else [1.0] if region["fb"] else [-1.0, 1.0]
+            ys = [1.0] if region["lr"] == "left" else [-1.0] if region["lr"] else [1.0, -1.0]
+            corners = [(x, y) for x in xs for y in ys]
+        spot = corner_spot(container, self.objects[obj], corners, self.objects, self.container_spots)
+        if spot is None:
+            where = "middle" if region["middle"] else "corner" if len(corners) > 1 else "that corner"
+            raise TaskError(f"the {where} of the {self.label(target)} is taken or too small for the "
+                            f"{self.label(obj)}; nothing was moved")
+        self.container_spots.append((target, Footprint.of(self.objects[obj], spot)))
+        place = SkillCall("place", {"object": obj, "target": target, "offset_x": spot[0], "offset_y": spot[1]})
+        goal = Goal("in", obj=obj, target=target, offset=spot)
         return _ClausePlan([SkillCall("pick", {"object": obj}), place], [goal], obj)
 
     def push(self, rest: str) -> _ClausePlan:

@@ -88,16 +88,22 @@ def assign_spots(calls: Sequence[SkillCall], objects: Mapping[str, ObjectState])
         target = str(call.params.get("target"))
         known_size = target in objects and bool(np.all(objects[target].half_extents[:2] > 0))
         into = call.skill == "place" and call.params.get("surface", "target") == "target"
-        if into and known_size and objects[target].is_container:  # a container of unknown size: its middle
+        chosen = "offset_x" in call.params or "offset_y" in call.params  # a spot asked for: it stays
+        if into and known_size and objects[target].is_container and not chosen:  # unknown size: its middle
             movers = movers_by_container.setdefault(target, [])
             if call.params["object"] not in movers:
                 movers.append(call.params["object"])
     moving = {name for call in calls for name in [call.params.get("object")] if name}
+    asked = [(str(c.params["target"]), Footprint.of(objects[c.params["object"]], (c.params.get("offset_x", 0.0),
+                                                                                   c.params.get("offset_y", 0.0))))
+             for c in calls if c.skill == "place" and ("offset_x" in c.params or "offset_y" in c.params)
+             and c.params.get("surface", "target") == "target"]
     spots: dict[tuple[str, str], tuple[float, float]] = {}
     for name, movers in movers_by_container.items():
         container = objects[name]
         taken = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
                  for o in occupants(container, objects) if o not in moving]
+        taken += [spot for where, spot in asked if where == name]
         packing = len(movers) + len(taken) > 1
         for mover in sorted(movers, key=lambda m: -float(np.prod(objects[m].half_extents[:2]))):
             spot = free_spot(container, objects[mover], taken, edges_first=packing)
@@ -153,3 +159,21 @@ def between_spot(obj: ObjectState, a: ObjectState, b: ObjectState, objects: Mapp
     if np.any(np.abs(offset) > MAX_OFFSET) or not _clear_on_table(obj, a.position[:2] + offset, objects, planned):
         return None
     return float(offset[0]), float(offset[1])
+
+
+def corner_spot(container: ObjectState, obj: ObjectState, corners: Sequence[tuple[float, float]],
+                objects: Mapping[str, ObjectState], asked: Sequence[tuple[str, Footprint]] = ()
+                ) -> tuple[float, float] | None:
+    """The first free of `corners` (signs (x, y); (0, 0): the middle) for `obj` on the container's floor, as an
+    offset from its centre, clear of what is in it and of spots asked for earlier (None: no room there)."""
+    reach = container.half_extents[:2] * FLOOR_FRACTION - WALL_GAP - obj.half_extents[:2]
+    if np.any(reach < 0):
+        return None
+    taken = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
+             for o in occupants(container, objects) if o != obj.name]
+    taken += [spot for where, spot in asked if where == container.name]
+    for sx, sy in corners:
+        spot = (float(sx * reach[0]), float(sy * reach[1]))
+        if all(Footprint.of(obj, spot).clear_of(t, GAP) for t in taken):
+            return spot
+    return None

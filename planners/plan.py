@@ -23,11 +23,11 @@ class SkillCall:
 class Goal:
     """A predicate over the world that must hold when the task is done.
 
-    kind: 'in' (obj in container), 'on' (obj on target), 'lifted' (obj held above the table),
-    'displaced' (obj moved by `offset` [dx, dy] metres from where it started), 'at' (tool at
-    `position`), 'gripper' (gripper `state` open/closed), 'open' (a drawer `obj` open), 'beside' (obj on
-    the table on side `state` of target: left, right, front, behind, or any side when None), 'between' (obj on
-    the table between target and `other`).
+    kind: 'in' (obj in container; within 3 cm of `offset` from its centre when a spot was asked for), 'on'
+    (obj on target), 'lifted' (obj held above the table), 'displaced' (obj moved by `offset` [dx, dy] metres
+    from where it started), 'at' (tool at `position`), 'gripper' (gripper `state` open/closed), 'open' (a
+    drawer `obj` open), 'beside' (obj on the table on side `state` of target: left, right, front, behind, or
+    any side when None), 'between' (obj on the table between target and `other`).
     """
 
     kind: str

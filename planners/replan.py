@@ -50,7 +50,8 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
         obj = str(goal.obj)
         if goal.kind in ("in", "on"):
             pick_unless_held(obj)
-            calls.append(SkillCall("place", {"object": obj, "target": goal.target}))
+            spot = {"offset_x": goal.offset[0], "offset_y": goal.offset[1]} if goal.offset else {}
+            calls.append(SkillCall("place", {"object": obj, "target": goal.target, **spot}))
         elif goal.kind in ("beside", "between"):
             offset = _table_offset(goal, objects)
             pick_unless_held(obj)

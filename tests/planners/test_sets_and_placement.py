@@ -201,3 +201,33 @@ def test_two_things_beside_one_object_get_two_spots(scene):
 def test_relations_that_cannot_be_done_are_refused(scene, task, says):
     with pytest.raises(TaskError, match=says):
         parse_task(task, scene)
+
+
+# -- named spots of a container --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task, signs", [
+    ("put the red cube in the middle of the tray", (0, 0)),
+    ("put the red cube in the front left corner of the tray", (-1, 1)),  # front: the robot's side, -x
+    ("put the red cube in the back right corner of the bin", (1, -1)),
+    ("put the red cube in the far-left corner of the box", (1, 1)),
+])
+def test_a_named_spot_of_a_container(scene, task, signs):
+    plan = parse_task(task, scene)
+    place = plan.calls[1]
+    offset = (place.params["offset_x"], place.params["offset_y"])
+    assert np.array_equal(np.sign(np.round(offset, 6)), signs)
+    assert plan.goals == (Goal("in", obj="red_cube", target="tray", offset=offset),)
+    assert_spots_fit([place], scene)
+
+
+def test_corners_fill_one_after_another_and_a_taken_middle_is_refused(scene):
+    plan = parse_task("put the red cube in a corner of the tray, then put the blue cube in a corner of the tray, "
+                      "then put the green cube in the tray", scene)
+    assert_spots_fit([c for c in plan.calls if c.skill == "place"], scene)
+    with pytest.raises(TaskError, match="middle of the white tray is taken"):
+        parse_task("put the red cube in the middle of the tray then put the blue cube in the middle of the tray",
+                   scene)
+    with pytest.raises(TaskError, match="not in its middle or a corner"):
+        parse_task("put the red cube in the middle of the table", scene)
+    with pytest.raises(TaskError, match="not of the large green cube"):
+        parse_task("put the red cube in the middle of the green cube", scene)

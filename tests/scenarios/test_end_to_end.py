@@ -82,6 +82,10 @@ TASKS = [
     ("put the red cube to the left of the blue cube",
      lambda arm, before: on_table(arm, "red_cube") and abs((raw_position(arm, "red_cube") - raw_position(
          arm, "blue_cube"))[0]) < 0.03 and (raw_position(arm, "red_cube") - raw_position(arm, "blue_cube"))[1] > 0.05),
+    ("put the red cube in the front left corner of the tray",
+     lambda arm, before: in_container(arm, "red_cube", "tray")
+     and (raw_position(arm, "red_cube") - raw_position(arm, "tray"))[0] < -0.03
+     and (raw_position(arm, "red_cube") - raw_position(arm, "tray"))[1] > 0.03),
     ("put the green cube between the red cube and the yellow cube",
      lambda arm, before: on_table(arm, "green_cube") and np.linalg.norm((raw_position(arm, "green_cube") - (
          raw_position(arm, "red_cube") + raw_position(arm, "yellow_cube")) / 2)[:2]) < 0.03),
