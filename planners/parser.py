@@ -16,7 +16,7 @@ from planners.grounding import describe_object, ground, ground_set, is_set_refer
 from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, \
     TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, \
     take_direction, take_distance
-from planners.placement import MAX_OFFSET, Footprint, assign_spots, beside_spot, between_spot, corner_spot
+from planners.placement import Footprint, assign_spots, beside_spot, between_spot, corner_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.skills.pull import pull_direction
@@ -161,6 +161,8 @@ class _TaskParser:
         self.threshold = threshold
         self.notes: list[str] = []
         self.last_obj: str | None = None
+        #: objects earlier clauses of the task pick up: no reference for a spot on the table
+        self.moved: set[str] = set()
         #: table spots chosen by earlier clauses of the task (beside / between), kept clear by later ones
         self.table_spots: list[Footprint] = []
         #: spots in containers asked for by name (a middle, a corner): (container, footprint from its centre)
@@ -293,13 +295,13 @@ class _TaskParser:
             a, b = (self.resolve(e) for e in ends)
             if len({obj, a, b}) < 3:
                 raise TaskError(f"'between' needs two objects other than the {self.label(obj)}; {SUPPORTED}")
-            offset = between_spot(self.objects[obj], self.objects[a], self.objects[b], self.objects,
-                                  self.table_spots)
-            if offset is None:
+            between = between_spot(self.objects[obj], self.objects[a], self.objects[b], self.objects,
+                                   self.table_spots, self.moved)
+            if between is None:
                 raise TaskError(f"there is no room for the {self.label(obj)} between the {self.label(a)} and the "
-                                f"{self.label(b)} (at most {200 * MAX_OFFSET:.0f} cm apart, nothing in the way); "
-                                f"nothing was moved")
-            target, goal = a, Goal("between", obj=obj, target=a, other=b)
+                                f"{self.label(b)}; nothing was moved")
+            target, offset = between
+            goal = Goal("between", obj=obj, target=a, other=b)
         else:
             target = self.resolve(relation["ref"])
             if target == obj:
@@ -433,6 +435,7 @@ def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetr
             if clause is not None:
                 _append(calls, goals, clause)
                 parser.last_obj = clause.obj
+                parser.moved |= {c.params["object"] for c in clause.calls if c.skill == "pick"}
         if not calls:
             raise TaskError(f"the task is empty; {SUPPORTED}")
         calls = list(assign_spots(calls, objects))

@@ -9,14 +9,14 @@ container's centre (offset_x forward, offset_y left, in the README's frame).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from hardware.types import ObjectState
 from planners.grounding import describe_object
-from skill_lib.predicates import SIDES
+from skill_lib.predicates import IN_LINE, SIDES
 from skill_lib.skills.place import SKILL as PLACE
 from planners.plan import SkillCall, TaskError
 
@@ -139,26 +139,38 @@ def _clear_on_table(obj: ObjectState, xy: np.ndarray, objects: Mapping[str, Obje
 def beside_spot(obj: ObjectState, ref: ObjectState, side: str | None, objects: Mapping[str, ObjectState],
                 planned: Sequence[Footprint] = ()) -> tuple[str, tuple[float, float]] | None:
     """(side, offset from ref's centre) where `obj` can be set down on `side` of `ref` (the first free of
-    NEXT_TO when None), BESIDE_GAP apart; None when there is no room."""
+    NEXT_TO when None), BESIDE_GAP apart, or up to BESIDE_SLACK farther out and IN_LINE to either side when
+    something stands there; None when there is no room."""
     for name in (side,) if side else NEXT_TO:
         direction = np.asarray(SIDES[name])
+        across = direction[::-1]
         axis = 0 if direction[0] else 1
         base = ref.half_extents[axis] + obj.half_extents[axis] + BESIDE_GAP
         for extra in np.arange(0.0, BESIDE_SLACK + 1e-9, GRID):
-            offset = direction * (base + extra)
-            if np.all(np.abs(offset) <= MAX_OFFSET) and \
-                    _clear_on_table(obj, ref.position[:2] + offset, objects, planned):
-                return name, (float(offset[0]), float(offset[1]))
+            for shift in (0.0, GRID, -GRID, 2 * GRID, -2 * GRID, 3 * GRID, -3 * GRID, IN_LINE, -IN_LINE):
+                offset = direction * (base + extra) + across * shift
+                if np.all(np.abs(offset) <= MAX_OFFSET) and \
+                        _clear_on_table(obj, ref.position[:2] + offset, objects, planned):
+                    return name, (float(offset[0]), float(offset[1]))
     return None
 
 
 def between_spot(obj: ObjectState, a: ObjectState, b: ObjectState, objects: Mapping[str, ObjectState],
-                 planned: Sequence[Footprint] = ()) -> tuple[float, float] | None:
-    """Offset from a's centre of the point midway between a and b, if `obj` fits there (None otherwise)."""
-    offset = (b.position[:2] - a.position[:2]) / 2
-    if np.any(np.abs(offset) > MAX_OFFSET) or not _clear_on_table(obj, a.position[:2] + offset, objects, planned):
+                 planned: Sequence[Footprint] = (), moving: Collection[str] = ()
+                 ) -> tuple[str, tuple[float, float]] | None:
+    """(reference, offset from its centre) of the point midway between a and b, if `obj` fits there (None
+    otherwise). The place skill aims relative to an object at most MAX_OFFSET away: a or b, or when they are
+    farther apart, the object nearest the point that the task does not move (`moving`)."""
+    middle = (a.position[:2] + b.position[:2]) / 2
+    if not _clear_on_table(obj, middle, objects, planned):
         return None
-    return float(offset[0]), float(offset[1])
+    others = sorted((o for o in objects.values() if o.name not in {obj.name, a.name, b.name, *moving}),
+                    key=lambda o: float(np.linalg.norm(o.position[:2] - middle)))
+    for ref in (a, b, *others):
+        offset = middle - ref.position[:2]
+        if np.all(np.abs(offset) <= MAX_OFFSET):
+            return ref.name, (float(offset[0]), float(offset[1]))
+    return None
 
 
 def corner_spot(container: ObjectState, obj: ObjectState, corners: Sequence[tuple[float, float]],

@@ -53,9 +53,9 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
             spot = {"offset_x": goal.offset[0], "offset_y": goal.offset[1]} if goal.offset else {}
             calls.append(SkillCall("place", {"object": obj, "target": goal.target, **spot}))
         elif goal.kind in ("beside", "between"):
-            offset = _table_offset(goal, objects)
+            reference, offset = _table_spot(goal, objects)
             pick_unless_held(obj)
-            calls.append(SkillCall("place", {"object": obj, "target": goal.target, "offset_x": offset[0],
+            calls.append(SkillCall("place", {"object": obj, "target": reference, "offset_x": offset[0],
                                              "offset_y": offset[1], "surface": "table"}))
         elif goal.kind == "lifted":
             calls.append(SkillCall("pick", {"object": obj}))
@@ -70,13 +70,14 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
     return list(assign_spots(calls, objects))
 
 
-def _table_offset(goal: Goal, objects: Mapping[str, ObjectState]) -> tuple[float, float]:
+def _table_spot(goal: Goal, objects: Mapping[str, ObjectState]) -> tuple[str, tuple[float, float]]:
+    """(the object the place aims from, the offset from it) for a 'beside' or 'between' goal, free now."""
     obj, target = objects[str(goal.obj)], objects[str(goal.target)]
     if goal.kind == "between":
-        offset = between_spot(obj, target, objects[str(goal.other)], objects)
+        found = between_spot(obj, target, objects[str(goal.other)], objects)
     else:
-        found = beside_spot(obj, target, goal.state, objects)
-        offset = found[1] if found else None
-    if offset is None:
+        beside = beside_spot(obj, target, goal.state, objects)
+        found = (target.name, beside[1]) if beside else None
+    if found is None:
         raise TaskError(f"{describe(goal)}: no free room on the table there now")
-    return offset
+    return found

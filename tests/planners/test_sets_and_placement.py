@@ -231,3 +231,16 @@ def test_corners_fill_one_after_another_and_a_taken_middle_is_refused(scene):
         parse_task("put the red cube in the middle of the table", scene)
     with pytest.raises(TaskError, match="not of the large green cube"):
         parse_task("put the red cube in the middle of the green cube", scene)
+
+
+def test_between_objects_far_apart_aims_from_an_object_near_the_middle(scene):
+    """The place skill's offset reaches 15 cm: between two objects farther apart it aims from the object
+    nearest the middle that the task does not move."""
+    a, b = scene["small_blue_cube"].position[:2], scene["yellow_cube"].position[:2]
+    assert np.abs(b - a).max() > 0.3
+    plan = parse_task("put the small red cube between the small blue cube and the yellow cube", scene)
+    place = plan.calls[1]
+    reference = scene[place.params["target"]].position[:2]
+    np.testing.assert_allclose(reference + [place.params["offset_x"], place.params["offset_y"]], (a + b) / 2)
+    assert place.params["target"] not in ("small_red_cube", "small_blue_cube", "yellow_cube")
+    assert plan.goals == (Goal("between", obj="small_red_cube", target="small_blue_cube", other="yellow_cube"),)
