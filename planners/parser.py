@@ -30,7 +30,8 @@ HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y (X may be several in a container: all the cubes, the red ones, "
-             "X and Z), stack X on Y, pick up X, push X <distance> <direction>, move to X, "
+             "X and Z; or in the middle / a corner of it), put X to the left/right of, in front of, behind, next "
+             "to Y or between Y and Z, stack X on Y, pick up X, push X <distance> <direction>, move to X, "
              "open/pull a drawer [<distance>], open/close the gripper")
 #: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
 TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
