@@ -112,7 +112,8 @@ class Runner:
     def __init__(self, condition: str, noise: float, seed: int, workdir: Path) -> None:
         self.condition, self.workdir = condition, workdir
         self.persistent, self.visual, self.threshold, self.narrowing = CONDITIONS[condition]
-        self.scheduler = Scheduler()
+        # Re-planning off: this measures what corrections teach; a re-plan would redo a short pull by itself.
+        self.scheduler = Scheduler(replans=0)
         self.operator = Operator(seed, noise)
         self.source = "voice" if noise > 0 else "interactive"
         self.scenes: dict[str, SceneSpec] = {}

@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from hardware.arm import ArmInterface, WorldView
 from planners.episode_log import EpisodeLog
 from planners.corrections.live import LiveCorrections
-from planners.executor import ExecutionObserver, Executor, TaskReport
+from planners.executor import REPLANS, ExecutionObserver, Executor, TaskReport
 from planners.parser import parse_task
 from planners.plan import Plan
 from planners.recording import VideoRecorder
@@ -20,9 +20,10 @@ class Scheduler:
     """Plans and runs language tasks with the skills of one library."""
 
     def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None,
-                 learned: bool | Collection[str] = True) -> None:
+                 learned: bool | Collection[str] = True, replans: int = REPLANS) -> None:
         """`learned`: fill skills' policy slots from checkpoints/ where one exists (else scripted); a
-        collection of skill names: only for those."""
+        collection of skill names: only for those. `replans`: how often a task is planned again from the world
+        when its goals do not hold (0: a failed task is reported as it stands)."""
         self.library = library or SkillLibrary(default_skills())
         skills = [self.library.get(name) for name in self.library.names()]
         if learned:
@@ -31,6 +32,7 @@ class Scheduler:
         self.skills = {spec.name: spec for spec in skills}
         #: stored operator corrections, retrieved and applied to plans and before each skill (None: off)
         self.corrections = corrections
+        self.replans = replans
         #: the last corrected plan and what was retrieved/applied to it, logged when that plan runs
         self._plan_corrections: tuple[Plan, list, list] | None = None
 
@@ -58,6 +60,7 @@ class Scheduler:
                 _, retrieved, applied = self._plan_corrections
                 log.write("corrections_retrieved", stage="plan", corrections=[r.summary() for r in retrieved])
                 log.write("corrections_applied", stage="plan", corrections=[a.to_dict() for a in applied])
-        executor = Executor(arm, world, self.skills, log=log, recorder=recorder, observer=observer,
-                            should_stop=should_stop, prepare_call=prepare_call, live=live, runner=runner)
+        executor = Executor(arm, world, self.skills, replans=self.replans, log=log, recorder=recorder,
+                            observer=observer, should_stop=should_stop, prepare_call=prepare_call, live=live,
+                            runner=runner)
         return executor.run(plan)
