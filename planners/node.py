@@ -128,7 +128,8 @@ class SchedulerNode(Node):
         library.embedder.encode(["warm up"])
         self._search_lock = threading.Lock()  # the embedder is not safe to call from several threads at once
         # policies are the skill server's: it chooses learned or scripted for each attempt
-        self.scheduler = Scheduler(library=library, corrections=self.memory, learned=False)
+        self.scheduler = Scheduler(library=library, corrections=self.memory, learned=False,
+                                   replans=self.config.replans)
 
     def _serve(self) -> None:
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""

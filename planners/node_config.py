@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hardware.params import documented, nested
+from planners.executor import REPLANS
 from skill_lib.node_config import ArmLinkConfig
 
 
@@ -22,6 +23,8 @@ class SchedulerConfig:
     ready_timeout: float = documented(3.0, "seconds a new goal waits for fresh joint and object states (and the "
                                       "skill server) before it fails with ERROR_HARDWARE")
     feedback_rate: float = documented(5.0, "progress feedback messages per second")
+    replans: int = documented(REPLANS, "times a task is planned again from the world as it is when a skill fails "
+                              "or its goals do not hold (0: off)")
     action_name: str = documented("execute_task", "name of the ExecuteTask action server")
     status_topic: str = documented("status", "TaskStatus out (transient-local)")
     corrections_topic: str = documented("corrections", "std_msgs/String in: operator corrections")

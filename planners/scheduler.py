@@ -32,6 +32,8 @@ class Scheduler:
         self.skills = {spec.name: spec for spec in skills}
         #: stored operator corrections, retrieved and applied to plans and before each skill (None: off)
         self.corrections = corrections
+        if replans < 0:
+            raise ValueError(f"replans must be 0 or more, got {replans}")
         self.replans = replans
         #: the last corrected plan and what was retrieved/applied to it, logged when that plan runs
         self._plan_corrections: tuple[Plan, list, list] | None = None
