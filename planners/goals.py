@@ -45,6 +45,11 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
     raise ValueError(f"unknown goal kind {goal.kind!r}")
 
 
+def side_words(side: str | None) -> str:
+    """A side of an object (skill_lib.predicates.SIDES, None: any) in words: 'left of', 'in front of', ..."""
+    return {"front": "in front of", "behind": "behind", None: "next to"}.get(side, f"{side} of")
+
+
 def describe(goal: Goal) -> str:
     if goal.kind == "in" and goal.offset is not None:
         dx, dy = goal.offset
@@ -54,8 +59,7 @@ def describe(goal: Goal) -> str:
     if goal.kind == "lifted":
         return f"{goal.obj} lifted"
     if goal.kind == "beside":
-        where = {"front": "in front of", "behind": "behind", None: "next to"}.get(goal.state, f"{goal.state} of")
-        return f"{goal.obj} {where} {goal.target}"
+        return f"{goal.obj} {side_words(goal.state)} {goal.target}"
     if goal.kind == "between":
         return f"{goal.obj} between {goal.target} and {goal.other}"
     if goal.kind == "displaced":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hardware.types import ObjectState
+from planners.goals import side_words
 from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary
 from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, \
     TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, \
@@ -310,9 +311,8 @@ class _TaskParser:
             side = relation["lr"] or _RELATION_SIDES.get(rel)
             found = beside_spot(self.objects[obj], self.objects[target], side, self.objects, self.table_spots)
             if found is None:
-                where = {None: "next to", "front": "in front of", "behind": "behind"}.get(side, f"to the {side} of")
-                raise TaskError(f"there is no free room on the table {where} the {self.label(target)} for the "
-                                f"{self.label(obj)}; nothing was moved")
+                raise TaskError(f"there is no free room on the table {side_words(side)} the {self.label(target)} "
+                                f"for the {self.label(obj)}; nothing was moved")
             chosen, offset = found
             goal = Goal("beside", obj=obj, target=target, state=side)
             if side is None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from hardware.types import ObjectState
 from planners.grounding import describe_object
-from skill_lib.predicates import IN_LINE, SIDES
+from skill_lib.predicates import IN_LINE, SIDES, inside
 from skill_lib.skills.place import SKILL as PLACE
 from planners.plan import SkillCall, TaskError
 
@@ -58,17 +58,28 @@ class Footprint:
 
 
 def occupants(container: ObjectState, objects: Mapping[str, ObjectState]) -> list[str]:
-    """Objects whose centre is over the container's footprint and below its rim (what the 'in' goal checks)."""
-    return [o.name for o in objects.values() if o.name != container.name
-            and np.all(np.abs(o.position[:2] - container.position[:2]) <= container.half_extents[:2])
-            and o.bottom_z < container.top_z and o.position[2] < container.top_z]
+    """Objects in the container (what the 'in' goal checks)."""
+    return [o.name for o in objects.values() if o.name != container.name and inside(o, container)]
+
+
+def _reach(container: ObjectState, obj: ObjectState) -> np.ndarray:
+    """How far from the container's centre (x, y) `obj`'s centre may go on its floor; negative: it does not fit."""
+    return container.half_extents[:2] * FLOOR_FRACTION - WALL_GAP - obj.half_extents[:2]
+
+
+def _taken(container: ObjectState, objects: Mapping[str, ObjectState], leaving: Collection[str],
+           asked: Sequence[tuple[str, Footprint]]) -> list[Footprint]:
+    """Footprints on the container's floor: what is in it (but `leaving`) and the spots asked for in it."""
+    here = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
+            for o in occupants(container, objects) if o not in leaving]
+    return here + [spot for where, spot in asked if where == container.name]
 
 
 def free_spot(container: ObjectState, obj: ObjectState, taken: Sequence[Footprint],
               edges_first: bool) -> tuple[float, float] | None:
     """The first free spot for `obj`'s footprint on the container's floor (None: no room), scanning the grid
     from the corners inwards (`edges_first`) or from the middle out."""
-    reach = container.half_extents[:2] * FLOOR_FRACTION - WALL_GAP - obj.half_extents[:2]
+    reach = _reach(container, obj)
     if np.any(reach < 0):
         return None
     axes = [np.linspace(-r, r, 2 * int(r / GRID) + 1) for r in reach]
@@ -101,9 +112,7 @@ def assign_spots(calls: Sequence[SkillCall], objects: Mapping[str, ObjectState])
     spots: dict[tuple[str, str], tuple[float, float]] = {}
     for name, movers in movers_by_container.items():
         container = objects[name]
-        taken = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
-                 for o in occupants(container, objects) if o not in moving]
-        taken += [spot for where, spot in asked if where == name]
+        taken = _taken(container, objects, moving, asked)
         packing = len(movers) + len(taken) > 1
         for mover in sorted(movers, key=lambda m: -float(np.prod(objects[m].half_extents[:2]))):
             spot = free_spot(container, objects[mover], taken, edges_first=packing)
@@ -178,12 +187,10 @@ def corner_spot(container: ObjectState, obj: ObjectState, corners: Sequence[tupl
                 ) -> tuple[float, float] | None:
     """The first free of `corners` (signs (x, y); (0, 0): the middle) for `obj` on the container's floor, as an
     offset from its centre, clear of what is in it and of spots asked for earlier (None: no room there)."""
-    reach = container.half_extents[:2] * FLOOR_FRACTION - WALL_GAP - obj.half_extents[:2]
+    reach = _reach(container, obj)
     if np.any(reach < 0):
         return None
-    taken = [Footprint.of(objects[o], objects[o].position[:2] - container.position[:2])
-             for o in occupants(container, objects) if o != obj.name]
-    taken += [spot for where, spot in asked if where == container.name]
+    taken = _taken(container, objects, {obj.name}, asked)
     for sx, sy in corners:
         spot = (float(sx * reach[0]), float(sy * reach[1]))
         if all(Footprint.of(obj, spot).clear_of(t, GAP) for t in taken):

@@ -20,10 +20,13 @@ def _xy_inside(obj: ObjectState, support: ObjectState, margin: float = 0.0) -> b
     return bool(np.all(d <= support.half_extents[:2] - margin))
 
 
-def is_in(world: WorldView, obj: str, container: str) -> bool:
-    """obj's centre lies within the container's footprint and below its rim."""
-    o, c = world.object(obj), world.object(container)
+def inside(o: ObjectState, c: ObjectState) -> bool:
+    """o's centre lies within c's footprint and below its rim."""
     return _xy_inside(o, c) and o.bottom_z < c.top_z and o.position[2] < c.top_z
+
+
+def is_in(world: WorldView, obj: str, container: str) -> bool:
+    return inside(world.object(obj), world.object(container))
 
 
 def is_on(world: WorldView, obj: str, support: str) -> bool:
