@@ -8,7 +8,7 @@ Each task runs on its own scene seed. An expected success counts when this scrip
 plan holding in the simulator after the task (planners.goals on PyBullet's state, not the scheduler's
 report); an expected refusal counts when planning refuses it (TaskError) and the arm has not moved.
 
-    python bench/task_suite.py [--split heldout|dev|heldout-b] [--per-category 10] [--category sets]...
+    python bench/task_suite.py [--split heldout|dev|heldout-b] [--per-category 25] [--category sets]...
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def run(task: Task, scheduler) -> tuple[bool, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=tuple(SPLIT_SEEDS), default="heldout")
-    parser.add_argument("--per-category", type=int, default=10, help="tasks per category")
+    parser.add_argument("--per-category", type=int, default=25, help="tasks per category (25: the 150 of issue #15)")
     parser.add_argument("--category", action="append", choices=tuple(TEMPLATES),
                         help="only these categories (repeatable); default: all")
     args = parser.parse_args()
