@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hardware.types import ObjectState
 
 
 class TaskError(ValueError):
@@ -50,3 +54,10 @@ class Plan:
     @property
     def skill_names(self) -> list[str]:
         return [c.skill for c in self.calls]
+
+
+class TaskPlanner(Protocol):
+    """Task text + the objects on the table -> Plan, or TaskError (one line). The deterministic parser
+    (planners.parser.parse_task) is the default; another planner must validate its output as strictly."""
+
+    def __call__(self, task: str, objects: Mapping[str, ObjectState]) -> Plan: ...

@@ -8,7 +8,7 @@ from planners.episode_log import EpisodeLog
 from planners.corrections.live import LiveCorrections
 from planners.executor import REPLANS, ExecutionObserver, Executor, TaskReport
 from planners.parser import parse_task
-from planners.plan import Plan
+from planners.plan import Plan, TaskPlanner
 from planners.recording import VideoRecorder
 from planners.corrections.memory.retrieval import CorrectionMemory
 from skill_lib.library import SkillLibrary
@@ -20,10 +20,12 @@ class Scheduler:
     """Plans and runs language tasks with the skills of one library."""
 
     def __init__(self, library: SkillLibrary | None = None, corrections: CorrectionMemory | None = None,
-                 learned: bool | Collection[str] = True, replans: int = REPLANS) -> None:
+                 learned: bool | Collection[str] = True, replans: int = REPLANS,
+                 planner: TaskPlanner | None = None) -> None:
         """`learned`: fill skills' policy slots from checkpoints/ where one exists (else scripted); a
         collection of skill names: only for those. `replans`: how often a task is planned again from the world
-        when its goals do not hold (0: a failed task is reported as it stands)."""
+        when its goals do not hold (0: a failed task is reported as it stands). `planner`: turns task text into
+        a plan (default: the deterministic parser over this library)."""
         self.library = library or SkillLibrary(default_skills())
         skills = [self.library.get(name) for name in self.library.names()]
         if learned:
@@ -35,12 +37,16 @@ class Scheduler:
         if replans < 0:
             raise ValueError(f"replans must be 0 or more, got {replans}")
         self.replans = replans
+        self.planner = planner
         #: the last corrected plan and what was retrieved/applied to it, logged when that plan runs
         self._plan_corrections: tuple[Plan, list, list] | None = None
 
     def plan(self, task: str, world: WorldView) -> Plan:
         """Raises planners.plan.TaskError with a one-line reason if the task cannot be planned."""
-        plan = parse_task(task, world.objects(), self.library)
+        if self.planner is not None:
+            plan = self.planner(task, world.objects())
+        else:
+            plan = parse_task(task, world.objects(), self.library)
         if self.corrections is not None:
             from planners.corrections.runtime import correct_plan
             plan, retrieved, applied = correct_plan(self.corrections, plan, world.objects())
