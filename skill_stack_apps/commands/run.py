@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from hardware.resources import config_dir
 from hardware.scene import SceneError, load_scene
-from planners.plan import Plan, TaskError
+from planners.plan import Plan, TaskError, TaskPlanner
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 
 if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="ignore stored operator corrections (default: retrieve and apply them)")
     run.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
                      help="read corrections typed on stdin while the task runs (default: when stdin is a terminal)")
+    run.add_argument("--planner", choices=("parser", "llm"), default="parser",
+                     help="parser (default): the deterministic parser; llm: a model server from SKILL_STACK_LLM_URL, "
+                          "checked like the parser (docs/LLM_PLANNER.md)")
     run.set_defaults(handler=cmd_run)
 
 
@@ -75,8 +78,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         scene = load_scene(args.scene)
     except SceneError as err:
         return _fail(str(err), args.json)
+    planner: TaskPlanner | None = None
+    if args.planner == "llm":  # checked before anything starts: a missing server setting is a usage error
+        from planners.llm import LlmConfig, LlmPlanner
+        try:
+            config = LlmConfig.from_env()
+        except ValueError as err:
+            return _fail(str(err), args.json)
+        if config is None:
+            return _fail("--planner llm needs SKILL_STACK_LLM_URL, e.g. http://127.0.0.1:8080/v1 (see "
+                         "docs/LLM_PLANNER.md)", args.json)
+        planner = LlmPlanner(config)
     memory = None if args.no_corrections else CorrectionMemory.open()
-    scheduler = Scheduler(corrections=memory, learned=not args.scripted)
+    scheduler = Scheduler(corrections=memory, learned=not args.scripted, planner=planner)
     with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
         try:
             plan = scheduler.plan(args.task, arm)
