@@ -230,6 +230,45 @@ class Fillers:
         return text
 
 
+# -- word forms ---------------------------------------------------------------------------------------------
+#: words without a concept of their own: whether a task says a taught phrase is decided by the other words
+FUNCTION_WORDS: frozenset[str] = frozenset(
+    "a an the this that these those my your our its their me us you i it them of to in into on onto at by for "
+    "from with up down away out off over and or then some all every each".split())
+#: words a task may say around a taught phrase: the workspace as a whole ("tidy up *the table*") and verbs of
+#: doing ("*build* a tower")
+FRAME_WORDS: frozenset[str] = frozenset(
+    "table tabletop workspace desk bench area here everything things stuff mess "
+    "do make build create form assemble".split())
+
+
+def word_forms(word: str) -> frozenset[str]:
+    """The word and the base forms it may be an inflection of: stacking -> stack, putting -> put, tidying ->
+    tidy, placing -> place, cubes -> cube, boxes -> box, tidies -> tidy. Over-generates (placing -> plac):
+    two words are the same word when their forms meet."""
+    forms = {word}
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            base = word[:-len(suffix)]
+            forms |= {base, base + "e"} | ({base[:-1]} if base[-1] == base[-2] else set())
+    if word.endswith("ies") and len(word) > 4:
+        forms.add(word[:-3] + "y")
+    elif word.endswith("es") and len(word) > 3:
+        forms |= {word[:-2], word[:-1]}
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 2:
+        forms.add(word[:-1])
+    return frozenset(forms)
+
+
+def same_word(a: str, b: str) -> bool:
+    return bool(word_forms(a) & word_forms(b))
+
+
+def content_words(text: str) -> list[str]:
+    """The words of normalised text that carry a concept (not FUNCTION_WORDS)."""
+    return [w for w in text.split() if w not in FUNCTION_WORDS]
+
+
 # -- validating text ----------------------------------------------------------------------------------------
 #: characters no operator text carries: control, surrogate, private-use and unassigned
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})

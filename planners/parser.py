@@ -14,9 +14,9 @@ from typing import Protocol
 from hardware.types import ObjectState
 from planners.goals import side_words
 from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary
-from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, LEADING_FILLERS, NUMBER_WORDS, \
-    TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, require_text, \
-    take_direction, take_distance
+from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, EVERYTHING, LEADING_FILLERS, \
+    NUMBER_WORDS, TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, \
+    require_text, take_direction, take_distance
 from planners.placement import Footprint, assign_spots, beside_spot, between_spot, corner_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
@@ -31,9 +31,10 @@ HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y (X may be several in a container: all the cubes, the red ones, "
-             "X and Z; or in the middle / a corner of it), put X to the left/right of, in front of, behind, next "
-             "to Y or between Y and Z, stack X on Y, pick up X, push X <distance> <direction>, move to X, "
-             "open/pull a drawer [<distance>], open/close the gripper")
+             "X and Z, the rest of the cubes; or in the middle / a corner of it), put X to the left/right of, in "
+             "front of, behind, next to Y or between Y and Z, stack X on Y or stack the large cubes, pick up X, "
+             "push X <distance> <direction>, move to X, open/pull a drawer [<distance>], open/close the gripper; "
+             "and what you teach me ('<phrase> means <task>')")
 #: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
 TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
                       too_long=f"the task is too long ({{length}} characters, at most {{max_chars}}); {SUPPORTED}")
@@ -56,6 +57,20 @@ class SkillRetriever(Protocol):
     """What the parser needs from skill_lib.library.SkillLibrary: match or abstain (None)."""
 
     def match(self, query: str, threshold: float) -> SkillMatchLike | None: ...
+
+
+@dataclass(frozen=True)
+class TaughtTask:
+    """What a taught phrase means: `steps`, a task in the words this parser reads; `note` says which."""
+
+    steps: str
+    note: str
+
+
+class TaughtTaskLookup(Protocol):
+    """The task an operator taught for a clause (planners.corrections.definitions.TaughtTasks), or None."""
+
+    def __call__(self, clause: str, objects: Mapping[str, ObjectState]) -> TaughtTask | None: ...
 
 
 PICK_VERBS = frozenset({"pick", "grab", "grasp", "lift", "take", "raise", "get", "grip", "hold", "fetch"})
@@ -93,6 +108,8 @@ _PICK_SOURCE = re.compile(r" (?:from|off of|off|out of|in|on|inside|at) (?P<sour
 #: "put everything on the table in the tray": the table is where they are, not where they go
 _EVERYTHING_ON_TABLE = re.compile(r"^((?:all (?:of )?)?(?:the )?(?:everything|objects|things|items)) "
                                   r"(?:on|from|off) (?:the )?table\b")
+#: "the rest of the cubes", "the rest", "the other cubes", "the others": a set less what the task named before
+_OTHERS = re.compile(r"^(?:all )?(?:of )?(?:the rest(?: of (?:the )?(?P<set>.+))?|the others|the other (?P<other>.+))$")
 _UNSUPPORTED_RELATION = re.compile(r"\b(?:near|under|underneath|below|above|around|over)\b")
 #: "put X to the left of Y", "in front of", "behind", "next to", "beside", "between Y and Z": on the table
 _RELATION = re.compile(r"^(?P<obj>.+?) (?P<rel>(?:to |on |at )?(?:the )?(?P<lr>left|right)(?:-hand)?(?: side)? of"
@@ -157,14 +174,21 @@ def _known_recipe(verb: str, rest: str) -> str | None:
 
 
 class _TaskParser:
-    def __init__(self, objects: Mapping[str, ObjectState], library: SkillRetriever | None, threshold: float):
+    def __init__(self, objects: Mapping[str, ObjectState], library: SkillRetriever | None, threshold: float,
+                 taught: TaughtTaskLookup | None = None):
         self.objects = objects
         self.library = library
         self.threshold = threshold
+        #: looked up for a clause the tables do not read; None while a taught task's steps are parsed
+        self.taught = taught
+        self.calls: list[SkillCall] = []
+        self.goals: list[Goal] = []
         self.notes: list[str] = []
         self.last_obj: str | None = None
         #: objects earlier clauses of the task pick up: no reference for a spot on the table
         self.moved: set[str] = set()
+        #: objects earlier clauses of the task act on ("the rest of the cubes" are the others)
+        self.named: set[str] = set()
         #: table spots chosen by earlier clauses of the task (beside / between), kept clear by later ones
         self.table_spots: list[Footprint] = []
         #: spots in containers asked for by name (a middle, a corner): (container, footprint from its centre)
@@ -202,12 +226,58 @@ class _TaskParser:
             self.notes.append(note)
         return name
 
-    def parse_clause(self, clause: str) -> _ClausePlan | None:
+    def parse(self, text: str) -> None:
+        """Plan each clause of `text` in turn, appending to the calls and goals."""
+        for clause_text in self.split(text):
+            self.parse_clause(clause_text)
+
+    def add(self, clause: _ClausePlan) -> None:
+        _append(self.calls, self.goals, clause)
+        self.last_obj = clause.obj
+        self.moved |= {c.params["object"] for c in clause.calls if c.skill == "pick"}
+        self.named |= {c.params["object"] for c in clause.calls if "object" in c.params}
+
+    def parse_clause(self, clause: str) -> None:
+        """A clause the tables read; else a taught task it says; else an unknown verb's retrieved skill."""
         clause = _FILLERS.remove(clause)
         if not clause:
-            return None
+            return
+        if spelled := _spell_stack(clause, self.objects, self.notes):
+            self.parse(spelled)
+            return
         verb, _, rest = clause.partition(" ")
-        recipe = _known_recipe(verb, rest) or self.retrieve(verb, clause)
+        notes = len(self.notes)
+        try:
+            recipe = _known_recipe(verb, rest)
+            planned = None if recipe is None else self.plan_clause(verb, rest, recipe)
+        except TaskError:
+            del self.notes[notes:]
+            if self.expand_taught(clause):
+                return
+            raise
+        if planned is None and self.expand_taught(clause):
+            return
+        self.add(planned or self.plan_clause(verb, rest, self.retrieve(verb, clause)))
+
+    def expand_taught(self, clause: str) -> bool:
+        """Plan the task taught for `clause`, if one was; its steps use no taught task in turn."""
+        lookup, self.taught = self.taught, None
+        if lookup is None:
+            return False
+        try:
+            found = lookup(clause, self.objects)
+            if found is None:
+                return False
+            self.notes.append(found.note)
+            try:
+                self.parse(found.steps)
+            except TaskError as err:
+                raise TaskError(f"'{clause}' was taught as '{found.steps}', which I can't do here: {err}") from err
+            return True
+        finally:
+            self.taught = lookup
+
+    def plan_clause(self, verb: str, rest: str, recipe: str) -> _ClausePlan:
         if recipe in ("open_gripper", "close_gripper"):
             named = set(rest.split()) & (self.argument_words - DETERMINERS - {"it"})
             if verb not in GRIPPER_VERBS and named and not _GRIPPER_NOUN.match(rest):  # "hand me the red cube"
@@ -262,8 +332,15 @@ class _TaskParser:
         put = _PUT.match(rest)
         if put is None:
             raise TaskError(f"where should I {verb} {rest or 'it'}? say '{verb} X in/on Y'; {SUPPORTED}")
-        several = is_set_reference(put["obj"], self.objects)
-        names = ground_set(put["obj"], self.objects) if several else [self.resolve(put["obj"])]
+        others = _OTHERS.match(put["obj"])
+        several = bool(others) or is_set_reference(put["obj"], self.objects)
+        if others:  # "the rest of the cubes": those earlier clauses did not name
+            phrase = others["set"] or others["other"] or EVERYTHING
+            names = [n for n in ground_set(phrase, self.objects) if n not in self.named]
+            if not names:
+                raise TaskError(f"'{put['obj']}': the task already names every one of {phrase}; {SUPPORTED}")
+        else:
+            names = ground_set(put["obj"], self.objects) if several else [self.resolve(put["obj"])]
         if _take_direction(put["target"])[0] is not None:
             label = "objects" if several else self.label(names[0])
             raise TaskError(f"to move the {label} sideways say 'push the {label} 10 cm left'; {SUPPORTED}")
@@ -390,25 +467,46 @@ class _TaskParser:
                            [Goal("at", position=position)], target)
 
 
-_STACK_N = re.compile(r"^(?:stack|pile)(?: up)? (?:the )?(?P<n>two|three|2|3) (?:large |big )?(?:cubes|blocks)$")
+_STACK = re.compile(r"^(?:stack|pile)(?: up)? (?P<what>.+?)"
+                    r"(?: (?:on top of|on|onto) each other|(?: up)? in(?:to)? a (?:tower|pile|stack))?$")
+_STACK_N = re.compile(r"^(?:the )?(?P<n>two|three|2|3) (?:large |big )?(?:cubes|blocks)$")
 
 
-def _expand_stack_n(text: str, objects: Mapping[str, ObjectState], notes: list[str]) -> str:
-    """'stack three cubes' names no cubes: choose the large cubes, the one nearest the table's centre
-    line as the base and then the nearest to it, and spell the task out (the plan notes say which)."""
-    m = _STACK_N.match(text)
-    if not m:
-        return text
-    n = int(NUMBER_WORDS[m["n"]]) if m["n"] in NUMBER_WORDS else int(m["n"])
-    cubes = [o for o in objects.values() if o.category == "cube" and o.size != "small"]
-    if len(cubes) < n:
-        raise TaskError(f"there are only {len(cubes)} large cubes to stack; {SUPPORTED}")
-    base = min(cubes, key=lambda o: (abs(o.position[1]), o.name))
-    order = [base] + sorted((o for o in cubes if o is not base),
-                            key=lambda o: (float(((o.position - base.position)[:2] ** 2).sum()), o.name))[:n - 1]
+def _stack_order(cubes: list[ObjectState]) -> list[ObjectState]:
+    """Bottom first: large cubes under small ones; the base nearest the table's centre line, then each
+    next the nearest to the base."""
+    def small(o: ObjectState) -> bool:
+        return o.size == "small"
+    base = min(cubes, key=lambda o: (small(o), abs(o.position[1]), o.name))
+    rest = sorted((o for o in cubes if o is not base),
+                  key=lambda o: (small(o), float(((o.position - base.position)[:2] ** 2).sum()), o.name))
+    return [base] + rest
+
+
+def _spell_stack(clause: str, objects: Mapping[str, ObjectState], notes: list[str]) -> str | None:
+    """'stack three cubes' (the large cubes, chosen), 'stack the large cubes', 'stack the red and the blue
+    cube' name no base: choose the order (_stack_order) and spell the stack out as pairs (the plan notes say
+    which). None for a clause that is no such stack ('stack X on Y' is a put)."""
+    m = _STACK.match(clause)
+    if not m or _PUT.match(m["what"]):
+        return None
+    count = _STACK_N.match(m["what"])
+    if count:
+        n = int(NUMBER_WORDS[count["n"]]) if count["n"] in NUMBER_WORDS else int(count["n"])
+        cubes = [o for o in objects.values() if o.category == "cube" and o.size != "small"]
+        if len(cubes) < n:
+            raise TaskError(f"there are only {len(cubes)} large cubes to stack; {SUPPORTED}")
+        order = _stack_order(cubes)[:n]
+    elif is_set_reference(m["what"], objects):
+        order = _stack_order([objects[n] for n in ground_set(m["what"], objects)])
+        if any(o.category != "cube" for o in order) or len(order) < 2:
+            raise TaskError(f"I can stack two or more cubes; '{m['what']}' names "
+                            f"{', '.join(describe_object(o, objects) for o in order)}; {SUPPORTED}")
+    else:
+        return None
     labels = [describe_object(o, objects) for o in order]
-    spelled = ", then ".join(f"stack the {labels[i]} on the {labels[i - 1]}" for i in range(1, n))
-    notes.append(f"'{text}' taken as: {spelled}")
+    spelled = ", then ".join(f"stack the {labels[i]} on the {labels[i - 1]}" for i in range(1, len(order)))
+    notes.append(f"'{clause}' taken as: {spelled}")
     return spelled
 
 
@@ -424,22 +522,16 @@ def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> N
 
 
 def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetriever | None = None,
-               *, threshold: float = RETRIEVAL_THRESHOLD) -> Plan:
-    """Turn the operator's task into a Plan. Raises TaskError (one line) when it cannot."""
+               *, threshold: float = RETRIEVAL_THRESHOLD, taught: TaughtTaskLookup | None = None) -> Plan:
+    """Turn the operator's task into a Plan. Raises TaskError (one line) when it cannot. `taught`: the tasks
+    operators taught, for clauses the parser does not read itself."""
     text = require_text(text, TASK_TEXT, TaskError)
     try:
-        parser = _TaskParser(objects, library, threshold)
-        calls: list[SkillCall] = []
-        goals: list[Goal] = []
-        for clause_text in parser.split(_expand_stack_n(normalize(text), objects, parser.notes)):
-            clause = parser.parse_clause(clause_text)
-            if clause is not None:
-                _append(calls, goals, clause)
-                parser.last_obj = clause.obj
-                parser.moved |= {c.params["object"] for c in clause.calls if c.skill == "pick"}
-        if not calls:
+        parser = _TaskParser(objects, library, threshold, taught)
+        parser.parse(normalize(text))
+        if not parser.calls:
             raise TaskError(f"the task is empty; {SUPPORTED}")
-        calls = list(assign_spots(calls, objects))
+        calls = list(assign_spots(parser.calls, objects))
     except TaskError as err:
         raise TaskError(" ".join(str(err).split())) from err.__cause__
-    return Plan(task=text, calls=tuple(calls), goals=tuple(goals), notes=tuple(dict.fromkeys(parser.notes)))
+    return Plan(task=text, calls=tuple(calls), goals=tuple(parser.goals), notes=tuple(dict.fromkeys(parser.notes)))

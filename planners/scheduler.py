@@ -46,7 +46,11 @@ class Scheduler:
         if self.planner is not None:
             plan = self.planner(task, world.objects())
         else:
-            plan = parse_task(task, world.objects(), self.library)
+            taught = None
+            if self.corrections is not None:
+                from planners.corrections.definitions import TaughtTasks
+                taught = TaughtTasks(self.corrections)
+            plan = parse_task(task, world.objects(), self.library, taught=taught)
         if self.corrections is not None:
             from planners.corrections.runtime import correct_plan
             plan, retrieved, applied = correct_plan(self.corrections, plan, world.objects())

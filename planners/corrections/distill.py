@@ -13,6 +13,8 @@ Grammar (case-insensitive; "please", "no", "actually", "next time" and the like 
                      (the same for pull: "pull it 8 cm further" -> pull.distance +0.08)
 - skill, grasp side: "grasp it from the side|top" -> pick.grasp_side (recorded; no skill uses it yet)
 - skill, grasp point: "grasp it by the handle" -> pick.grasp_point = "handle" (a named grasp of the object)
+- task, definition:  "<phrase> means <task>" ("tidying up means putting every cube in the tray"): a taught task
+                     (planners/corrections/definitions.py)
 D is a distance with a unit, in digits or words ("1 cm", "five centimeters"); none or "a bit" is 1 cm,
 "a lot"/"much" 3 cm. Several corrections may be joined by "and"/","; contradictory ones are refused.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from planners.corrections.context import CorrectionContext, CorrectionError, containers, fill_from_task, \
     object_context, phrase_context
+from planners.corrections.definitions import definition_record, match_definition
 from planners.corrections.memory.record import CorrectionRecord, ObjectContext
 from planners.corrections.rules import DESTINATION, destination_record, match_ordering, ordering_record
 from planners.language import DIRECTION_PATTERNS, LEADING_FILLERS, SKILL_SPECS, TRAILING_FILLERS, Fillers, \
@@ -317,6 +320,8 @@ def distill(text: str, context: CorrectionContext | None = None) -> list[Correct
     target = _context_object(context.target, context)
     common = dict(text=raw, task=context.task, visual=context.visual, source=context.source,
                   task_id=context.task_id)
+    if definition := match_definition(norm):
+        return [definition_record(*definition, context, common)]
     if ordering := match_ordering(norm):
         return [ordering_record(*ordering, context, common)]
     if m := DESTINATION.match(norm):

@@ -15,7 +15,8 @@ from typing import Any
 from hardware.arm import WorldView
 from planners.corrections.apply import apply_to_call
 from planners.corrections.context import CorrectionContext, CorrectionError
-from planners.corrections.runtime import MEMORY_ERRORS, CallCorrector, record_correction
+from planners.corrections.memory.store import MEMORY_ERRORS
+from planners.corrections.runtime import CallCorrector, record_correction
 from planners.episode_log import EpisodeLog
 from planners.plan import SkillCall
 from planners.corrections.memory.record import CorrectionRecord
@@ -73,7 +74,7 @@ class LiveCorrections:
             corrected, applied = apply_to_call(running, records)
             updates = {k: v for k, v in corrected.params.items() if running.params.get(k) != v}
             changed.update(updates)
-            later = [r.to_dict() for r in records if r.kind == "plan"]
+            later = [r.to_dict() for r in records if r.kind != "skill"]
             self._write("correction_live", text=text, source=source, skill=call.skill, updates=updates,
                         applied=[a.to_dict() for a in applied], plan_rules_for_later=later)
             self.notify(f"correction applied now: {updates}" if updates else

@@ -7,13 +7,13 @@ without corrections: a robot should not stop because its notebook is unreadable.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 
 from hardware.arm import WorldView
 from hardware.types import ObjectState
 from planners.corrections.apply import AppliedCorrection, apply_to_call, apply_to_plan
 from planners.corrections.context import CorrectionContext, object_context
+from planners.corrections.definitions import redefined
 from planners.corrections.distill import distill
 from planners.corrections.narrowing import narrow_on_conflict
 from planners.episode_log import EpisodeLog
@@ -21,11 +21,9 @@ from planners.plan import Plan, SkillCall
 from planners.corrections.memory.record import CorrectionRecord
 from planners.corrections.memory.retrieval import (CorrectionMemory, RetrievalQuery, RetrievedCorrection,
                                                     visual_descriptor)
-from planners.corrections.memory.store import CorrectionStore, StoreError
+from planners.corrections.memory.store import MEMORY_ERRORS, CorrectionStore
 
 log = logging.getLogger(__name__)
-#: what a broken memory can raise; anything else is a bug and propagates
-MEMORY_ERRORS = (StoreError, sqlite3.Error, OSError, RuntimeError)
 
 
 def record_correction(text: str, context: CorrectionContext, store: CorrectionStore | CorrectionMemory | None,
@@ -38,8 +36,10 @@ def record_correction(text: str, context: CorrectionContext, store: CorrectionSt
         return records
     records, replaced = narrow_on_conflict(records, context.applied)
     target = store.store if isinstance(store, CorrectionMemory) else store
-    # one transaction: all of a correction's records (and the narrowed ones in place of the old), or none
-    return target.add_many(records, replacing=[r.id for r in replaced])
+    replacing = [r.id for r in replaced if r.id is not None] + redefined(target, records)
+    # one transaction: all of a correction's records (and the narrowed or redefined ones in place of the old),
+    # or none
+    return target.add_many(records, replacing=replacing)
 
 
 def _call_object(call: SkillCall) -> str | None:

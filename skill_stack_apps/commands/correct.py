@@ -1,4 +1,5 @@
-"""`skillstack correct "TEXT"`: distill an operator correction into a stored record (or `--audio FILE`)."""
+"""`skillstack correct "TEXT"`: distill an operator correction into a stored record (or `--audio FILE`);
+`skillstack teach "<phrase> means <task>"`: the same, for a taught task only."""
 from __future__ import annotations
 
 import argparse
@@ -15,20 +16,26 @@ SKILL_NAMES = tuple(spec.name for spec in default_skills())
 
 def register(sub: argparse._SubParsersAction) -> None:
     correct = sub.add_parser("correct", help="teach the robot a correction (stored, retrieved next time)")
-    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray"; '
-                         '"-" reads it from stdin')
-    correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
-    correct.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
-    correct.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
+    correct.add_argument("text", nargs="?", help='e.g. "2 cm to the left", "grasp it lower", "that goes in the tray", '
+                         '"tidying up means putting every cube in the tray"; "-" reads it from stdin')
+    teach = sub.add_parser("teach", help="teach the robot what a phrase means (a correction of the form "
+                           "'<phrase> means <task>')")
+    teach.add_argument("text", nargs="?", help='e.g. "tidying up means putting every cube in the tray", '
+                       '"a tower means stacking the large cubes"; "-" reads it from stdin')
+    for parser, teaching in ((correct, False), (teach, True)):
+        parser.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
+        parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
+        parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
+        parser.add_argument("--scene", default="default",
+                            help="scene whose objects are known (default: default); a taught task must plan in it")
+        parser.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
+        parser.set_defaults(handler=cmd_correct, teach=teaching, task=None, skill=None, object=None, scope=None)
     correct.add_argument("--task", help="the task the correction is about")
     correct.add_argument("--skill", choices=SKILL_NAMES, help="the skill the correction is about")
     correct.add_argument("--object", help="the object it is about (name or description, e.g. red_cube)")
     correct.add_argument("--scope", choices=SCOPES,
                          help="apply to this object's attributes, its category (or a category narrowed to one "
                               "attribute), or anything (default: from the text)")
-    correct.add_argument("--scene", default="default", help="scene whose objects are known (default: default)")
-    correct.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
-    correct.set_defaults(handler=cmd_correct)
 
 
 def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
@@ -61,6 +68,8 @@ def _transcribe(audio: Path, objects: dict) -> tuple[str, float | None]:
 def cmd_correct(args: argparse.Namespace) -> int:
     from hardware.scene import SceneError, nominal_objects
     from planners.corrections.context import CorrectionContext, CorrectionError
+    from planners.corrections.definitions import EXAMPLE, match_definition
+    from planners.language import normalize
     from planners.corrections.runtime import record_correction
     from planners.corrections.memory.store import CorrectionStore, StoreError
 
@@ -83,6 +92,9 @@ def cmd_correct(args: argparse.Namespace) -> int:
             return _fail(str(err), args.json, text=None)
         source = "voice"
         print(f'heard: "{text}"' + (f" (confidence {confidence:.2f})" if confidence is not None else ""))
+    if args.teach and match_definition(normalize(text)) is None:
+        return _fail(f'teach says what a phrase means, e.g. skillstack teach {EXAMPLE}; got "{text[:200]}"',
+                     args.json, text=text[:200])
     context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
                                 source=source, scope=args.scope)
     shown_text = text if len(text) <= 200 else text[:200] + "..."

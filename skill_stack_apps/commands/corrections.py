@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from planners.corrections.memory.record import KINDS
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
 
 #: an import file larger than this is refused before reading (corrections are small)
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     corrections.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
     actions = corrections.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="all stored corrections, oldest first")
-    listing.add_argument("--kind", choices=("plan", "skill"))
+    listing.add_argument("--kind", choices=KINDS, help="plan rules, skill parameters or taught tasks")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = actions.add_parser("show", help="one correction in full (JSON)")
     show.add_argument("id", type=int)
@@ -35,6 +36,8 @@ def _summary(record) -> str:
         what = f"{record.skill or '*'}.{record.parameter} {record.mode} {record.value}"
         if not record.applicable:
             what += " (recorded only)"
+    elif record.kind == "task":
+        what = f"task '{record.rule.args['phrase']}' = {record.rule.args['steps']}"
     else:
         what = f"rule {record.rule.type}"
     obj = f" [{record.object.describe()}]" if record.object is not None else ""

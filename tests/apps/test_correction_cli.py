@@ -133,3 +133,35 @@ def test_real_process_binary_text_exit_code_and_no_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: ") and "binary" in proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1])["stored"] is False
+
+
+def test_a_task_is_taught_listed_shown_exported_and_deleted_like_any_correction(capsys, data_dir, tmp_path):
+    code, out, _ = run(capsys, "correct", "tidying up means putting every cube in the tray", "--json")
+    result = last_json(out)
+    assert code == 0 and result["kind"] == "task"
+    assert result["knowledge"] == {"definition": "tidying up", "means": "put every cube in the tray"}
+    code, out, _ = run(capsys, "teach", "a tower means stacking the large cubes")
+    assert code == 0 and "stored #2: task" in out
+    code, out, _ = run(capsys, "corrections", "list", "--kind", "task")
+    assert code == 0 and "task 'tidying up' = put every cube in the tray" in out and "2 correction(s)" in out
+    code, out, _ = run(capsys, "corrections", "show", "2")
+    assert json.loads(out)["rule"] == {"type": "definition",
+                                       "args": {"phrase": "a tower", "steps": "stack the large cubes"}}
+    export = tmp_path / "export.jsonl"
+    assert run(capsys, "corrections", "export", str(export))[0] == 0
+    assert [json.loads(line)["kind"] for line in export.read_text().splitlines()] == ["task", "task"]
+    assert run(capsys, "corrections", "delete", "1")[0] == 0
+    assert [r.rule.args["phrase"] for r in stored(data_dir)] == ["a tower"]
+    assert run(capsys, "corrections", "import", str(export))[0] == 0
+    assert len(stored(data_dir)) == 2
+
+
+def test_teach_refuses_what_is_not_a_definition_and_definitions_with_unknown_words(capsys, data_dir):
+    code, out, err = run(capsys, "teach", "2 cm to the left", "--json")
+    assert code == 2 and "teach says what a phrase means" in last_json(out)["error"]
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "teach", "tidying up means zorbing every cube")
+    assert code == 2 and "unsupported verb 'zorbing'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "correct", "tidying up means putting every mug in the tray")
+    assert code == 2 and "no mug" in err
+    assert stored(data_dir) == []

@@ -169,6 +169,27 @@ def test_corrections_reach_the_scheduler_and_are_acknowledged(graph):
     assert bad.correction_ack.startswith("not understood")
 
 
+def test_a_task_taught_on_the_corrections_topic_is_planned_and_run(graph):
+    """Taught over ROS while idle, asked for in other words, run by the skill server; the objects topic says
+    whether it holds."""
+    from std_msgs.msg import String
+
+    _, client = graph
+    definition = "a yellow tower means stacking the yellow cube and the small red cube"
+    client.corrections.publish(String(data=definition))
+    ack = wait_for(lambda: next((s for s in client.task_status if s.last_correction == definition), None), 30,
+                   "ack of the definition")
+    assert ack.correction_ack.startswith("stored:") and '"definition": "a yellow tower"' in ack.correction_ack
+    status, result, _ = client.run("please build a yellow tower", timeout=60)
+    assert status == STATUS_SUCCEEDED and result.success, result.message
+    time.sleep(0.3)
+    small, yellow = client.object_msg("small_red_cube"), client.object_msg("yellow_cube")
+    assert np.hypot(small.pose.position.x - yellow.pose.position.x,
+                    small.pose.position.y - yellow.pose.position.y) < yellow.half_extents.x
+    assert abs((small.pose.position.z - small.half_extents.z) - (yellow.pose.position.z + yellow.half_extents.z)) \
+        < 0.015
+
+
 def test_skill_server_catalogue_and_scheduler_search(graph):
     from skill_stack_interfaces.msg import SkillCatalogue
     from skill_stack_interfaces.srv import SearchSkills

@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-KINDS = ("plan", "skill")
+#: plan: a rule for plans (order, destination); skill: a skill parameter; task: a taught task (what a phrase means)
+KINDS = ("plan", "skill", "task")
 MODES = ("delta", "value")
 SOURCES = ("cli", "api", "topic", "voice", "interactive", "import")
+#: a plan record's rules (a task record's rule is a "definition")
 RULE_TYPES = ("before", "destination")
 #: what a record applies to -> the object attributes that must match: this object's attributes ("object"),
 #: its category, anything, or a category narrowed to one attribute (after corrections that contradict
@@ -32,7 +34,10 @@ class RecordError(ValueError):
 
 def describe_context(kind: str, skill: str | None, obj: ObjectContext | None, target: ObjectContext | None,
                      task: str | None) -> str:
-    """The text of a correction's (or a query's) context, embedded for retrieval."""
+    """The text of a correction's (or a query's) context, embedded for retrieval. For a taught task it is the
+    task text alone: what is compared is the phrase taught and the words of a later task."""
+    if kind == "task":
+        return task or ""
     parts = [f"skill: {skill.replace('_', ' ')}" if skill else f"{kind} rule"]
     if obj is not None and obj.describe():
         parts.append(f"object: {obj.describe()}")
@@ -62,7 +67,9 @@ class ObjectContext:
 class PlanRule:
     """`before`: args {"first": action, "then": action | None}, an action being {"verb", "object"} where
     object is an attribute dict ({"category", "color", "size"}); then=None means before everything else.
-    `destination`: args {"match": {"category", "color"?, "size"?}, "container": object name}."""
+    `destination`: args {"match": {"category", "color"?, "size"?}, "container": object name}.
+    `definition` (kind "task"): args {"phrase": what the operator will say, "steps": the task it means, as
+    the parser reads it}."""
 
     type: str
     args: dict[str, Any]
@@ -109,13 +116,17 @@ class CorrectionRecord:
     @property
     def knowledge(self) -> dict[str, Any]:
         """The structured knowledge alone (what a CLI prints as `knowledge`)."""
+        if self.kind == "task" and self.rule is not None:
+            return {"definition": self.rule.args["phrase"], "means": self.rule.args["steps"]}
         if self.kind == "plan" and self.rule is not None:
             return {"rule": self.rule.type, **self.rule.args}
         return {"skill": self.skill, "parameter": self.parameter, "mode": self.mode, "value": self.value,
                 "applicable": self.applicable}
 
     def context_text(self) -> str:
-        """What the index embeds: the context first, then the correction itself."""
+        """What the index embeds: the context first, then the correction itself (a taught task: its phrase)."""
+        if self.kind == "task" and self.rule is not None:
+            return describe_context("task", None, None, None, self.rule.args["phrase"])
         return describe_context(self.kind, self.skill, self.object, self.target, self.task) + \
             f"; correction: {self.text}"
 
@@ -163,6 +174,11 @@ def _check(r: CorrectionRecord) -> None:
         if r.mode == "delta" and (isinstance(r.value, bool) or not isinstance(r.value, (int, float))
                                   or not math.isfinite(r.value)):
             raise RecordError(f"a delta must be a finite number, got {r.value!r}")
+    elif r.kind == "task":
+        args = r.rule.args if r.rule is not None and isinstance(r.rule.args, dict) else {}
+        if r.rule is None or r.rule.type != "definition" or not all(
+                isinstance(args.get(k), str) and args[k].strip() for k in ("phrase", "steps")):
+            raise RecordError("a task record needs a definition rule with a phrase and steps")
     elif r.rule is None or r.rule.type not in RULE_TYPES or not isinstance(r.rule.args, dict):
         raise RecordError(f"a plan record needs a rule of type {RULE_TYPES}")
     if r.visual is not None and (len(r.visual) > MAX_VISUAL_LEN or not all(math.isfinite(v) for v in r.visual)):

@@ -25,12 +25,16 @@ from hardware.arm import WorldView
 from planners.corrections.memory.index import CorrectionIndex
 from planners.corrections.memory.record import SCOPE_KEYS, CorrectionRecord, ObjectContext, describe_context
 from planners.corrections.memory.store import CorrectionStore
+from planners.language import FRAME_WORDS, content_words, normalize, same_word
 from skill_lib.embedding import Embedder, get_embedder
 
 #: below this combined score a correction is not applied
 #: (calibrated in tests/planners/corrections/test_correction_retrieval.py)
 ABSTAIN_THRESHOLD = 0.55
 TEXT_WEIGHT, ATTRIBUTE_WEIGHT, VISUAL_WEIGHT = 0.5, 0.5, 0.3
+#: a taught task applies above this text similarity between its phrase and the task, if _gate_task passes
+#: (calibrated in tests/planners/corrections/test_taught_tasks.py)
+TASK_THRESHOLD = 0.5
 #: records that pass the pre-filter, scored per query (the closest by text); plenty for a few to apply
 TOP_K = 64
 #: with include_rejected, the closest records by text that the pre-filter dropped, logged with the reason
@@ -148,6 +152,23 @@ def _gate_plan(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[st
     return [], 1.0
 
 
+def _gate_task(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[str], float]:
+    """A taught task applies to a task that says every concept word of its phrase ("tidy up the table" says
+    "tidying up"; "clean up" does not) and nothing else but FRAME_WORDS and words of what it means ("tidy up
+    the drawer" is not "tidying up" when tidying up is about the tray)."""
+    assert record.rule is not None
+    said = content_words(normalize(query.task or ""))
+    phrase = content_words(normalize(record.rule.args["phrase"]))
+    steps = content_words(normalize(record.rule.args["steps"]))
+    missing = [w for w in phrase if not any(same_word(w, s) for s in said)]
+    if missing:
+        return [f"the task does not say {', '.join(repr(w) for w in missing)}"], 0.0
+    extra = [w for w in said if w not in FRAME_WORDS and not any(same_word(w, p) for p in phrase + steps)]
+    if extra:
+        return [f"{', '.join(repr(w) for w in extra)} is not part of it"], 0.0
+    return [], 1.0
+
+
 @dataclass(frozen=True)
 class _GateKeys:
     """Per record, what the gates need at the least, as arrays: a pre-filter over the whole store."""
@@ -212,11 +233,13 @@ class CorrectionMemory:
                     self._records = {}
                 ids = self.store.ids()
                 kept = {i: self._records[i] for i in ids if i in self._records}
-                kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept)})
+                kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept) if r.id is not None})
                 self._records, self._keys, self._records_at = kept, _GateKeys.of(kept.values()), fingerprint
             return self._records, self._keys
 
     def _score(self, record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:
+        if record.kind == "task":
+            return self._score_task(record, query, text)
         gate = _gate_skill if record.kind == "skill" else _gate_plan
         fails, attribute = gate(record, query)
         visual = _visual_similarity(record.visual, query.visual)
@@ -233,6 +256,15 @@ class CorrectionMemory:
         else:
             reason = f"{record.scope} match: {detail}"
         return RetrievedCorrection(record, score, text, attribute, visual, reason, accepted)
+
+    @staticmethod
+    def _score_task(record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:
+        """A taught task: the phrase's text similarity alone, behind the word gate."""
+        fails, _ = _gate_task(record, query)
+        accepted = not fails and text >= TASK_THRESHOLD
+        reason = ("rejected: " + "; ".join(fails) if fails else
+                  f"abstained: text {text:.2f} < {TASK_THRESHOLD:.2f}" if not accepted else f"text {text:.2f}")
+        return RetrievedCorrection(record, text, text, 0.0, None, reason, accepted)
 
     def retrieve(self, query: RetrievalQuery, *, include_rejected: bool = False) -> list[RetrievedCorrection]:
         """Corrections for this context, best first, above the threshold (plus, with include_rejected, the

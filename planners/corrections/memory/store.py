@@ -44,6 +44,10 @@ class StoreError(RuntimeError):
     """The database cannot be opened or has a schema this code does not know."""
 
 
+#: what a broken memory (a locked or corrupt database, a full disk) can raise; anything else is a bug
+MEMORY_ERRORS = (StoreError, sqlite3.Error, OSError, RuntimeError)
+
+
 def default_db_path() -> Path:
     return data_dir() / DB_FILE
 
