@@ -13,10 +13,11 @@ from typing import Protocol
 
 from hardware.types import ObjectState
 from planners.goals import side_words
-from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary
+from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary, \
+    scene_nouns
 from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, EVERYTHING, LEADING_FILLERS, \
     NUMBER_WORDS, TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, \
-    require_text, take_direction, take_distance
+    require_text, take_direction, take_distance, word_forms
 from planners.placement import Footprint, assign_spots, beside_spot, between_spot, corner_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
@@ -189,6 +190,8 @@ class _TaskParser:
         self.moved: set[str] = set()
         #: objects earlier clauses of the task act on ("the rest of the cubes" are the others)
         self.named: set[str] = set()
+        #: objects the task names that no call acts on, checked all the same ("from the tray")
+        self.checked: set[str] = set()
         #: table spots chosen by earlier clauses of the task (beside / between), kept clear by later ones
         self.table_spots: list[Footprint] = []
         #: spots in containers asked for by name (a middle, a corner): (container, footprint from its centre)
@@ -297,7 +300,7 @@ class _TaskParser:
             return self.put(verb, rest)
         source = _PICK_SOURCE.search(rest)  # "from the table", "out of the tray": checked, then not needed
         if source and source["source"] not in ("the table", "table"):
-            self.resolve(source["source"])
+            self.checked.add(self.resolve(source["source"]))
         obj = self.resolve(rest[:source.start()] if source else rest)
         return _ClausePlan([SkillCall("pick", {"object": obj})], [Goal("lifted", obj=obj)], obj)
 
@@ -521,6 +524,19 @@ def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> N
     goals.extend(clause.goals)
 
 
+def _check_every_noun_used(text: str, objects: Mapping[str, ObjectState], parser: _TaskParser) -> None:
+    """A safety net under the recipes: every object noun the task says must be the noun of an object the plan
+    acts on or checked; a noun left over means part of the task was not understood, and the task is refused
+    rather than run in part."""
+    used = {v for c in parser.calls for k, v in c.params.items() if k in ("object", "target")} | parser.checked
+    used |= {n for g in parser.goals for n in (g.obj, g.target, g.other) if n}
+    nouns = {noun: names for noun, names in scene_nouns(objects).items() if " " not in noun}
+    for word in text.split():
+        said = [nouns[form] for form in word_forms(word) if form in nouns]
+        if said and not any(names & used for names in said):
+            raise TaskError(f"the plan would not use '{word}' in the task; {SUPPORTED}")
+
+
 def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetriever | None = None,
                *, threshold: float = RETRIEVAL_THRESHOLD, taught: TaughtTaskLookup | None = None) -> Plan:
     """Turn the operator's task into a Plan. Raises TaskError (one line) when it cannot. `taught`: the tasks
@@ -531,6 +547,7 @@ def parse_task(text: str, objects: Mapping[str, ObjectState], library: SkillRetr
         parser.parse(normalize(text))
         if not parser.calls:
             raise TaskError(f"the task is empty; {SUPPORTED}")
+        _check_every_noun_used(normalize(text), objects, parser)
         calls = list(assign_spots(parser.calls, objects))
     except TaskError as err:
         raise TaskError(" ".join(str(err).split())) from err.__cause__

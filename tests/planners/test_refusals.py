@@ -71,3 +71,17 @@ def test_at_least_fifty_generated_refusals_each_refused_with_one_line(world):
             continue
         accepted.append((category, task, [str(c) for c in plan.calls]))
     assert not accepted, accepted
+
+
+def test_a_task_whose_plan_would_leave_out_a_named_object_is_refused():
+    """The safety net under the recipes: an object named "it" is read as the pronoun, so the plan would push
+    the red cube and never touch the object the operator named; refused, with the word."""
+    from dataclasses import replace
+
+    from hardware.scene import nominal_objects
+
+    scene = dict(nominal_objects("default"))
+    scene["it"] = replace(scene["blue_cube"], name="it")
+    with pytest.raises(TaskError, match="would not use 'it'"):
+        parse_task("put the red cube in the tray; push it 10 cm left", scene)
+    assert parse_task("pick up the red cube from the tray", scene).calls  # a checked source counts as used
