@@ -7,6 +7,9 @@ Tasks come from templates x objects x directions x distances, drawn from the spl
 Each task runs on its own scene seed. An expected success counts when this script finds every goal of the
 plan holding in the simulator after the task (planners.goals on PyBullet's state, not the scheduler's
 report); an expected refusal counts when planning refuses it (TaskError) and the arm has not moved.
+"replanning" tasks have a person move an object after one of its skills (back where it started, or to a free
+spot on the table): they count when the executor re-planned and the goals hold. "taught" tasks first teach a
+definition ("tidying up means ...") into a correction memory of their own, then ask for it in other words.
 
     python bench/task_suite.py [--split heldout|dev|heldout-b] [--per-category 25] [--category sets]...
 """
@@ -17,15 +20,49 @@ import datetime
 import os
 import platform
 import random
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from planners.executor import ExecutionObserver
 
 LARGE = ("red cube", "green cube", "blue cube", "yellow cube")
 CUBES = LARGE + ("small red cube", "small blue cube")
 DIRECTIONS = ("to the left", "to the right", "left", "right", "forward", "backward", "away", "towards the robot")
+#: replanning: (task, which object a person moves after which skill of it, and where: "start" where it was when
+#: the task began, "table" a free spot on the table); success needs the goals to hold after the re-plan
+REPLANNING: tuple[tuple[str, str, str, str], ...] = (
+    ("put the {a} in the tray", "a", "place", "table"),
+    ("put the {a} and the {b} in the bin", "a", "place", "table"),
+    ("push the {a} {d} cm {dir}", "a", "push", "start"),
+    ("put the {a} to the left of the {b}", "a", "place", "table"),
+    ("stack the {a} on the {b}", "a", "place", "table"),
+    ("pick up the {a}", "a", "pick", "table"),
+    ("put the {a} in the middle of the tray", "a", "place", "table"),
+)
+#: taught: (what the operator teaches first, ways of asking for it later, expected outcome); the last ones say
+#: a near miss of the phrase, which must be refused with no motion
+TAUGHT: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("tidying up means putting every cube in the tray",
+     ("tidy up", "please tidy up the table", "tidy the table up", "could you tidy up", "tidy up everything"),
+     "success"),
+    ("a tower means stacking the {a} and the {b}", ("build a tower", "make a tower please", "build me a tower"),
+     "success"),
+    ("packing means putting the {a} and the {b} in the bin", ("pack", "pack up", "do the packing", "could you pack"),
+     "success"),
+    ("when I say clear the table, I mean put everything in the tray",
+     ("clear the table", "clear the table please", "now clear the table"), "success"),
+    ("making room means pushing the {a} {d} cm {dir}", ("make room", "make some room", "please make room"),
+     "success"),
+    ("a {color} pile means putting the {color} ones in the box", ("make a {color} pile", "build a {color} pile"),
+     "success"),
+    ("tidying up means putting every cube in the tray", ("clean up", "tidy up the drawer", "tidy up the lego"),
+     "refused"),
+)
 #: category -> templates; {a} {b} {c}: distinct cubes ({a} {b} large where a template stacks), {d}: cm,
 #: {dir}: a direction, {color}: a colour with two cubes, {side}: a side relation
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -45,6 +82,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
                   "place the {a} in a corner of the box"),
     "packing": ("put the {a} in the tray then put the {b} in the tray then put the {c} in the tray",
                 "put the {a} in the bin, then put the {b} in the bin"),
+    "replanning": tuple(t for t, *_ in REPLANNING),
+    "taught": tuple(t for t, *_ in TAUGHT),
     "refusals": ("hand me the {a}", "pick up all the cubes", "push the cubes {d} cm {dir}",
                  "put the {a} under the tray", "put the purple cube in the tray", "pick up the cube",
                  "put three {color} cubes in the tray", "put the {a} in the {b}", "juggle the {a}",
@@ -61,10 +100,11 @@ class Task:
     category: str
     text: str
     seed: int  #: the scene's seed
-
-    @property
-    def refusal(self) -> bool:
-        return self.category == "refusals"
+    refusal: bool = False
+    #: taught: the definition taught before the task
+    teach: str | None = None
+    #: replanning: (object name, after which skill of it, "start" or "table") a person moves it
+    disturb: tuple[str, str, str] | None = None
 
 
 def generate(per_category: int, split: str, categories: list[str]) -> list[Task]:
@@ -73,22 +113,70 @@ def generate(per_category: int, split: str, categories: list[str]) -> list[Task]
     for category in categories:
         for i in range(per_category):
             template = TEMPLATES[category][i % len(TEMPLATES[category])]
-            stacking = "stack" in template or "on top of" in template
+            stacking = "stack" in template or "on top of" in template or "tower" in template
             a, b, c = rng.sample(LARGE if stacking else CUBES, 3)
-            text = template.format(a=a, b=b, c=c, d=rng.randrange(5, 13), dir=rng.choice(DIRECTIONS),
-                                   color=rng.choice(TWO_OF_A_COLOUR))
-            tasks.append(Task(category, text, 1000 * SPLIT_SEEDS[split] + len(tasks)))
+            words = dict(a=a, b=b, c=c, d=rng.randrange(5, 13), dir=rng.choice(DIRECTIONS),
+                         color=rng.choice(TWO_OF_A_COLOUR))
+            seed = 1000 * SPLIT_SEEDS[split] + len(tasks)
+            if category == "taught":
+                teach, asked, expected = TAUGHT[i % len(TAUGHT)]
+                tasks.append(Task(category, rng.choice(asked).format(**words), seed, refusal=expected == "refused",
+                                  teach=teach.format(**words)))
+                continue
+            text = template.format(**words)
+            disturb = None
+            if category == "replanning":
+                _, which, skill, where = REPLANNING[i % len(REPLANNING)]
+                disturb = (str(words[which]).replace(" ", "_"), skill, where)
+            tasks.append(Task(category, text, seed, refusal=category == "refusals", disturb=disturb))
     return tasks
 
 
-def run(task: Task, scheduler) -> tuple[bool, str]:
+class Person(ExecutionObserver):
+    """Replanning: after the task's first successful `skill` of `obj`, moves `obj` back to where it started or
+    to a free spot on the table (the executor hook the scheduler calls after each skill)."""
+
+    def __init__(self, arm, disturb: tuple[str, str, str], seed: int) -> None:
+        self.arm, (self.obj, self.skill, self.where), self.rng = arm, disturb, random.Random(seed)
+        self.start = arm.object(self.obj).position.copy()
+        self.moved = False
+
+    def _free_spot(self) -> np.ndarray:
+        others = [o.position[:2] for n, o in self.arm.objects().items() if n != self.obj]
+        for _ in range(200):
+            xy = np.array([self.rng.uniform(0.35, 0.6), self.rng.uniform(-0.25, 0.2)])
+            if all(np.linalg.norm(xy - p) > 0.09 for p in others):
+                return np.array([*xy, self.start[2]])
+        raise RuntimeError("no free spot on the table")
+
+    def skill_finished(self, index, outcome) -> None:
+        if self.moved or not outcome.success or outcome.skill != self.skill or outcome.params.get("object") != self.obj:
+            return
+        self.arm.set_object_pose(self.obj, self.start if self.where == "start" else self._free_spot())
+        for _ in range(10):
+            self.arm.step()
+        self.moved = True
+
+
+def run(task: Task, scheduler, data: Path) -> tuple[bool, str]:
     """(as expected?, what happened)."""
     from hardware.pybullet import PyBulletArm, PyBulletConfig
+    from planners.corrections import CorrectionContext, CorrectionError
+    from planners.corrections.memory import CorrectionMemory
+    from planners.corrections.runtime import record_correction
     from planners.goals import goal_holds
     from planners.plan import TaskError
 
     with PyBulletArm(PyBulletConfig(seed=task.seed)) as arm:
         before = arm.joint_state().positions.copy()
+        scheduler.corrections = None
+        if task.teach is not None:  # a memory of its own: what one task teaches never reaches another
+            scheduler.corrections = CorrectionMemory.open(data / f"{task.seed}.db", embedder=scheduler.library.embedder)
+            try:
+                record_correction(task.teach, CorrectionContext(objects=arm.objects(), source="cli"),
+                                  scheduler.corrections)
+            except CorrectionError as err:
+                return False, f"NOT TAUGHT: {err}"[:110]
         try:
             plan = scheduler.plan(task.text, arm)
         except TaskError as err:
@@ -97,18 +185,23 @@ def run(task: Task, scheduler) -> tuple[bool, str]:
         if task.refusal:
             return False, f"PLANNED, expected a refusal: {[str(c) for c in plan.calls]}"
         start = {n: o.position.copy() for n, o in arm.objects().items()}
-        report = scheduler.execute(plan, arm, arm)
+        person = Person(arm, task.disturb, task.seed) if task.disturb else None
+        report = scheduler.execute(plan, arm, arm, observer=person)
         for _ in range(10):
             arm.step()
         holds = all(goal_holds(g, arm, arm, start) for g in plan.goals)
+        if person is not None and not (person.moved and report.replans):
+            return False, f"NOT DISTURBED ({'moved' if person.moved else 'not moved'}, {len(report.replans)} replans)"
         ran = ", ".join(f"{o.skill} {o.policy}" for o in report.outcomes)
-        return holds, f"{'goals hold' if holds else 'GOALS DO NOT HOLD: ' + report.message[:60]} [{ran}]"
+        replans = f"{len(report.replans)} re-plan(s); " if report.replans else ""
+        return holds, f"{'goals hold' if holds else 'GOALS DO NOT HOLD: ' + report.message[:60]} [{replans}{ran}]"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=tuple(SPLIT_SEEDS), default="heldout")
-    parser.add_argument("--per-category", type=int, default=25, help="tasks per category (25: the 150 of issue #15)")
+    parser.add_argument("--per-category", type=int, default=25,
+                        help="tasks per category (25: 200 in all, 150 or more as issue #15 asks)")
     parser.add_argument("--category", action="append", choices=tuple(TEMPLATES),
                         help="only these categories (repeatable); default: all")
     args = parser.parse_args()
@@ -122,8 +215,9 @@ def main() -> None:
     scheduler = Scheduler(learned=True)
     tally: dict[str, list[bool]] = defaultdict(list)
     started = time.perf_counter()
+    data = Path(tempfile.mkdtemp(prefix="task_suite_"))
     for i, task in enumerate(tasks, 1):
-        ok, what = run(task, scheduler)
+        ok, what = run(task, scheduler, data)
         tally[task.category].append(ok)
         print(f"  [{i:>3}/{len(tasks)}] {task.category:<12} {task.text:<70} seed {task.seed:>4}: "
               f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)

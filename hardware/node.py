@@ -13,11 +13,14 @@ skill's normal end is not reported as a fault.
 deactivate: stop stepping and stop accepting commands (the arm holds its target). cleanup: close the
            backend. The e-stop services work in every state that has a backend.
 
+Simulation only: `~/set_object_pose` moves an object as a person would (tests and benchmarks of replanning);
+with a real arm's backend it refuses.
 Every command goes through the backend's SafetyFilter (PyBulletArm owns one); the node never bypasses it.
 Parameters: hardware.node_config.HardwareNodeConfig (`hardware_node --help` lists them).
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -34,6 +37,10 @@ from hardware.node_config import HardwareNodeConfig
 from hardware.ros import messages
 from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_config, read_config, spin_node
 from hardware.safety import EStopActive, SafetyError, Watchdog
+
+
+#: a simulated object is moved no farther than this from the base (metres, any axis)
+MAX_OBJECT_REACH_M = 2.0
 
 
 class HardwareNode(LifecycleNode):
@@ -57,6 +64,8 @@ class HardwareNode(LifecycleNode):
         self._status_pub = self.create_publisher(HardwareStatus, "~/status", STATUS_QOS)
         self.create_service(Trigger, "~/estop", self._on_estop)
         self.create_service(Trigger, "~/reset_estop", self._on_reset_estop)
+        from skill_stack_interfaces.srv import SetObjectPose
+        self.create_service(SetObjectPose, "~/set_object_pose", self._on_set_object_pose)
         self.create_timer(1.0 / max(self.config.status_rate, 0.1), self.publish_status)
         self.publish_status()
         if self.config.autostart:
@@ -254,6 +263,24 @@ class HardwareNode(LifecycleNode):
         self.backend.reset_estop()
         response.success, response.message = True, "e-stop reset: motion allowed"
         self._report(response.message)
+        return response
+
+    # -- simulation only --------------------------------------------------------------------------
+    def _on_set_object_pose(self, request: Any, response: Any) -> Any:
+        """Move a simulated object, as a person would (replanning tests); a real backend refuses."""
+        move = getattr(self.backend, "set_object_pose", None)
+        where = (request.x, request.y, request.z)
+        if move is None or not isinstance(self.backend, WorldView):
+            response.success, response.message = False, "only a simulated world's objects can be moved this way"
+        elif request.name not in self.backend.objects():
+            response.success, response.message = False, f"no object '{request.name}' in the scene"
+        elif not all(math.isfinite(v) for v in (*where, request.yaw)) or max(map(abs, where)) > MAX_OBJECT_REACH_M:
+            response.success, response.message = False, f"pose {where} is not a finite point within " \
+                                                        f"{MAX_OBJECT_REACH_M} m of the base"
+        else:
+            move(request.name, where, request.yaw)
+            response.success, response.message = True, f"moved {request.name} to {where}"
+            self.get_logger().info(response.message)
         return response
 
     # -- status ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ the robot), it re-plans from the world as it is for the goals not yet holding (p
 are the skill's to say (skill_lib); the executor only sequences."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,8 +13,8 @@ import numpy as np
 from hardware.arm import ArmInterface, WorldView
 from planners.corrections.live import LiveCorrections
 from planners.episode_log import EpisodeLog
-from planners.goals import describe, goal_holds
-from planners.plan import Plan, SkillCall, TaskError
+from planners.goals import ARM_GOALS, describe, goal_holds
+from planners.plan import Goal, Plan, SkillCall, TaskError
 from planners.replan import replan
 from planners.recording import VideoRecorder
 from skill_lib.outcome import SkillOutcome
@@ -168,7 +168,7 @@ class Executor:
                 report.message = why + (f" (after {len(report.replans)} re-plans)" if report.replans else "")
                 break
             try:
-                calls = replan(unmet, self.world, start)
+                calls = replan(_to_redo(plan.goals, holds), self.world, start)
             except TaskError as err:
                 report.message = f"{why}; cannot re-plan: {err}"
                 break
@@ -179,3 +179,10 @@ class Executor:
         self._log("task_end", success=report.success, message=report.message, goals=report.goals,
                   object_positions=final)
         return report
+
+
+def _to_redo(goals: Sequence[Goal], holds: Sequence[bool]) -> list[Goal]:
+    """The goals a re-plan must bring about: those not holding, and the goals on the arm itself (where the tool
+    is, the gripper) that come after the first of them in the task, since redoing that one moves the arm."""
+    first = holds.index(False)
+    return [g for i, (g, ok) in enumerate(zip(goals, holds)) if not ok or (i > first and g.kind in ARM_GOALS)]

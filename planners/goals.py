@@ -8,6 +8,8 @@ from planners.plan import Goal
 from skill_lib import predicates as P
 
 AT_TOLERANCE = 0.02
+#: goals on the arm itself, which any later skill changes
+ARM_GOALS = frozenset({"at", "gripper"})
 #: an object put at a named spot of a container (its middle, a corner) is there within this (metres)
 SPOT_TOLERANCE = 0.03
 #: a drawer counts as open from this fraction of its travel (config/scenes/drawer.yaml: 15 of 18 cm)

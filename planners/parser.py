@@ -467,7 +467,7 @@ class _TaskParser:
         state = self.objects[target]
         position = (float(state.position[0]), float(state.position[1]), round(state.top_z + height, 6))
         return _ClausePlan([SkillCall("move_to", {"target": target, "height": height})],
-                           [Goal("at", position=position)], target)
+                           [Goal("at", target=target, position=position)], target)
 
 
 _STACK = re.compile(r"^(?:stack|pile)(?: up)? (?P<what>.+?)"

@@ -9,7 +9,7 @@ import numpy as np
 
 from hardware.arm import WorldView
 from hardware.types import ObjectState
-from planners.goals import describe
+from planners.goals import AT_TOLERANCE, describe
 from planners.language import float_param
 from planners.placement import assign_spots, beside_spot, between_spot
 from planners.plan import Goal, SkillCall, TaskError
@@ -18,6 +18,7 @@ from skill_lib.skills.common import DIRECTIONS
 
 PUSH_MIN_M, PUSH_MAX_M, _ = float_param("push", "distance")
 PULL_DEFAULT_M = float_param("pull", "distance")[2]
+HOVER_MIN_M, HOVER_MAX_M, _ = float_param("move_to", "height")
 #: a push is replanned only along one axis: the rest of the way may be this far off it
 PUSH_OFF_AXIS = 0.02
 
@@ -35,6 +36,15 @@ def _push_rest(goal: Goal, world: WorldView, start: Mapping[str, np.ndarray]) ->
     unit[axis] = np.sign(rest[axis])
     direction = next(name for name, vector in DIRECTIONS.items() if np.allclose(vector, unit))
     return SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
+
+
+def _move_back(goal: Goal, target: ObjectState) -> SkillCall:
+    """The move_to that brings the tool back above `target`, if the target is still where the goal has it."""
+    assert goal.position is not None
+    if np.linalg.norm(target.position[:2] - np.asarray(goal.position[:2])) > AT_TOLERANCE:
+        raise TaskError(f"{describe(goal)}: the {target.name} has moved since")
+    height = float(np.clip(goal.position[2] - target.top_z, HOVER_MIN_M, HOVER_MAX_M))
+    return SkillCall("move_to", {"target": target.name, "height": height})
 
 
 def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarray]) -> list[SkillCall]:
@@ -63,6 +73,8 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
             calls.append(_push_rest(goal, world, start))
         elif goal.kind == "open":
             calls.append(SkillCall("pull", {"object": obj, "distance": PULL_DEFAULT_M}))
+        elif goal.kind == "at" and goal.target in objects and goal.position is not None:
+            calls.append(_move_back(goal, objects[goal.target]))
         elif goal.kind == "gripper":
             calls.append(SkillCall("open_gripper" if goal.state == "open" else "close_gripper", {}))
         else:

@@ -90,6 +90,16 @@ class RobotClient:
     def cancel(self, run: GoalRun, timeout: float = 10.0):
         return self.spinner.result(run.handle.cancel_goal_async(), timeout, "cancel response")
 
+    def move_object(self, name: str, position, timeout: float = 10.0):
+        """Simulation only: put an object somewhere, as a person would (the hardware node's service)."""
+        from skill_stack_interfaces.srv import SetObjectPose
+
+        client = self.spinner.node.create_client(SetObjectPose, f"{self.ns}/hardware/set_object_pose")
+        assert client.wait_for_service(timeout_sec=timeout), "no set_object_pose service"
+        x, y, z = (float(v) for v in position)
+        return self.spinner.result(client.call_async(SetObjectPose.Request(name=name, x=x, y=y, z=z)), timeout,
+                                   "set_object_pose response")
+
     def estop(self, reset: bool = False):
         from std_srvs.srv import Trigger
 

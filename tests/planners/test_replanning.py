@@ -112,3 +112,14 @@ def test_a_plan_without_changes_in_the_world_does_not_replan(tmp_path):
     assert truth and report.success and not report.replans
     assert not [e for e in events if e["event"] == "replan"]
     assert np.isfinite(report.sim_seconds)
+
+
+def test_a_hover_after_a_replanned_place_is_done_again(tmp_path):
+    """The lego is taken out of the tray before the arm moves on: the re-plan puts it back and then, since that
+    moves the arm, hovers above the green cube again."""
+    report, truth, person, _ = run(
+        "put the lego in the tray, then move to the green cube", 1,
+        lambda arm: MoveAfterSkill(arm, "place", "lego_brick", [0.45, -0.25, 0.02]), tmp_path)
+    assert person.moved == 1 and truth and report.success, report.message
+    (_, _, calls), = person.replans
+    assert [c.skill for c in calls] == ["pick", "place", "move_to"] and calls[2].params["target"] == "green_cube"

@@ -190,6 +190,29 @@ def test_a_task_taught_on_the_corrections_topic_is_planned_and_run(graph):
         < 0.015
 
 
+def test_an_object_a_person_moves_during_a_task_is_replanned_over_ros(graph):
+    """The lego is taken out of the tray while the next skill runs: the scheduler re-plans from the objects
+    it sees and puts it back; the objects topic says where it ends."""
+    _, client = graph
+    run = client.send("put the lego in the tray, then move to the green cube")
+    assert run.accepted
+    wait_for(lambda: any(f.skill_index == 2 for f in run.feedback), 60, "the third skill (move_to) running")
+    positions = client.object_positions()
+    spots = [np.array([x, y]) for x in np.linspace(0.35, 0.55, 5) for y in np.linspace(-0.3, 0.0, 7)]
+    spot = max(spots, key=lambda p: min(np.linalg.norm(p - q[:2]) for n, q in positions.items() if n != "lego_brick"))
+    moved = client.move_object("lego_brick", [*spot, positions["lego_brick"][2] + 0.01])
+    assert moved.success, moved.message
+    status, result = client.result(run, timeout=120)
+    assert status == STATUS_SUCCEEDED and result.success, result.message
+    assert any(f.message.startswith("re-plan 1") for f in run.feedback), [f.message for f in run.feedback]
+    time.sleep(0.3)
+    lego, tray = client.object_msg("lego_brick"), client.object_msg("tray")
+    assert abs(lego.pose.position.x - tray.pose.position.x) < tray.half_extents.x
+    assert abs(lego.pose.position.y - tray.pose.position.y) < tray.half_extents.y
+    refused = client.move_object("no_such_object", [0.4, 0.0, 0.05])
+    assert not refused.success and "no object" in refused.message
+
+
 def test_skill_server_catalogue_and_scheduler_search(graph):
     from skill_stack_interfaces.msg import SkillCatalogue
     from skill_stack_interfaces.srv import SearchSkills
