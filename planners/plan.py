@@ -29,9 +29,10 @@ class Goal:
 
     kind: 'in' (obj in container; within 3 cm of `offset` from its centre when a spot was asked for), 'on'
     (obj on target), 'lifted' (obj held above the table), 'displaced' (obj moved by `offset` [dx, dy] metres
-    from where it started), 'at' (tool at `position`, above `target` when it names an object), 'gripper' (gripper `state` open/closed), 'open' (a
-    drawer `obj` open), 'beside' (obj on the table on side `state` of target: left, right, front, behind, or
-    any side when None), 'between' (obj on the table between target and `other`).
+    from where it started), 'at' (tool at `position`, above `target` when it names an object), 'gripper'
+    (gripper `state` open/closed), 'open' (a drawer `obj` open), 'beside' (obj on the table on side `state` of
+    target: left, right, front, behind, or any side when None), 'between' (obj on the table between target and
+    `other`).
     """
 
     kind: str
