@@ -34,15 +34,16 @@ LARGE = ("red cube", "green cube", "blue cube", "yellow cube")
 CUBES = LARGE + ("small red cube", "small blue cube")
 DIRECTIONS = ("to the left", "to the right", "left", "right", "forward", "backward", "away", "towards the robot")
 #: replanning: (task, which object a person moves after which skill of it, and where: "start" where it was when
-#: the task began, "table" a free spot on the table); success needs the goals to hold after the re-plan
+#: the task began, "table" a free spot on the table); success needs the goals to hold after the re-plan. A skill
+#: follows the disturbed one, so that over ROS the person can act while it runs, before the goals are checked
 REPLANNING: tuple[tuple[str, str, str, str], ...] = (
-    ("put the {a} in the tray", "a", "place", "table"),
+    ("put the {a} in the tray, then move to the {b}", "a", "place", "table"),
     ("put the {a} and the {b} in the bin", "a", "place", "table"),
-    ("push the {a} {d} cm {dir}", "a", "push", "start"),
-    ("put the {a} to the left of the {b}", "a", "place", "table"),
-    ("stack the {a} on the {b}", "a", "place", "table"),
-    ("pick up the {a}", "a", "pick", "table"),
-    ("put the {a} in the middle of the tray", "a", "place", "table"),
+    ("push the {a} {d} cm {dir}, then move to the {b}", "a", "push", "start"),
+    ("put the {a} to the left of the {b}, then move to the {c}", "a", "place", "table"),
+    ("stack the {a} on the {b}, then move to the {c}", "a", "place", "table"),
+    ("pick up the {a}, then move to the {b}", "a", "pick", "table"),
+    ("put the {a} in the middle of the tray, then move to the {b}", "a", "place", "table"),
 )
 #: taught: (what the operator teaches first, ways of asking for it later, expected outcome); the last ones say
 #: a near miss of the phrase, which must be refused with no motion

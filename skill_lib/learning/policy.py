@@ -89,6 +89,12 @@ class LearnedPolicy(Policy):
 class LearnedMoveTo(LearnedPolicy):
     """move_to driven by the reach policy: goal = above the target object by `height`."""
 
+    def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
+        held = [n for n in world.objects() if world.contacts("gripper", n)]
+        if held:  # move_to keeps the gripper as it is; the reach policy opens it
+            return f"the learned move_to was trained with an empty gripper, and it holds the {held[0]}"
+        return None
+
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         obj = ctx.world.object(ctx.params["target"])
         return np.array([obj.position[0], obj.position[1], obj.top_z + ctx.params["height"]])

@@ -130,6 +130,21 @@ def test_learned_push_declines_what_it_was_not_trained_on():
         assert "outside" in push.declines(arm, {"object": "small_red_cube", "direction": "right", "distance": 0.15})
 
 
+def test_learned_move_to_declines_a_full_hand_and_the_held_object_stays_lifted():
+    """The reach policy was trained with an empty hand and opens it; move_to keeps the gripper as it is."""
+    from skill_lib.learning.policy import LearnedMoveTo
+    skills = {s.name: s for s in with_learned_policies(default_skills(), only={"pick", "move_to"})}
+    with PyBulletArm(PyBulletConfig(seed=5)) as arm:
+        hover = {"target": "small_red_cube", "height": 0.1}
+        assert LearnedMoveTo(agent=None).declines(arm, hover) is None
+        plan = Plan("pick up the red cube, then move to the small red cube",
+                    (SkillCall("pick", {"object": "red_cube"}), SkillCall("move_to", hover)), ())
+        report = Executor(arm, arm, skills).run(plan)
+        assert "red_cube" in LearnedMoveTo(agent=None).declines(arm, hover)
+        assert report.outcomes[-1].policy == "scripted" and arm.is_grasped("red_cube")
+        assert arm.object("red_cube").position[2] > 0.1
+
+
 class FakeOpeningAgent:
     """A trained agent that always asks to open the hand: isolates the learned place's release guard."""
 
