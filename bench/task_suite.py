@@ -133,27 +133,33 @@ def generate(per_category: int, split: str, categories: list[str]) -> list[Task]
     return tasks
 
 
+def disturbed_position(positions: dict[str, np.ndarray], obj: str, where: str, start: np.ndarray,
+                       rng: random.Random) -> np.ndarray:
+    """Where a person puts `obj`: back at `start`, or a free spot on the table (9 cm from every other object)."""
+    if where == "start":
+        return start
+    others = [p[:2] for n, p in positions.items() if n != obj]
+    for _ in range(200):
+        xy = np.array([rng.uniform(0.35, 0.6), rng.uniform(-0.25, 0.2)])
+        if all(np.linalg.norm(xy - p) > 0.09 for p in others):
+            return np.array([*xy, start[2]])
+    raise RuntimeError("no free spot on the table")
+
+
 class Person(ExecutionObserver):
-    """Replanning: after the task's first successful `skill` of `obj`, moves `obj` back to where it started or
-    to a free spot on the table (the executor hook the scheduler calls after each skill)."""
+    """Replanning: after the task's first successful `skill` of `obj`, moves `obj` (disturbed_position); the
+    executor calls this hook after each skill."""
 
     def __init__(self, arm, disturb: tuple[str, str, str], seed: int) -> None:
         self.arm, (self.obj, self.skill, self.where), self.rng = arm, disturb, random.Random(seed)
         self.start = arm.object(self.obj).position.copy()
         self.moved = False
 
-    def _free_spot(self) -> np.ndarray:
-        others = [o.position[:2] for n, o in self.arm.objects().items() if n != self.obj]
-        for _ in range(200):
-            xy = np.array([self.rng.uniform(0.35, 0.6), self.rng.uniform(-0.25, 0.2)])
-            if all(np.linalg.norm(xy - p) > 0.09 for p in others):
-                return np.array([*xy, self.start[2]])
-        raise RuntimeError("no free spot on the table")
-
     def skill_finished(self, index, outcome) -> None:
         if self.moved or not outcome.success or outcome.skill != self.skill or outcome.params.get("object") != self.obj:
             return
-        self.arm.set_object_pose(self.obj, self.start if self.where == "start" else self._free_spot())
+        positions = {n: o.position for n, o in self.arm.objects().items()}
+        self.arm.set_object_pose(self.obj, disturbed_position(positions, self.obj, self.where, self.start, self.rng))
         for _ in range(10):
             self.arm.step()
         self.moved = True
