@@ -10,7 +10,7 @@ from skill_lib import predicates as P
 AT_TOLERANCE = 0.02
 #: goals on the arm itself, which any later skill changes
 ARM_GOALS = frozenset({"at", "gripper"})
-#: an object put at a named spot of a container (its middle, a corner) is there within this (metres)
+#: an object put at a named spot of a container or the table (its middle, a corner) is there within this (metres)
 SPOT_TOLERANCE = 0.03
 #: a drawer counts as open from this fraction of its travel (config/scenes/drawer.yaml: 15 of 18 cm)
 OPEN_FRACTION = 0.85
@@ -32,6 +32,10 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
         return P.is_beside(world, goal.obj, goal.target, goal.state) and not world.contacts("gripper", goal.obj)
     if goal.kind == "between":
         return P.is_between(world, goal.obj, goal.target, goal.other) and not world.contacts("gripper", goal.obj)
+    if goal.kind == "table_spot":
+        where = world.object(goal.obj).position[:2] - np.asarray(goal.offset)
+        return P.rests_on_table(world, goal.obj) and float(np.linalg.norm(where)) <= SPOT_TOLERANCE and \
+            not world.contacts("gripper", goal.obj)
     if goal.kind == "displaced":
         return P.displaced_as_asked(start[goal.obj], world.object(goal.obj).position, np.asarray(goal.offset))
     if goal.kind == "open":
@@ -64,6 +68,9 @@ def describe(goal: Goal) -> str:
         return f"{goal.obj} {side_words(goal.state)} {goal.target}"
     if goal.kind == "between":
         return f"{goal.obj} between {goal.target} and {goal.other}"
+    if goal.kind == "table_spot":
+        x, y = goal.offset
+        return f"{goal.obj} on the table at ({x:.2f}, {y:.2f})"
     if goal.kind == "displaced":
         dx, dy = goal.offset
         return f"{goal.obj} moved by ({dx * 100:+.0f} cm, {dy * 100:+.0f} cm)"

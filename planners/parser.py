@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from hardware.types import ObjectState
 from planners.goals import side_words
 from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary, \
@@ -18,7 +20,8 @@ from planners.grounding import describe_object, ground, ground_set, is_set_refer
 from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, EVERYTHING, LEADING_FILLERS, \
     NUMBER_WORDS, TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, \
     require_text, take_direction, take_distance, word_forms
-from planners.placement import Footprint, assign_spots, beside_spot, between_spot, corner_spot
+from planners.placement import MAX_OFFSET, Footprint, aim_from, assign_spots, beside_spot, between_spot, \
+    corner_spot, table_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.skills.pull import pull_direction
@@ -32,10 +35,10 @@ HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
 SUPPORTED = ("I can: put/place X in/on Y (X may be several in a container: all the cubes, the red ones, "
-             "X and Z, the rest of the cubes; or in the middle / a corner of it), put X to the left/right of, in "
-             "front of, behind, next to Y or between Y and Z, stack X on Y or stack the large cubes, pick up X, "
-             "push X <distance> <direction>, move to X, open/pull a drawer [<distance>], open/close the gripper; "
-             "and what you teach me ('<phrase> means <task>')")
+             "X and Z, the rest of the cubes; or in the middle / a corner of it or of the table), put X to the "
+             "left/right of, in front of, behind, next to Y or between Y and Z, stack X on Y or stack the large "
+             "cubes, pick up X, push X <distance> <direction>, move to X, open/pull a drawer [<distance>], "
+             "open/close the gripper; and what you teach me ('<phrase> means <task>')")
 #: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
 TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
                       too_long=f"the task is too long ({{length}} characters, at most {{max_chars}}); {SUPPORTED}")
@@ -403,30 +406,49 @@ class _TaskParser:
         return _ClausePlan([SkillCall("pick", {"object": obj}), place], [goal], obj)
 
     def put_in_region(self, region: re.Match[str]) -> _ClausePlan:
-        """Into a container at its middle or in one of its corners (the corners a phrase allows, first free)."""
-        if region["target"] in ("the table", "table"):
-            raise TaskError(f"on the table I set things down beside or between objects, not in its middle or a "
-                            f"corner; {SUPPORTED}")
-        obj, target = self.resolve(region["obj"]), self.resolve(region["target"])
-        container = self.objects[target]
-        if not container.is_container:
-            raise TaskError(f"I can put things in the middle or a corner of a container, not of the "
-                            f"{self.label(target)}; on the table, say beside or between objects; {SUPPORTED}")
+        """Into a container, or on the table, at its middle or in one of its corners (the corners a phrase
+        allows, the first free)."""
         if region["middle"]:
             corners = [(0.0, 0.0)]
         else:  # front: the robot's side (-x); left: +y
             xs = [-1.0] if region["fb"] in ("front", "near") else [1.0] if region["fb"] else [-1.0, 1.0]
             ys = [1.0] if region["lr"] == "left" else [-1.0] if region["lr"] else [1.0, -1.0]
             corners = [(x, y) for x in xs for y in ys]
+        where = "the middle" if region["middle"] else "every corner" if len(corners) > 1 else "that corner"
+        obj = self.resolve(region["obj"])
+        if region["target"] in ("the table", "table"):
+            return self.put_on_table(obj, corners, where)
+        target = self.resolve(region["target"])
+        container = self.objects[target]
+        if not container.is_container:
+            raise TaskError(f"I can put things in the middle or a corner of a container or the table, not of the "
+                            f"{self.label(target)}; {SUPPORTED}")
         spot = corner_spot(container, self.objects[obj], corners, self.objects, self.container_spots)
         if spot is None:
-            where = "middle" if region["middle"] else "corner" if len(corners) > 1 else "that corner"
-            raise TaskError(f"the {where} of the {self.label(target)} is taken or too small for the "
+            raise TaskError(f"{where} of the {self.label(target)} is taken or too small for the "
                             f"{self.label(obj)}; nothing was moved")
         self.container_spots.append((target, Footprint.of(self.objects[obj], spot)))
         place = SkillCall("place", {"object": obj, "target": target, "offset_x": spot[0], "offset_y": spot[1]})
         goal = Goal("in", obj=obj, target=target, offset=spot)
         return _ClausePlan([SkillCall("pick", {"object": obj}), place], [goal], obj)
+
+    def put_on_table(self, obj: str, corners: list[tuple[float, float]], where: str) -> _ClausePlan:
+        """On the table at its middle or a corner (of the area the arm sets things down in)."""
+        spots = [s for corner in corners if (s := table_spot(self.objects[obj], [corner], self.objects,
+                                                              self.table_spots)) is not None]
+        if not spots:
+            raise TaskError(f"there is no room for the {self.label(obj)} in {where} of the table; nothing was moved")
+        aims = [(s, a) for s in spots if (a := aim_from(np.asarray(s), self.objects[obj], self.objects,
+                                                        moving=self.moved)) is not None]
+        if not aims:
+            raise TaskError(f"nothing stands within {MAX_OFFSET * 100:g} cm of {where} of the table for the place "
+                            f"skill to aim from; nothing was moved")
+        spot, (reference, offset) = aims[0]
+        self.table_spots.append(Footprint.of(self.objects[obj], spot))
+        place = SkillCall("place", {"object": obj, "target": reference, "offset_x": offset[0],
+                                    "offset_y": offset[1], "surface": "table"})
+        return _ClausePlan([SkillCall("pick", {"object": obj}), place], [Goal("table_spot", obj=obj, offset=spot)],
+                           obj)
 
     def push(self, rest: str) -> _ClausePlan:
         direction, rest = _take_direction(rest)

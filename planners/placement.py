@@ -34,6 +34,8 @@ TABLE_AREA = ((0.30, -0.35), (0.70, 0.35))
 #: air between an object set beside another and it; if something stands there, up to BESIDE_SLACK farther out
 BESIDE_GAP = 0.03
 BESIDE_SLACK = 0.04
+#: how far from a named spot of the table (its middle, a corner) an object may land if the spot itself is taken
+TABLE_SLACK = 0.05
 #: the sides "next to" tries, in order
 NEXT_TO = ("left", "right", "behind", "front")
 #: how far from its target the place skill may set an object down (its offset parameters' bounds)
@@ -164,21 +166,46 @@ def beside_spot(obj: ObjectState, ref: ObjectState, side: str | None, objects: M
     return None
 
 
+def aim_from(point: np.ndarray, obj: ObjectState, objects: Mapping[str, ObjectState], preferred: Sequence[str] = (),
+             moving: Collection[str] = ()) -> tuple[str, tuple[float, float]] | None:
+    """(reference, offset from its centre) to set `obj` down at `point` on the table: the place skill aims
+    relative to an object at most MAX_OFFSET away, the `preferred` ones first, then the nearest the task does
+    not move (`moving`); None when none is that close."""
+    others = sorted((o for o in objects.values() if o.name not in {obj.name, *preferred, *moving}),
+                    key=lambda o: float(np.linalg.norm(o.position[:2] - point)))
+    for ref in (*(objects[n] for n in preferred), *others):
+        offset = point - ref.position[:2]
+        if np.all(np.abs(offset) <= MAX_OFFSET):
+            return ref.name, (float(offset[0]), float(offset[1]))
+    return None
+
+
 def between_spot(obj: ObjectState, a: ObjectState, b: ObjectState, objects: Mapping[str, ObjectState],
                  planned: Sequence[Footprint] = (), moving: Collection[str] = ()
                  ) -> tuple[str, tuple[float, float]] | None:
     """(reference, offset from its centre) of the point midway between a and b, if `obj` fits there (None
-    otherwise). The place skill aims relative to an object at most MAX_OFFSET away: a or b, or when they are
-    farther apart, the object nearest the point that the task does not move (`moving`)."""
+    otherwise), aimed from a or b or another object (aim_from)."""
     middle = (a.position[:2] + b.position[:2]) / 2
     if not _clear_on_table(obj, middle, objects, planned):
         return None
-    others = sorted((o for o in objects.values() if o.name not in {obj.name, a.name, b.name, *moving}),
-                    key=lambda o: float(np.linalg.norm(o.position[:2] - middle)))
-    for ref in (a, b, *others):
-        offset = middle - ref.position[:2]
-        if np.all(np.abs(offset) <= MAX_OFFSET):
-            return ref.name, (float(offset[0]), float(offset[1]))
+    return aim_from(middle, obj, objects, (a.name, b.name), moving)
+
+
+def table_spot(obj: ObjectState, corners: Sequence[tuple[float, float]], objects: Mapping[str, ObjectState],
+               planned: Sequence[Footprint] = ()) -> tuple[float, float] | None:
+    """Where on the table `obj` goes at the first of `corners` of TABLE_AREA (signs (x, y); (0, 0): its middle)
+    with room for it: as close to that corner or the middle as is free, up to TABLE_SLACK away; None: no room.
+    The place skill aims from an object near the spot: see aim_from."""
+    (x0, y0), (x1, y1) = TABLE_AREA
+    centre, half = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), np.array([(x1 - x0) / 2, (y1 - y0) / 2])
+    reach = half - obj.half_extents[:2] - GAP
+    steps = np.concatenate([np.arange(0.0, TABLE_SLACK + 1e-9, GRID), -np.arange(GRID, TABLE_SLACK + 1e-9, GRID)])
+    nearby = sorted(((dx, dy) for dx in steps for dy in steps), key=lambda d: float(np.hypot(*d)))
+    for sx, sy in corners:
+        for dx, dy in nearby:
+            spot = centre + np.array([sx, sy]) * reach + (dx, dy)
+            if np.all(np.abs(spot - centre) <= reach) and _clear_on_table(obj, spot, objects, planned):
+                return float(spot[0]), float(spot[1])
     return None
 
 

@@ -32,7 +32,7 @@ class Goal:
     from where it started), 'at' (tool at `position`, above `target` when it names an object), 'gripper'
     (gripper `state` open/closed), 'open' (a drawer `obj` open), 'beside' (obj on the table on side `state` of
     target: left, right, front, behind, or any side when None), 'between' (obj on the table between target and
-    `other`).
+    `other`), 'table_spot' (obj on the table within 3 cm of `offset`, there the base frame's x, y).
     """
 
     kind: str

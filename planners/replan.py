@@ -11,7 +11,7 @@ from hardware.arm import WorldView
 from hardware.types import ObjectState
 from planners.goals import AT_TOLERANCE, describe
 from planners.language import float_param
-from planners.placement import assign_spots, beside_spot, between_spot
+from planners.placement import aim_from, assign_spots, beside_spot, between_spot
 from planners.plan import Goal, SkillCall, TaskError
 from skill_lib import predicates as P
 from skill_lib.skills.common import DIRECTIONS
@@ -67,6 +67,13 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
             pick_unless_held(obj)
             calls.append(SkillCall("place", {"object": obj, "target": reference, "offset_x": offset[0],
                                              "offset_y": offset[1], "surface": "table"}))
+        elif goal.kind == "table_spot":
+            aim = aim_from(np.asarray(goal.offset), objects[obj], objects)
+            if aim is None:
+                raise TaskError(f"{describe(goal)}: nothing near enough to aim from now")
+            pick_unless_held(obj)
+            calls.append(SkillCall("place", {"object": obj, "target": aim[0], "offset_x": aim[1][0],
+                                             "offset_y": aim[1][1], "surface": "table"}))
         elif goal.kind == "lifted":
             calls.append(SkillCall("pick", {"object": obj}))
         elif goal.kind == "displaced":

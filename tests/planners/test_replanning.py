@@ -123,3 +123,10 @@ def test_a_hover_after_a_replanned_place_is_done_again(tmp_path):
     assert person.moved == 1 and truth and report.success, report.message
     (_, _, calls), = person.replans
     assert [c.skill for c in calls] == ["pick", "place", "move_to"] and calls[2].params["target"] == "green_cube"
+
+
+def test_a_cube_moved_off_the_middle_of_the_table_is_set_down_there_again(tmp_path):
+    report, truth, person, _ = run(
+        "put the blue cube in the middle of the table", 0,
+        lambda arm: MoveAfterSkill(arm, "place", "blue_cube", [0.40, -0.28, 0.026]), tmp_path)
+    assert person.moved == 1 and truth and report.success and len(report.replans) == 1, report.message

@@ -1,6 +1,6 @@
 """Set references ("all the cubes", "the blue and the green cube"), free-space placement in a container, and
 tasks that must be refused rather than half done. Objects come from the simulated default scene (its real
-tray), read once; no motion here (tests/scenarios/test_sets_in_the_sim.py runs them)."""
+tray), read once; no motion here (tests/scenarios/test_end_to_end.py runs some in the simulator)."""
 from __future__ import annotations
 
 import random
@@ -227,8 +227,6 @@ def test_corners_fill_one_after_another_and_a_taken_middle_is_refused(scene):
     with pytest.raises(TaskError, match="middle of the white tray is taken"):
         parse_task("put the red cube in the middle of the tray then put the blue cube in the middle of the tray",
                    scene)
-    with pytest.raises(TaskError, match="not in its middle or a corner"):
-        parse_task("put the red cube in the middle of the table", scene)
     with pytest.raises(TaskError, match="not of the large green cube"):
         parse_task("put the red cube in the middle of the green cube", scene)
 
@@ -244,3 +242,29 @@ def test_between_objects_far_apart_aims_from_an_object_near_the_middle(scene):
     np.testing.assert_allclose(reference + [place.params["offset_x"], place.params["offset_y"]], (a + b) / 2)
     assert place.params["target"] not in ("small_red_cube", "small_blue_cube", "yellow_cube")
     assert plan.goals == (Goal("between", obj="small_red_cube", target="small_blue_cube", other="yellow_cube"),)
+
+
+def test_the_middle_and_the_corners_of_the_table(scene):
+    """Of the area the arm sets things down in (placement.TABLE_AREA): its middle, or the corner asked for, as
+    near as it is free; the place aims from an object within the skill's offset of the spot."""
+    from planners.placement import TABLE_AREA
+    (x0, y0), (x1, y1) = TABLE_AREA
+    middle = parse_task("put the red cube in the middle of the table", scene)
+    [goal] = middle.goals
+    assert goal.kind == "table_spot" and np.linalg.norm(np.subtract(goal.offset, [(x0 + x1) / 2, 0.0])) < 0.06
+    place = middle.calls[1]
+    aimed = scene[place.params["target"]].position[:2] + [place.params["offset_x"], place.params["offset_y"]]
+    np.testing.assert_allclose(aimed, goal.offset)
+    assert place.params["surface"] == "table" and place.params["target"] != "red_cube"
+    back_right = parse_task("put the red cube in the back right corner of the table", scene).goals[0]
+    assert back_right.offset[0] > x1 - 0.1 and back_right.offset[1] < y0 + 0.1  # back: away from the robot
+    with pytest.raises(TaskError, match="nothing stands within 15 cm of that corner"):  # it was the only one
+        parse_task("put the small blue cube in the back right corner of the table", scene)
+    two = parse_task("put the red cube in a corner of the table, then put the blue cube in a corner of the table",
+                     scene)
+    a, b = (np.asarray(g.offset) for g in two.goals)
+    assert np.abs(a - b).max() > 0.1  # two corners, not one spot twice
+    with pytest.raises(TaskError, match="no room for the large green cube in that corner of the table"):
+        parse_task("put the blue cube in the back right corner of the table, then put the green cube in the back "
+                   "right corner of the table, then put the yellow cube in the back right corner of the table, "
+                   "then put the red cube in the back right corner of the table", scene)

@@ -86,6 +86,9 @@ TASKS = [
      lambda arm, before: in_container(arm, "red_cube", "tray")
      and (raw_position(arm, "red_cube") - raw_position(arm, "tray"))[0] < -0.03
      and (raw_position(arm, "red_cube") - raw_position(arm, "tray"))[1] > 0.03),
+    ("put the blue cube in the middle of the table",  # the middle of where the arm sets things down
+     lambda arm, before: on_table(arm, "blue_cube") and np.linalg.norm(raw_position(arm, "blue_cube")[:2]
+                                                                      - [0.5, 0.0]) < 0.08),
     ("put the green cube between the red cube and the yellow cube",
      lambda arm, before: on_table(arm, "green_cube") and np.linalg.norm((raw_position(arm, "green_cube") - (
          raw_position(arm, "red_cube") + raw_position(arm, "yellow_cube")) / 2)[:2]) < 0.03),
