@@ -3,7 +3,7 @@ in-process through all three layers (parser -> skills -> PyBullet) with the lear
 
 Tasks come from templates x objects x directions x distances, drawn from the split's own random stream:
 `--split heldout` (the default) from a seed not used while developing, `--split dev` from the one that was,
-`--split heldout-b` from a third (see SPLIT_SEEDS).
+`--split heldout-b` and `heldout-c` from fresh ones (see SPLIT_SEEDS).
 Each task runs on its own scene seed. An expected success counts when this script finds every goal of the
 plan holding in the simulator after the task (planners.goals on PyBullet's state, not the scheduler's
 report); an expected refusal counts when planning refuses it (TaskError) and the arm has not moved.
@@ -11,7 +11,7 @@ report); an expected refusal counts when planning refuses it (TaskError) and the
 spot on the table): they count when the executor re-planned and the goals hold. "taught" tasks first teach a
 definition ("tidying up means ...") into a correction memory of their own, then ask for it in other words.
 
-    python bench/task_suite.py [--split heldout|dev|heldout-b] [--per-category 25] [--category sets]...
+    python bench/task_suite.py [--split heldout|dev|heldout-b|heldout-c] [--per-category 25] [--category sets]...
 """
 from __future__ import annotations
 
@@ -92,9 +92,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
                  "put the {a} on the {a}", "put all the cubes on the {b}"),
 }
 TWO_OF_A_COLOUR = ("red", "blue")
-#: dev: developed against; heldout: drawn once, reported; heldout-b: a fresh draw for the figures after a
-#: change made while looking at the first held-out results
-SPLIT_SEEDS = {"dev": 0, "heldout": 1, "heldout-b": 2}
+#: dev: developed against; heldout: drawn once, reported; heldout-b, heldout-c: fresh draws for the figures
+#: after changes made while looking at earlier held-out results
+SPLIT_SEEDS = {"dev": 0, "heldout": 1, "heldout-b": 2, "heldout-c": 3}
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ outside ExecuteTask client to the sim graph (hardware node, skill server, schedu
 
 Per task the hardware node resets its scene to the task's seed. A taught task's definition is published on
 the `corrections` topic first and must be acknowledged as stored. A replanning task's person moves the object
-through the hardware node's `~/set_object_pose` once the skill after the disturbed one has started (the
-feedback says so). Success is judged here, never from the scheduler's report: the goals of the task's plan,
+through the hardware node's `~/set_object_pose` once the disturbed skill has finished (the feedback says so),
+while the next skill runs. Success is judged here, never from the scheduler's report: the goals of the task's plan,
 grounded in-process on the same scene, must hold on the `objects` topic and the arm's joint states (and a
 replanning task must have re-planned); an expected refusal must abort with ERROR_INVALID_TASK without the arm
 moving. The graph keeps its correction memory in a temporary directory: nothing reaches the user's data.
@@ -119,11 +119,13 @@ class SuiteClient:
         return holds, f"{'goals hold' if holds else 'GOALS DO NOT HOLD'}{said} [{replans} re-plan(s); {ran}]"
 
     def _disturb(self, task: Task, plan, start: dict, feedback: list, result_future) -> bool:
-        """Once the skill after the disturbed one runs, the person moves the object (set_object_pose)."""
+        """Once the disturbed skill has finished (its last feedback, before the next skill starts), the person
+        moves the object (set_object_pose) while the next skill runs: before the goals are checked."""
         obj, skill, where = task.disturb
         index = next(i for i, c in enumerate(plan.calls) if c.skill == skill and c.params.get("object") == obj)
-        wait_until(lambda: result_future.done() or any(f.skill_index > index for f in feedback), 120,
-                   "the skill after the disturbed one")
+        wait_until(lambda: result_future.done() or any(
+            f.skill_index > index or (f.skill_index == index and f.progress >= 1.0) for f in feedback), 120,
+            "the end of the disturbed skill")
         if result_future.done():
             return False
         positions = {n: o.position for n, o in self.world.objects().items()}

@@ -19,23 +19,30 @@ from skill_lib.skills.common import DIRECTIONS
 PUSH_MIN_M, PUSH_MAX_M, _ = float_param("push", "distance")
 PULL_DEFAULT_M = float_param("pull", "distance")[2]
 HOVER_MIN_M, HOVER_MAX_M, _ = float_param("move_to", "height")
-#: a push is replanned only along one axis: the rest of the way may be this far off it
+#: what is left of a push along an axis is pushed again from this far (less is within the goal's tolerance)
 PUSH_OFF_AXIS = 0.02
 
 
-def _push_rest(goal: Goal, world: WorldView, start: Mapping[str, np.ndarray]) -> SkillCall:
-    """The push that covers what is left of a 'displaced' goal, if it is one push along one axis."""
+def _push_rest(goal: Goal, world: WorldView, start: Mapping[str, np.ndarray]) -> list[SkillCall]:
+    """The pushes that cover what is left of a 'displaced' goal: one along each axis with more than
+    PUSH_OFF_AXIS to go, the longer first, each within the push skill's range."""
     obj = str(goal.obj)
     rest = start[obj][:2] + np.asarray(goal.offset) - world.object(obj).position[:2]
-    axis = int(np.argmax(np.abs(rest)))
-    distance = float(abs(rest[axis]))
-    if abs(rest[1 - axis]) > PUSH_OFF_AXIS or not PUSH_MIN_M <= distance <= PUSH_MAX_M:
-        raise TaskError(f"{describe(goal)}: {distance * 100:.0f} cm left to go, not one push of "
-                        f"{PUSH_MIN_M * 100:g}-{PUSH_MAX_M * 100:g} cm along x or y")
-    unit = np.zeros(2)
-    unit[axis] = np.sign(rest[axis])
-    direction = next(name for name, vector in DIRECTIONS.items() if np.allclose(vector, unit))
-    return SkillCall("push", {"object": obj, "direction": direction, "distance": distance})
+    pushes = []
+    for axis in sorted((0, 1), key=lambda a: -abs(rest[a])):
+        distance = float(abs(rest[axis]))
+        if distance <= PUSH_OFF_AXIS:
+            continue
+        if not PUSH_MIN_M <= distance <= PUSH_MAX_M:
+            raise TaskError(f"{describe(goal)}: {distance * 100:.0f} cm left to go along "
+                            f"{'xy'[axis]}, not a push of {PUSH_MIN_M * 100:g}-{PUSH_MAX_M * 100:g} cm")
+        unit = np.zeros(2)
+        unit[axis] = np.sign(rest[axis])
+        direction = next(name for name, vector in DIRECTIONS.items() if np.allclose(vector, unit))
+        pushes.append(SkillCall("push", {"object": obj, "direction": direction, "distance": distance}))
+    if not pushes:
+        raise TaskError(f"{describe(goal)}: at most {PUSH_OFF_AXIS * 100:g} cm left along x and y, less than a push")
+    return pushes
 
 
 def _move_back(goal: Goal, target: ObjectState) -> SkillCall:
@@ -77,7 +84,7 @@ def replan(unmet: Sequence[Goal], world: WorldView, start: Mapping[str, np.ndarr
         elif goal.kind == "lifted":
             calls.append(SkillCall("pick", {"object": obj}))
         elif goal.kind == "displaced":
-            calls.append(_push_rest(goal, world, start))
+            calls += _push_rest(goal, world, start)
         elif goal.kind == "open":
             calls.append(SkillCall("pull", {"object": obj, "distance": PULL_DEFAULT_M}))
         elif goal.kind == "at" and goal.target in objects and goal.position is not None:

@@ -102,6 +102,10 @@ def test_replan_calls_for_each_kind_of_goal():
         push, = replan([Goal("displaced", obj="yellow_cube", offset=(0.0, 0.10))], arm, start)
         assert push.skill == "push" and push.params["direction"] == "left"
         assert push.params["distance"] == pytest.approx(0.06, abs=0.005)
+        arm.set_object_pose("yellow_cube", start["yellow_cube"] + [0.03, 0.04, 0.0])  # and 3 cm off to the side
+        left, back = replan([Goal("displaced", obj="yellow_cube", offset=(0.0, 0.10))], arm, start)  # longer first
+        assert (left.params["direction"], back.params["direction"]) == ("left", "backward")
+        assert (left.params["distance"], back.params["distance"]) == pytest.approx((0.06, 0.03), abs=0.005)
         with pytest.raises(Exception, match="no skill brings that about"):
             replan([Goal("at", position=(0.4, 0.0, 0.3))], arm, start)
 
