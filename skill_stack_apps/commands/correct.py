@@ -22,8 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "'<phrase> means <task>')")
     teach.add_argument("text", nargs="?", help='e.g. "tidying up means putting every cube in the tray", '
                        '"a tower means stacking the large cubes"; "-" reads it from stdin')
+    # no --audio for teach: the recogniser is constrained to a grammar of known phrasings, and a taught phrase
+    # is new words by nature
+    correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
+    teach.set_defaults(audio=None)
     for parser, teaching in ((correct, False), (teach, True)):
-        parser.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
         parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
         parser.add_argument("--scene", default="default",
@@ -73,6 +76,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
     from planners.corrections.runtime import record_correction
     from planners.corrections.memory.store import CorrectionStore, StoreError
 
+    if args.teach and args.text is None:
+        return _fail(f"give the definition as TEXT, e.g. skillstack teach {EXAMPLE}", args.json)
     if (args.text is None) == (args.audio is None):
         return _fail('give the correction as TEXT or --audio FILE (one of them), e.g. '
                      'skillstack correct "2 cm to the left"', args.json)
