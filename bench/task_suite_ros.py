@@ -123,8 +123,8 @@ class SuiteClient:
         moves the object (set_object_pose) while the next skill runs: before the goals are checked."""
         obj, skill, where = task.disturb
         index = next(i for i, c in enumerate(plan.calls) if c.skill == skill and c.params.get("object") == obj)
-        wait_until(lambda: result_future.done() or any(
-            f.skill_index > index or (f.skill_index == index and f.progress >= 1.0) for f in feedback), 120,
+        wait_until(lambda: result_future.done() or any(  # the scheduler's "<skill>: ok" once the skill succeeded
+            f.skill_index > index or (f.skill_index == index and f.message == f"{skill}: ok") for f in feedback), 120,
             "the end of the disturbed skill")
         if result_future.done():
             return False
