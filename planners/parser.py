@@ -434,6 +434,7 @@ class _TaskParser:
 
     def put_on_table(self, obj: str, corners: list[tuple[float, float]], where: str) -> _ClausePlan:
         """On the table at its middle or a corner (of the area the arm sets things down in)."""
+        where = where.replace("every", "any")  # "no room in any corner"
         spots = [s for corner in corners if (s := table_spot(self.objects[obj], [corner], self.objects,
                                                               self.table_spots)) is not None]
         if not spots:

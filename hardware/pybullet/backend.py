@@ -17,10 +17,13 @@ from hardware.arm import ArmInterface, WorldView
 from hardware.pybullet.config import PyBulletConfig
 from hardware.robots import load_robot
 from hardware.safety import SafetyFilter
+from hardware.camera import CameraModel, DepthNoise, RGBDFrame
 from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
 from hardware.types import JointState, ObjectState, Pose
 
 SETTLE_SECONDS = 0.5
+#: the scene camera's depth range (metres): its projection's clipping planes
+CAMERA_NEAR, CAMERA_FAR = 0.05, 4.0
 #: sliding friction of articulated joints (a drawer stays where it is left, but a hand can pull it)
 DRAWER_FRICTION_N = 5.0
 
@@ -235,10 +238,37 @@ class PyBulletArm(ArmInterface, WorldView):
     def estopped(self) -> bool:
         return self.safety.estopped
 
+    def camera_model(self, width: int | None = None, height: int | None = None) -> CameraModel:
+        """The scene camera (config/scenes: eye, target, vertical field of view) as a pinhole model."""
+        w, h = width or self.config.camera_width, height or self.config.camera_height
+        return CameraModel.looking_at(w, h, self.scene.camera_fov, self.scene.camera_eye, self.scene.camera_target,
+                                      near=CAMERA_NEAR, far=CAMERA_FAR)
+
     def _camera_image(self, w: int, h: int) -> tuple:
         view = pb.computeViewMatrix(self.scene.camera_eye, self.scene.camera_target, [0, 0, 1])
-        proj = pb.computeProjectionMatrixFOV(self.scene.camera_fov, w / h, 0.05, 4.0)
+        proj = pb.computeProjectionMatrixFOV(self.scene.camera_fov, w / h, CAMERA_NEAR, CAMERA_FAR)
         return pb.getCameraImage(w, h, view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=self._client)
+
+    def rgbd(self, width: int | None = None, height: int | None = None, noise: DepthNoise | None = None,
+             frame_index: int = 0) -> RGBDFrame:
+        """Colour and depth (metres along the optical axis) from the scene camera, as an RGB-D driver gives
+        them; `noise` adds a depth sensor's errors (seeded per frame_index)."""
+        camera = self.camera_model(width, height)
+        w, h = camera.width, camera.height
+        _, _, rgb, zbuffer, _ = self._camera_image(w, h)
+        z = np.asarray(zbuffer, dtype=np.float64).reshape(h, w)
+        depth = (CAMERA_FAR * CAMERA_NEAR / (CAMERA_FAR - (CAMERA_FAR - CAMERA_NEAR) * z)).astype(np.float32)
+        depth[z >= 1.0] = np.nan  # nothing within range
+        if noise is not None:
+            depth = noise.apply(depth, frame_index)
+        colour = np.asarray(rgb, dtype=np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+        return RGBDFrame(colour, depth, camera, stamp=self.sim_time)
+
+    def segmentation(self, width: int | None = None, height: int | None = None) -> dict[str, np.ndarray]:
+        """Simulator truth for measuring perception: each object's pixel mask in the scene camera's image."""
+        w, h = width or self.config.camera_width, height or self.config.camera_height
+        seg = np.asarray(self._camera_image(w, h)[4]).reshape(h, w)
+        return {name: seg == body for name, (body, _) in self._bodies.items()}
 
     def camera_rgb(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         w, h = width or self.config.camera_width, height or self.config.camera_height
