@@ -1,0 +1,15 @@
+"""Tabletop perception: RGB-D frames -> the ObjectStates the rest of the stack uses (no ROS here; a node wraps
+it). One module per step: plane (the table), segment (what stands on it), measure (each object's box and
+colour), colors (colour names), matching (which scene object it is), tracker (names kept over frames).
+
+    perception = Perception("default")
+    result = perception.update(arm.rgbd())     # any RGBDFrame: the simulator's or a real camera's
+    result.objects["red_cube"].position        # base frame, metres
+"""
+from hardware.perception.config import PerceptionConfig
+from hardware.perception.measure import Detection
+from hardware.perception.plane import NoTableError, TablePlane, fit_table_plane
+from hardware.perception.tracker import Perception, PerceptionResult
+
+__all__ = ["Detection", "NoTableError", "Perception", "PerceptionConfig", "PerceptionResult", "TablePlane",
+           "fit_table_plane"]
