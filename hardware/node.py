@@ -3,7 +3,8 @@
 configure: read the parameters, build the backend (PyBullet: a fresh simulated world) and the publishers.
            Cleanup then configure resets the world: `ros2 param set /hardware seed 3` first gives a new scene.
 activate:  step the backend at the control rate (real time), publish joint states, object states and
-           camera images, accept JointTrajectory commands, run the watchdog.
+           camera images (with a depth camera also depth and CameraInfo), accept JointTrajectory commands, run the
+           watchdog.
 
 Commands are a stream: one-point trajectories, one per control period. While a stream runs, the watchdog holds
 the arm if it stops for `watchdog_timeout` (the commanding node is gone or stalled). An empty trajectory (no
@@ -27,7 +28,7 @@ from typing import Any
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, JointState as JointStateMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState as JointStateMsg
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -88,6 +89,9 @@ class HardwareNode(LifecycleNode):
             "joints": self.create_lifecycle_publisher(JointStateMsg, cfg.joint_states_topic, STATE_PUB_QOS),
             "objects": self.create_lifecycle_publisher(self._objects_type, cfg.objects_topic, STATE_PUB_QOS),
             "camera": self.create_lifecycle_publisher(Image, cfg.camera_topic, qos_profile_sensor_data),
+            "depth": self.create_lifecycle_publisher(Image, cfg.depth_topic, qos_profile_sensor_data),
+            "camera_info": self.create_lifecycle_publisher(CameraInfo, cfg.camera_info_topic,
+                                                           qos_profile_sensor_data),
         }
         self._lifecycle = "inactive"
         self._report(f"configured: {cfg.backend} backend, robot {cfg.options.robot}")
@@ -167,9 +171,23 @@ class HardwareNode(LifecycleNode):
         now, cfg = time.monotonic(), self.config
         if cfg.camera_rate > 0 and now - self._last_camera >= 1.0 / cfg.camera_rate:
             self._last_camera = now
-            img = messages.image_from_rgb(self.backend.camera_rgb(cfg.camera_width, cfg.camera_height), "camera")
-            img.header.stamp = stamp
-            self._pubs["camera"].publish(img)
+            self._publish_camera(stamp)
+
+    def _publish_camera(self, stamp) -> None:
+        """Colour, and with a depth camera (PyBulletArm.rgbd) depth and the intrinsics, of one frame."""
+        cfg = self.config
+        rgbd = getattr(self.backend, "rgbd", None)
+        if rgbd is None:
+            rgb = self.backend.camera_rgb(cfg.camera_width, cfg.camera_height)
+            messages_out = [("camera", messages.image_from_rgb(rgb, cfg.camera_frame))]
+        else:
+            frame = rgbd(cfg.camera_width, cfg.camera_height)
+            messages_out = [("camera", messages.image_from_rgb(frame.rgb, cfg.camera_frame)),
+                            ("depth", messages.image_from_depth(frame.depth, cfg.camera_frame)),
+                            ("camera_info", messages.camera_info(frame.camera, cfg.camera_frame))]
+        for key, msg in messages_out:
+            msg.header.stamp = stamp
+            self._pubs[key].publish(msg)
 
     def _joint_state_msg(self, stamp) -> JointStateMsg:
         state = self.backend.joint_state()

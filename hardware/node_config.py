@@ -26,6 +26,12 @@ class HardwareNodeConfig:
     joint_states_topic: str = documented("joint_states", "sensor_msgs/JointState out")
     command_topic: str = documented("joint_trajectory", "trajectory_msgs/JointTrajectory in")
     camera_topic: str = documented("camera/image_raw", "sensor_msgs/Image out (rgb8)")
+    depth_topic: str = documented("camera/depth/image_raw", "sensor_msgs/Image out (32FC1, metres, registered to "
+                                  "the colour image; backends with a depth camera)")
+    camera_info_topic: str = documented("camera/camera_info", "sensor_msgs/CameraInfo out (the colour and depth "
+                                        "images' intrinsics)")
+    camera_frame: str = documented("camera_optical_frame", "frame_id of the camera images (x right, y down, z "
+                                   "forward)")
     objects_topic: str = documented("objects", "skill_stack_interfaces/ObjectStates out (simulator truth)")
     realtime_priority: int = documented(DEFAULT_PRIORITY, "SCHED_FIFO priority (1-99) of the thread that steps "
                                         "the arm; 0: normal scheduling. Needs root, CAP_SYS_NICE or an rtprio "

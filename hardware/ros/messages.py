@@ -8,9 +8,10 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Pose as PoseMsg
 from geometry_msgs.msg import Vector3
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from hardware.camera import CameraModel
 from hardware.types import ObjectState
 
 
@@ -51,6 +52,49 @@ def image_from_rgb(rgb: np.ndarray, frame_id: str) -> Image:
     msg.step = msg.width * 3
     msg.data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
     return msg
+
+
+def image_from_depth(depth: np.ndarray, frame_id: str) -> Image:
+    """Depth in metres as 32FC1 (NaN: no reading), as RGB-D drivers publish it registered to colour."""
+    msg = Image()
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(depth.shape[0]), int(depth.shape[1])
+    msg.encoding = "32FC1"
+    msg.is_bigendian = 0
+    msg.step = msg.width * 4
+    msg.data = np.ascontiguousarray(depth, dtype="<f4").tobytes()
+    return msg
+
+
+def depth_from_image(msg: Image) -> np.ndarray:
+    """Metres (float32, NaN: no reading) from 32FC1, or 16UC1 millimetres (0: no reading), as drivers send."""
+    if msg.encoding == "32FC1":
+        rows = np.frombuffer(bytes(msg.data), dtype=">f4" if msg.is_bigendian else "<f4")
+        return rows.reshape(msg.height, msg.step // 4)[:, : msg.width].astype(np.float32)
+    if msg.encoding == "16UC1":
+        rows = np.frombuffer(bytes(msg.data), dtype=">u2" if msg.is_bigendian else "<u2")
+        millimetres = rows.reshape(msg.height, msg.step // 2)[:, : msg.width].astype(np.float32)
+        return np.where(millimetres > 0, millimetres / 1000.0, np.nan).astype(np.float32)
+    raise ValueError(f"unsupported depth encoding {msg.encoding!r} (need 32FC1 or 16UC1)")
+
+
+def camera_info(camera: CameraModel, frame_id: str) -> CameraInfo:
+    """The camera's intrinsics (no distortion: the image is rectified) as sensor_msgs/CameraInfo."""
+    msg = CameraInfo()
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = camera.height, camera.width
+    msg.distortion_model = "plumb_bob"
+    msg.d = [0.0] * 5
+    msg.k = [float(v) for v in camera.K.ravel()]
+    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    msg.p = [camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def camera_model_from_info(msg: CameraInfo, base_from_camera: np.ndarray) -> CameraModel:
+    """A pinhole model from CameraInfo (its rectified K) and the extrinsic from calibration."""
+    k = np.asarray(msg.k, float).reshape(3, 3)
+    return CameraModel(int(msg.width), int(msg.height), k[0, 0], k[1, 1], k[0, 2], k[1, 2], base_from_camera)
 
 
 def rgb_from_image(msg: Image) -> np.ndarray:
