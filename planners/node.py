@@ -35,6 +35,7 @@ from planners.corrections.context import CorrectionError
 from planners.corrections.live import LiveCorrections
 from planners.corrections.memory.retrieval import CorrectionMemory
 from planners.corrections.runtime import record_correction
+from planners.llm import LlmConfig, LlmPlanner
 from planners.executor import ExecutionObserver
 from planners.node_config import SchedulerConfig
 from planners.plan import SkillCall, TaskError
@@ -122,6 +123,7 @@ class SchedulerNode(Node):
     def _load_memory(self) -> None:
         """The correction memory (if corrections are on) and the scheduler that plans with it."""
         cfg = self.config
+        planner = llm_planner(cfg.planner)  # a bad choice fails before seconds of loading
         self.memory = CorrectionMemory.open(cfg.corrections_db or None) if cfg.use_corrections else None
         library = SkillLibrary(default_skills(), index_dir=Path(cfg.index_dir) if cfg.index_dir else None)
         # Load the embedding model now, not at a task's first retrieval or search: loading takes seconds.
@@ -129,7 +131,7 @@ class SchedulerNode(Node):
         self._search_lock = threading.Lock()  # the embedder is not safe to call from several threads at once
         # policies are the skill server's: it chooses learned or scripted for each attempt
         self.scheduler = Scheduler(library=library, corrections=self.memory, learned=False,
-                                   replans=self.config.replans)
+                                   replans=self.config.replans, planner=planner)
 
     def _serve(self) -> None:
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""
@@ -333,6 +335,19 @@ class SchedulerNode(Node):
         self.skill_runner.close()
         self.world.close()
         self.arm.close()
+
+
+def llm_planner(choice: str) -> LlmPlanner | None:
+    """The planner the `planner` parameter asks for: None for the parser; the LLM planner from the environment
+    (SKILL_STACK_LLM_URL, docs/LLM_PLANNER.md). Raises ValueError for anything else or a missing URL."""
+    if choice == "parser":
+        return None
+    if choice != "llm":
+        raise ValueError(f"planner must be 'parser' or 'llm', got {choice!r}")
+    config = LlmConfig.from_env()
+    if config is None:
+        raise ValueError("planner 'llm' needs SKILL_STACK_LLM_URL in the node's environment (docs/LLM_PLANNER.md)")
+    return LlmPlanner(config)
 
 
 def main(args: list[str] | None = None) -> int:

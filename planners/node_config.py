@@ -23,6 +23,8 @@ class SchedulerConfig:
     ready_timeout: float = documented(3.0, "seconds a new goal waits for fresh joint and object states (and the "
                                       "skill server) before it fails with ERROR_HARDWARE")
     feedback_rate: float = documented(5.0, "progress feedback messages per second")
+    planner: str = documented("parser", "how task text becomes a plan: 'parser' (deterministic) or 'llm' (a model "
+                              "server from SKILL_STACK_LLM_URL, checked by the parser: docs/LLM_PLANNER.md)")
     replans: int = documented(REPLANS, "times a task is planned again from the world as it is when a skill fails "
                               "or its goals do not hold (0: off)")
     action_name: str = documented("execute_task", "name of the ExecuteTask action server")

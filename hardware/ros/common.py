@@ -121,7 +121,11 @@ def spin_node(make_node: Callable[[], Node], config: type, args: list[str] | Non
     rclpy.init(args=argv)
     node = None
     try:
-        node = make_node()
+        try:
+            node = make_node()
+        except ValueError as err:  # a parameter value the node refuses: one line, as the CLI says it
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         # Everything loaded so far (models, simulators, indexes) lives as long as the node: keep it out of
         # the cyclic garbage collector. A full collection over that heap ran ~1 s inside the executor's
         # loop, no joint state was handled meanwhile, and the arm safety-stopped ("no joint states").

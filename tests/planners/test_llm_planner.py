@@ -447,3 +447,17 @@ def test_cli_llm_planner_is_handed_to_the_scheduler(no_simulator):
     with pytest.raises(Given) as default:
         main(["run", "--no-corrections", "put the red cube in the tray"])
     assert default.value.args[0] is None
+
+
+def test_the_scheduler_node_takes_its_planner_from_a_parameter_and_the_environment(monkeypatch):
+    pytest.importorskip("rclpy")
+    from planners.node import llm_planner
+
+    assert llm_planner("parser") is None
+    with pytest.raises(ValueError, match="'parser' or 'llm'"):
+        llm_planner("gpt")
+    monkeypatch.delenv("SKILL_STACK_LLM_URL", raising=False)
+    with pytest.raises(ValueError, match="SKILL_STACK_LLM_URL"):
+        llm_planner("llm")
+    monkeypatch.setenv("SKILL_STACK_LLM_URL", "http://127.0.0.1:9/v1")
+    assert isinstance(llm_planner("llm"), LlmPlanner)
