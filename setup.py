@@ -57,5 +57,6 @@ setup(
         "hardware_node = hardware.node:main",
         "skill_server = skill_lib.node:main",
         "scheduler = planners.node:main",
+        "perception_node = hardware.perception.node:main",
     ]},
 )

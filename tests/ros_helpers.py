@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,23 +111,29 @@ def graph_with_client(launch_args: list[str], folder: Path, make_client: Callabl
 
 
 @contextmanager
-def hardware_node(folder: Path, namespace: str, params: list[str]) -> Iterator[tuple[Spinner, Path]]:
-    """The hardware node alone, in its own process and ROS domain, with `-p` `params`, and a client there; both
-    stopped on exit, and the node's log printed (pytest shows it when a test failed)."""
+def hardware_node(folder: Path, namespace: str, params: list[str],
+                  also: Sequence[tuple[str, list[str]]] = ()) -> Iterator[tuple[Spinner, Path]]:
+    """The hardware node, in its own process and ROS domain, with `-p` `params` (and the node modules `also`
+    names, each with its params, beside it), and a client there; all stopped on exit, and the log printed
+    (pytest shows it when a test failed)."""
     domain = domain_id()
     log = folder / "hardware.log"
+    processes = []
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "hardware.node", "--ros-args", "-r", f"__ns:={namespace}",
-                                    *(arg for p in params for arg in ("-p", p))],
-                                   cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT)
+        for module, module_params in (("hardware.node", params), *also):
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:={namespace}",
+                 *(arg for p in module_params for arg in ("-p", p))],
+                cwd=REPO, env=ros_env(domain), stdout=out, stderr=subprocess.STDOUT))
     spinner = Spinner(domain)
     try:
         yield spinner, log
     finally:
         spinner.close()
-        process.kill()
-        process.wait(timeout=10)
-        print(f"the hardware node's log, last lines:\n{log.read_text()[-3000:]}")
+        for process in processes:
+            process.kill()
+            process.wait(timeout=10)
+        print(f"the nodes' log, last lines:\n{log.read_text()[-3000:]}")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.05):

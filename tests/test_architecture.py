@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("hardware", "skill_lib", "planners", "skill_stack_apps")
 #: the only modules that may import rclpy, ROS message packages or the generated interfaces: node modules and
 #: the ROS adapters in a `ros/` package (hardware's arm backend, the scheduler's skill client)
-ROS_MODULES = {"hardware/node.py", "skill_lib/node.py", "planners/node.py", "hardware/ros/backend.py",
+ROS_MODULES = {"hardware/node.py", "skill_lib/node.py", "planners/node.py", "hardware/perception/node.py",
+               "hardware/ros/backend.py",
                "hardware/ros/world.py", "hardware/ros/common.py", "hardware/ros/messages.py",
                "planners/ros/skill_client.py"}
 ROS_PACKAGES = ("rclpy", "rcl_interfaces", "builtin_interfaces", "skill_stack_interfaces")

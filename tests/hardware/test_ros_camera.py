@@ -39,3 +39,25 @@ def test_colour_depth_and_camera_info_describe_the_same_frame(tmp_path):
         top = np.array([cube.pose.position.x, cube.pose.position.y, cube.pose.position.z + cube.half_extents.z])
         u, v, z = camera.project(top)[0]
         assert metres[int(round(v)), int(round(u))] == pytest.approx(z, abs=0.01), cube.name
+
+
+def test_the_perception_node_sees_what_the_simulator_has(tmp_path):
+    """The hardware node's camera topics into the perception node: the perceived objects, named after the
+    scene's descriptions, stand where the simulator's truth has them."""
+    from rclpy.qos import qos_profile_sensor_data
+    from skill_stack_interfaces.msg import ObjectStates
+
+    with hardware_node(tmp_path, NS, ["camera_rate:=5.0", "seed:=3"],
+                       also=[("hardware.perception.node", [])]) as (spinner, _):
+        seen: dict[str, list] = {"truth": [], "perceived": []}
+        spinner.node.create_subscription(ObjectStates, f"{NS}/objects", seen["truth"].append, qos_profile_sensor_data)
+        spinner.node.create_subscription(ObjectStates, f"{NS}/perceived_objects", seen["perceived"].append,
+                                         qos_profile_sensor_data)
+        wait_for(lambda: len(seen["perceived"]) >= 2 and seen["truth"], 90, "perceived objects")
+        truth = {o.name: o for o in seen["truth"][-1].objects}
+        perceived = {o.name: o for o in seen["perceived"][-1].objects}
+    cubes = {n for n in truth if n.endswith("cube")}
+    assert cubes <= set(perceived) <= set(truth)  # every cube named, nothing that is not there
+    for name in cubes:
+        a, b = truth[name].pose.position, perceived[name].pose.position
+        assert np.linalg.norm([a.x - b.x, a.y - b.y, a.z - b.z]) < 0.01, name

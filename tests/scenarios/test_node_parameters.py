@@ -13,11 +13,13 @@ from ros_helpers import REPO, domain_id, requires_ros
 
 from hardware.node_config import HardwareNodeConfig
 from hardware.params import parameters
+from hardware.perception.node_config import PerceptionNodeConfig
 from planners.node_config import SchedulerConfig
 from skill_lib.node_config import SkillServerConfig
 
 #: executable (setup.py console script) -> the config dataclass of its node
-CONFIGS = {"hardware_node": HardwareNodeConfig, "skill_server": SkillServerConfig, "scheduler": SchedulerConfig}
+CONFIGS = {"hardware_node": HardwareNodeConfig, "skill_server": SkillServerConfig, "scheduler": SchedulerConfig,
+           "perception_node": PerceptionNodeConfig}
 PARAM_FILES = ["config/sim.yaml", "config/robot.yaml"]
 
 
