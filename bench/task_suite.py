@@ -166,8 +166,11 @@ class Person(ExecutionObserver):
         self.moved = True
 
 
-def run(task: Task, scheduler, data: Path) -> tuple[bool, str]:
-    """(as expected?, what happened)."""
+def run(task: Task, scheduler, data: Path, perception: bool = False) -> tuple[bool, str]:
+    """(as expected?, what happened). `perception`: plan and run on perceived object states (the goals are still
+    read from PyBullet)."""
+    from hardware.perception import Perception
+    from hardware.perception.world import PerceivedWorld
     from hardware.pybullet import PyBulletArm, PyBulletConfig
     from planners.corrections import CorrectionContext, CorrectionError
     from planners.corrections.memory import CorrectionMemory
@@ -176,17 +179,18 @@ def run(task: Task, scheduler, data: Path) -> tuple[bool, str]:
     from planners.plan import TaskError
 
     with PyBulletArm(PyBulletConfig(seed=task.seed)) as arm:
+        world = PerceivedWorld(arm, arm, Perception(arm.scene)) if perception else arm
         before = arm.joint_state().positions.copy()
         scheduler.corrections = None
         if task.teach is not None:  # a memory of its own: what one task teaches never reaches another
             scheduler.corrections = CorrectionMemory.open(data / f"{task.seed}.db", embedder=scheduler.library.embedder)
             try:
-                record_correction(task.teach, CorrectionContext(objects=arm.objects(), source="cli"),
+                record_correction(task.teach, CorrectionContext(objects=world.objects(), source="cli"),
                                   scheduler.corrections)
             except CorrectionError as err:
                 return False, f"NOT TAUGHT: {err}"[:110]
         try:
-            plan = scheduler.plan(task.text, arm)
+            plan = scheduler.plan(task.text, world)
         except TaskError as err:
             still = bool(np.allclose(arm.joint_state().positions, before, atol=1e-6))
             return task.refusal and still, f"refused: {err}"[:110]
@@ -194,7 +198,7 @@ def run(task: Task, scheduler, data: Path) -> tuple[bool, str]:
             return False, f"PLANNED, expected a refusal: {[str(c) for c in plan.calls]}"
         start = {n: o.position.copy() for n, o in arm.objects().items()}
         person = Person(arm, task.disturb, task.seed) if task.disturb else None
-        report = scheduler.execute(plan, arm, arm, observer=person)
+        report = scheduler.execute(plan, arm, world, observer=person)
         for _ in range(10):
             arm.step()
         holds = all(goal_holds(g, arm, arm, start) for g in plan.goals)
@@ -212,6 +216,8 @@ def main() -> None:
                         help="tasks per category (25: 200 in all, 150 or more as issue #15 asks)")
     parser.add_argument("--category", action="append", choices=tuple(TEMPLATES),
                         help="only these categories (repeatable); default: all")
+    parser.add_argument("--perception", action="store_true",
+                        help="plan and run on perceived object states (hardware.perception), not the simulator's")
     args = parser.parse_args()
     from planners.scheduler import Scheduler
 
@@ -219,13 +225,14 @@ def main() -> None:
     tasks = generate(args.per_category, args.split, categories)
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, split {args.split}, {len(tasks)} tasks, "
-          f"in-process, learned skills; load average {os.getloadavg()[0]:.2f}")
+          f"in-process, learned skills, object states from {'perception' if args.perception else 'the simulator'}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     scheduler = Scheduler(learned=True)
     tally: dict[str, list[bool]] = defaultdict(list)
     started = time.perf_counter()
     data = Path(tempfile.mkdtemp(prefix="task_suite_"))
     for i, task in enumerate(tasks, 1):
-        ok, what = run(task, scheduler, data)
+        ok, what = run(task, scheduler, data, args.perception)
         tally[task.category].append(ok)
         print(f"  [{i:>3}/{len(tasks)}] {task.category:<12} {task.text:<70} seed {task.seed:>4}: "
               f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)

@@ -55,6 +55,11 @@ class ArmInterface(ABC):
     @abstractmethod
     def gripper_width(self) -> float: ...
 
+    def gripper_holds(self) -> bool | None:
+        """Whether the gripper reports something between its fingers (a real gripper's object detection: the
+        fingers stopped on an object), None when this arm cannot tell."""
+        return None
+
     @abstractmethod
     def camera_rgb(self, width: int = 320, height: int = 240) -> np.ndarray:
         """An HxWx3 uint8 image from the scene camera."""

@@ -22,6 +22,8 @@ from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
 from hardware.types import JointState, ObjectState, Pose
 
 SETTLE_SECONDS = 0.5
+#: a gripper closed narrower than this (metres) holds nothing
+HOLD_MIN_WIDTH = 0.005
 #: the scene camera's depth range (metres): its projection's clipping planes
 CAMERA_NEAR, CAMERA_FAR = 0.05, 4.0
 #: sliding friction of articulated joints (a drawer stays where it is left, but a hand can pull it)
@@ -323,6 +325,15 @@ class PyBulletArm(ArmInterface, WorldView):
             side = 1 if a == "gripper" else 2  # which side of the pair is the robot
             points = [pt for pt in points if pt[2 + side] in self._fingers]
         return len(points) > 0
+
+    def gripper_holds(self) -> bool:
+        """Both finger pads on one body: what a gripper's own object detection reports, without knowing which."""
+        touched: dict[int, set[int]] = {}
+        for pt in pb.getContactPoints(bodyA=self._robot, physicsClientId=self._client):
+            if pt[3] in self._pads and pt[2] != self._robot:
+                touched.setdefault(pt[2], set()).add(pt[3])
+        # fingers closed all the way (a push with a closed hand) hold nothing: the object stopped them
+        return self.gripper_width() > HOLD_MIN_WIDTH and any(pads >= set(self._pads) for pads in touched.values())
 
     def is_grasped(self, name: str) -> bool:
         """Both fingers touch the object."""

@@ -1,0 +1,133 @@
+"""A WorldView on what the camera sees: object states from tabletop perception, for a task run in-process on
+the simulated arm (`skillstack run --perception`), so skills and goals run on perceived states while the
+simulator is only the arm and the camera.
+
+What perception cannot see comes from the arm's own sensing: the gripper says whether it holds something (as
+a real gripper's object detection does), perception which object the hand closed on; that object then moves
+with the tool (the hand hides it from the camera). Contacts between objects are geometric (boxes that meet
+within CONTACT_GAP); a released object drops onto what is under it. An arm that cannot tell whether its gripper
+holds something holds nothing here. Frames are taken every `period` seconds of the arm's clock, not at every
+question a skill asks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from hardware.arm import ArmInterface, WorldView
+from hardware.camera import DepthNoise, RGBDFrame
+from hardware.perception.tracker import Perception
+from hardware.types import ObjectState
+
+#: two boxes this close (metres, on every axis) touch; a bottom this close to the table rests on it
+CONTACT_GAP = 0.006
+#: the hand closed on the object whose box its tool centre is within this of (the fingers around it)
+GRASP_REACH = 0.02
+#: the hand has let go once its fingers are this much wider than when they closed on the object, and closes on
+#: one when they are this much narrower than they were open
+RELEASE_OPENING = 0.01
+
+
+class RGBDCamera(Protocol):
+    """What the world needs of a camera: frames, and the time they are taken at (PyBulletArm has both)."""
+
+    sim_time: float
+
+    def rgbd(self, width: int | None = None, height: int | None = None, noise: DepthNoise | None = None,
+             frame_index: int = 0) -> RGBDFrame: ...
+
+
+@dataclass
+class _Held:
+    #: the object as it stood before the hand took it (its size, orientation)
+    state: ObjectState
+    #: the object's centre relative to the tool when the fingers closed on it
+    offset: np.ndarray
+    #: the gripper's width then
+    width: float
+
+
+class PerceivedWorld(WorldView):
+    def __init__(self, camera: RGBDCamera, arm: ArmInterface, perception: Perception, *, period: float = 0.1,
+                 noise: DepthNoise | None = None) -> None:
+        self.camera, self.arm, self.perception = camera, arm, perception
+        self.period, self.noise = period, noise
+        self.frames = 0
+        self._taken_at: float | None = None
+        self._states: dict[str, ObjectState] = {}
+        self._held: _Held | None = None
+        self._standing: dict[str, ObjectState] = {}
+        #: the widest the gripper has been since it last let go
+        self._widest = arm.gripper_width()
+
+    def objects(self) -> dict[str, ObjectState]:
+        now = self.camera.sim_time
+        if self._taken_at is None or now - self._taken_at >= self.period - 1e-9:
+            self._taken_at = now
+            result = self.perception.update(self.camera.rgbd(noise=self.noise, frame_index=self.frames))
+            self.frames += 1
+            # only what is seen now: an object out of sight (in the hand, behind the arm, in a stack) keeps the
+            # state this world last gave it (held, set down) for as long as the task runs
+            self._states.update((name, result.objects[name]) for name in result.detections)
+            if not self.arm.gripper_holds():  # the last state of each object standing on something
+                self._standing.update((name, result.objects[name]) for name in result.detections)
+        self._follow_the_hand()
+        return dict(self._states)
+
+    def _follow_the_hand(self) -> None:
+        """What the hand holds: it closes on something when the gripper's own object detection says so
+        (`gripper_holds`), on the perceived object nearest the tool, and lets go when the fingers open past the
+        width they closed to (contact readings flicker while an object is carried; the width does not)."""
+        tool, width = self.arm.ee_pose().position, self.arm.gripper_width()
+        if self._held is not None and width > self._held.width + RELEASE_OPENING:
+            self._settle(self._held.state.name)
+            self._held, self._widest = None, width
+        if self._held is None:
+            # a grasp is the fingers closing on something: narrower than they have been open since the last
+            # one (contact readings alone flicker while the fingers open around what they let go of)
+            self._widest = max(self._widest, width)
+            if width > self._widest - RELEASE_OPENING or not self.arm.gripper_holds():
+                return
+            # by footprint: the grasp may be noticed only once the hand has lifted (a skill asks the world at
+            # its start and end), while the object's last perceived state is still on the table
+            # from where objects stood (an object in the air is measured as a box down to the table)
+            near = [o for o in self._standing.values() if not o.is_container
+                    and np.all(np.abs(tool[:2] - o.position[:2]) <= o.half_extents[:2] + GRASP_REACH)]
+            if not near:
+                return
+            obj = min(near, key=lambda o: float(np.linalg.norm(tool[:2] - o.position[:2])))
+            lifted = abs(tool[2] - obj.position[2]) > obj.half_extents[2] + GRASP_REACH
+            # lifted: between the fingertips, where the skills grasp (pick: at the object's centre)
+            self._held = _Held(obj, np.zeros(3) if lifted else obj.position - tool, width)
+        held = self._held.state
+        self._states[held.name] = replace(held, position=tool + self._held.offset)
+
+    def _settle(self, name: str) -> None:
+        """A released object drops onto what is under it (the camera often cannot measure a stack: the object
+        on top is seen as a tall box down to the table)."""
+        obj = self._states[name]
+        under = [o.top_z for o in self._states.values() if o.name != name and not o.is_container
+                 and np.all(np.abs(o.position[:2] - obj.position[:2]) < o.half_extents[:2])
+                 and o.top_z <= obj.bottom_z + CONTACT_GAP]
+        support = max(under, default=0.0)
+        self._states[name] = replace(obj, position=np.array([*obj.position[:2], support + obj.half_extents[2]]))
+
+    def contacts(self, a: str, b: str) -> bool:
+        states = self.objects()
+        if "gripper" in (a, b):
+            other = b if a == "gripper" else a
+            return self._held is not None and self._held.state.name == other
+        if "table" in (a, b):
+            other = b if a == "table" else a
+            return other in states and states[other].bottom_z < CONTACT_GAP
+        if a not in states or b not in states:
+            return False
+        oa, ob = states[a], states[b]
+        apart = np.abs(oa.position - ob.position) - (oa.half_extents + ob.half_extents)
+        return bool(np.all(apart <= CONTACT_GAP))
+
+    def is_grasped(self, name: str) -> bool:
+        self.objects()
+        return self._held is not None and self._held.state.name == name
