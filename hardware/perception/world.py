@@ -90,9 +90,9 @@ class PerceivedWorld(WorldView):
             self._widest = max(self._widest, width)
             if width > self._widest - RELEASE_OPENING or not self.arm.gripper_holds():
                 return
-            # by footprint: the grasp may be noticed only once the hand has lifted (a skill asks the world at
-            # its start and end), while the object's last perceived state is still on the table
-            # from where objects stood (an object in the air is measured as a box down to the table)
+            # by footprint, among where objects last stood (one in the air is measured as a box down to the
+            # table): the grasp may be noticed only once the hand has lifted, as a skill asks the world at its
+            # start and end
             near = [o for o in self._standing.values() if not o.is_container
                     and np.all(np.abs(tool[:2] - o.position[:2]) <= o.half_extents[:2] + GRASP_REACH)]
             if not near:
