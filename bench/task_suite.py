@@ -234,9 +234,18 @@ def main() -> None:
     for i, task in enumerate(tasks, 1):
         ok, what = run(task, scheduler, data, args.perception)
         tally[task.category].append(ok)
-        print(f"  [{i:>3}/{len(tasks)}] {task.category:<12} {task.text:<70} seed {task.seed:>4}: "
-              f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)
-    print(f"\n{'category':<14} {'as expected':>12}   ({time.perf_counter() - started:.0f} s)")
+        print_task(i, len(tasks), task, ok, what)
+    print_tally(categories, tally, f"{time.perf_counter() - started:.0f} s")
+
+
+def print_task(i: int, count: int, task: Task, ok: bool, what: str) -> None:
+    print(f"  [{i:>3}/{count}] {task.category:<12} {task.text:<70} seed {task.seed:>4}: "
+          f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)
+
+
+def print_tally(categories: list[str], tally: dict[str, list[bool]], how: str) -> None:
+    """Per category and in all: how many tasks went as expected."""
+    print(f"\n{'category':<14} {'as expected':>12}   ({how})")
     for category in categories:
         results = tally[category]
         print(f"{category:<14} {sum(results):>6}/{len(results):<5} {100 * sum(results) / len(results):5.0f} %")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from _ros_graph import REPO, GraphProcesses, SkillGraphClient, client_of, describe_graph, header, wait, wait_until
-from task_suite import SPLIT_SEEDS, TEMPLATES, Task, disturbed_position, generate
+from task_suite import SPLIT_SEEDS, TEMPLATES, Task, disturbed_position, generate, print_tally, print_task
 
 INVALID_TASK = 1  # ExecuteTask.Result.ERROR_INVALID_TASK
 STILL_RAD = 1e-3  # a refused task leaves every arm joint within this
@@ -170,16 +170,10 @@ def main() -> None:
             else:
                 ok, what = suite.run(task, plan)
             tally[task.category].append(ok)
-            print(f"  [{i:>3}/{len(tasks)}] {task.category:<12} {task.text:<70} seed {task.seed:>4}: "
-                  f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)
+            print_task(i, len(tasks), task, ok, what)
         suite.arm.close()
         suite.world.close()
-    print(f"\n{'category':<14} {'as expected':>12}   ({time.perf_counter() - started:.0f} s, over ROS)")
-    for category in categories:
-        results = tally[category]
-        print(f"{category:<14} {sum(results):>6}/{len(results):<5} {100 * sum(results) / len(results):5.0f} %")
-    total = [ok for results in tally.values() for ok in results]
-    print(f"{'all':<14} {sum(total):>6}/{len(total):<5} {100 * sum(total) / len(total):5.0f} %")
+    print_tally(categories, tally, f"{time.perf_counter() - started:.0f} s, over ROS")
 
 
 if __name__ == "__main__":
