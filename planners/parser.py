@@ -17,16 +17,19 @@ from hardware.types import ObjectState
 from planners.goals import side_words
 from planners.grounding import describe_object, ground, ground_set, is_set_reference, reference_vocabulary, \
     scene_nouns
-from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, DISTANCE, EVERYTHING, LEADING_FILLERS, \
-    NUMBER_WORDS, TRAILING_FILLERS, Fillers, PhraseError, TextRules, float_param, known_skills, measure, normalize, \
-    require_text, take_direction, take_distance, word_forms
+from planners.language import DETERMINERS, DIRECTION_ARGUMENT_WORDS, EVERYTHING, NUMBER_WORDS, PhraseError, \
+    float_param, measure, normalize, require_text, take_direction, take_distance, word_forms
 from planners.placement import MAX_OFFSET, Footprint, aim_from, assign_spots, beside_spot, between_spot, \
     corner_spot, table_spot
 from planners.plan import Goal, Plan, SkillCall, TaskError
+from planners.stacking import spell_stack
+from planners.task_phrases import ALL_VERBS, AND_SPLIT, EVERYTHING_ON_TABLE, FILLERS, GRIPPER_NOUN, GRIPPER_VERBS, \
+    IN_PREPOSITIONS, LOCATIVE_PREPOSITIONS, MOVE_TO, MOVE_TO_VERBS, OTHERS, PICK_SOURCE, PICK_VERBS, PRONOUNS, \
+    PULL_VERBS, PUSH_FILLERS, PUSH_VERBS, PUT, PUT_VERBS, RECIPES, REGION, RELATION, RELATION_SIDES, SEQUENCE_SPLIT, \
+    SUPPORTED, TASK_TEXT, UNSUPPORTED_RELATION
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.skills.pull import pull_direction
 
-MAX_TASK_CHARS = 500
 # the skills own their bounds: a push, a pull and a hover height are checked against the specs' ranges
 PUSH_MIN_M, PUSH_MAX_M, PUSH_DEFAULT_M = float_param("push", "distance")
 PULL_MIN_M, PULL_MAX_M, PULL_DEFAULT_M = float_param("pull", "distance")
@@ -34,15 +37,6 @@ HOVER_MIN_M, HOVER_MAX_M, HOVER_DEFAULT_M = float_param("move_to", "height")
 # Verbs the tables do not know are looked up in the library; below this similarity the parser
 # refuses rather than guesses (a wrong guess moves a robot: "loosen" scores 0.45 for close_gripper).
 RETRIEVAL_THRESHOLD = 0.5
-SUPPORTED = ("I can: put/place X in/on Y (X may be several in a container: all the cubes, the red ones, "
-             "X and Z, the rest of the cubes; or in the middle / a corner of it or of the table), put X to the "
-             "left/right of, in front of, behind, next to Y or between Y and Z, stack X on Y or stack the large "
-             "cubes, pick up X, push X <distance> <direction>, move to X, open/pull a drawer [<distance>], "
-             "open/close the gripper; and what you teach me ('<phrase> means <task>')")
-#: what parse_task refuses before parsing (empty text is found by parsing: "please" is empty too)
-TASK_TEXT = TextRules(max_chars=MAX_TASK_CHARS, not_text=f"a task must be text, not {{type}}; {SUPPORTED}",
-                      too_long=f"the task is too long ({{length}} characters, at most {{max_chars}}); {SUPPORTED}")
-
 
 class RetrievedSkill(Protocol):
     @property
@@ -77,57 +71,6 @@ class TaughtTaskLookup(Protocol):
     def __call__(self, clause: str, objects: Mapping[str, ObjectState]) -> TaughtTask | None: ...
 
 
-PICK_VERBS = frozenset({"pick", "grab", "grasp", "lift", "take", "raise", "get", "grip", "hold", "fetch"})
-PUT_VERBS = frozenset({"put", "place", "drop", "set", "move", "transfer", "load", "stack", "insert",
-                       "deposit", "lay", "bring", "carry"})
-PUSH_VERBS = frozenset({"push", "shove", "nudge", "slide", "shift"})
-PULL_VERBS = frozenset({"pull", "draw", "tug", "yank"})
-MOVE_TO_VERBS = frozenset({"move", "go", "hover", "bring", "travel", "position"})
-GRIPPER_VERBS = {"open": "open_gripper", "close": "close_gripper", "shut": "close_gripper",
-                 "release": "open_gripper"}
-ALL_VERBS = PICK_VERBS | PUT_VERBS | PUSH_VERBS | PULL_VERBS | MOVE_TO_VERBS | GRIPPER_VERBS.keys()
-#: the skills a clause can become (known verbs and retrieved skills alike): the recipes this parser implements,
-#: each checked against the skill library
-RECIPES = known_skills({"pick", "place", "push", "pull", "move_to", "open_gripper", "close_gripper"}, "RECIPES")
-if not set(GRIPPER_VERBS.values()) <= RECIPES:
-    raise LookupError("GRIPPER_VERBS names a skill that has no recipe")
-PRONOUNS = frozenset({"it", "that", "this", "that one", "this one", "the same one", "the same object"})
-IN_PREPOSITIONS = frozenset({"in", "into", "inside", "inside of", "in to"})
-#: "pick up the red cube *in* the tray" names a place to pick from; "take X *to* Y" is a put
-LOCATIVE_PREPOSITIONS = frozenset({"in", "on", "upon", "atop"})
-
-#: amount words around a push's distance ("by about 5 cm", "a little to the left"): no meaning of their own
-_PUSH_FILLERS = re.compile(r"\b(?:by|about|around|roughly|approximately|exactly|some|further|farther|more"
-                           r"|a little bit|a bit|slightly|a tad)\b|(?: a little)+$")
-#: order matters (see Fillers): "robot should" comes after "robot", so it never applies
-_FILLERS = Fillers(
-    leading=LEADING_FILLERS + ("the robot should", "robot should", "could you", "can you", "would you", "will you",
-                               "i want you to", "i'd like you to", "i would like you to", "i need you to",
-                               "go ahead and", "kindly", "first", "firstly", "finally", "also", "just"),
-    trailing=TRAILING_FILLERS + ("for me",))
-
-_PUT = re.compile(r"^(?P<obj>.+?) (?P<prep>on top of|inside of|inside|into|in to|in|onto|on to|on|upon|atop|to)"
-                  r" (?P<target>.+)$")
-_PICK_SOURCE = re.compile(r" (?:from|off of|off|out of|in|on|inside|at) (?P<source>.*)$")
-#: "put everything on the table in the tray": the table is where they are, not where they go
-_EVERYTHING_ON_TABLE = re.compile(r"^((?:all (?:of )?)?(?:the )?(?:everything|objects|things|items)) "
-                                  r"(?:on|from|off) (?:the )?table\b")
-#: "the rest of the cubes", "the rest", "the other cubes", "the others": a set less what the task named before
-_OTHERS = re.compile(r"^(?:all )?(?:of )?(?:the rest(?: of (?:the )?(?P<set>.+))?|the others|the other (?P<other>.+))$")
-_UNSUPPORTED_RELATION = re.compile(r"\b(?:near|under|underneath|below|above|around|over)\b")
-#: "put X to the left of Y", "in front of", "behind", "next to", "beside", "between Y and Z": on the table
-_RELATION = re.compile(r"^(?P<obj>.+?) (?P<rel>(?:to |on |at )?(?:the )?(?P<lr>left|right)(?:-hand)?(?: side)? of"
-                       r"|in front of|behind|next to|beside|by|between) (?P<ref>.+)$")
-_RELATION_SIDES = {"in front of": "front", "behind": "behind"}
-#: "in the middle of the tray", "in a corner of the tray", "in the front left corner of the bin"
-_REGION = re.compile(r"^(?P<obj>.+?) (?:in|into|at|on) (?:the |a |one )?(?:(?P<middle>middle|centre|center)"
-                     r"|(?:(?P<fb>front|back|far|near)[ -])?(?:(?P<lr>left|right)[ -])?corner) of (?P<target>.+)$")
-_MOVE_TO = re.compile(rf"^(?:(?:the|your|its) )?(?:gripper|arm|hand|tool|end effector|end-effector|robot)? ?"
-                      rf"(?:(?P<height>{DISTANCE.pattern}) )?(?:right |directly |just )?"
-                      rf"(?P<prep>to|above|over|on top of|towards?) (?P<target>.+)$")
-_GRIPPER_NOUN = re.compile(r"^(?:(?:the|your|its) )?(?:gripper|hand|claw|fingers|grip|it)?$")
-_SEQUENCE_SPLIT = re.compile(r" ?(?:;|\. |,? ?\b(?:and )?(?:then|after that|afterwards)\b,?) ?")
-_AND_SPLIT = re.compile(r" ?(?:, ?and\b|,|\band\b) ?")
 
 
 @dataclass
@@ -159,17 +102,17 @@ def _check_range(what: str, value: float, low: float, high: float) -> None:
 def _known_recipe(verb: str, rest: str) -> str | None:
     """The recipe a verb from the fixed tables selects (None: unknown verb)."""
     if verb in GRIPPER_VERBS:
-        if _GRIPPER_NOUN.match(rest):
+        if GRIPPER_NOUN.match(rest):
             return GRIPPER_VERBS[verb]
         if verb == "open":
             return "pull"  # "open the drawer": the parser checks that it is one
         raise TaskError(f"I can only open or close the gripper, not '{rest}'; {SUPPORTED}")
     if verb in PULL_VERBS:
         return "pull"
-    move = _MOVE_TO.match(rest) if verb in MOVE_TO_VERBS else None
+    move = MOVE_TO.match(rest) if verb in MOVE_TO_VERBS else None
     if move and _take_direction(move["target"])[0] is None:
         return "move_to"
-    put = _PUT.match(rest)
+    put = PUT.match(rest)
     if verb in PUSH_VERBS or (verb == "move" and (put is None or _take_direction(put["target"])[0])):
         return "push"  # "move the red cube 5 cm left" is a push
     if verb in PUT_VERBS or verb in PICK_VERBS:
@@ -204,8 +147,8 @@ class _TaskParser:
     def split(self, text: str) -> list[str]:
         """Clauses, in order: split on then/;/'. ', and on and/',' when a new verb follows."""
         clauses: list[str] = []
-        for sequence in _SEQUENCE_SPLIT.split(text):
-            for piece in _AND_SPLIT.split(sequence):
+        for sequence in SEQUENCE_SPLIT.split(text):
+            for piece in AND_SPLIT.split(sequence):
                 first = piece.split(" ", 1)[0]
                 starts_clause = first in ALL_VERBS or (first.isalpha() and first not in self.argument_words)
                 if clauses and clauses[-1] and not starts_clause and piece:
@@ -245,10 +188,10 @@ class _TaskParser:
 
     def parse_clause(self, clause: str) -> None:
         """A clause the tables read; else a taught task it says; else an unknown verb's retrieved skill."""
-        clause = _FILLERS.remove(clause)
+        clause = FILLERS.remove(clause)
         if not clause:
             return
-        if spelled := _spell_stack(clause, self.objects, self.notes):
+        if spelled := spell_stack(clause, self.objects, self.notes):
             self.parse(spelled)
             return
         verb, _, rest = clause.partition(" ")
@@ -286,7 +229,7 @@ class _TaskParser:
     def plan_clause(self, verb: str, rest: str, recipe: str) -> _ClausePlan:
         if recipe in ("open_gripper", "close_gripper"):
             named = set(rest.split()) & (self.argument_words - DETERMINERS - {"it"})
-            if verb not in GRIPPER_VERBS and named and not _GRIPPER_NOUN.match(rest):  # "hand me the red cube"
+            if verb not in GRIPPER_VERBS and named and not GRIPPER_NOUN.match(rest):  # "hand me the red cube"
                 raise TaskError(f"'{verb}' reads as {recipe}, which takes no object, and the task names "
                                 f"'{rest}'; {SUPPORTED}")
             state = "open" if recipe == "open_gripper" else "closed"
@@ -298,10 +241,10 @@ class _TaskParser:
         if recipe == "pull":
             return self.pull(verb, rest)
         rest = re.sub(r"^up |(?: up)$", "", rest) if recipe == "pick" else rest
-        put = _PUT.match(rest)
+        put = PUT.match(rest)
         if recipe == "place" or (put and put["prep"] not in LOCATIVE_PREPOSITIONS):  # "take X to the bin"
             return self.put(verb, rest)
-        source = _PICK_SOURCE.search(rest)  # "from the table", "out of the tray": checked, then not needed
+        source = PICK_SOURCE.search(rest)  # "from the table", "out of the tray": checked, then not needed
         if source and source["source"] not in ("the table", "table"):
             self.checked.add(self.resolve(source["source"]))
         obj = self.resolve(rest[:source.start()] if source else rest)
@@ -325,20 +268,20 @@ class _TaskParser:
 
     def put(self, verb: str, rest: str) -> _ClausePlan:
         rest = re.sub(r"^down |(?<= )down (?=\S)", "", rest)
-        relation = _RELATION.match(rest)
+        relation = RELATION.match(rest)
         if relation:
             return self.put_beside(relation)
-        region = _REGION.match(rest)
+        region = REGION.match(rest)
         if region:
             return self.put_in_region(region)
-        if _UNSUPPORTED_RELATION.search(rest):
+        if UNSUPPORTED_RELATION.search(rest):
             raise TaskError(f"I can put things in or on another object, or beside or between others, not under "
                             f"or near them; {SUPPORTED}")
-        rest = _EVERYTHING_ON_TABLE.sub(r"\1", rest)
-        put = _PUT.match(rest)
+        rest = EVERYTHING_ON_TABLE.sub(r"\1", rest)
+        put = PUT.match(rest)
         if put is None:
             raise TaskError(f"where should I {verb} {rest or 'it'}? say '{verb} X in/on Y'; {SUPPORTED}")
-        others = _OTHERS.match(put["obj"])
+        others = OTHERS.match(put["obj"])
         several = bool(others) or is_set_reference(put["obj"], self.objects)
         if others:  # "the rest of the cubes": those earlier clauses did not name
             phrase = others["set"] or others["other"] or EVERYTHING
@@ -374,7 +317,7 @@ class _TaskParser:
         obj = self.resolve(relation["obj"])
         rel = relation["rel"]
         if rel == "between":
-            ends = _AND_SPLIT.split(relation["ref"])
+            ends = AND_SPLIT.split(relation["ref"])
             if len(ends) != 2:
                 raise TaskError(f"between what? say 'between X and Y'; {SUPPORTED}")
             a, b = (self.resolve(e) for e in ends)
@@ -391,7 +334,7 @@ class _TaskParser:
             target = self.resolve(relation["ref"])
             if target == obj:
                 raise TaskError(f"I can't put the {self.label(obj)} beside itself; {SUPPORTED}")
-            side = relation["lr"] or _RELATION_SIDES.get(rel)
+            side = relation["lr"] or RELATION_SIDES.get(rel)
             found = beside_spot(self.objects[obj], self.objects[target], side, self.objects, self.table_spots)
             if found is None:
                 raise TaskError(f"there is no free room on the table {side_words(side)} the {self.label(target)} "
@@ -454,7 +397,7 @@ class _TaskParser:
     def push(self, rest: str) -> _ClausePlan:
         direction, rest = _take_direction(rest)
         distance, rest = _take_distance(rest)
-        obj = self.resolve(_PUSH_FILLERS.sub(" ", rest))
+        obj = self.resolve(PUSH_FILLERS.sub(" ", rest))
         if direction is None:
             raise TaskError(f"which way should I push the {self.label(obj)}? say left, right, "
                             f"forward (away from the robot) or backward (toward the robot)")
@@ -481,7 +424,7 @@ class _TaskParser:
         return _ClausePlan([call], [Goal("displaced", obj=obj, offset=(float(dx), float(dy)))], obj)
 
     def move_to(self, rest: str) -> _ClausePlan:
-        move = _MOVE_TO.match(rest)  # None for a retrieved skill's bare "<verb> the red cube"
+        move = MOVE_TO.match(rest)  # None for a retrieved skill's bare "<verb> the red cube"
         target = self.resolve(move["target"] if move else rest)
         height = measure(move) if move and move["num"] else HOVER_DEFAULT_M
         if move and move["num"] and move["prep"] not in ("above", "over"):
@@ -491,49 +434,6 @@ class _TaskParser:
         position = (float(state.position[0]), float(state.position[1]), round(state.top_z + height, 6))
         return _ClausePlan([SkillCall("move_to", {"target": target, "height": height})],
                            [Goal("at", target=target, position=position)], target)
-
-
-_STACK = re.compile(r"^(?:stack|pile)(?: up)? (?P<what>.+?)"
-                    r"(?: (?:on top of|on|onto) each other|(?: up)? in(?:to)? a (?:tower|pile|stack))?$")
-_STACK_N = re.compile(r"^(?:the )?(?P<n>two|three|2|3) (?:large |big )?(?:cubes|blocks)$")
-
-
-def _stack_order(cubes: list[ObjectState]) -> list[ObjectState]:
-    """Bottom first: large cubes under small ones; the base nearest the table's centre line, then each
-    next the nearest to the base."""
-    def small(o: ObjectState) -> bool:
-        return o.size == "small"
-    base = min(cubes, key=lambda o: (small(o), abs(o.position[1]), o.name))
-    rest = sorted((o for o in cubes if o is not base),
-                  key=lambda o: (small(o), float(((o.position - base.position)[:2] ** 2).sum()), o.name))
-    return [base] + rest
-
-
-def _spell_stack(clause: str, objects: Mapping[str, ObjectState], notes: list[str]) -> str | None:
-    """'stack three cubes' (the large cubes, chosen), 'stack the large cubes', 'stack the red and the blue
-    cube' name no base: choose the order (_stack_order) and spell the stack out as pairs (the plan notes say
-    which). None for a clause that is no such stack ('stack X on Y' is a put)."""
-    m = _STACK.match(clause)
-    if not m or _PUT.match(m["what"]):
-        return None
-    count = _STACK_N.match(m["what"])
-    if count:
-        n = int(NUMBER_WORDS[count["n"]]) if count["n"] in NUMBER_WORDS else int(count["n"])
-        cubes = [o for o in objects.values() if o.category == "cube" and o.size != "small"]
-        if len(cubes) < n:
-            raise TaskError(f"there are only {len(cubes)} large cubes to stack; {SUPPORTED}")
-        order = _stack_order(cubes)[:n]
-    elif is_set_reference(m["what"], objects):
-        order = _stack_order([objects[n] for n in ground_set(m["what"], objects)])
-        if any(o.category != "cube" for o in order) or len(order) < 2:
-            raise TaskError(f"I can stack two or more cubes; '{m['what']}' names "
-                            f"{', '.join(describe_object(o, objects) for o in order)}; {SUPPORTED}")
-    else:
-        return None
-    labels = [describe_object(o, objects) for o in order]
-    spelled = ", then ".join(f"stack the {labels[i]} on the {labels[i - 1]}" for i in range(1, len(order)))
-    notes.append(f"'{clause}' taken as: {spelled}")
-    return spelled
 
 
 def _append(calls: list[SkillCall], goals: list[Goal], clause: _ClausePlan) -> None:

@@ -11,7 +11,7 @@ from enum import IntEnum
 
 from planners.executor import TaskReport
 from planners.language import TextRules, text_problem
-from planners.parser import MAX_TASK_CHARS
+from planners.task_phrases import MAX_TASK_CHARS
 from skill_lib.outcome import OutcomeKind
 
 

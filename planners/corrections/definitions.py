@@ -21,7 +21,8 @@ from planners.corrections.memory.record import CorrectionRecord, PlanRule
 from planners.corrections.memory.retrieval import CorrectionMemory, RetrievalQuery
 from planners.corrections.memory.store import MEMORY_ERRORS, CorrectionStore
 from planners.language import content_words, normalize, same_word, word_forms
-from planners.parser import ALL_VERBS, TaughtTask, parse_task
+from planners.parser import TaughtTask, parse_task
+from planners.task_phrases import ALL_VERBS
 from planners.plan import TaskError
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 from planners.corrections.context import CorrectionContext, CorrectionError, containers, phrase_context
 from planners.corrections.memory.record import CorrectionRecord, ObjectContext, PlanRule
 from planners.language import DETERMINERS, SIZE_WORDS, known_skills
-from planners.parser import ALL_VERBS, GRIPPER_VERBS, PICK_VERBS, PUSH_VERBS, PUT_VERBS
+from planners.task_phrases import ALL_VERBS, GRIPPER_VERBS, PICK_VERBS, PUSH_VERBS, PUT_VERBS
 
 _ORDERING = (re.compile(r"^(?:first )?(?P<first>.+?) (?:before|prior to|ahead of) (?P<then>.+)$"),
              re.compile(r"^(?:always )?(?P<first>.+?) (?:first|at first|to begin with)$"),

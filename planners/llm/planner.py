@@ -19,7 +19,8 @@ from planners.llm.actions import RELATIONS, describe_actions, describe_objects, 
 from planners.llm.client import chat, strict_json
 from planners.llm.config import LlmConfig
 from planners.llm.validate import SchemaError, show, validate
-from planners.parser import MAX_TASK_CHARS, SUPPORTED, TASK_TEXT, parse_task
+from planners.parser import parse_task
+from planners.task_phrases import MAX_TASK_CHARS, SUPPORTED, TASK_TEXT
 from planners.plan import Plan, TaskError
 from skill_lib.skills import default_skills
 from skill_lib.spec import SkillSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from planners import parser
+from planners import parser, task_phrases
 from planners.corrections.distill import DISTANCE_SKILLS, VERB_SKILLS
 from planners.language import DIRECTION_ARGUMENT_WORDS, DIRECTION_PATTERNS, DISTANCE, NUMBER_WORDS, ONES, SKILL_SPECS, \
     TENS, UNITS_M, Fillers, PhraseError, TextRules, direction_of, directions_in, float_param, known_skills, measure, \
@@ -147,7 +147,7 @@ def test_printable_only_refuses_a_superset_of_the_control_characters():
 def test_skill_tables_name_library_skills():
     names = {spec.name for spec in default_skills()}
     assert set(SKILL_SPECS) == names
-    assert parser.RECIPES <= names and set(parser.GRIPPER_VERBS.values()) <= parser.RECIPES
+    assert task_phrases.RECIPES <= names and set(task_phrases.GRIPPER_VERBS.values()) <= task_phrases.RECIPES
     assert set(VERB_SKILLS.values()) | set(DISTANCE_SKILLS) <= names
     with pytest.raises(LookupError, match="wave_hello"):
         known_skills({"pick", "wave_hello"}, "a test table")

@@ -11,7 +11,8 @@ import pytest
 from hardware.scene import load_scene
 from hardware.types import ObjectState
 from planners.grounding import ground
-from planners.parser import SUPPORTED, parse_task
+from planners.parser import parse_task
+from planners.task_phrases import SUPPORTED
 from planners.plan import Goal, Plan, SkillCall, TaskError
 
 #: half extents for the mesh objects of the default scene (nominal; cubes use their edge)
