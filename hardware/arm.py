@@ -14,6 +14,9 @@ import numpy.typing as npt
 from hardware.robots import RobotConfig
 from hardware.types import JointState, ObjectState, Pose
 
+#: a gripper closed narrower than this (metres) holds nothing: the fingers met, nothing stopped them
+HOLD_MIN_WIDTH = 0.005
+
 
 class ArmInterface(ABC):
     """A position-controlled arm with a parallel gripper and an RGB camera."""

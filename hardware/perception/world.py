@@ -4,10 +4,11 @@ simulator is only the arm and the camera.
 
 What perception cannot see comes from the arm's own sensing: the gripper says whether it holds something (as
 a real gripper's object detection does), perception which object the hand closed on; that object then moves
-with the tool (the hand hides it from the camera). Contacts between objects are geometric (boxes that meet
-within CONTACT_GAP); a released object drops onto what is under it. An arm that cannot tell whether its gripper
-holds something holds nothing here. Frames are taken every `period` seconds of the arm's clock, not at every
-question a skill asks.
+with the tool (the hand hides it from the camera). An arm that cannot tell (`gripper_holds()` is None, as over
+ROS) holds something when its fingers closed and stopped short of meeting (wider than HOLD_MIN_WIDTH); fingers
+that meet held nothing, whatever they seemed to hold while closing. Contacts between objects are geometric (boxes that
+meet within CONTACT_GAP); a released object drops onto what is under it. Frames are taken every `period`
+seconds of the camera's clock, not at every question a skill asks.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hardware.arm import ArmInterface, WorldView
+from hardware.arm import HOLD_MIN_WIDTH, ArmInterface, WorldView
 from hardware.camera import DepthNoise, RGBDFrame
 from hardware.perception.tracker import Perception
 from hardware.types import ObjectState
@@ -71,7 +72,7 @@ class PerceivedWorld(WorldView):
             # only what is seen now: an object out of sight (in the hand, behind the arm, in a stack) keeps the
             # state this world last gave it (held, set down) for as long as the task runs
             self._states.update((name, result.objects[name]) for name in result.detections)
-            if not self.arm.gripper_holds():  # the last state of each object standing on something
+            if not self._holds(self.arm.gripper_width()):  # the last state of each object standing on something
                 self._standing.update((name, result.objects[name]) for name in result.detections)
         self._follow_the_hand()
         return dict(self._states)
@@ -81,6 +82,9 @@ class PerceivedWorld(WorldView):
         (`gripper_holds`), on the perceived object nearest the tool, and lets go when the fingers open past the
         width they closed to (contact readings flicker while an object is carried; the width does not)."""
         tool, width = self.arm.ee_pose().position, self.arm.gripper_width()
+        if self._held is not None and width <= HOLD_MIN_WIDTH:  # the fingers met: they held nothing
+            self._states[self._held.state.name] = self._held.state
+            self._held = None
         if self._held is not None and width > self._held.width + RELEASE_OPENING:
             self._settle(self._held.state.name)
             self._held, self._widest = None, width
@@ -88,7 +92,7 @@ class PerceivedWorld(WorldView):
             # a grasp is the fingers closing on something: narrower than they have been open since the last
             # one (contact readings alone flicker while the fingers open around what they let go of)
             self._widest = max(self._widest, width)
-            if width > self._widest - RELEASE_OPENING or not self.arm.gripper_holds():
+            if width > self._widest - RELEASE_OPENING or not self._holds(width):
                 return
             # by footprint, among where objects last stood (one in the air is measured as a box down to the
             # table): the grasp may be noticed only once the hand has lifted, as a skill asks the world at its
@@ -103,6 +107,12 @@ class PerceivedWorld(WorldView):
             self._held = _Held(obj, np.zeros(3) if lifted else obj.position - tool, width)
         held = self._held.state
         self._states[held.name] = replace(held, position=tool + self._held.offset)
+
+    def _holds(self, width: float) -> bool:
+        holds = self.arm.gripper_holds()
+        if holds is None:  # closed from its widest, and stopped short of meeting
+            return HOLD_MIN_WIDTH < width <= self._widest - RELEASE_OPENING
+        return holds
 
     def _settle(self, name: str) -> None:
         """A released object drops onto what is under it (the camera often cannot measure a stack: the object

@@ -13,7 +13,7 @@ import numpy as np
 import pybullet as pb
 import pybullet_data
 
-from hardware.arm import ArmInterface, WorldView
+from hardware.arm import HOLD_MIN_WIDTH, ArmInterface, WorldView
 from hardware.pybullet.config import PyBulletConfig
 from hardware.robots import load_robot
 from hardware.safety import SafetyFilter
@@ -22,8 +22,6 @@ from hardware.scene import COLORS_RGBA, ObjectSpec, SceneSpec, load_scene
 from hardware.types import JointState, ObjectState, Pose
 
 SETTLE_SECONDS = 0.5
-#: a gripper closed narrower than this (metres) holds nothing
-HOLD_MIN_WIDTH = 0.005
 #: the scene camera's depth range (metres): its projection's clipping planes
 CAMERA_NEAR, CAMERA_FAR = 0.05, 4.0
 #: sliding friction of articulated joints (a drawer stays where it is left, but a hand can pull it)

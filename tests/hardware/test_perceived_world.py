@@ -2,11 +2,13 @@
 and the arm's own sensing give; success is read from PyBullet's truth."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hardware.perception import Perception
 from hardware.perception.world import PerceivedWorld
 from hardware.pybullet import PyBulletArm, PyBulletConfig
+from hardware.types import Pose
 from planners.goals import goal_holds
 from planners.scheduler import Scheduler
 
@@ -45,3 +47,61 @@ def test_the_object_in_the_hand_follows_the_tool_and_is_let_go_where_it_is_put()
         assert run_skill(skills["place"], {"object": "red_cube", "target": "green_cube"}, arm, world).success
         assert not world.is_grasped("red_cube") and world.contacts("red_cube", "green_cube")
         assert abs(world.object("red_cube").position - arm.object("red_cube").position).max() < 0.015
+
+
+class _ArmWithoutObjectDetection:
+    """The simulated arm as a ROS client sees it: joint states only, no gripper object detection."""
+
+    def __init__(self, arm):
+        self._arm = arm
+
+    def gripper_holds(self):
+        return None
+
+    def __getattr__(self, name):
+        return getattr(self._arm, name)
+
+
+def test_an_arm_that_cannot_tell_what_it_holds_is_read_from_its_finger_width():
+    from skill_lib.runner import run_skill
+    from skill_lib.skills import default_skills
+
+    skills = {s.name: s for s in default_skills()}
+    with PyBulletArm(PyBulletConfig(seed=2)) as arm:
+        world = PerceivedWorld(arm, _ArmWithoutObjectDetection(arm), Perception(arm.scene))
+        assert run_skill(skills["pick"], {"object": "blue_cube"}, arm, world).success
+        assert world.is_grasped("blue_cube")
+        assert run_skill(skills["place"], {"object": "blue_cube", "target": "tray"}, arm, world).success
+        assert not world.is_grasped("blue_cube")
+        assert abs(world.object("blue_cube").position - arm.object("blue_cube").position).max() < 0.015
+        # a closed hand pushing holds nothing, though its fingers close over an object's footprint
+
+
+class _Hand:
+    """A hand held still over an object while its fingers close: what a ROS client reads of it."""
+
+    def __init__(self, position, width):
+        self.position, self.width = np.asarray(position, dtype=float), width
+
+    def ee_pose(self):
+        return Pose(self.position, np.array([0.0, 0.0, 0.0, 1.0]))
+
+    def gripper_width(self):
+        return self.width
+
+    def gripper_holds(self):
+        return None
+
+
+def test_fingers_that_meet_held_nothing_though_they_closed_over_an_object():
+    with PyBulletArm(PyBulletConfig(seed=0)) as camera:
+        cube = camera.object("yellow_cube")
+        hand = _Hand(cube.position, 0.08)
+        world = PerceivedWorld(camera, hand, Perception(camera.scene))
+        assert not world.is_grasped("yellow_cube")
+        hand.width = 0.03  # closing: for a moment as wide as a cube stops them
+        assert world.is_grasped("yellow_cube")
+        hand.width, hand.position = 0.0, cube.position + [0.0, 0.0, 0.05]  # met, and lifted
+        assert not world.is_grasped("yellow_cube")
+        assert abs(world.object("yellow_cube").position - cube.position).max() < 0.01
+        assert world.contacts("yellow_cube", "table")
