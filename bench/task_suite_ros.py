@@ -8,8 +8,12 @@ while the next skill runs. Success is judged here, never from the scheduler's re
 grounded in-process on the same scene, must hold on the `objects` topic and the arm's joint states (and a
 replanning task must have re-planned); an expected refusal must abort with ERROR_INVALID_TASK without the arm
 moving. The graph keeps its correction memory in a temporary directory: nothing reaches the user's data.
+With `--perception` the graph runs with perception:=true: the skill server and the scheduler see only what the
+camera and the joint states give (perceived_objects), while success is still judged on the simulator's `objects`;
+after each scene reset the perception node forgets its objects (`perception/reset`).
 
     python bench/task_suite_ros.py [--split heldout|dev|heldout-b] [--per-category 5] [--category taught]...
+                                   [--perception]
 """
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ class SuiteClient:
         from skill_stack_interfaces.msg import TaskStatus
         from skill_stack_interfaces.srv import SetObjectPose
         from std_msgs.msg import String
+        from std_srvs.srv import Trigger
 
         from hardware.ros.common import COMMAND_QOS, STATUS_QOS
         from hardware.ros.config import RosArmConfig
@@ -78,9 +83,15 @@ class SuiteClient:
         self.statuses: list = []
         node.create_subscription(TaskStatus, "status", self.statuses.append, STATUS_QOS)
         self.move = node.create_client(SetObjectPose, "hardware/set_object_pose")
+        self.reset_perception, self.trigger = node.create_client(Trigger, "perception/reset"), Trigger.Request
         self.pose_request = SetObjectPose.Request
         self.world = RosWorldView(node, "objects", state_timeout=2.0)
         self.arm = RosArm(node, RosArmConfig(state_timeout=2.0), commands=False)
+
+    def forget_perceived_objects(self) -> None:
+        if not self.reset_perception.wait_for_service(timeout_sec=10):
+            raise TimeoutError("no perception/reset service")
+        wait(self.reset_perception.call_async(self.trigger()), 10, "perception/reset")
 
     def teach(self, text: str) -> str:
         """Publish a definition; the scheduler's acknowledgement."""
@@ -141,18 +152,21 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=5)
     parser.add_argument("--category", action="append", choices=tuple(TEMPLATES),
                         help="only these categories (repeatable); default: all")
+    parser.add_argument("--perception", action="store_true", help="skills and goals on perceived object states")
     args = parser.parse_args()
     os.chdir(REPO)
     categories = args.category or list(TEMPLATES)
     tasks = generate(args.per_category, args.split, categories)
-    print(header(f"task suite over ROS 2 ({args.split} split, {len(tasks)} tasks, learned skills, idle)"))
+    states = "perceived" if args.perception else "simulator"
+    print(header(f"task suite over ROS 2 ({args.split} split, {len(tasks)} tasks, learned skills, {states} object "
+                 "states, idle)"))
     data = Path(tempfile.mkdtemp(prefix="task_suite_ros_"))
     plans = expected_plans(tasks, data)
     os.environ["SKILL_STACK_DATA"] = str(data / "graph")  # the graph's correction memory: not the user's
     domain = 160 + os.getpid() % 30  # apart from the tests (10-99) and the other benches
     log = data / "graph.log"
     graph = GraphProcesses([[sys.executable, "-m", "skill_stack_apps.cli", "launch", "launch/sim.launch.yaml",
-                             f"seed:={tasks[0].seed}"]], domain, log)
+                             f"seed:={tasks[0].seed}", f"perception:={str(args.perception).lower()}"]], domain, log)
     tally: dict[str, list[bool]] = defaultdict(list)
     started = time.perf_counter()
     with client_of(graph, domain, "task_suite_bench") as client:
@@ -164,6 +178,8 @@ def main() -> None:
         print(f"    graph: {describe_graph(log)}")
         for i, (task, plan) in enumerate(zip(tasks, plans), 1):
             hardware.reset_scene(task.seed)
+            if args.perception:
+                suite.forget_perceived_objects()
             time.sleep(1.0)  # the scene settles; the scheduler sees the new objects
             if task.teach is not None and not (ack := suite.teach(task.teach)).startswith("stored"):
                 ok, what = False, f"NOT TAUGHT: {ack}"[:110]

@@ -40,6 +40,7 @@ from hardware.ros.common import COMMAND_QOS, STATE_PUB_QOS, STATUS_QOS, declare_
 from hardware.safety import EStopActive, SafetyError, Watchdog
 
 
+DEPTH_ENCODINGS = ("16UC1", "32FC1")
 #: a simulated object is moved no farther than this from the base (metres, any axis)
 MAX_OBJECT_REACH_M = 2.0
 
@@ -78,6 +79,9 @@ class HardwareNode(LifecycleNode):
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
             cfg = self.config = read_config(self, HardwareNodeConfig)
+            if cfg.depth_encoding not in DEPTH_ENCODINGS:
+                raise ValueError(f"depth_encoding must be one of {', '.join(DEPTH_ENCODINGS)}, "
+                                 f"got {cfg.depth_encoding!r}")
             self.backend = create_backend(cfg.backend, cfg.backend_options())
         except (ValueError, OSError) as err:  # bad backend, robot or scene: stay unconfigured, say why
             self._report(f"configure failed: {err}", error=True)
@@ -166,7 +170,7 @@ class HardwareNode(LifecycleNode):
         self.backend.step()
         stamp = self.get_clock().now().to_msg()
         if isinstance(self.backend, WorldView):
-            self._pubs["objects"].publish(self._objects_msg(stamp))
+            self._pubs["objects"].publish(messages.object_states(self.backend, stamp, self.config.frame_id))
         self._pubs["joints"].publish(self._joint_state_msg(stamp))
         now, cfg = time.monotonic(), self.config
         if cfg.camera_rate > 0 and now - self._last_camera >= 1.0 / cfg.camera_rate:
@@ -183,7 +187,8 @@ class HardwareNode(LifecycleNode):
         else:
             frame = rgbd(cfg.camera_width, cfg.camera_height)
             messages_out = [("camera", messages.image_from_rgb(frame.rgb, cfg.camera_frame)),
-                            ("depth", messages.image_from_depth(frame.depth, cfg.camera_frame)),
+                            ("depth", messages.image_from_depth(frame.depth, cfg.camera_frame,
+                                                                cfg.depth_encoding)),
                             ("camera_info", messages.camera_info(frame.camera, cfg.camera_frame))]
         for key, msg in messages_out:
             msg.header.stamp = stamp
@@ -199,22 +204,6 @@ class HardwareNode(LifecycleNode):
         msg.name = [*self._arm_joints, *self._finger_joints]
         msg.position = [*map(float, state.positions), *finger]
         msg.velocity = [*map(float, state.velocities), *([0.0] * len(finger))]
-        return msg
-
-    def _objects_msg(self, stamp):
-        world: WorldView = self.backend  # type: ignore[assignment]
-        objects = world.objects()
-        names = list(objects)
-        touching: dict[str, list[str]] = {n: [] for n in names}
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if world.contacts(a, b):
-                    touching[a].append(b)
-                    touching[b].append(a)
-            touching[a] += [s for s in ("table", "gripper") if world.contacts(a, s)]
-        msg = self._objects_type()
-        msg.header.stamp, msg.header.frame_id = stamp, self.config.frame_id
-        msg.objects = [messages.object_to_msg(objects[n], touching[n], world.is_grasped(n)) for n in names]
         return msg
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:

@@ -26,8 +26,11 @@ class HardwareNodeConfig:
     joint_states_topic: str = documented("joint_states", "sensor_msgs/JointState out")
     command_topic: str = documented("joint_trajectory", "trajectory_msgs/JointTrajectory in")
     camera_topic: str = documented("camera/image_raw", "sensor_msgs/Image out (rgb8)")
-    depth_topic: str = documented("camera/depth/image_raw", "sensor_msgs/Image out (32FC1, metres, registered to "
-                                  "the colour image; backends with a depth camera)")
+    depth_topic: str = documented("camera/depth/image_raw", "sensor_msgs/Image out (registered to the colour "
+                                  "image; backends with a depth camera)")
+    depth_encoding: str = documented("16UC1", "16UC1 (millimetres, as a RealSense sends) or 32FC1 (metres): "
+                                     "16UC1 keeps colour + depth inside Fast DDS's 512 kB shared-memory segment, "
+                                     "which otherwise drops colour images")
     camera_info_topic: str = documented("camera/camera_info", "sensor_msgs/CameraInfo out (the colour and depth "
                                         "images' intrinsics)")
     camera_frame: str = documented("camera_optical_frame", "frame_id of the camera images (x right, y down, z "

@@ -3,7 +3,8 @@
 The same file runs unchanged under `ros2 launch` on a robot. Supported: `arg`, `let`, `node` (pkg, exec,
 name, namespace, param {name, value} and {from}, remap, ros_args, args, if/unless), `group` (children,
 if/unless, push-ros-namespace), and the substitutions `$(var)`, `$(env NAME [default])`,
-`$(find-pkg-share PKG)`, `$(dirname)` and `$(eval)` of a string comparison ('a' == 'b', 'a' != 'b').
+`$(find-pkg-share PKG)`, `$(dirname)` and `$(eval)` of a string comparison ('a' == 'b', 'a' != 'b') or a
+choice by one ('x' if 'a' == 'b' else 'y').
 Anything else is refused with a message, so a file is never half understood.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 
 _SUBST = re.compile(r"\$\(([^()$]*)\)")
 _EVAL = re.compile(r"""^\s*(['"])(.*?)\1\s*(==|!=)\s*(['"])(.*?)\4\s*$""")
+_EVAL_CHOICE = re.compile(r"""^\s*(['"])(.*?)\1\s+if\s+(.*?)\s+else\s+(['"])(.*?)\4\s*$""")
 
 
 class LaunchError(ValueError):
@@ -120,9 +122,11 @@ class _Context:
             expression = " ".join(rest)
             if len(expression) > 1 and expression[0] == expression[-1] == '"':
                 expression = expression[1:-1]
-            m = _EVAL.match(expression)
+            choice = _EVAL_CHOICE.match(expression)
+            m = _EVAL.match(choice.group(3) if choice else expression)
             if m:
-                return str((m.group(2) == m.group(5)) == (m.group(3) == "=="))
+                holds = (m.group(2) == m.group(5)) == (m.group(3) == "==")
+                return str(holds) if choice is None else choice.group(2 if holds else 5)
         raise LaunchError(f"{self.path.name}: unsupported substitution $({' '.join(words)})")
 
     def condition(self, entry: dict) -> bool:

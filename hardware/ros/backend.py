@@ -73,12 +73,11 @@ class RosArm(ArmInterface):
         self._last_tick: float | None = None
         self._interrupt = threading.Event()  # set: the waiting step() returns at once (a cancel)
         cfg = self.config
-        self._subs = [
-            node.create_subscription(JointStateMsg, cfg.joint_states_topic, self._on_joint_state,
-                                     qos_profile_sensor_data, callback_group=callback_group),
-            node.create_subscription(Image, cfg.camera_topic, self._on_image, qos_profile_sensor_data,
-                                     callback_group=callback_group),
-        ]
+        self._subs = [node.create_subscription(JointStateMsg, cfg.joint_states_topic, self._on_joint_state,
+                                               qos_profile_sensor_data, callback_group=callback_group)]
+        if cfg.camera_topic:
+            self._subs.append(node.create_subscription(Image, cfg.camera_topic, self._on_image,
+                                                       qos_profile_sensor_data, callback_group=callback_group))
         if cfg.hardware_status_topic:
             from skill_stack_interfaces.msg import HardwareStatus
             self._subs.append(node.create_subscription(HardwareStatus, cfg.hardware_status_topic,
@@ -154,7 +153,7 @@ class RosArm(ArmInterface):
 
     def camera_rgb(self, width: int = 320, height: int = 240) -> np.ndarray:
         if self._image is None:
-            raise HardwareTimeout(f"no camera image on {self._subs[1].topic_name}")
+            raise HardwareTimeout(f"no camera image on {self.config.camera_topic or '(no camera_topic)'}")
         rgb = messages.rgb_from_image(self._image)
         if rgb.shape[:2] != (height, width):
             import cv2

@@ -23,7 +23,9 @@ class RosArmConfig:
                                     "trajectory controller), with the fingers if gripper_command_topic is empty")
     gripper_command_topic: str = documented("", "JointTrajectory for the finger joints; empty: they ride in "
                                             "command_topic")
-    camera_topic: str = documented("camera/image_raw", "sensor_msgs/Image of the scene camera")
+    camera_topic: str = documented("", "sensor_msgs/Image of the scene camera, for camera_rgb(); empty (the "
+                                   "default): none. The skills do not look, and every extra reader of large "
+                                   "best-effort images makes Fast DDS drop more of them")
     hardware_status_topic: str = documented("hardware/status", "skill_stack_interfaces/HardwareStatus of the "
                                             "hardware node (its e-stop stops this side too); empty: none")
     control_hz: float = documented(20.0, "control steps per second of the skills: each step waits this period "

@@ -11,6 +11,7 @@ from geometry_msgs.msg import Vector3
 from sensor_msgs.msg import CameraInfo, Image
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from hardware.arm import WorldView
 from hardware.camera import CameraModel
 from hardware.types import ObjectState
 
@@ -54,15 +55,23 @@ def image_from_rgb(rgb: np.ndarray, frame_id: str) -> Image:
     return msg
 
 
-def image_from_depth(depth: np.ndarray, frame_id: str) -> Image:
-    """Depth in metres as 32FC1 (NaN: no reading), as RGB-D drivers publish it registered to colour."""
+def image_from_depth(depth: np.ndarray, frame_id: str, encoding: str = "32FC1") -> Image:
+    """Depth in metres (NaN: no reading) as RGB-D drivers publish it registered to colour: 32FC1 metres, or
+    16UC1 millimetres (0: no reading; half the bytes, what a RealSense sends)."""
     msg = Image()
     msg.header.frame_id = frame_id
     msg.height, msg.width = int(depth.shape[0]), int(depth.shape[1])
-    msg.encoding = "32FC1"
+    msg.encoding = encoding
     msg.is_bigendian = 0
-    msg.step = msg.width * 4
-    msg.data = np.ascontiguousarray(depth, dtype="<f4").tobytes()
+    if encoding == "32FC1":
+        msg.step = msg.width * 4
+        msg.data = np.ascontiguousarray(depth, dtype="<f4").tobytes()
+    elif encoding == "16UC1":
+        millimetres = np.rint(np.nan_to_num(depth, nan=0.0) * 1000.0)
+        msg.step = msg.width * 2
+        msg.data = np.where((millimetres > 0) & (millimetres <= 65535), millimetres, 0).astype("<u2").tobytes()
+    else:
+        raise ValueError(f"unsupported depth encoding {encoding!r} (32FC1 or 16UC1)")
     return msg
 
 
@@ -103,6 +112,26 @@ def rgb_from_image(msg: Image) -> np.ndarray:
     rows = np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(msg.height, msg.step)
     img = rows[:, : msg.width * 3].reshape(msg.height, msg.width, 3)
     return img[:, :, ::-1].copy() if msg.encoding == "bgr8" else img.copy()
+
+
+def object_states(world: WorldView, stamp: Time, frame_id: str):
+    """A skill_stack_interfaces/ObjectStates of every object in `world`, with what each touches (each other,
+    the table, the gripper) and whether it is grasped: the same facts from the simulator or from perception."""
+    from skill_stack_interfaces.msg import ObjectStates
+
+    objects = world.objects()
+    names = list(objects)
+    touching: dict[str, list[str]] = {n: [] for n in names}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if world.contacts(a, b):
+                touching[a].append(b)
+                touching[b].append(a)
+        touching[a] += [s for s in ("table", "gripper") if world.contacts(a, s)]
+    msg = ObjectStates()
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.objects = [object_to_msg(objects[n], touching[n], world.is_grasped(n)) for n in names]
+    return msg
 
 
 def object_to_msg(obj: ObjectState, touching: Sequence[str], grasped: bool):

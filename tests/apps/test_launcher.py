@@ -24,11 +24,21 @@ def test_sim_launch_starts_three_nodes_with_the_config_and_arguments():
     assert ["-p", "seed:=3"] == args[args.index("seed:=3") - 1: args.index("seed:=3") + 1]
 
 
-def test_robot_launch_skips_the_hardware_node_for_ros2_control():
-    assert [n.name for n in load_launch(REPO / "launch/robot.launch.yaml")] == ["skill_server", "scheduler"]
-    nodes = load_launch(REPO / "launch/robot.launch.yaml", {"backend": "my_arm.driver:make"})
+def test_robot_launch_skips_the_hardware_node_for_ros2_control_and_perceives_the_objects():
+    nodes = load_launch(REPO / "launch/robot.launch.yaml", {"scene": "/robot/table.yaml"})
+    assert [n.name for n in nodes] == ["skill_server", "scheduler", "perception"]
+    assert ("scene", "/robot/table.yaml") in nodes[2].params and nodes[2].executable == "perception_node"
+    nodes = load_launch(REPO / "launch/robot.launch.yaml", {"backend": "my_arm.driver:make", "perception": "false"})
     assert [n.name for n in nodes] == ["hardware", "skill_server", "scheduler"]
     assert ("backend", "my_arm.driver:make") in nodes[0].params
+
+
+def test_sim_launch_with_perception_runs_the_skills_on_what_the_camera_sees():
+    for perception, topic in (("false", "objects"), ("true", "perceived_objects")):
+        nodes = {n.name: n for n in load_launch(REPO / "launch/sim.launch.yaml", {"perception": perception})}
+        assert ("perception" in nodes) == (perception == "true")
+        for name in ("skill_server", "scheduler"):
+            assert ("objects_topic", topic) in nodes[name].params, name
 
 
 def test_groups_namespaces_conditions_remaps(tmp_path):

@@ -1,5 +1,5 @@
 """The simulated RGB-D camera over ROS as a RealSense-like driver publishes it: colour (rgb8), registered depth
-(32FC1, metres) and CameraInfo, in one frame; the depth where a cube is seen agrees with the objects topic."""
+(16UC1, millimetres) and CameraInfo, in one frame; the depth where a cube is seen agrees with the objects topic."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +26,7 @@ def test_colour_depth_and_camera_info_describe_the_same_frame(tmp_path):
             node.create_subscription(kind, f"{NS}/{topic}", seen[key].append, qos_profile_sensor_data)
         wait_for(lambda: all(len(v) >= 2 for v in seen.values()), 60, "camera frames and object states")
         rgb, depth, info, objects = seen["rgb"][-1], seen["depth"][-1], seen["info"][-1], seen["objects"][-1]
-    assert (rgb.encoding, depth.encoding) == ("rgb8", "32FC1")
+    assert (rgb.encoding, depth.encoding) == ("rgb8", "16UC1")
     assert rgb.header.stamp == depth.header.stamp == info.header.stamp
     assert rgb.header.frame_id == depth.header.frame_id == info.header.frame_id == "camera_optical_frame"
     scene = load_scene("default")  # the extrinsic, as a calibration would give it
@@ -61,3 +61,18 @@ def test_the_perception_node_sees_what_the_simulator_has(tmp_path):
     for name in cubes:
         a, b = truth[name].pose.position, perceived[name].pose.position
         assert np.linalg.norm([a.x - b.x, a.y - b.y, a.z - b.z]) < 0.01, name
+
+
+def test_depth_images_round_trip_in_both_encodings_and_an_unknown_one_is_refused():
+    from hardware.ros import messages
+
+    depth = np.array([[0.5, np.nan], [1.2345, 70.0]], dtype=np.float32)  # 70 m: beyond 16 bits of millimetres
+    metres = messages.depth_from_image(messages.image_from_depth(depth, "cam", "32FC1"))
+    np.testing.assert_array_equal(metres, depth)
+    millimetres = messages.image_from_depth(depth, "cam", "16UC1")
+    assert millimetres.step == 4 and len(millimetres.data) == 8
+    back = messages.depth_from_image(millimetres)
+    assert back[0, 0] == pytest.approx(0.5) and back[1, 0] == pytest.approx(1.234, abs=6e-4)
+    assert np.isnan(back[0, 1]) and np.isnan(back[1, 1])  # no reading stays no reading
+    with pytest.raises(ValueError, match="16UC1"):
+        messages.image_from_depth(depth, "cam", "mono8")
