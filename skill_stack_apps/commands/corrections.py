@@ -1,4 +1,5 @@
-"""`skillstack corrections list|show ID|delete ID|export FILE|import FILE`: manage stored corrections."""
+"""`skillstack corrections list|show ID|delete ID|disable ID|enable ID|export FILE|import FILE`: manage stored
+corrections."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,8 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    corrections = sub.add_parser("corrections", help="list, show, delete, export or import stored corrections")
+    corrections = sub.add_parser("corrections", help="list, show, delete, disable, enable, export or import stored "
+                                  "corrections")
     corrections.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
     actions = corrections.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="all stored corrections, oldest first")
@@ -24,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("id", type=int)
     delete = actions.add_parser("delete", help="delete one correction")
     delete.add_argument("id", type=int)
+    for name, what in (("disable", "keep one correction but never apply it"), ("enable", "apply it again")):
+        actions.add_parser(name, help=what).add_argument("id", type=int)
     export = actions.add_parser("export", help="write every correction to a JSON Lines file ('-': stdout)")
     export.add_argument("file")
     imp = actions.add_parser("import", help="add corrections from a JSON Lines file (all or nothing)")
@@ -41,7 +45,8 @@ def _summary(record) -> str:
     else:
         what = f"rule {record.rule.type}"
     obj = f" [{record.object.describe()}]" if record.object is not None else ""
-    return f"{record.id:>5}  {record.created_at[:19]}  {record.source:<11} {what}{obj}  \"{record.text[:60]}\""
+    off = " (disabled)" if record.disabled else ""
+    return f"{record.id:>5}  {record.created_at[:19]}  {record.source:<11} {what}{obj}  \"{record.text[:60]}\"{off}"
 
 
 def _read_import(path: Path) -> list:
@@ -89,6 +94,10 @@ def cmd_corrections(args: argparse.Namespace) -> int:
             if not store.delete(args.id):
                 return error(f"no correction {args.id} in {store.path}")
             print(f"deleted correction {args.id}")
+        elif args.action in ("disable", "enable"):
+            if not store.set_disabled(args.id, args.action == "disable"):
+                return error(f"no correction {args.id} in {store.path}")
+            print(f"{args.action}d correction {args.id}")
         elif args.action == "export":
             lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in store.all())
             if args.file == "-":

@@ -110,6 +110,15 @@ def test_list_show_delete_export_import(capsys, data_dir, tmp_path):
     assert sorted(r.text for r in stored(data_dir)) == ["grasp it lower", "pick up the blue cube before the red cube"]
 
 
+def test_disable_and_enable(capsys, data_dir):
+    run(capsys, "correct", "2 cm to the left", "--skill", "place")
+    assert run(capsys, "corrections", "disable", "1")[:2] == (0, "disabled correction 1\n")
+    assert "(disabled)" in run(capsys, "corrections", "list")[1] and stored(data_dir)[0].disabled
+    assert run(capsys, "corrections", "enable", "1")[0] == 0 and not stored(data_dir)[0].disabled
+    code, _, err = run(capsys, "corrections", "disable", "7")
+    assert code == 2 and err.startswith("error: no correction 7")
+
+
 def test_import_of_a_bad_file_stores_nothing(capsys, data_dir, tmp_path):
     run(capsys, "correct", "slower")
     good = tmp_path / "good.jsonl"

@@ -14,7 +14,7 @@ from typing import Any
 #: plan: a rule for plans (order, destination); skill: a skill parameter; task: a taught task (what a phrase means)
 KINDS = ("plan", "skill", "task")
 MODES = ("delta", "value")
-SOURCES = ("cli", "api", "topic", "voice", "interactive", "import")
+SOURCES = ("cli", "api", "topic", "voice", "interactive", "import", "console")
 #: a plan record's rules (a task record's rule is a "definition")
 RULE_TYPES = ("before", "destination")
 #: what a record applies to -> the object attributes that must match: this object's attributes ("object"),
@@ -106,6 +106,9 @@ class CorrectionRecord:
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: the store's durable row id; None until stored
     id: int | None = None
+    #: switched off by the operator: kept, listed and exported, never retrieved (the store's `disabled` column
+    #: holds it, like `id`; CorrectionStore.set_disabled switches it)
+    disabled: bool = False
 
     def __post_init__(self) -> None:
         _check(self)
@@ -185,3 +188,5 @@ def _check(r: CorrectionRecord) -> None:
         raise RecordError(f"visual must be at most {MAX_VISUAL_LEN} finite numbers")
     if r.id is not None and (isinstance(r.id, bool) or not isinstance(r.id, int)):
         raise RecordError(f"id must be an integer, got {r.id!r}")
+    if not isinstance(r.disabled, bool):
+        raise RecordError(f"disabled must be true or false, got {r.disabled!r}")

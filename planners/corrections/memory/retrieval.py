@@ -231,7 +231,7 @@ class CorrectionMemory:
             if fingerprint != self._records_at:
                 if self._records_at is None or fingerprint["db_uid"] != self._records_at["db_uid"]:
                     self._records = {}
-                ids = self.store.ids()
+                ids = self.store.ids(enabled_only=True)  # a disabled record drops out; enabled again, back in
                 kept = {i: self._records[i] for i in ids if i in self._records}
                 kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept) if r.id is not None})
                 self._records, self._keys, self._records_at = kept, _GateKeys.of(kept.values()), fingerprint

@@ -5,7 +5,8 @@ returned survives kill -9 and power loss (NORMAL would survive kill -9 too, sinc
 before the commit returns, but could lose the last commits on power loss; corrections are rare, so the
 extra fsync costs nothing that matters). Every write is one transaction. Ids come from AUTOINCREMENT and
 are never reused, so a deleted id never comes back meaning something else. `generation` (in `meta`)
-grows with every write in the same transaction: the index compares it to know if it is stale.
+grows with every write in the same transaction: the index compares it to know if it is stale. A record the
+operator switched off keeps its row (`disabled` = 1): listed, exported, never retrieved.
 """
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from hardware.resources import data_dir
 from planners.corrections.memory.record import CorrectionRecord, RecordError
 
 DB_FILE = "corrections.db"
-SCHEMA_VERSION = 1
+#: 2: the `disabled` column (a version-1 file gains it when opened)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -35,9 +38,16 @@ CREATE TABLE IF NOT EXISTS corrections (
     skill TEXT,
     task TEXT,
     task_id TEXT,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
 );
 """
+
+
+#: record fields the table's columns hold, not the JSON document (a disabled record's text stays as it was)
+_COLUMNS_ONLY = ("id", "disabled")
+#: the columns a record is read from (CorrectionStore._record's arguments)
+_ROW = "id, record, disabled"
 
 
 class StoreError(RuntimeError):
@@ -80,6 +90,9 @@ class CorrectionStore:
                 # identifies this database: an index built from another file with the same generation is stale
                 db.execute("INSERT INTO meta VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
                 db.execute("INSERT INTO meta VALUES ('generation', '0')")
+            elif row[0] == 1:  # every version-1 record was enabled
+                db.execute("ALTER TABLE corrections ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema version {row[0]}; this code reads {SCHEMA_VERSION}")
 
@@ -113,18 +126,28 @@ class CorrectionStore:
             for record_id in replacing:
                 db.execute("DELETE FROM corrections WHERE id = ?", (record_id,))
             for record in records:
-                row = db.execute("SELECT id FROM corrections WHERE uid = ?", (record.uid,)).fetchone()
+                row = db.execute(f"SELECT {_ROW} FROM corrections WHERE uid = ?", (record.uid,)).fetchone()
                 if row is None:
-                    payload = {k: v for k, v in record.to_dict().items() if k != "id"}
+                    payload = {k: v for k, v in record.to_dict().items() if k not in _COLUMNS_ONLY}
                     cur = db.execute(
-                        "INSERT INTO corrections (uid, created_at, source, kind, skill, task, task_id, record)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO corrections (uid, created_at, source, kind, skill, task, task_id, record, "
+                        "disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (record.uid, record.created_at, record.source, record.kind, record.skill, record.task,
-                         record.task_id, json.dumps(payload, ensure_ascii=False)))
-                    row = (cur.lastrowid,)
-                stored.append(record.with_id(int(row[0])))
+                         record.task_id, json.dumps(payload, ensure_ascii=False), int(record.disabled)))
+                    stored.append(record.with_id(int(cur.lastrowid or 0)))
+                else:
+                    stored.append(self._record(*row))
             self._bump(db)
         return stored
+
+    def set_disabled(self, record_id: int, disabled: bool = True) -> bool:
+        """Switch a record off (never retrieved) or on again; False if there is no such record."""
+        with self._write() as db:
+            found = db.execute("UPDATE corrections SET disabled = ? WHERE id = ?",
+                               (int(disabled), record_id)).rowcount > 0
+            if found:
+                self._bump(db)
+        return found
 
     def delete(self, record_id: int) -> bool:
         with self._write() as db:
@@ -139,22 +162,22 @@ class CorrectionStore:
             return self._db.execute(sql, args).fetchall()
 
     @staticmethod
-    def _record(row_id: int, payload: str) -> CorrectionRecord:
+    def _record(row_id: int, payload: str, disabled: int) -> CorrectionRecord:
         try:
-            return CorrectionRecord.from_dict(json.loads(payload)).with_id(row_id)
+            return replace(CorrectionRecord.from_dict(json.loads(payload)), id=row_id, disabled=bool(disabled))
         except (ValueError, RecordError) as err:
             raise StoreError(f"correction {row_id} is unreadable ({err})") from err
 
     def get(self, record_id: int) -> CorrectionRecord | None:
-        rows = self._read("SELECT id, record FROM corrections WHERE id = ?", (record_id,))
+        rows = self._read(f"SELECT {_ROW} FROM corrections WHERE id = ?", (record_id,))
         return self._record(*rows[0]) if rows else None
 
     def all(self, kind: str | None = None) -> list[CorrectionRecord]:
-        """Every record in id order (optionally one kind)."""
+        """Every record in id order (optionally one kind), disabled ones included."""
         if kind is None:
-            rows = self._read("SELECT id, record FROM corrections ORDER BY id")
+            rows = self._read(f"SELECT {_ROW} FROM corrections ORDER BY id")
         else:
-            rows = self._read("SELECT id, record FROM corrections WHERE kind = ? ORDER BY id", (kind,))
+            rows = self._read(f"SELECT {_ROW} FROM corrections WHERE kind = ? ORDER BY id", (kind,))
         return [self._record(*row) for row in rows]
 
     def get_many(self, record_ids: Iterable[int]) -> list[CorrectionRecord]:
@@ -162,12 +185,14 @@ class CorrectionStore:
         wanted, rows = sorted(set(record_ids)), []
         for start in range(0, len(wanted), 500):  # SQLite limits the number of bound parameters
             chunk = wanted[start:start + 500]
-            rows += self._read(f"SELECT id, record FROM corrections WHERE id IN ({','.join('?' * len(chunk))})",
+            rows += self._read(f"SELECT {_ROW} FROM corrections WHERE id IN ({','.join('?' * len(chunk))})",
                                tuple(chunk))
         return [self._record(*row) for row in sorted(rows)]
 
-    def ids(self) -> list[int]:
-        return [r[0] for r in self._read("SELECT id FROM corrections ORDER BY id")]
+    def ids(self, *, enabled_only: bool = False) -> list[int]:
+        """Record ids in order; `enabled_only`: without the disabled ones (what retrieval may use)."""
+        where = " WHERE disabled = 0" if enabled_only else ""
+        return [r[0] for r in self._read(f"SELECT id FROM corrections{where} ORDER BY id")]
 
     def __len__(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM corrections")[0][0])

@@ -93,6 +93,16 @@ def test_abstains_below_threshold_and_uses_visual_similarity(memory, objects):
     assert not looks_different[0].accepted and looks_different[0].reason.startswith("abstained")
 
 
+def test_a_disabled_record_is_not_retrieved_until_enabled_again(memory, objects):
+    record = teach(memory, objects, "2 cm to the left", task="put the red cube in the tray", skill="place")[0]
+    q = query(objects, "put the red cube in the tray", "place", "red_cube", "tray")
+    assert texts(memory.retrieve(q)) == ["2 cm to the left"]
+    memory.store.set_disabled(record.id)
+    assert memory.retrieve(q) == [] and memory.retrieve(q, include_rejected=True) == []
+    memory.store.set_disabled(record.id, False)
+    assert texts(memory.retrieve(q)) == ["2 cm to the left"]
+
+
 def test_index_is_rebuilt_from_the_database_never_the_reverse(memory, objects, tmp_path, embedder):
     teach(memory, objects, "push it 3 cm further", task="push the yellow cube 10 cm left", object="yellow_cube")
     q = query(objects, "push the yellow cube 10 cm to the right", "push", "yellow_cube")

@@ -49,12 +49,51 @@ def test_wal_mode_full_sync_and_schema_version(tmp_path):
         store.add(skill_record())
     raw = sqlite3.connect(tmp_path / "c.db")
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
-    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 1
+    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 2
     raw.execute("UPDATE schema_version SET version = 99")
     raw.commit()
     raw.close()
     with pytest.raises(StoreError, match="schema version 99"):
         CorrectionStore(tmp_path / "c.db")
+
+
+def test_a_disabled_record_is_kept_listed_and_can_be_enabled_again(tmp_path):
+    with CorrectionStore(tmp_path / "c.db") as store:
+        a, b = store.add(skill_record()), store.add(plan_record())
+        before = store.fingerprint()["generation"]
+        assert store.set_disabled(a.id) and not store.set_disabled(99)
+        assert store.fingerprint()["generation"] > before  # retrieval and the index see the change
+        assert store.get(a.id).disabled and not store.get(b.id).disabled
+        assert store.ids() == [1, 2] and store.ids(enabled_only=True) == [2]
+        assert [r.disabled for r in store.all()] == [True, False]
+        assert store.get(a.id).to_dict()["disabled"] is True  # exported with the record
+        assert store.set_disabled(a.id, False) and store.ids(enabled_only=True) == [1, 2]
+        imported = store.add_many([CorrectionRecord(**{**skill_record().to_dict(), "disabled": True})])[0]
+        assert store.get(imported.id).disabled  # an import keeps the switch
+    raw = sqlite3.connect(tmp_path / "c.db")
+    assert "disabled" not in raw.execute("SELECT record FROM corrections WHERE id = 3").fetchone()[0]
+    raw.close()
+
+
+def test_a_version_1_database_gains_the_disabled_column(tmp_path):
+    raw = sqlite3.connect(tmp_path / "c.db")
+    raw.executescript("""
+        CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('db_uid', 'old'); INSERT INTO meta VALUES ('generation', '1');
+        CREATE TABLE corrections (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL, skill TEXT, task TEXT,
+            task_id TEXT, record TEXT NOT NULL);""")
+    old = {k: v for k, v in skill_record().to_dict().items() if k not in ("id", "disabled")}
+    raw.execute("INSERT INTO corrections (uid, created_at, source, kind, skill, record) VALUES (?, ?, ?, ?, ?, ?)",
+                (old["uid"], old["created_at"], "api", "skill", "pick", json.dumps(old)))
+    raw.commit()
+    raw.close()
+    with CorrectionStore(tmp_path / "c.db") as store:
+        assert [(r.text, r.disabled) for r in store.all()] == [("grasp it lower", False)]
+        assert store.set_disabled(1) and store.ids(enabled_only=True) == []
+    with CorrectionStore(tmp_path / "c.db") as again:  # migrated once, opened as version 2 after
+        assert again.get(1).disabled
 
 
 def test_fingerprint_changes_with_every_write(tmp_path):
