@@ -102,6 +102,18 @@ class WorldView(ABC):
     def contacts(self, a: str, b: str) -> bool:
         """True if objects (or 'gripper'/'table') `a` and `b` touch."""
 
+    def touching(self) -> dict[str, list[str]]:
+        """What each object touches: the other objects, "table" and "gripper" (as ObjectState messages carry it)."""
+        names = list(self.objects())
+        found: dict[str, list[str]] = {n: [] for n in names}
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if self.contacts(a, b):
+                    found[a].append(b)
+                    found[b].append(a)
+            found[a] += [s for s in ("table", "gripper") if self.contacts(a, s)]
+        return found
+
     def is_grasped(self, name: str) -> bool:
         """True if the gripper holds `name`. The default is any contact with the gripper; a world that can
         tell a grasp from a touch (both fingers on the object) overrides it."""

@@ -119,15 +119,8 @@ def object_states(world: WorldView, stamp: Time, frame_id: str):
     the table, the gripper) and whether it is grasped: the same facts from the simulator or from perception."""
     from skill_stack_interfaces.msg import ObjectStates
 
-    objects = world.objects()
+    objects, touching = world.objects(), world.touching()
     names = list(objects)
-    touching: dict[str, list[str]] = {n: [] for n in names}
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            if world.contacts(a, b):
-                touching[a].append(b)
-                touching[b].append(a)
-        touching[a] += [s for s in ("table", "gripper") if world.contacts(a, s)]
     msg = ObjectStates()
     msg.header.stamp, msg.header.frame_id = stamp, frame_id
     msg.objects = [object_to_msg(objects[n], touching[n], world.is_grasped(n)) for n in names]
