@@ -76,3 +76,20 @@ def test_cli_reads_corrections_from_stdin_while_running(tmp_path):
     events = read_log(result["log"])
     applied = [e for e in events if e["event"] == "correction_live"]
     assert applied and applied[0]["updates"]["speed"] < 1.0
+
+
+def test_submit_says_what_became_of_a_correction_and_drain_returns_what_no_skill_took(tmp_path):
+    memory = CorrectionMemory.open(tmp_path / "corrections.db")
+    with PyBulletArm(PyBulletConfig(seed=3)) as arm:
+        live = LiveCorrections(PLAN.task, arm, memory, notify=lambda message: None)
+        good, bad = live.submit("3 cm to the left"), live.submit("faster and slower")
+        assert not good.done()  # waits for a running skill
+        assert live.updates_for(PLAN.calls[1], {}) == {"offset_y": 0.03}
+        late = live.submit("slower", "console")
+        [pending] = live.drain()
+    result = good.result(timeout=0)
+    assert (result.skill, result.updates, result.error) == ("place", {"offset_y": 0.03}, None)
+    assert [r.id for r in result.stored] == [r.id for r in memory.store.all()] == [1]
+    assert bad.result(timeout=0).error and not bad.result(timeout=0).stored
+    assert (pending.text, pending.source, pending.future) == ("slower", "console", late) and not late.done()
+    assert live.drain() == []
