@@ -13,6 +13,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["hardware", "hardware.*", "skill_lib", "skill_lib.*",
                                     "planners", "planners.*", "skill_stack_apps", "skill_stack_apps.*"]),
+    # ROS 2 message definitions a recording's schemas are built from, without ROS installed
+    package_data={"skill_stack_apps.recording": ["msg/*/*.msg"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -35,6 +37,9 @@ setup(
         "opencv-python-headless",
         "gymnasium",
         "matplotlib",
+        # run recordings (MCAP with ROS 2 message encodings, for Foxglove): pure Python, no ROS needed
+        "mcap",
+        "mcap-ros2-support",
     ],
     extras_require={
         # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg)

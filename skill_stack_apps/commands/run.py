@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
-import time
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from hardware.resources import config_dir
 from hardware.scene import SceneError, load_scene
 from planners.plan import Plan, TaskError, TaskPlanner
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
+from skill_stack_apps.recording.runs import new_run_dir
 
 if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
     from hardware.arm import WorldView
@@ -21,6 +22,15 @@ if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
     from planners.corrections.memory.retrieval import CorrectionMemory
     from planners.executor import TaskReport
     from planners.scheduler import Scheduler
+
+
+#: `SKILL_STACK_RECORD=1` records every run (as --record), `0` none; --record / --no-record override it
+RECORD_ENV = "SKILL_STACK_RECORD"
+
+
+def recording_on(flag: bool | None) -> bool:
+    """--record / --no-record if given, else the environment switch."""
+    return flag if flag is not None else os.environ.get(RECORD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _robots() -> list[str]:
@@ -50,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--planner", choices=("parser", "llm"), default="parser",
                      help="parser (default): the deterministic parser; llm: a model server from SKILL_STACK_LLM_URL, "
                           "checked like the parser (docs/LLM_PLANNER.md)")
+    run.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
+                     help="write RUN_DIR/run.mcap (joint states, commands, camera, objects, events; opens in "
+                          f"Foxglove) (default: on when ${RECORD_ENV}=1)")
     run.set_defaults(handler=cmd_run)
 
 
@@ -103,21 +116,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _fail(str(err), args.json)
         print(f"scene {scene.name}, seed {args.seed}, robot {args.robot}")
         _print_plan(args.task, plan)
-        run_dir = _new_run_dir(args.out)
+        run_dir = new_run_dir(args.out)
         video = None if args.no_video else (args.video or run_dir / "video.mp4")
-        start = {n: o.position.copy() for n, o in arm.objects().items()}
-        report, log_path = _execute(args, scheduler, plan, arm, world, memory, run_dir, video, scene.name)
-        if args.perception:  # the simulator's truth is the judge
-            from planners.goals import goal_holds
-            truth = all(goal_holds(g, arm, arm, start) for g in plan.goals)
-            print(f"simulator: the goals {'hold' if truth else 'DO NOT hold'}")
-            report.success = report.success and truth
+        report, log_path, mcap = _execute(args, scheduler, plan, arm, world, memory, run_dir, video, scene.name)
     print(("SUCCESS: " if report.success else "FAILURE: ") + report.message)
     print(f"log:   {log_path}")
     if video:
         print(f"video: {video}")
+    if mcap:
+        print(f"recording: {mcap}  (Foxglove; skillstack report {run_dir})")
     if args.json:
-        print(json.dumps(_summary(args, report, plan, video, log_path, scene.name)))
+        print(json.dumps({**_summary(args, report, plan, video, log_path, scene.name),
+                          "recording": str(mcap) if mcap else None}))
     return EXIT_OK if report.success else EXIT_FAILED
 
 
@@ -127,15 +137,6 @@ def _print_plan(task: str, plan: Plan) -> None:
         print(f"  {i}. {call}")
     for note in plan.notes:
         print(f"  note: {note}")
-
-
-def _new_run_dir(out: Path) -> Path:
-    """out/<time>, or out/<time>-N if several runs start within a second."""
-    run_dir = out / time.strftime("%Y%m%d-%H%M%S")
-    suffix = 1
-    while run_dir.exists():
-        run_dir, suffix = out / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}", suffix + 1
-    return run_dir
 
 
 def _world(arm: PyBulletArm, perception: bool) -> WorldView:
@@ -149,15 +150,22 @@ def _world(arm: PyBulletArm, perception: bool) -> WorldView:
 
 def _execute(args: argparse.Namespace, scheduler: Scheduler, plan: Plan, arm: PyBulletArm, world: WorldView,
              memory: CorrectionMemory | None, run_dir: Path, video: Path | None, scene: str
-             ) -> tuple[TaskReport, Path]:
-    """Run the plan with the episode log, the video recorder, progress bars and (on a terminal) corrections
-    typed while it runs."""
+             ) -> tuple[TaskReport, Path, Path | None]:
+    """Run the plan with the episode log, the video recorder, progress bars, (on a terminal) corrections
+    typed while it runs and, if on, the MCAP recording."""
     from planners.corrections.live import LiveCorrections
     from planners.episode_log import EpisodeLog
     from planners.recording import VideoRecorder
     from skill_stack_apps.progress import ProgressPrinter
 
-    with EpisodeLog(run_dir / "episode.jsonl") as log:
+    log_path = run_dir / "episode.jsonl"
+    recording = None
+    if recording_on(args.record):
+        from skill_stack_apps.recording.session import RunRecording
+        recording = RunRecording(run_dir / "run.mcap", arm, world, metadata={
+            "source": "cli", "task": args.task, "scene": scene, "seed": str(args.seed), "robot": args.robot})
+    report: TaskReport | None = None
+    with EpisodeLog(log_path, listeners=[recording.on_record] if recording else []) as log:
         log.write("run", task=args.task, scene=scene, seed=args.seed, robot=args.robot)
         recorder = VideoRecorder(video, arm) if video else None
         live = LiveCorrections(args.task, world, memory, log=log, notify=lambda m: print(f"  {m}"))
@@ -165,13 +173,23 @@ def _execute(args: argparse.Namespace, scheduler: Scheduler, plan: Plan, arm: Py
         if interactive:
             print("  type a correction and Enter at any time (e.g. 'slower', '2 cm to the left')")
             threading.Thread(target=_read_corrections, args=(live,), daemon=True).start()
+        printer = ProgressPrinter(len(plan.calls))
+        start = {n: o.position.copy() for n, o in arm.objects().items()}
         try:
-            report = scheduler.execute(plan, arm, world, log=log, recorder=recorder, live=live,
-                                       observer=ProgressPrinter(len(plan.calls)))
+            report = scheduler.execute(plan, recording.arm if recording else arm, world, log=log, recorder=recorder,
+                                       live=live, observer=recording.observer(printer, len(plan.calls))
+                                       if recording else printer)
+            if args.perception:  # the simulator's truth is the judge
+                from planners.goals import goal_holds
+                truth = all(goal_holds(g, arm, arm, start) for g in plan.goals)
+                print(f"simulator: the goals {'hold' if truth else 'DO NOT hold'}")
+                report.success = report.success and truth
         finally:
             if recorder is not None:
                 recorder.close()
-    return report, log.path
+            if recording is not None:
+                recording.close(report)
+    return report, log_path, recording.path if recording else None
 
 
 def _summary(args: argparse.Namespace, report: TaskReport, plan: Plan, video: Path | None, log_path: Path,
