@@ -35,6 +35,7 @@ from planners.corrections.context import CorrectionError
 from planners.corrections.live import LiveCorrections
 from planners.corrections.memory.retrieval import CorrectionMemory
 from planners.corrections.runtime import record_correction
+from planners.episode_log import EpisodeLog, jsonable
 from planners.llm import LlmConfig, LlmPlanner
 from planners.executor import ExecutionObserver
 from planners.node_config import SchedulerConfig
@@ -137,6 +138,7 @@ class SchedulerNode(Node):
         """Status publisher, corrections subscriber and the action server: the node is reachable from here on."""
         cfg = self.config
         self._status_pub = self.create_publisher(self._status_type, cfg.status_topic, STATUS_QOS)
+        self._events_pub = self.create_publisher(String, cfg.events_topic, COMMAND_QOS)  # reliable, no replay
         self.create_subscription(String, cfg.corrections_topic, self._on_correction, COMMAND_QOS)
         #: a running task's own thread: callbacks never wait for it
         self._task_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="task")
@@ -162,6 +164,9 @@ class SchedulerNode(Node):
             self._status.stamp = self.get_clock().now().to_msg()
             self._status.hardware_ok = self.hardware_ok()
             self._status_pub.publish(self._status)
+
+    def _publish_event(self, record: dict[str, Any]) -> None:
+        self._events_pub.publish(String(data=json.dumps(record, default=jsonable)))
 
     def set_progress(self, index: int, count: int, name: str, progress: float, message: str) -> None:
         self.current_skill = name
@@ -251,9 +256,10 @@ class SchedulerNode(Node):
             return goal_handle.is_cancel_requested or timed_out[0] or not goal_handle.is_active
 
         self._last_task = task
-        self._live = LiveCorrections(task, self.world, self.memory, notify=self.get_logger().info)
+        events = EpisodeLog(None, listeners=[self._publish_event])  # the episode log, as a topic
+        self._live = LiveCorrections(task, self.world, self.memory, log=events, notify=self.get_logger().info)
         try:
-            report = self.scheduler.execute(plan, self.arm, self.world,
+            report = self.scheduler.execute(plan, self.arm, self.world, log=events,
                                             observer=_Feedback(self, goal_handle, len(plan.calls)),
                                             should_stop=should_stop, live=self._live, runner=self.skill_runner)
         finally:

@@ -30,6 +30,9 @@ class SchedulerConfig:
     action_name: str = documented("execute_task", "name of the ExecuteTask action server")
     status_topic: str = documented("status", "TaskStatus out (transient-local)")
     corrections_topic: str = documented("corrections", "std_msgs/String in: operator corrections")
+    events_topic: str = documented("events", "std_msgs/String out: each task event (plan, skill start and end, "
+                                   "retries, re-plans, corrections) as one JSON object, as skillstack run's "
+                                   "episode log writes it")
     use_corrections: bool = documented(True, "retrieve and apply stored operator corrections, and store the ones "
                                        "received on the corrections topic")
     corrections_db: str = documented("", "SQLite file of stored corrections; empty: "
