@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: subcommand modules under skill_stack_apps/commands, in --help order
-COMMANDS = ("run", "runs", "report", "skills", "correct", "corrections", "train", "eval", "launch")
+COMMANDS = ("run", "runs", "report", "skills", "correct", "corrections", "train", "eval", "launch", "record", "console")
 
 
 def build_parser() -> argparse.ArgumentParser:

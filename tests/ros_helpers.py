@@ -49,7 +49,7 @@ class LaunchedGraph:
     """`skillstack launch FILE args...` in its own session; output goes to a log file."""
 
     def __init__(self, launch_file: str, args: list[str], domain: int, log: Path) -> None:
-        self.log = log
+        self.log, self.domain = log, domain
         self._file = open(log, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "skill_stack_apps.cli", "launch", str(REPO / launch_file), *args],

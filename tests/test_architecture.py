@@ -16,7 +16,7 @@ LAYERS = ("hardware", "skill_lib", "planners", "skill_stack_apps")
 ROS_MODULES = {"hardware/node.py", "skill_lib/node.py", "planners/node.py", "hardware/perception/node.py",
                "hardware/ros/backend.py",
                "hardware/ros/world.py", "hardware/ros/common.py", "hardware/ros/messages.py",
-               "planners/ros/skill_client.py"}
+               "planners/ros/skill_client.py", "skill_stack_apps/recording/node.py"}
 ROS_PACKAGES = ("rclpy", "rcl_interfaces", "builtin_interfaces", "skill_stack_interfaces")
 
 

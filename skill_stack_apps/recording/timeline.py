@@ -133,7 +133,8 @@ def plot_timeline(timeline: Timeline, png: str | Path, title: str | None = None)
         end = span.end if span.end is not None else timeline.duration
         top.barh(row, max(end - span.start, 1e-3), left=span.start, height=0.6,
                  color=OUTCOME_COLOURS.get(span.outcome, "#17becf"), edgecolor="black", linewidth=0.5)
-        top.text(span.start, row - 0.38, f"{span.outcome} ({span.policy})", fontsize=7, va="bottom")
+        top.text(span.start + 0.02, row, f" {span.outcome} ({span.policy})", fontsize=7, va="center",
+                 color="white" if span.outcome != "running" else "black", clip_on=True)
     top.set_yticks(range(len(timeline.skills)))
     top.set_yticklabels([f"{s.index + 1}. {s.skill}{' (retry)' if s.attempt else ''}" for s in timeline.skills],
                         fontsize=8)

@@ -1,0 +1,136 @@
+"""`skillstack record`: the sim graph's topics (in a namespace) into an MCAP file while a task runs over ROS, read
+back with mcap's reader and the ros2 decoder; `skillstack runs` and `skillstack report` on it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ros_helpers import REPO, graph_with_client, requires_ros, ros_env, wait_for
+
+pytestmark = [requires_ros, pytest.mark.slow]
+
+NS = "/robot1"
+TASK = "pick up the red cube"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """The graph under /robot1, the recorder started beside it (stopping after one task), one task with a
+    correction sent while it runs; then the recording read back."""
+    from ros_client import RobotClient
+    from std_msgs.msg import String
+
+    folder = tmp_path_factory.mktemp("ros_recording")
+    out = folder / "runs"
+    for launched, client in graph_with_client(["namespace:=robot1", "seed:=2"], folder,
+                                              lambda spinner: RobotClient(spinner, "robot1"),
+                                              lambda c: c.wait_ready(90.0)):
+        log = (folder / "recorder.log").open("w")
+        recorder = subprocess.Popen([sys.executable, "-m", "skill_stack_apps.cli", "record", "--namespace", "robot1",
+                                     "--out", str(out), "--tasks", "1"], cwd=REPO, env=ros_env(launched.domain),
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            node = client.spinner.node
+            # the recorder is subscribed and matched with the scheduler's events and the arm's streams
+            wait_for(lambda: node.count_subscribers(f"{NS}/events") >= 1 and
+                     node.count_subscribers(f"{NS}/joint_trajectory") >= 2, 60.0, "the recorder's subscriptions")
+            time.sleep(1.0)
+            run = client.send(TASK)
+            assert run.accepted
+            wait_for(lambda: any(f.skill_name == "pick" for f in run.feedback), 30.0, "the pick to start")
+            client.corrections.publish(String(data="slower"))
+            status, result = client.result(run, 90.0)
+            assert result.success, result.message
+            assert recorder.wait(timeout=30) == 0, "the recorder stops by itself after one task"
+        finally:
+            if recorder.poll() is None:
+                recorder.kill()
+                recorder.wait(timeout=10)
+            log.close()
+            print(f"recorder log:\n{(folder / 'recorder.log').read_text()[-3000:]}")
+    output = (folder / "recorder.log").read_text()
+    path = Path(output.split("recording: ")[-1].split(" (")[0].strip())
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+    messages: dict[str, list] = defaultdict(list)
+    with path.open("rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        summary = reader.get_summary()
+        types = {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()}
+        for _, channel, message, decoded in reader.iter_decoded_messages(log_time_order=False):
+            messages[channel.topic].append((message.log_time, decoded))
+        meta = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
+    return {"out": out, "path": path, "types": types, "messages": messages, "meta": meta}
+
+
+def test_the_graphs_topics_are_recorded_in_its_namespace_with_their_types(recorded):
+    types = recorded["types"]
+    for topic, kind in {"joint_states": "sensor_msgs/msg/JointState",
+                        "joint_trajectory": "trajectory_msgs/msg/JointTrajectory",
+                        "camera/image_raw": "sensor_msgs/msg/Image", "camera/depth/image_raw": "sensor_msgs/msg/Image",
+                        "camera/camera_info": "sensor_msgs/msg/CameraInfo",
+                        "objects": "skill_stack_interfaces/msg/ObjectStates",
+                        "status": "skill_stack_interfaces/msg/TaskStatus", "events": "std_msgs/msg/String",
+                        "corrections": "std_msgs/msg/String"}.items():
+        assert types.get(f"{NS}/{topic}") == kind, (topic, sorted(types))
+    assert types["/rosout"] == "rcl_interfaces/msg/Log"
+    assert recorded["meta"]["recording"]["source"] == "ros" and recorded["meta"]["recording"]["namespace"] == NS
+
+
+def test_joint_states_arrive_at_the_control_rate_in_order(recorded):
+    items = recorded["messages"][f"{NS}/joint_states"]
+    times = np.array([t for t, _ in items])
+    assert np.all(np.diff(times) >= 0)
+    seconds = (times[-1] - times[0]) / 1e9
+    assert seconds > 3.0 and len(times) / seconds == pytest.approx(20.0, rel=0.3)  # control_hz 20
+    assert items[0][1].name[0] == "panda_joint1"
+
+
+def test_commands_decode_and_come_about_once_per_control_period(recorded):
+    events = [json.loads(m.data) for _, m in recorded["messages"][f"{NS}/events"]]
+    steps = sum(e["steps"] for e in events if e["event"] == "skill_end")
+    commands = [m for _, m in recorded["messages"][f"{NS}/joint_trajectory"] if m.points]
+    assert steps > 20 and len(commands) == pytest.approx(steps, rel=0.3)
+    assert len(commands[0].points[0].positions) == len(commands[0].joint_names)
+
+
+def test_events_hold_the_task_and_its_skill_start_and_end(recorded):
+    events = [json.loads(m.data) for _, m in recorded["messages"][f"{NS}/events"]]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("task_start") == 1 and events[kinds.index("task_start")]["task"] == TASK
+    assert kinds[-1] == "task_end"  # (stored corrections retrieved for the plan come before the start)
+    assert events[-1]["success"] is True
+    starts = [e for e in events if e["event"] == "skill_start"]
+    ends = [e for e in events if e["event"] == "skill_end"]
+    # a pick may take a second attempt on a loaded machine: every attempt has its start and its end
+    assert {e["skill"] for e in starts} == {"pick"} and len(starts) == len(ends), kinds
+    assert ends[-1]["outcome"] == "succeeded", ends
+    live = [e for e in events if e["event"] == "correction_live"]
+    assert [e["text"] for e in live] == ["slower"] and "speed" in live[0]["updates"], live
+    assert [m.data for _, m in recorded["messages"][f"{NS}/corrections"]] == ["slower"]
+
+
+def test_an_image_decodes_to_the_cameras_shape(recorded):
+    _, msg = recorded["messages"][f"{NS}/camera/image_raw"][-1]
+    rgb = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+    assert rgb.shape == (240, 320, 3) and rgb.std() > 10
+
+
+def test_runs_and_report_work_on_a_ros_recording(recorded, capsys, tmp_path):
+    from skill_stack_apps.cli import main
+    assert main(["runs", "--out", str(recorded["out"]), "--json"]) == 0
+    [entry] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert entry["source"] == "ros" and entry["task"] == TASK and entry["success"] is True
+    png = tmp_path / "t.png"
+    assert main(["report", str(recorded["path"]), "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "1. pick" in out and "succeeded" in out and png.stat().st_size > 10_000
+    from skill_stack_apps.recording.timeline import read_timeline
+    timeline = read_timeline(recorded["path"])
+    assert np.median(timeline.command_intervals) == pytest.approx(0.05, abs=0.01)  # real time, 20 Hz
