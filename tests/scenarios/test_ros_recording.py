@@ -39,7 +39,9 @@ def recorded(tmp_path_factory):
             node = client.spinner.node
             # the recorder is subscribed and matched with the scheduler's events and the arm's streams
             wait_for(lambda: node.count_subscribers(f"{NS}/events") >= 1 and
-                     node.count_subscribers(f"{NS}/joint_trajectory") >= 2, 60.0, "the recorder's subscriptions")
+                     node.count_subscribers(f"{NS}/joint_trajectory") >= 2 and
+                     client.corrections.get_subscription_count() >= 2,  # matched: the scheduler and the recorder
+                     60.0, "the recorder's subscriptions")
             time.sleep(1.0)
             run = client.send(TASK)
             assert run.accepted
