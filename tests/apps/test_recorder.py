@@ -132,3 +132,13 @@ def test_recording_a_run_does_not_change_how_it_moves(tmp_path):
     for key in finals[0]:
         assert np.array_equal(finals[0][key], finals[1][key]), key
     assert summarize(tmp_path / "run.mcap").success is True
+
+
+def test_the_record_switch_is_the_flag_else_the_environment(monkeypatch):
+    from skill_stack_apps.commands.run import RECORD_ENV, recording_on
+    monkeypatch.delenv(RECORD_ENV, raising=False)
+    assert not recording_on(None) and recording_on(True)
+    monkeypatch.setenv(RECORD_ENV, "1")
+    assert recording_on(None) and not recording_on(False)
+    monkeypatch.setenv(RECORD_ENV, "0")
+    assert not recording_on(None)
