@@ -6,6 +6,8 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 PACKAGE = "skill_stack"
+#: the operator console's web server (FastAPI, uvicorn with the websockets-sansio protocol)
+CONSOLE = ["fastapi>=0.110", "uvicorn>=0.35", "websockets>=13"]
 
 setup(
     name=PACKAGE,
@@ -13,8 +15,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["hardware", "hardware.*", "skill_lib", "skill_lib.*",
                                     "planners", "planners.*", "skill_stack_apps", "skill_stack_apps.*"]),
-    # ROS 2 message definitions a recording's schemas are built from, without ROS installed
-    package_data={"skill_stack_apps.recording": ["msg/*/*.msg"]},
+    # ROS 2 message definitions a recording's schemas are built from, without ROS installed; the operator
+    # console's page, served by the app as it is (no build step)
+    package_data={"skill_stack_apps.recording": ["msg/*/*.msg"], "skill_stack_apps.console": ["static/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -42,8 +45,9 @@ setup(
         "mcap-ros2-support",
     ],
     extras_require={
-        # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg)
-        "test": ["pytest", "psutil", "mypy"],
+        # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg);
+        # selenium drives Debian's chromium in the console's browser tests (scripts/install_browser.sh)
+        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
                 "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",
@@ -53,6 +57,8 @@ setup(
                       "ros-ament-cmake-include-directories", "ros-ament-cmake-ros-core", "ros-ament-package",
                       "catkin-pkg", "colcon-common-extensions"],
         "voice": ["pocketsphinx>=5,<6"],
+        # `skillstack console`: the operator console's web server
+        "console": CONSOLE,
         # reference suite for side-by-side benchmarks
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },
