@@ -5,6 +5,7 @@ disable, delete), and speech: a WAV from the browser goes through the same offli
 correct --audio`."""
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from abc import ABC, abstractmethod
@@ -171,11 +172,12 @@ class Backend(ABC):
             view.skill, view.updates = result.skill, dict(result.updates)
             view.records = [understood(r) for r in shown]
             view.status = "applied" if result.updates else "stored" if result.stored else "understood"
-            view.message = (f"applied to the running {result.skill} now: {result.updates}" if result.updates else
-                            "stored; it applies from the next matching skill or task")
+            view.message = (f"applied to the running {result.skill} now: {json.dumps(result.updates)}"
+                            if result.updates else "stored; it applies from the next matching skill or task")
             if result.not_stored:
                 view.message += f" (not stored: {result.not_stored})"
                 view.status = "applied" if result.updates else "rejected"
+        self.memory_changed()
 
     def correct_audio(self, wav: bytes) -> dict[str, Any]:
         """A WAV recording of a spoken correction: transcribed offline, then as `correct`."""

@@ -100,17 +100,20 @@ function renderTask(task) {
       <td><div class="bar"><div style="width:${Math.round(step.progress * 100)}%"></div></div></td>
       <td>${step.policy ? `<span class="policy ${esc(step.policy)}" title="${esc(step.fallback || "")}">${esc(step.policy)}</span>` : ""}</td>
     </tr>`).join("");
+  // while the task runs a goal that does not hold yet is "not yet", not a failure
+  const mark = (holds) => holds === true ? "holds" : holds === false && !running ? "fails" : "";
   $("goals").innerHTML = task.goals.map((g) =>
-    `<li class="${g.holds === true ? "holds" : g.holds === false ? "fails" : ""}" data-holds="${g.holds}">${esc(g.goal)}</li>`).join("")
+    `<li class="${mark(g.holds)}" data-holds="${g.holds}">${esc(g.goal)}</li>`).join("")
     || `<li class="muted">checked as the task runs</li>`;
   $("notes").innerHTML = [...task.notes.map((n) => "note: " + esc(n)),
                           ...task.replans.map((r, i) => `re-plan ${i + 1}: ${esc(r)}`)].join("<br>");
 }
 
 function understood(r) {
-  if (r.kind === "skill") {
+  if (r.kind === "skill") {  // a delta as a signed change ("place.offset_y +0.03"), a value as "= v"
     const value = typeof r.value === "number" ? +r.value.toFixed(4) : r.value;
-    return `${r.skill || "any skill"}.${r.parameter} ${r.mode === "delta" ? "+=" : "="} ${value}`;
+    const change = r.mode === "delta" ? (value >= 0 ? "+" : "") + value : "= " + value;
+    return `${r.skill || "any skill"}.${r.parameter} ${change}`;
   }
   return `${r.kind} rule ${JSON.stringify(r.rule)}`;
 }
@@ -121,7 +124,7 @@ function renderFeed(corrections) {
     const undoable = ids.length && c.status !== "undone";
     return `<li data-id="${c.id}" data-status="${esc(c.status)}" data-records="${ids.join(",")}">
       <div><span class="state s-${esc(c.status)}">${esc(c.status)}</span>
-        ${c.source === "voice" ? "🎤 " : ""}"${esc(c.text)}"
+        ${c.source === "voice" ? "(spoken) " : ""}"${esc(c.text)}"
         ${c.heard && c.heard.confidence !== null ? `<span class="small muted">(heard, confidence ${c.heard.confidence.toFixed(2)})</span>` : ""}
         ${undoable ? `<button class="quiet undo" data-records="${ids.join(",")}">undo</button>` : ""}</div>
       ${c.error ? `<div class="what">${esc(c.error)}</div>` : `<div class="what">${esc(c.message)}</div>`}
@@ -214,7 +217,7 @@ async function startTalking() {
     processor.connect(context.destination);
     Object.assign(recording, {stream, context, source, processor, starting: false});
     $("ptt").classList.add("live");
-    $("ptt").textContent = "🎤 listening… release to send";
+    $("ptt").textContent = "listening… release to send";
     if (recording.stopRequested) stopTalking();
   } catch (err) {
     recording = null;
@@ -232,9 +235,9 @@ async function stopTalking() {
   const rate = context.sampleRate;
   context.close();
   $("ptt").classList.remove("live");
-  $("ptt").textContent = "🎤 transcribing…";
+  $("ptt").textContent = "transcribing…";
   const data = await api("POST", "/api/corrections", wav(chunks, rate), "audio/wav");
-  $("ptt").textContent = "🎤 hold to talk";
+  $("ptt").textContent = "hold to talk";
   notice(data.error ? "voice: " + data.error : "");
 }
 

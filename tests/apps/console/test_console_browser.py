@@ -91,7 +91,7 @@ def test_type_a_correction_during_the_place_see_it_applied_stored_switched_off_a
         page = until(browser, lambda p: p["feed"] and p["feed"][0]["status"] != "queued", "the correction", 20)
         [item] = page["feed"]
         assert item["status"] == "applied", page
-        assert "place.offset_y += 0.03" in item["text"] and "scope category" in item["text"]
+        assert "place.offset_y +0.03" in item["text"] and "scope category" in item["text"]
         record_id = int(item["records"])
         page = until(browser, lambda p: p["task_state"] != "running", "the task to end", 60)
         assert page["task_state"] == "succeeded", page
@@ -119,7 +119,7 @@ def test_push_to_talk_with_the_fake_microphone(browser, tmp_path):
                      "the spoken correction", 30)
         assert page["feed"] and page["feed"][0]["status"] == "stored", page
         assert '"two centimeters to the left"' in page["feed"][0]["text"]
-        assert "place.offset_y += 0.02" in page["feed"][0]["text"]
+        assert "place.offset_y +0.02" in page["feed"][0]["text"]
         [record] = console.backend.store.all()
         assert (record.source, record.text, record.value) == ("voice", "two centimeters to the left", 0.02)
     finally:
