@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import chromium, requires_browser
+from browser import chromium, open_page, requires_browser, type_into, until
 from console_client import VOICE, holds_still, relative_to_tray, start_console, stop_console, wait_for
 
 pytestmark = [pytest.mark.slow, requires_browser]
@@ -14,51 +14,8 @@ pytestmark = [pytest.mark.slow, requires_browser]
 @pytest.fixture(scope="module")
 def browser():
     driver = chromium(microphone=VOICE / "left_two_cm.wav")
-    driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
-
-
-#: what the page shows, read in one go (the page redraws parts as the state arrives: held elements go stale)
-READ_PAGE = """
-const rows = (selector, read) => [...document.querySelectorAll(selector)].map(read);
-const text = (id) => document.getElementById(id).textContent.trim();
-return {
-  link: text("link"), task_state: text("task-state"), message: text("task-message"), notice: text("notice"),
-  plan: rows("#plan tr", (r) => ({state: r.dataset.state, policy: r.dataset.policy})),
-  goals: rows("#goals li", (li) => li.dataset.holds),
-  feed: rows("#correction-feed li",
-             (li) => ({status: li.dataset.status, records: li.dataset.records, text: li.textContent})),
-  memory: rows("#memory tr[data-id]", (tr) => Number(tr.dataset.id)),
-  estopped: !document.getElementById("estop-banner").hidden,
-  camera: document.getElementById("camera").src,
-};
-"""
-
-
-def read(browser) -> dict:
-    return browser.execute_script(READ_PAGE)
-
-
-def until(browser, check, what: str, timeout: float = 30.0) -> dict:
-    """The page as read once `check(page)` holds."""
-    def ready() -> dict | None:
-        page = read(browser)
-        return page if check(page) else None
-    return wait_for(ready, timeout, what)
-
-
-def open_page(browser, console):
-    from selenium.webdriver.common.by import By
-
-    browser.get(console.url)
-    until(browser, lambda p: p["link"] == "live", "live updates", 20)
-    return lambda selector: browser.find_element(By.CSS_SELECTOR, selector)
-
-
-def type_into(element, value: str) -> None:
-    element.clear()
-    element.send_keys(value)
 
 
 def test_type_a_task_and_see_it_succeed(browser, tmp_path):
