@@ -12,11 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 #: packages from the bottom up: a module may import its own package and those below it
 LAYERS = ("hardware", "skill_lib", "planners", "skill_stack_apps")
 #: the only modules that may import rclpy, ROS message packages or the generated interfaces: node modules and
-#: the ROS adapters in a `ros/` package (hardware's arm backend, the scheduler's skill client)
+#: the ROS adapters in a `ros/` package (hardware's arm backend, the scheduler's skill client) or module (the
+#: operator console's client of the graph)
 ROS_MODULES = {"hardware/node.py", "skill_lib/node.py", "planners/node.py", "hardware/perception/node.py",
                "hardware/ros/backend.py",
                "hardware/ros/world.py", "hardware/ros/common.py", "hardware/ros/messages.py",
-               "planners/ros/skill_client.py", "skill_stack_apps/recording/node.py"}
+               "planners/ros/skill_client.py", "skill_stack_apps/recording/node.py",
+               "skill_stack_apps/console/ros.py"}
 ROS_PACKAGES = ("rclpy", "rcl_interfaces", "builtin_interfaces", "skill_stack_interfaces")
 
 
