@@ -53,14 +53,14 @@ class Access:
     def __init__(self, token: str | None, loopback: bool) -> None:
         self.token, self.loopback = token or None, loopback
 
-    def refusal(self, headers: Any, query: Any) -> str | None:
-        """Why a request (or WebSocket) is refused, or None."""
+    def refusal(self, headers: Any, query: Any) -> tuple[int, str] | None:
+        """(HTTP status, why) a request (or WebSocket) is refused, or None."""
         host = headers.get("host", "")
         if self.loopback and not is_loopback(urlsplit(f"//{host}").hostname or ""):
-            return f"this console serves loopback only; the Host header {host[:80]!r} is not"
+            return 403, f"this console serves loopback only; the Host header {host[:80]!r} is not"
         origin = headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != host:
-            return "requests from another site's page are refused"
+            return 403, "requests from another site's page are refused"
         if self.token is None:
             return None
         given = headers.get("x-skillstack-token") or query.get("token") or ""
@@ -68,7 +68,7 @@ class Access:
         if bearer.lower().startswith("bearer "):
             given = bearer[7:].strip()
         if not hmac.compare_digest(given.encode(), self.token.encode()):
-            return "a valid token is required (Authorization: Bearer TOKEN, X-Skillstack-Token or ?token=)"
+            return 401, "a valid token is required (Authorization: Bearer TOKEN, X-Skillstack-Token or ?token=)"
         return None
 
 
@@ -84,7 +84,7 @@ def create_app(backend: Backend, *, token: str | None = None, loopback: bool = T
         if request.url.path.startswith("/api/"):
             refusal = access.refusal(request.headers, request.query_params)
             if refusal is not None:
-                return error(403 if "Host" in refusal or "site" in refusal else 401, refusal)
+                return error(*refusal)
         try:
             return await call_next(request)
         except Exception as err:  # never a traceback to the client
@@ -195,7 +195,7 @@ def create_app(backend: Backend, *, token: str | None = None, loopback: bool = T
         """Text messages: the state (as GET /api/state) whenever it changes; binary: camera JPEGs."""
         refusal = access.refusal(ws.headers, ws.query_params)
         if refusal is not None:
-            await ws.close(code=1008, reason=refusal[:120])
+            await ws.close(code=1008, reason=refusal[1][:120])  # 1008: policy violation
             return
         await ws.accept()
         loop = asyncio.get_running_loop()
@@ -210,7 +210,11 @@ def create_app(backend: Backend, *, token: str | None = None, loopback: bool = T
                 if frame_seq != seq and jpeg is not None and loop.time() - sent_frame >= 1.0 / MAX_FPS:
                     seq, sent_frame = frame_seq, loop.time()
                     await ws.send_bytes(jpeg)
-                await asyncio.sleep(POLL_S)
+                try:  # the page sends nothing; this notices that it went away even when nothing changes
+                    if (await asyncio.wait_for(ws.receive(), POLL_S))["type"] == "websocket.disconnect":
+                        return
+                except asyncio.TimeoutError:
+                    pass
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             return  # the page went away
 

@@ -56,7 +56,8 @@ class ConsoleServer:
         self.port = self.socket.getsockname()[1]
         app = create_app(backend, token=options.token, loopback=is_loopback(options.host))
         config = uvicorn.Config(app, log_level="warning", ssl_certfile=options.ssl_certfile,
-                                ssl_keyfile=options.ssl_keyfile, ws="websockets-sansio", lifespan="off")
+                                ssl_keyfile=options.ssl_keyfile, ws="websockets-sansio", lifespan="off",
+                                timeout_graceful_shutdown=2)  # open pages must not hold a stop up
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

@@ -110,7 +110,8 @@ class SimBackend(Backend):
 
         try:
             self.arm = PyBulletArm(PyBulletConfig(robot=self.config.robot, seed=self.config.seed), scene=self.scene)
-            self._scheduler = Scheduler(corrections=CorrectionMemory(self.store), learned=not self.config.scripted)
+            memory = CorrectionMemory(self.store)
+            self._scheduler = Scheduler(corrections=memory, learned=not self.config.scripted)
         except Exception as err:  # shown by start(); the server does not come up
             log.exception("simulator start failed")
             self._failed = f"{type(err).__name__}: {err}"
@@ -136,6 +137,7 @@ class SimBackend(Backend):
                 self._grab_frame()
                 self.memory_changed()  # another process (skillstack correct) may have changed the store
         finally:
+            memory.index.flush()  # the index's background save, finished
             self.arm.close()
 
     # -- the worker's hooks ------------------------------------------------------------------------
@@ -215,6 +217,7 @@ class SimBackend(Backend):
             log.exception("task %s failed", task_id)
             self._finish(view, "failed", f"internal error: {type(err).__name__}: {err}")
             return
+        self.objects = self.arm.objects()  # where things are now: the context of corrections until the next task
         state = "canceled" if view.cancel_requested else "succeeded" if report.success else "failed"
         self._finish(view, state, report.message, report.success, report.goals)
 
