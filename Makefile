@@ -26,9 +26,11 @@ $(CORE): $(PY) setup.py setup.cfg package.xml
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-# Tests also need ROS 2 (pip wheels), the interface package built into .venv, and speech.
-$(FULL): $(CORE) scripts/install_test_deps.sh
+# Tests also need ROS 2 (pip wheels), the interface package built into .venv, speech, and a browser (Debian's
+# Chromium and ChromeDriver) for the console's tests.
+$(FULL): $(CORE) scripts/install_test_deps.sh scripts/install_browser.sh
 	bash scripts/install_test_deps.sh $(VENV)
+	bash scripts/install_browser.sh
 	@touch $@
 
 demo: $(CORE)
