@@ -1,9 +1,11 @@
 """Tabletop perception: RGB-D frames -> the ObjectStates the rest of the stack uses (no ROS here; a node wraps
 it). One module per step: plane (the table), segment (what stands on it), measure (each object's box and
-colour), colors (colour names), matching (which scene object it is), tracker (names kept over frames).
+colour), colors (colour names), matching (which scene object it is), tracker (names kept over frames),
+robot_filter (the robot's own body, left out given its joint positions).
 
     perception = Perception("default")
     result = perception.update(arm.rgbd())     # any RGBDFrame: the simulator's or a real camera's
+    result = perception.update(frame, robot_model(robot).body(q, width))   # the arm left out of it
     result.objects["red_cube"].position        # base frame, metres
 """
 from hardware.perception.config import PerceptionConfig

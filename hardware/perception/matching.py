@@ -31,7 +31,7 @@ def fits(detection: Detection, spec: ObjectSpec, config: PerceptionConfig = Perc
         return 0.0
     tol = config.edge_tolerance
     errors = [height - spec.edge]
-    if detection.truncated:  # partly out of view: the footprint may be smaller than the object, not larger
+    if detection.truncated or detection.occluded:  # partly out of view: its footprint is a part's, not larger
         errors += [max(0.0, along - spec.edge), max(0.0, across - spec.edge)]
     else:
         errors += [along - spec.edge, across - spec.edge]

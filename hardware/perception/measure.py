@@ -33,6 +33,8 @@ class Detection:
     truncated: bool
     pixels: int
     mask: np.ndarray
+    #: the robot's body is in front of part of it: its footprint may be a part's (tracker: robot_filter)
+    occluded: bool = False
 
     @property
     def half_extents_aabb(self) -> np.ndarray:

@@ -2,16 +2,18 @@
 kept while the object is out of sight (the arm passing in front of it)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from hardware.camera import RGBDFrame
 from hardware.perception.config import PerceptionConfig
-from hardware.perception.matching import match
+from hardware.perception.matching import fits, match
 from hardware.perception.measure import Detection, measure
 from hardware.perception.plane import TablePlane, fit_table_plane
+from hardware.perception.robot_filter import RobotBody, hidden_by_robot
 from hardware.perception.segment import points_image, segment
 from hardware.scene import ObjectSpec, SceneSpec, load_scene
 from hardware.types import ObjectState
@@ -51,7 +53,11 @@ class Perception:
     is modulo 90 degrees), `half_extents` (the axis-aligned box of the measured footprint and height), and the
     colour, size and container cues that choose the name. Filled from the scene's description of the matched
     object: `name`, `category`, `color` (the described word; the measured colour agreed with it), `size`,
-    `is_container`, `synonyms`. Not given: `opening` (articulated objects) and `grasp_points`."""
+    `is_container`, `synonyms`. Not given: `opening` (articulated objects) and `grasp_points`.
+
+    Given where the robot's body is (`update(frame, robot)`, robot_filter), its points are left out, and a
+    detection it hides part of (`Detection.occluded`) is taken as a part: a cube's state is the nearest place to
+    its last that holds the part; an object of no described size keeps its last state."""
 
     scene: SceneSpec | str | Path = "default"
     config: PerceptionConfig = field(default_factory=PerceptionConfig)
@@ -63,35 +69,60 @@ class Perception:
         self._frame = 0
         self._rng = np.random.default_rng(0)
 
-    def detect(self, frame: RGBDFrame) -> tuple[list[Detection], TablePlane]:
-        """The detections of one frame, unnamed, and the table plane they stand on."""
+    def detect(self, frame: RGBDFrame, robot: RobotBody | None = None) -> tuple[list[Detection], TablePlane]:
+        """The detections of one frame, unnamed, and the table plane they stand on. `robot`: where the robot's
+        body is (robot_filter); its points are left out, as if the depth had no reading there."""
         points = points_image(frame)
         stride = self.config.plane_stride
         sample = points[::stride, ::stride].reshape(-1, 3)
         plane = fit_table_plane(sample[np.isfinite(sample).all(axis=1)], self.config, self._rng)
         heights = plane.height(points)
+        own = np.zeros(heights.shape, bool)
+        if robot is not None:  # the robot stands above the table: only those points can be its
+            with np.errstate(invalid="ignore"):
+                above = heights > 0.0
+            own[above] = robot.contains(points[above])
+            points[own], heights[own] = np.nan, np.nan
         detections = []
         for seg in segment(frame, heights, plane, self.config):
             det = measure(seg.mask, points, heights, frame.rgb, plane, self.config)
             if det is not None:
-                detections.append(det)
+                occluded = robot is not None and hidden_by_robot(det.mask, own, frame.depth)
+                detections.append(replace(det, occluded=occluded) if occluded else det)
         return detections, plane
 
-    def update(self, frame: RGBDFrame) -> PerceptionResult:
+    def update(self, frame: RGBDFrame, robot: RobotBody | None = None) -> PerceptionResult:
         self._frame += 1
-        detections, plane = self.detect(frame)
+        detections, plane = self.detect(frame, robot)
         cfg = self.config
         priors = {name: (t.state.position, cfg.track_weight) for name, t in self._tracks.items()}
         for name, spec in self._specs.items():
             priors.setdefault(name, (np.array([*spec.position, 0.0]), cfg.nominal_weight))
         named, unmatched = match(detections, list(self._specs.values()), priors, cfg)
+        partial = [n for n, d in named.items() if d.occluded and not self._partial_names(n, d)]
+        unmatched += [named.pop(n) for n in partial]
         for name, det in named.items():
-            self._tracks[name] = _Track(self._state(self._specs[name], det), self._frame)
+            state = self._state(self._specs[name], det)
+            if det.occluded and name in self._tracks:
+                state = _partly_seen(state, det, self._specs[name], self._tracks[name].state.position)
+            self._tracks[name] = _Track(state, self._frame)
         for name in [n for n, t in self._tracks.items() if self._frame - t.last_frame > cfg.hold_frames]:
             del self._tracks[name]
         held = {n: self._frame - t.last_frame for n, t in self._tracks.items() if n not in named}
         return PerceptionResult(objects={n: t.state for n, t in self._tracks.items()}, detections=named,
                                 held=held, unmatched=tuple(unmatched), plane=plane)
+
+    def _partial_names(self, name: str, det: Detection) -> bool:
+        """Whether a detection partly behind the robot may stand for `name`. A part of an object of no described
+        size (a tray) does not say where the object is: only a first sighting is taken. A part of a box fits
+        smaller boxes too (a large cube's part, a small one's size): it is taken as the box moving on from
+        where it just was (within an edge), or when its footprint is whole after all."""
+        spec, track = self._specs[name], self._tracks.get(name)
+        if spec.edge is None:
+            return track is None
+        if track is not None and np.linalg.norm(det.position[:2] - track.state.position[:2]) <= spec.edge:
+            return True
+        return math.isfinite(fits(replace(det, occluded=False), spec, self.config))
 
     def reset(self) -> None:
         """Forget every track (a new scene, or objects moved while the camera was off)."""
@@ -102,3 +133,17 @@ class Perception:
         return ObjectState(name=spec.name, category=spec.category, position=det.position,
                            orientation=det.orientation, half_extents=det.half_extents_aabb, color=spec.color,
                            size=spec.size, is_container=spec.container, synonyms=spec.synonyms)
+
+
+def _partly_seen(state: ObjectState, det: Detection, spec: ObjectSpec, last: np.ndarray) -> ObjectState:
+    """A box of described edge partly behind the robot (a cube the hand pushes): the seen part's centre is not
+    the box's, but the box holds the seen part. Of the places where it does, the one nearest where the box was
+    last (the least motion that explains the frame: the hand pushing a cube hides its back, the front leads)."""
+    if spec.edge is None:
+        return state
+    c, s = np.cos(det.yaw), np.sin(det.yaw)
+    axes = np.array([[c, s], [-s, c]])  # rows: the seen footprint's sides (along, across)
+    slack = np.maximum(0.0, spec.edge - det.extents[:2]) / 2.0
+    offset = np.clip(axes @ (last[:2] - det.position[:2]), -slack, slack)
+    xy = det.position[:2] + axes.T @ offset
+    return replace(state, position=np.array([*xy, det.position[2]]), half_extents=np.full(3, spec.edge / 2.0))

@@ -161,3 +161,25 @@ def test_the_table_is_found_where_it_is_not_where_it_is_assumed():
     assert result.plane.z_at_origin == pytest.approx(0.04, abs=0.003)
     for name in CUBES:
         assert np.linalg.norm(result.objects[name].position - (truth[name].position + [0, 0, 0.04])) < 0.01
+
+
+def test_the_robots_own_body_is_left_out_given_its_joint_positions():
+    """With the robot's links posed (robot_filter), the arm's points are not the scene's: the hand over the
+    tray is neither part of the tray nor an unmatched blob, and the tray, partly behind it, is flagged occluded
+    (its footprint may be a part's)."""
+    from hardware.perception.robot_filter import robot_model
+
+    with PyBulletArm(PyBulletConfig(seed=7)) as arm:
+        for _ in range(300):
+            arm.command_ee((0.5, 0.33, 0.08))
+            arm.step()
+        body = robot_model(arm.robot_config).body(arm.joint_state().positions, arm.gripper_width())
+        frame, truth = arm.rgbd(noise=DepthNoise(seed=7)), arm.objects()
+        result = Perception().update(frame, body)
+        check_names(result, arm.segmentation())
+        assert result.unmatched == ()
+        tray = result.detections["tray"]
+        assert tray.occluded and not result.detections["red_cube"].occluded
+        assert abs(tray.position[2] - truth["tray"].position[2]) < 0.005  # its rim, not the hand above it
+        for name in CUBES:
+            assert np.linalg.norm(result.detections[name].position - truth[name].position) < 0.01, name
