@@ -9,6 +9,10 @@ ROS) holds something when its fingers closed and stopped short of meeting (wider
 that meet held nothing, whatever they seemed to hold while closing. Contacts between objects are geometric (boxes that
 meet within CONTACT_GAP); a released object drops onto what is under it. Frames are taken every `period`
 seconds of the camera's clock, not at every question a skill asks.
+
+An arm that says which robot it is (`robot_config`) has its body posed from its joint readings (robot_filter):
+left out of each frame, kept clear of objects (one the hand runs into, hidden behind it, moves ahead of it:
+a push), and touching what its fingers meet (as a simulator's contacts say, and learned skills were trained on).
 """
 from __future__ import annotations
 
@@ -19,13 +23,26 @@ import numpy as np
 
 from hardware.arm import HOLD_MIN_WIDTH, ArmInterface, WorldView
 from hardware.camera import DepthNoise, RGBDFrame
+from hardware.perception.robot_filter import RobotBody, robot_model
 from hardware.perception.tracker import Perception
+from hardware.robots import RobotConfig
 from hardware.types import ObjectState
 
 #: two boxes this close (metres, on every axis) touch; a bottom this close to the table rests on it
 CONTACT_GAP = 0.006
+#: the fingers touch an object whose box is this close to their bodies (the box is measured within a few mm)
+FINGER_GAP = 0.003
 #: the hand closed on the object whose box its tool centre is within this of (the fingers around it)
 GRASP_REACH = 0.02
+#: a hidden object the hand runs into moves ahead of it by whole steps of this (metres), at most PUSH_LIMIT
+#: (farther in than that, the object was not where this world had it: it stays)
+PUSH_STEP = 0.002
+PUSH_LIMIT = 0.05
+#: objects this near the tool (metres, horizontally) are checked against the robot's body: the hand's reach
+PUSH_REACH = 0.15
+#: points on a box's faces (a 5 x 5 grid on each, 98 in all), for a box of half extents 1
+_GRID = np.stack(np.meshgrid(*[np.linspace(-1.0, 1.0, 5)] * 3), -1).reshape(-1, 3)
+_FACES = _GRID[np.abs(_GRID).max(axis=1) == 1.0]
 #: the hand has let go once its fingers are this much wider than when they closed on the object, and closes on
 #: one when they are this much narrower than they were open
 RELEASE_OPENING = 0.01
@@ -62,20 +79,53 @@ class PerceivedWorld(WorldView):
         self._standing: dict[str, ObjectState] = {}
         #: the widest the gripper has been since it last let go
         self._widest = arm.gripper_width()
+        # the arm's own body, left out of what the camera sees (an arm that does not say which robot it is: kept)
+        robot = getattr(arm, "robot_config", None)
+        self._robot = robot_model(robot) if isinstance(robot, RobotConfig) else None
+        #: where the tool was when objects were last checked against the robot's body
+        self._tool: np.ndarray | None = None
 
     def objects(self) -> dict[str, ObjectState]:
-        now = self.camera.sim_time
+        now, seen = self.camera.sim_time, set()
         if self._taken_at is None or now - self._taken_at >= self.period - 1e-9:
             self._taken_at = now
-            result = self.perception.update(self.camera.rgbd(noise=self.noise, frame_index=self.frames))
+            body = None if self._robot is None else \
+                self._robot.body(self.arm.joint_state().positions, self.arm.gripper_width())
+            result = self.perception.update(self.camera.rgbd(noise=self.noise, frame_index=self.frames), body)
             self.frames += 1
             # only what is seen now: an object out of sight (in the hand, behind the arm, in a stack) keeps the
             # state this world last gave it (held, set down) for as long as the task runs
             self._states.update((name, result.objects[name]) for name in result.detections)
+            seen = set(result.detections)
             if not self._holds(self.arm.gripper_width()):  # the last state of each object standing on something
                 self._standing.update((name, result.objects[name]) for name in result.detections)
+        self._push_aside(seen)
         self._follow_the_hand()
         return dict(self._states)
+
+    def _push_aside(self, seen: set[str]) -> None:
+        """Between frames and behind the hand, no object can be where the robot's body is: one the hand ran into
+        (a cube it pushes, hidden behind it) moved ahead of it. Checked whenever the tool has moved sideways,
+        on the objects near it that this frame did not see."""
+        if self._robot is None:
+            return
+        tool = self.arm.ee_pose().position
+        if self._tool is not None and np.linalg.norm(tool[:2] - self._tool[:2]) < PUSH_STEP:
+            return
+        motion, self._tool = (None if self._tool is None else tool - self._tool), tool
+        held = self._held.state.name if self._held is not None else None
+        near = [n for n, o in self._states.items() if n not in seen and n != held and not o.is_container
+                and np.linalg.norm(o.position[:2] - tool[:2]) < PUSH_REACH]
+        if motion is None or not near:
+            return
+        body = self._robot.body(self.arm.joint_state().positions, self.arm.gripper_width())
+        standing = not self._holds(self.arm.gripper_width())
+        for name in near:
+            pushed = _pushed_out(self._states[name], body, motion)
+            if pushed is not self._states[name]:
+                self._states[name] = pushed
+                if standing:
+                    self._standing[name] = pushed
 
     def _follow_the_hand(self) -> None:
         """What the hand holds: it closes on something when the gripper's own object detection says so
@@ -128,7 +178,9 @@ class PerceivedWorld(WorldView):
         states = self.objects()
         if "gripper" in (a, b):
             other = b if a == "gripper" else a
-            return self._held is not None and self._held.state.name == other
+            if self._held is not None and self._held.state.name == other:
+                return True
+            return other in states and self._fingers_touch(states[other])
         if "table" in (a, b):
             other = b if a == "table" else a
             return other in states and states[other].bottom_z < CONTACT_GAP
@@ -138,6 +190,29 @@ class PerceivedWorld(WorldView):
         apart = np.abs(oa.position - ob.position) - (oa.half_extents + ob.half_extents)
         return bool(np.all(apart <= CONTACT_GAP))
 
+    def _fingers_touch(self, obj: ObjectState) -> bool:
+        """The fingers' bodies (as the joint readings pose them) meet the object's box: a push's contact."""
+        if self._robot is None or obj.is_container:
+            return False
+        body = self._robot.body(self.arm.joint_state().positions, self.arm.gripper_width())
+        return bool(body.contains(_FACES * obj.half_extents + obj.position, FINGER_GAP, fingers_only=True).any())
+
     def is_grasped(self, name: str) -> bool:
         self.objects()
         return self._held is not None and self._held.state.name == name
+
+
+def _pushed_out(obj: ObjectState, body: RobotBody, motion: np.ndarray) -> ObjectState:
+    """No object is where the robot's body now is: one the hand ran into (a cube it pushes, hidden behind it)
+    moved ahead of it, out of the body (its collision mesh, unpadded) by the least distance
+    along one of its sides' normals that face the hand's motion (a push on a face moves the box along it)."""
+    surface = _FACES * obj.half_extents + obj.position
+    if not body.contains(surface, padding=0.0).any():
+        return obj
+    normals = [n for n in ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)) if np.dot(n, motion[:2]) > 0]
+    for k in range(1, round(PUSH_LIMIT / PUSH_STEP) + 1):
+        for n in normals:
+            shift = np.array([*n, 0.0]) * k * PUSH_STEP
+            if not body.contains(surface + shift, padding=0.0).any():
+                return replace(obj, position=obj.position + shift)
+    return obj
