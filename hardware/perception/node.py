@@ -19,7 +19,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
 from hardware.camera import CameraModel, DepthNoise, RGBDFrame
@@ -30,11 +30,14 @@ from hardware.ros import messages
 from hardware.ros.backend import HardwareTimeout, RosArm
 from hardware.ros.common import STATE_PUB_QOS, declare_config, spin_node
 from hardware.ros.config import RosArmConfig
+from hardware.robots import RobotConfig, load_robot
 from hardware.scene import load_scene
 
 
 #: images kept per topic to pair colour with depth by stamp
 PAIRING_DEPTH = 4
+#: joint states kept to pose the arm at a frame's stamp (2 s at 20 Hz), and how far from the stamp one may be
+ARM_HISTORY, ARM_SYNC_S = 40, 0.1
 
 
 def base_from_camera(pose: list[float], scene: str, width: int, height: int) -> np.ndarray:
@@ -55,16 +58,39 @@ def base_from_camera(pose: list[float], scene: str, width: int, height: int) -> 
 
 
 class TopicCamera:
-    """The newest RGB-D frame from the topics, as PerceivedWorld asks a camera for one: `sim_time` is its stamp."""
+    """The newest RGB-D frame from the topics, as PerceivedWorld asks a camera for one: `sim_time` is its stamp.
+    It also keeps the arm's recent joint states, to say where the arm was when the frame was taken."""
 
-    def __init__(self) -> None:
+    def __init__(self, robot: RobotConfig) -> None:
+        self.robot = robot
         self.frame: RGBDFrame | None = None
         self.sim_time = 0.0
         #: monotonic time the frame arrived
         self.received: float | None = None
+        #: (stamp in s, arm joint positions, finger width), oldest first
+        self._arm: deque[tuple[float, np.ndarray, float]] = deque(maxlen=ARM_HISTORY)
 
     def show(self, frame: RGBDFrame) -> None:
         self.frame, self.sim_time, self.received = frame, frame.stamp, time.monotonic()
+
+    def joint_state(self, msg: Any) -> None:
+        positions = dict(zip(msg.name, msg.position))
+        if all(n in positions for n in self.robot.arm_joints):
+            width = self.robot.width_of([positions.get(n, 0.0) for n in self.robot.finger_joints])
+            self._arm.append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,
+                              np.array([positions[n] for n in self.robot.arm_joints]), width))
+
+    @property
+    def has_arm(self) -> bool:
+        return bool(self._arm)
+
+    def arm_at_frame(self) -> tuple[np.ndarray, float]:
+        """The arm's joints and finger width nearest the frame's stamp (the newest if none is near it)."""
+        assert self._arm, "no joint states yet"
+        stamp, positions, width = min(self._arm, key=lambda entry: abs(entry[0] - self.sim_time))
+        if abs(stamp - self.sim_time) > ARM_SYNC_S:
+            _, positions, width = self._arm[-1]
+        return positions, width
 
     def rgbd(self, width: int | None = None, height: int | None = None, noise: DepthNoise | None = None,
              frame_index: int = 0) -> RGBDFrame:
@@ -86,7 +112,8 @@ class PerceptionNode(Node):
         self.arm = RosArm(self, RosArmConfig(robot=cfg.robot, joint_states_topic=cfg.joint_states_topic,
                                              camera_topic="", hardware_status_topic="",
                                              state_timeout=cfg.state_timeout), commands=False)
-        self.camera = TopicCamera()
+        self.camera = TopicCamera(load_robot(cfg.robot))
+        self.create_subscription(JointState, cfg.joint_states_topic, self.camera.joint_state, qos_profile_sensor_data)
         self.world: PerceivedWorld | None = None  # from the first joint state on (it reads the gripper's width)
         # the last few of each: over a busy network one image of a pair may be lost, the next pair still matches
         self._recent: dict[str, deque] = {key: deque(maxlen=PAIRING_DEPTH) for key in ("rgb", "depth", "info")}
@@ -151,7 +178,7 @@ class PerceptionNode(Node):
                         f"(received {self.received['rgb']} colour, {self.received['depth']} depth, "
                         f"{self.received['info']} camera info)", throttle_duration_sec=5.0)
             return
-        if arm_age is None or arm_age > cfg.state_timeout:
+        if arm_age is None or arm_age > cfg.state_timeout or not camera.has_arm:
             log.warning(f"no joint states on {cfg.joint_states_topic}", throttle_duration_sec=5.0)
             return
         started = time.monotonic()

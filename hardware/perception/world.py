@@ -89,8 +89,7 @@ class PerceivedWorld(WorldView):
         now, seen = self.camera.sim_time, set()
         if self._taken_at is None or now - self._taken_at >= self.period - 1e-9:
             self._taken_at = now
-            body = None if self._robot is None else \
-                self._robot.body(self.arm.joint_state().positions, self.arm.gripper_width())
+            body = None if self._robot is None else self._robot.body(*self._arm_at_frame())
             result = self.perception.update(self.camera.rgbd(noise=self.noise, frame_index=self.frames), body)
             self.frames += 1
             # only what is seen now: an object out of sight (in the hand, behind the arm, in a stack) keeps the
@@ -102,6 +101,15 @@ class PerceivedWorld(WorldView):
         self._push_aside(seen)
         self._follow_the_hand()
         return dict(self._states)
+
+    def _arm_at_frame(self) -> tuple[np.ndarray, float]:
+        """The joints and finger width when the frame was taken. A camera on topics knows them (`arm_at_frame`:
+        its frames lag the arm, and a moving arm would be left out where it no longer is); a simulated one
+        renders now."""
+        at_frame = getattr(self.camera, "arm_at_frame", None)
+        if at_frame is not None:
+            return at_frame()
+        return self.arm.joint_state().positions, self.arm.gripper_width()
 
     def _push_aside(self, seen: set[str]) -> None:
         """Between frames and behind the hand, no object can be where the robot's body is: one the hand ran into

@@ -76,3 +76,26 @@ def test_depth_images_round_trip_in_both_encodings_and_an_unknown_one_is_refused
     assert np.isnan(back[0, 1]) and np.isnan(back[1, 1])  # no reading stays no reading
     with pytest.raises(ValueError, match="16UC1"):
         messages.image_from_depth(depth, "cam", "mono8")
+
+
+def test_the_perception_node_poses_the_arm_as_it_was_when_the_frame_was_taken():
+    """Frames lag the joint states: the arm is left out of a frame where it was then, not where it is now."""
+    from types import SimpleNamespace
+
+    from sensor_msgs.msg import JointState
+
+    from hardware.perception.node import TopicCamera
+    from hardware.robots import load_robot
+
+    robot = load_robot("panda")
+    camera = TopicCamera(robot)
+    for i in range(10):  # 20 Hz, the first joint moving 0.1 rad a step
+        msg = JointState(name=[*robot.arm_joints, *robot.finger_joints],
+                         position=[0.1 * i, *[0.0] * (len(robot.arm_joints) - 1), 0.02, 0.02])
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 100, i * 50_000_000
+        camera.joint_state(msg)
+    camera.show(SimpleNamespace(stamp=100.2))  # taken at the fifth joint state
+    positions, width = camera.arm_at_frame()
+    assert positions[0] == pytest.approx(0.4) and width == pytest.approx(robot.width_of([0.02, 0.02]))
+    camera.show(SimpleNamespace(stamp=107.0))  # none near it: the newest
+    assert camera.arm_at_frame()[0][0] == pytest.approx(0.9)
