@@ -11,15 +11,19 @@ import numpy as np
 from hardware.perception.colors import colours_compatible
 from hardware.perception.config import PerceptionConfig
 from hardware.perception.measure import Detection
+from hardware.perception.models import ObjectModel
 from hardware.scene import ObjectSpec
 
 
-def fits(detection: Detection, spec: ObjectSpec, config: PerceptionConfig = PerceptionConfig()) -> float:
+def fits(detection: Detection, spec: ObjectSpec, config: PerceptionConfig = PerceptionConfig(),
+         model: ObjectModel | None = None) -> float:
     """How badly `detection` fits the description `spec` (0: perfectly), or inf if it cannot be that object.
 
     Colour must agree (colors.colours_compatible); a container is hollow and wide, anything else is neither;
-    a box of known edge (the scene's cubes) must measure that edge in height and footprint. Objects from a URDF
-    carry no size in their description, so only colour and the container cue tell them."""
+    a box of known edge (the scene's cubes) must measure that edge in height and footprint. An object from a
+    URDF (`model`: its collision shapes' box) must measure its height, and a footprint no larger than its box's
+    (a mug's round body and handle fill less of it; the handle may be hidden). Without a model, only colour
+    and the container cue tell it: it would take any detection of its colour (a yellow lego, a yellow cube)."""
     if not colours_compatible(detection.colour, spec.color):
         return math.inf
     along, across, height = (float(v) for v in detection.extents)
@@ -27,12 +31,20 @@ def fits(detection: Detection, spec: ObjectSpec, config: PerceptionConfig = Perc
         return math.inf
     if not spec.container and along >= config.container_min_extent:
         return math.inf
-    if spec.edge is None:
-        return 0.0
     tol = config.edge_tolerance
+    if spec.edge is None:
+        if model is None:
+            return 0.0
+        long_side, short_side = model.footprint
+        errors = [height - model.height, max(0.0, along - long_side), max(0.0, across - short_side)]
+        if detection.truncated or detection.occluded:  # a part, at some yaw within the box's footprint
+            errors = [height - model.height, max(0.0, detection.square - long_side)]
+        if max(abs(e) for e in errors) > tol:
+            return math.inf
+        return float(np.mean(np.abs(errors))) / tol
     errors = [height - spec.edge]
     if detection.truncated or detection.occluded:  # partly out of view: its footprint is a part's, not larger
-        errors += [max(0.0, along - spec.edge), max(0.0, across - spec.edge)]
+        errors += [max(0.0, detection.square - spec.edge)]  # at some yaw, it fits in the box's square
     else:
         errors += [along - spec.edge, across - spec.edge]
     if max(abs(e) for e in errors) > tol:
@@ -41,16 +53,18 @@ def fits(detection: Detection, spec: ObjectSpec, config: PerceptionConfig = Perc
 
 
 def match(detections: Sequence[Detection], specs: Sequence[ObjectSpec], priors: Mapping[str, tuple[np.ndarray, float]],
-          config: PerceptionConfig = PerceptionConfig()) -> tuple[dict[str, Detection], list[Detection]]:
+          config: PerceptionConfig = PerceptionConfig(), models: Mapping[str, ObjectModel] | None = None
+          ) -> tuple[dict[str, Detection], list[Detection]]:
     """Name -> detection for the detections some description fits, and the ones none does.
 
-    `priors`: name -> (where the object was last, cost per metre away from it). Greedy on increasing cost:
-    the gates leave few candidates per detection (colour and size differ across a scene's objects), so the
-    cheapest-first choice is what an optimal assignment gives here, and the priors settle look-alikes."""
+    `models`: name -> the object's model (models.object_model), for objects from a URDF. `priors`: name ->
+    (where the object was last, cost per metre away from it). Greedy on increasing cost: the gates leave few
+    candidates per detection (colour and size differ across a scene's objects), so the cheapest-first choice is
+    what an optimal assignment gives here, and the priors settle look-alikes."""
     pairs = []
     for i, det in enumerate(detections):
         for spec in specs:
-            cost = fits(det, spec, config)
+            cost = fits(det, spec, config, (models or {}).get(spec.name))
             if math.isinf(cost):
                 continue
             if spec.name in priors:

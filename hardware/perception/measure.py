@@ -33,8 +33,11 @@ class Detection:
     truncated: bool
     pixels: int
     mask: np.ndarray
-    #: the robot's body is in front of part of it: its footprint may be a part's (tracker: robot_filter)
+    #: the robot's body is in front of part of it, or an object stands on it: its footprint may be a part's
     occluded: bool = False
+    #: the side of the smallest square around the footprint at any yaw (enclosing_square): a part of a box fits
+    #: in the box's square
+    square: float = math.nan
 
     @property
     def half_extents_aabb(self) -> np.ndarray:
@@ -49,7 +52,7 @@ class Detection:
         return np.array([0.0, 0.0, math.sin(self.yaw / 2.0), math.cos(self.yaw / 2.0)])
 
 
-def _plane_basis(plane: TablePlane) -> tuple[np.ndarray, np.ndarray]:
+def plane_basis(plane: TablePlane) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors in the plane, as close to the base frame's x and y as the plane allows."""
     e1 = np.array([1.0, 0.0, 0.0]) - plane.normal[0] * plane.normal
     e1 /= np.linalg.norm(e1)
@@ -61,18 +64,43 @@ _TRIM = 1.0
 _ANGLES = np.radians(np.arange(0.0, 90.0, 1.0))
 
 
+#: the trimmed range of evenly spread points, back to the full side
+_SCALE = 1.0 / (1.0 - 2 * _TRIM / 100)
+
+
+def _trimmed_ranges(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per angle in _ANGLES, the trimmed low and high of the 2-D points (N x 2) along it and across it."""
+    c, s = np.cos(_ANGLES)[:, None], np.sin(_ANGLES)[:, None]
+    u, v = c * flat[:, 0] + s * flat[:, 1], -s * flat[:, 0] + c * flat[:, 1]  # (angles x N)
+    lo_u, hi_u = np.percentile(u, [_TRIM, 100 - _TRIM], axis=1)
+    lo_v, hi_v = np.percentile(v, [_TRIM, 100 - _TRIM], axis=1)
+    return lo_u, hi_u, lo_v, hi_v
+
+
+def enclosing_square(flat: np.ndarray) -> float:
+    """The side of the smallest square, at any yaw, around the trimmed 2-D points (N x 2): a part of a box
+    seen around what hides the rest (two corners of a cube's top face beside a cube on it) fits in the box's
+    square, though its smallest rectangle may be longer than the box's side (along the diagonal)."""
+    return _square(_trimmed_ranges(flat))
+
+
+def _square(ranges: tuple[np.ndarray, ...]) -> float:
+    lo_u, hi_u, lo_v, hi_v = ranges
+    return float(np.min(np.maximum(hi_u - lo_u, hi_v - lo_v)) * _SCALE)
+
+
 def fit_rectangle(flat: np.ndarray) -> tuple[np.ndarray, float, float, float]:
     """The smallest rectangle around 2-D points (N x 2) after trimming `_TRIM` % at each side, over yaw in 1
     degree steps (cv2.minAreaRect on the raw points is turned by single outliers of a noisy depth image).
     Returns (centre, yaw, along, across): `along` the longer side, yaw its direction, in (-pi/4, pi/4] for a
     near-square footprint (a cube's symmetry) and (-pi/2, pi/2] otherwise."""
-    c, s = np.cos(_ANGLES)[:, None], np.sin(_ANGLES)[:, None]
-    u, v = c * flat[:, 0] + s * flat[:, 1], -s * flat[:, 0] + c * flat[:, 1]  # (angles x N)
-    lo_u, hi_u = np.percentile(u, [_TRIM, 100 - _TRIM], axis=1)
-    lo_v, hi_v = np.percentile(v, [_TRIM, 100 - _TRIM], axis=1)
+    return _rectangle(_trimmed_ranges(flat))
+
+
+def _rectangle(ranges: tuple[np.ndarray, ...]) -> tuple[np.ndarray, float, float, float]:
+    lo_u, hi_u, lo_v, hi_v = ranges
     k = int(np.argmin((hi_u - lo_u) * (hi_v - lo_v)))
-    scale = 1.0 / (1.0 - 2 * _TRIM / 100)  # the trimmed range of evenly spread points, back to the full side
-    w, h, yaw = (hi_u[k] - lo_u[k]) * scale, (hi_v[k] - lo_v[k]) * scale, float(_ANGLES[k])
+    w, h, yaw = (hi_u[k] - lo_u[k]) * _SCALE, (hi_v[k] - lo_v[k]) * _SCALE, float(_ANGLES[k])
     mu, mv = (hi_u[k] + lo_u[k]) / 2, (hi_v[k] + lo_v[k]) / 2
     centre = np.array([mu * math.cos(yaw) - mv * math.sin(yaw), mu * math.sin(yaw) + mv * math.cos(yaw)])
     if h > w:
@@ -83,9 +111,10 @@ def fit_rectangle(flat: np.ndarray) -> tuple[np.ndarray, float, float, float]:
 
 
 def measure(mask: np.ndarray, points: np.ndarray, heights: np.ndarray, rgb: np.ndarray, plane: TablePlane,
-            config: PerceptionConfig = PerceptionConfig()) -> Detection | None:
+            config: PerceptionConfig = PerceptionConfig(), depth: np.ndarray | None = None) -> Detection | None:
     """The detection of the object at `mask` (H x W bool), or None if it is too small to be an object.
-    `points` and `heights` are per pixel (H x W x 3, H x W), from the same frame as `rgb`."""
+    `points` and `heights` are per pixel (H x W x 3, H x W), from the same frame as `rgb` and `depth` (without
+    a depth image, an object is taken to stand on what is around it: see _support)."""
     valid = mask & np.isfinite(heights)
     if np.count_nonzero(valid) < config.min_pixels:
         return None
@@ -93,12 +122,13 @@ def measure(mask: np.ndarray, points: np.ndarray, heights: np.ndarray, rgb: np.n
     top = float(np.percentile(h, 98))  # robust to a few noisy points above the top face
     if top < config.min_extent:
         return None
-    support = _support(mask, heights, config)
+    support = _support(mask, heights, depth, config)
     # The footprint: every point projected onto the plane (side faces lie on its outline, the top inside).
-    e1, e2 = _plane_basis(plane)
+    e1, e2 = plane_basis(plane)
     pts = points[valid]
     flat = np.column_stack([pts @ e1, pts @ e2])
-    centre2, yaw, along, across = fit_rectangle(flat)
+    ranges = _trimmed_ranges(flat)
+    centre2, yaw, along, across = _rectangle(ranges)
     if along < config.min_extent:
         return None
     # back into the base frame: the point of the plane at that (e1, e2), then up to the middle of the height
@@ -113,7 +143,8 @@ def measure(mask: np.ndarray, points: np.ndarray, heights: np.ndarray, rgb: np.n
     truncated = bool(rows.min() == 0 or cols.min() == 0 or rows.max() == H - 1 or cols.max() == W - 1)
     return Detection(position=position, yaw=yaw, extents=np.array([along, across, top - support]), top=top,
                      support=support, colour=name_colour(rgb[top_face if top_face.any() else mask], config),
-                     hollow=hollow, truncated=truncated, pixels=int(np.count_nonzero(mask)), mask=mask)
+                     hollow=hollow, truncated=truncated, pixels=int(np.count_nonzero(mask)), mask=mask,
+                     square=_square(ranges))
 
 
 def _inside_rect(flat: np.ndarray, centre: np.ndarray, yaw: float, along: float, across: float,
@@ -124,9 +155,23 @@ def _inside_rect(flat: np.ndarray, centre: np.ndarray, yaw: float, along: float,
     return (np.abs(u) <= scale * along / 2) & (np.abs(v) <= scale * across / 2)
 
 
-def _support(mask: np.ndarray, heights: np.ndarray, config: PerceptionConfig) -> float:
-    """Height of what the object stands on: the table (0), or a tray's floor when the pixels around the
-    object are clearly above the table. A low percentile of the ring: part of it may be a taller neighbour."""
+def _support(mask: np.ndarray, heights: np.ndarray, depth: np.ndarray | None, config: PerceptionConfig) -> float:
+    """Height of what the object stands on.
+
+    Its own lowest edge, when that is clearly above the table (a cube on a cube, a cube in the hand), below a
+    side face in view, and not hidden: what borders the edge in the image is not nearer the camera (an object
+    in front of a cube's bottom would make it look as if it floated). Else the ring around it: the table (0),
+    or a tray's floor when the pixels around the object are clearly above the table; a low percentile of the
+    ring, as part of it may be a taller neighbour."""
+    valid = mask & np.isfinite(heights)
+    low, high = (float(v) for v in np.percentile(heights[valid], [3, 98]))
+    # clearly above: a rounded bottom (a mug's) or the pixels cut at the table leave the lowest points on the
+    # table a centimetre or so up; and a side face must show (a top face alone, the rest hidden behind a
+    # neighbour, says nothing of the bottom)
+    if depth is not None and low > 2 * config.min_extent and high - low > config.min_extent:
+        edge = valid & (heights < low + config.top_band)
+        if not _in_front_of(edge, mask, heights, depth, config):
+            return low
     k = 2 * config.support_ring_px + 1
     ring = cv2.dilate(mask.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool) & ~mask
     h = heights[ring & np.isfinite(heights)]
@@ -134,3 +179,22 @@ def _support(mask: np.ndarray, heights: np.ndarray, config: PerceptionConfig) ->
         return 0.0
     low = float(np.percentile(h, 20))
     return low if low > config.min_height else 0.0
+
+
+#: a neighbour nearer the camera than an object's edge by this much (metres) is in front of it, not beside it
+IN_FRONT = 0.01
+
+
+def _in_front_of(edge: np.ndarray, mask: np.ndarray, heights: np.ndarray, depth: np.ndarray,
+                 config: PerceptionConfig) -> bool:
+    """Whether something stands in front of the object's pixels at `edge`: a tenth or more of their
+    neighbours outside the object (with a reading, not the robot's) are nearer the camera than the edge's
+    nearest pixel by IN_FRONT or more (what borders an edge in the air or on a support is behind it: the
+    background, the support's side)."""
+    k = np.ones((2 * config.support_ring_px + 1,) * 2, np.uint8)
+    ring = cv2.dilate(edge.astype(np.uint8), k).astype(bool) & ~mask & np.isfinite(heights)
+    if not ring.any():
+        return False
+    d = np.asarray(depth, np.float32)
+    nearest = cv2.erode(np.where(edge & np.isfinite(d), d, np.inf).astype(np.float32), k)  # a min filter
+    return bool(np.mean(d[ring] < nearest[ring] - IN_FRONT) >= 0.1)

@@ -108,11 +108,12 @@ class RobotModel:
         return RobotBody(rotations, origins, tuple(self._planes), self._centres, self._halves, fingers)
 
 
-def hidden_by_robot(mask: np.ndarray, own: np.ndarray, depth: np.ndarray) -> bool:
-    """Whether the robot's body (`own`, H x W) is in front of part of the object at `mask`: robot pixels next to
-    it, nearer the camera than the object's nearest pixel around them (a hand behind a cube hides none of it)."""
+def hidden_behind(mask: np.ndarray, occluder: np.ndarray, depth: np.ndarray) -> bool:
+    """Whether `occluder` (H x W: the robot's body, or a cube in front of another) is in front of part of the
+    object at `mask`: its pixels next to the object, nearer the camera than the object's nearest pixel around
+    them (a hand behind a cube hides none of it)."""
     kernel = np.ones((2 * OCCLUSION_RING_PX + 1,) * 2, np.uint8)
-    ring = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & own
+    ring = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool) & occluder
     if not ring.any():
         return False
     d = np.asarray(depth, np.float32)

@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from hardware.camera import RGBDFrame
+from hardware.perception.colors import colours_compatible
 from hardware.perception.config import PerceptionConfig
 from hardware.perception.matching import fits, match
 from hardware.perception.measure import Detection, measure
+from hardware.perception.models import ObjectModel, object_model
 from hardware.perception.plane import TablePlane, fit_table_plane
-from hardware.perception.robot_filter import RobotBody, hidden_by_robot
+from hardware.perception.robot_filter import RobotBody, hidden_behind
 from hardware.perception.segment import points_image, segment
+from hardware.perception.split import split_merged
 from hardware.scene import ObjectSpec, SceneSpec, load_scene
 from hardware.types import ObjectState
 
@@ -38,6 +41,18 @@ class PerceptionResult:
         return frozenset(self.detections)
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """One frame as measured: per pixel base-frame points and heights above the plane (NaN: no reading, or the
+    robot's), the plane, and the detections."""
+
+    frame: RGBDFrame
+    points: np.ndarray
+    heights: np.ndarray
+    plane: TablePlane
+    detections: list[Detection]
+
+
 @dataclass
 class _Track:
     state: ObjectState
@@ -51,13 +66,16 @@ class Perception:
 
     Measured from the frame: `position` (the bounding box's centre), `orientation` (yaw about z only; a cube's
     is modulo 90 degrees), `half_extents` (the axis-aligned box of the measured footprint and height), and the
-    colour, size and container cues that choose the name. Filled from the scene's description of the matched
-    object: `name`, `category`, `color` (the described word; the measured colour agreed with it), `size`,
-    `is_container`, `synonyms`. Not given: `opening` (articulated objects) and `grasp_points`.
+    colour, size and container cues that choose the name (models: a box's edge, a URDF's collision shapes).
+    Filled from the scene's description of the matched object: `name`, `category`, `color` (the described word;
+    the measured colour agreed with it), `size`, `is_container`, `synonyms`. Not given: `opening` (articulated
+    objects) and `grasp_points`.
 
-    Given where the robot's body is (`update(frame, robot)`, robot_filter), its points are left out, and a
-    detection it hides part of (`Detection.occluded`) is taken as a part: a cube's state is the nearest place to
-    its last that holds the part; an object of no described size keeps its last state."""
+    Given where the robot's body is (`update(frame, robot)`, robot_filter), its points are left out. A detection
+    partly hidden (`Detection.occluded`: by the robot, by an object standing on it or in front of it) is taken as
+    a part: a cube's state is the nearest place to its last that holds the part; an object of no described edge
+    is taken only whole (or on its first sighting), else keeps its last state. Objects of one colour that touch
+    are split at the tallest box's top face (split)."""
 
     scene: SceneSpec | str | Path = "default"
     config: PerceptionConfig = field(default_factory=PerceptionConfig)
@@ -65,6 +83,8 @@ class Perception:
     def __post_init__(self) -> None:
         self._scene = self.scene if isinstance(self.scene, SceneSpec) else load_scene(self.scene)
         self._specs: dict[str, ObjectSpec] = {s.name: s for s in self._scene.objects}
+        #: each object's shape: a box's edge, a URDF's collision shapes (models)
+        self._models: dict[str, ObjectModel] = {s.name: object_model(s) for s in self._scene.objects}
         self._tracks: dict[str, _Track] = {}
         self._frame = 0
         self._rng = np.random.default_rng(0)
@@ -72,6 +92,10 @@ class Perception:
     def detect(self, frame: RGBDFrame, robot: RobotBody | None = None) -> tuple[list[Detection], TablePlane]:
         """The detections of one frame, unnamed, and the table plane they stand on. `robot`: where the robot's
         body is (robot_filter); its points are left out, as if the depth had no reading there."""
+        seen = self._see(frame, robot)
+        return seen.detections, seen.plane
+
+    def _see(self, frame: RGBDFrame, robot: RobotBody | None) -> _Frame:
         points = points_image(frame)
         stride = self.config.plane_stride
         sample = points[::stride, ::stride].reshape(-1, 3)
@@ -85,20 +109,35 @@ class Perception:
             points[own], heights[own] = np.nan, np.nan
         detections = []
         for seg in segment(frame, heights, plane, self.config):
-            det = measure(seg.mask, points, heights, frame.rgb, plane, self.config)
-            if det is not None:
-                occluded = robot is not None and hidden_by_robot(det.mask, own, frame.depth)
-                detections.append(replace(det, occluded=occluded) if occluded else det)
-        return detections, plane
+            det = measure(seg.mask, points, heights, frame.rgb, plane, self.config, frame.depth)
+            if det is None:
+                continue
+            # no description fits it: perhaps objects of one colour that touch (split)
+            parts = None if self._fits_any(det) else \
+                split_merged(det, self._edges(det.colour), points, heights, frame.rgb, frame.depth, plane, self.config)
+            for part in parts or [det]:
+                occluded = robot is not None and hidden_behind(part.mask, own, frame.depth)
+                detections.append(replace(part, occluded=occluded) if occluded else part)
+        return _Frame(frame, points, heights, plane, _covered(detections, self.config))
+
+    def _fits_any(self, det: Detection) -> bool:
+        return any(math.isfinite(fits(det, spec, self.config, self._models.get(name)))
+                   for name, spec in self._specs.items() if not spec.articulated)
+
+    def _edges(self, colour: str) -> list[float]:
+        """The described box edges of the objects that may look `colour`."""
+        return sorted({s.edge for s in self._specs.values()
+                       if s.edge is not None and colours_compatible(colour, s.color)})
 
     def update(self, frame: RGBDFrame, robot: RobotBody | None = None) -> PerceptionResult:
         self._frame += 1
-        detections, plane = self.detect(frame, robot)
+        seen = self._see(frame, robot)
         cfg = self.config
         priors = {name: (t.state.position, cfg.track_weight) for name, t in self._tracks.items()}
         for name, spec in self._specs.items():
             priors.setdefault(name, (np.array([*spec.position, 0.0]), cfg.nominal_weight))
-        named, unmatched = match(detections, list(self._specs.values()), priors, cfg)
+        loose = [s for s in self._specs.values() if not s.articulated]
+        named, unmatched = match(seen.detections, loose, priors, cfg, self._models)
         partial = [n for n, d in named.items() if d.occluded and not self._partial_names(n, d)]
         unmatched += [named.pop(n) for n in partial]
         for name, det in named.items():
@@ -110,16 +149,18 @@ class Perception:
             del self._tracks[name]
         held = {n: self._frame - t.last_frame for n, t in self._tracks.items() if n not in named}
         return PerceptionResult(objects={n: t.state for n, t in self._tracks.items()}, detections=named,
-                                held=held, unmatched=tuple(unmatched), plane=plane)
+                                held=held, unmatched=tuple(unmatched), plane=seen.plane)
 
     def _partial_names(self, name: str, det: Detection) -> bool:
-        """Whether a detection partly behind the robot may stand for `name`. A part of an object of no described
-        size (a tray) does not say where the object is: only a first sighting is taken. A part of a box fits
-        smaller boxes too (a large cube's part, a small one's size): it is taken as the box moving on from
-        where it just was (within an edge), or when its footprint is whole after all."""
-        spec, track = self._specs[name], self._tracks.get(name)
+        """Whether a detection partly hidden (by the robot, by what stands on it) may stand for `name`. A part of
+        a box fits smaller boxes too (a large cube's part, a small one's size): it is taken as the box moving on
+        from where it just was (within an edge; placed by _partly_seen), or when its footprint is whole after
+        all. A part of an object from a URDF (a tray) says little of where it is (its part's rectangle turns
+        with what is hidden): taken on a first sighting, or when its footprint is its model's whole."""
+        spec, track, model = self._specs[name], self._tracks.get(name), self._models[name]
         if spec.edge is None:
-            return track is None
+            whole = all(abs(m - d) <= self.config.edge_tolerance for m, d in zip(model.footprint, det.extents[:2]))
+            return track is None or whole
         if track is not None and np.linalg.norm(det.position[:2] - track.state.position[:2]) <= spec.edge:
             return True
         return math.isfinite(fits(replace(det, occluded=False), spec, self.config))
@@ -135,10 +176,26 @@ class Perception:
                            size=spec.size, is_container=spec.container, synonyms=spec.synonyms)
 
 
+def _covered(detections: list[Detection], config: PerceptionConfig) -> list[Detection]:
+    """The detections with something standing on them (a cube on a cube) flagged occluded: their top face is
+    partly hidden, so their footprint is a part's. Something stands on a detection when its support is the
+    detection's top and their footprints overlap."""
+    out = []
+    for det in detections:
+        on_it = any(other is not det and other.support > config.min_extent
+                    and abs(other.support - det.top) <= config.top_band
+                    and np.linalg.norm(other.position[:2] - det.position[:2])
+                    <= (max(det.extents[:2]) + max(other.extents[:2])) / 2
+                    for other in detections)
+        out.append(replace(det, occluded=True) if on_it and not det.occluded else det)
+    return out
+
+
 def _partly_seen(state: ObjectState, det: Detection, spec: ObjectSpec, last: np.ndarray) -> ObjectState:
-    """A box of described edge partly behind the robot (a cube the hand pushes): the seen part's centre is not
-    the box's, but the box holds the seen part. Of the places where it does, the one nearest where the box was
-    last (the least motion that explains the frame: the hand pushing a cube hides its back, the front leads)."""
+    """A box of described edge partly hidden (a cube the hand pushes, a cube with another on it): the seen
+    part's centre is not the box's, but the box holds the seen part. Of the places where it does, the one
+    nearest where the box was last (the least motion that explains the frame: the hand pushing a cube hides its
+    back, the front leads). An object of no described edge is taken only whole (_partial_names): as it is."""
     if spec.edge is None:
         return state
     c, s = np.cos(det.yaw), np.sin(det.yaw)
