@@ -38,6 +38,11 @@ class Detection:
     #: the side of the smallest square around the footprint at any yaw (enclosing_square): a part of a box fits
     #: in the box's square
     square: float = math.nan
+    #: an articulated object's opening, 0 (closed) .. 1 (at its joint's limit): drawer.see_drawer
+    opening: float | None = None
+    #: the centre and half sizes of the points' axis-aligned box (base frame; z as `position`'s): the state of
+    #: an object that is no box (a mug and its handle), whose footprint's rectangle is not centred on it
+    aligned: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def half_extents_aabb(self) -> np.ndarray:
@@ -134,6 +139,10 @@ def measure(mask: np.ndarray, points: np.ndarray, heights: np.ndarray, rgb: np.n
     # back into the base frame: the point of the plane at that (e1, e2), then up to the middle of the height
     on_plane = centre2[0] * e1 + centre2[1] * e2 - plane.offset * plane.normal
     position = on_plane + plane.normal * (top + support) / 2.0
+    lo_u, hi_u, lo_v, hi_v = (r[0] for r in ranges)  # angle 0: along e1 and e2, the base frame's x and y
+    aligned_centre = ((lo_u + hi_u) * e1 + (lo_v + hi_v) * e2) / 2 - plane.offset * plane.normal + \
+        plane.normal * (top + support) / 2.0
+    aligned = (aligned_centre, np.array([(hi_u - lo_u) * _SCALE, (hi_v - lo_v) * _SCALE, top - support]) / 2)
     # Hollow (a tray): the middle of the footprint is low, or not above the table at all.
     inner = _inside_rect(flat, centre2, yaw, along, across, 0.5)
     hollow = bool(np.count_nonzero(inner) < 0.08 * len(flat) or np.median(h[inner]) < support + 0.5 * (top - support))
@@ -144,7 +153,7 @@ def measure(mask: np.ndarray, points: np.ndarray, heights: np.ndarray, rgb: np.n
     return Detection(position=position, yaw=yaw, extents=np.array([along, across, top - support]), top=top,
                      support=support, colour=name_colour(rgb[top_face if top_face.any() else mask], config),
                      hollow=hollow, truncated=truncated, pixels=int(np.count_nonzero(mask)), mask=mask,
-                     square=_square(ranges))
+                     square=_square(ranges), aligned=aligned)
 
 
 def _inside_rect(flat: np.ndarray, centre: np.ndarray, yaw: float, along: float, across: float,

@@ -11,6 +11,7 @@ import numpy as np
 from hardware.camera import RGBDFrame
 from hardware.perception.colors import colours_compatible
 from hardware.perception.config import PerceptionConfig
+from hardware.perception.drawer import see_drawer
 from hardware.perception.matching import fits, match
 from hardware.perception.measure import Detection, measure
 from hardware.perception.models import ObjectModel, object_model
@@ -65,11 +66,12 @@ class Perception:
     ObjectStates as PyBulletArm.objects() gives them.
 
     Measured from the frame: `position` (the bounding box's centre), `orientation` (yaw about z only; a cube's
-    is modulo 90 degrees), `half_extents` (the axis-aligned box of the measured footprint and height), and the
-    colour, size and container cues that choose the name (models: a box's edge, a URDF's collision shapes).
-    Filled from the scene's description of the matched object: `name`, `category`, `color` (the described word;
-    the measured colour agreed with it), `size`, `is_container`, `synonyms`. Not given: `opening` (articulated
-    objects) and `grasp_points`.
+    is modulo 90 degrees), `half_extents` (the axis-aligned box of the measured footprint and height; of an
+    object that is no box, its points' axis-aligned box), and the colour, size and container cues that choose
+    the name (models: a box's edge, a URDF's collision shapes). Filled from the scene's description of the
+    matched object: `name`, `category`, `color` (the described word; the measured colour agreed with it), `size`,
+    `is_container`, `synonyms`. A drawer (an articulated object) is placed by its cabinet's calibrated pose and
+    model, and its `opening` measured (drawer.see_drawer). Not given: `grasp_points`.
 
     Given where the robot's body is (`update(frame, robot)`, robot_filter), its points are left out. A detection
     partly hidden (`Detection.occluded`: by the robot, by an object standing on it or in front of it) is taken as
@@ -145,11 +147,35 @@ class Perception:
             if det.occluded and name in self._tracks:
                 state = _partly_seen(state, det, self._specs[name], self._tracks[name].state.position)
             self._tracks[name] = _Track(state, self._frame)
+        unmatched = self._see_drawers(seen, named, unmatched)
         for name in [n for n, t in self._tracks.items() if self._frame - t.last_frame > cfg.hold_frames]:
             del self._tracks[name]
         held = {n: self._frame - t.last_frame for n, t in self._tracks.items() if n not in named}
         return PerceptionResult(objects={n: t.state for n, t in self._tracks.items()}, detections=named,
                                 held=held, unmatched=tuple(unmatched), plane=seen.plane)
+
+    def _see_drawers(self, seen: _Frame, named: dict[str, Detection], unmatched: list[Detection]
+                     ) -> list[Detection]:
+        """Each articulated object in view, named and tracked (added to `named`), with the unmatched detections
+        that are its parts taken out; returns the rest."""
+        free = np.ones(seen.heights.shape, bool)
+        for det in named.values():
+            free &= ~det.mask
+        for name, spec in self._specs.items():
+            drawer = self._models[name].drawer
+            if not spec.articulated or drawer is None:
+                continue
+            track = self._tracks.get(name)
+            sighting = see_drawer(spec, drawer, seen.frame.camera, seen.points, seen.heights, seen.frame.rgb,
+                                  seen.plane, free, unmatched, None if track is None else track.state.opening,
+                                  self.config)
+            if sighting is None:
+                continue
+            det, parts = sighting
+            named[name] = det
+            self._tracks[name] = _Track(self._state(spec, det), self._frame)
+            unmatched = [d for d in unmatched if not any(d is p for p in parts)]
+        return unmatched
 
     def _partial_names(self, name: str, det: Detection) -> bool:
         """Whether a detection partly hidden (by the robot, by what stands on it) may stand for `name`. A part of
@@ -171,9 +197,15 @@ class Perception:
 
     @staticmethod
     def _state(spec: ObjectSpec, det: Detection) -> ObjectState:
-        return ObjectState(name=spec.name, category=spec.category, position=det.position,
-                           orientation=det.orientation, half_extents=det.half_extents_aabb, color=spec.color,
-                           size=spec.size, is_container=spec.container, synonyms=spec.synonyms)
+        """The object's state from its detection: a box (of described edge, or a drawer) is its rectangle's,
+        anything else (a mug, a tray) its points' axis-aligned box, as the world reports an object's box."""
+        position, half = det.position, det.half_extents_aabb
+        if spec.edge is None and not spec.articulated and det.aligned is not None:
+            position, half = det.aligned
+        return ObjectState(name=spec.name, category=spec.category, position=position,
+                           orientation=det.orientation, half_extents=half, color=spec.color,
+                           size=spec.size, is_container=spec.container, synonyms=spec.synonyms,
+                           opening=det.opening)
 
 
 def _covered(detections: list[Detection], config: PerceptionConfig) -> list[Detection]:

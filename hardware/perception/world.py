@@ -122,7 +122,7 @@ class PerceivedWorld(WorldView):
             return
         motion, self._tool = (None if self._tool is None else tool - self._tool), tool
         held = self._held.state.name if self._held is not None else None
-        near = [n for n, o in self._states.items() if n not in seen and n != held and not o.is_container
+        near = [n for n, o in self._states.items() if n not in seen and n != held and _loose(o)
                 and np.linalg.norm(o.position[:2] - tool[:2]) < PUSH_REACH]
         if motion is None or not near:
             return
@@ -155,7 +155,7 @@ class PerceivedWorld(WorldView):
             # by footprint, among where objects last stood (one in the air is measured as a box down to the
             # table): the grasp may be noticed only once the hand has lifted, as a skill asks the world at its
             # start and end
-            near = [o for o in self._standing.values() if not o.is_container
+            near = [o for o in self._standing.values() if _loose(o)
                     and np.all(np.abs(tool[:2] - o.position[:2]) <= o.half_extents[:2] + GRASP_REACH)]
             if not near:
                 return
@@ -208,6 +208,12 @@ class PerceivedWorld(WorldView):
     def is_grasped(self, name: str) -> bool:
         self.objects()
         return self._held is not None and self._held.state.name == name
+
+
+def _loose(obj: ObjectState) -> bool:
+    """An object the hand can carry or push: not a container (fixed in the scenes), not a drawer (it moves on
+    its joint, which perception measures: a hand on its handle pulls it, does not carry it)."""
+    return not obj.is_container and obj.opening is None
 
 
 def _pushed_out(obj: ObjectState, body: RobotBody, motion: np.ndarray) -> ObjectState:
