@@ -1,12 +1,14 @@
-"""Tabletop perception (hardware.perception, issue #16) against the simulator's truth, over scene seeds, with
-and without depth noise: position error of the objects fully in view, size and colour accuracy, missed and
-phantom objects, and identity switches while two cubes slide a few cm a frame.
+"""Tabletop perception (hardware.perception, issue #16) against the simulator's truth, over seeds, in the
+cases of bench/perception_cases.py: the default scene as set, cubes sliding, clutter and occlusion (cubes touching,
+in the tray, stacked, the arm hovering, a cube in the hand) and the drawer scene, with the drawer pulled open.
 
-Truth: arm.objects() (bounding-box centres) and arm.segmentation() (each object's pixels). A named detection
-is correct when most of its pixels are that object's; a phantom when most are no object's; a switch when
-most are another object's.
+Per case: the objects in view (each case says what that means) over all seeds and frames; the position error
+of the state perception gives each (its box's centre against PyBullet's); the size class of cubes whose footprint
+is whole (nearest of 3 and 5 cm); colour; missed (in view, not named on its pixels); phantom (a name given to
+pixels that are mostly another object's or nobody's); identity switches (the name on an object's pixels
+changing between frames). Depth noise (DepthNoise, 2 mm at 1 m, 1 % dropped) on, except where the case says.
 
-    python bench/perception.py [--seeds 20] [--frames 6] [--width 320 --height 240] [--image seg.png]
+    python bench/perception.py [--seeds 20] [--cases "stack,drawer pulled open"] [--image seg.png] [--notes]
 """
 from __future__ import annotations
 
@@ -15,54 +17,14 @@ import datetime
 import os
 import platform
 import time
-from collections import defaultdict
 
 import cv2
 import numpy as np
+from perception_cases import CASES, HEIGHT, WIDTH, Tally
 
 from hardware.camera import DepthNoise, RGBDFrame
 from hardware.perception import Perception, PerceptionResult
-from hardware.perception.colors import ACHROMATIC
 from hardware.pybullet import PyBulletArm, PyBulletConfig
-
-CUBE_EDGES = {"large": 0.05, "small": 0.03}
-
-
-def in_view(mask: np.ndarray) -> bool:
-    return mask.sum() >= 30 and not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
-
-
-def owner(mask: np.ndarray, truth_masks: dict[str, np.ndarray]) -> str | None:
-    """The object most of `mask`'s pixels belong to, or None (table, robot, nothing)."""
-    best = max(truth_masks, key=lambda n: int((mask & truth_masks[n]).sum()))
-    return best if (mask & truth_masks[best]).sum() > 0.5 * mask.sum() else None
-
-
-def score(result: PerceptionResult, arm: PyBulletArm, masks: dict[str, np.ndarray], stats: dict) -> None:
-    truth = arm.objects()
-    for name, det in result.detections.items():
-        who = owner(det.mask, masks)
-        if who is None:
-            stats["phantom"] += 1
-        elif who != name:
-            stats["switch"] += 1
-    for name, mask in masks.items():
-        if not in_view(mask):
-            continue
-        stats["in_view"] += 1
-        det = result.detections.get(name)
-        if det is None or owner(det.mask, masks) != name:
-            stats["missed"] += 1
-            continue
-        obj = truth[name]
-        stats["errors"].append(float(np.linalg.norm(det.position - obj.position)))
-        stats["colour_ok"] += det.colour == obj.color or (det.colour in ACHROMATIC and obj.color in ACHROMATIC)
-        stats["colour_n"] += 1
-        if obj.size in CUBE_EDGES and obj.category == "cube":
-            edge = float(np.mean(det.extents))
-            size = min(CUBE_EDGES, key=lambda s: abs(CUBE_EDGES[s] - edge))
-            stats["size_ok"] += size == obj.size
-            stats["size_n"] += 1
 
 
 def overlay(frame: RGBDFrame, result: PerceptionResult, scale: int = 2) -> np.ndarray:
@@ -86,66 +48,73 @@ def overlay(frame: RGBDFrame, result: PerceptionResult, scale: int = 2) -> np.nd
     return out
 
 
-def run(seeds: int, frames: int, width: int, height: int, image: str | None) -> None:
-    stats: dict[str, dict] = {k: defaultdict(int) | {"errors": []} for k in ("no noise", "depth noise")}
-    seq: dict[str, dict] = {k: defaultdict(int) | {"errors": []} for k in stats}
-    times: list[float] = []
-    for seed in range(seeds):
-        with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
-            start = arm.objects()
-            for key, noise in (("no noise", None), ("depth noise", DepthNoise(seed=seed))):
-                perception = Perception()
-                masks = arm.segmentation(width, height)
-                frame = arm.rgbd(width, height, noise=noise)
-                t0 = time.perf_counter()
-                result = perception.update(frame)
-                times.append(time.perf_counter() - t0)
-                score(result, arm, masks, stats[key])
-                if image and seed == 0 and noise is not None:
-                    cv2.imwrite(image, overlay(frame, result))
-                # a short sequence: two cubes slide 1.5-3 cm a frame in seeded directions
-                rng = np.random.default_rng(seed)
-                movers = rng.choice(["red_cube", "green_cube", "blue_cube", "yellow_cube"], 2, replace=False)
-                steps = {}
-                for n in movers:
-                    direction = rng.normal(size=2)
-                    steps[n] = rng.uniform(0.015, 0.03) * np.array([*direction / np.linalg.norm(direction), 0.0])
-                for i in range(1, frames):
-                    for n in movers:
-                        arm.set_object_pose(n, start[n].position + i * steps[n])
-                    result = perception.update(arm.rgbd(width, height, noise=noise, frame_index=i))
-                    score(result, arm, arm.segmentation(width, height), seq[key])
-                for n in movers:  # back where the seed put them, for the next noise setting
-                    arm.set_object_pose(n, start[n].position)
-    for title, table in (("single frames", stats), (f"sequences of {frames} frames (2 cubes moving)", seq)):
-        print(f"\n{title}:")
-        print(f"{'':12s} {'objects':>7s} {'mean mm':>8s} {'p95 mm':>7s} {'max mm':>7s} {'size':>7s} {'colour':>7s} "
-              f"{'missed':>6s} {'phantom':>7s} {'switch':>6s}")
-        for key, s in table.items():
-            e = np.array(s["errors"]) * 1000
-            print(f"{key:12s} {s['in_view']:7d} {e.mean():8.1f} {np.percentile(e, 95):7.1f} {e.max():7.1f} "
-                  f"{s['size_ok'] / max(1, s['size_n']):7.1%} {s['colour_ok'] / max(1, s['colour_n']):7.1%} "
-                  f"{s['missed']:6d} {s['phantom']:7d} {s['switch']:6d}")
-    print(f"\nperception per frame ({width}x{height}): mean {1000 * np.mean(times):.0f} ms, "
-          f"max {1000 * np.max(times):.0f} ms")
-    if image:
-        print(f"segmentation overlay (seed 0, depth noise): {image}")
+def row(name: str, t: Tally) -> str:
+    e = np.array(t.errors) * 1000
+    figures = f"{e.mean():.1f} | {np.percentile(e, 95):.1f} | {e.max():.1f}" if len(e) else "- | - | -"
+    size = f"{t.size_ok / t.size_n:.0%} ({t.size_n})" if t.size_n else "-"
+    colour = f"{t.colour_ok / t.colour_n:.0%}" if t.colour_n else "-"
+    return f"| {name} | {t.in_view} | {figures} | {size} | {colour} | {t.missed} | {t.phantom} | {t.switch} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--frames", type=int, default=6, help="frames per tracking sequence")
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--image", help="write the segmentation overlaid on the camera image here (PNG)")
+    parser.add_argument("--cases", help="comma-separated case names (default: all): " + ", ".join(CASES))
+    parser.add_argument("--image", help="write the segmentation of seed 0 overlaid on the camera image here (PNG)")
+    parser.add_argument("--notes", action="store_true", help="list every miss, phantom and switch")
     args = parser.parse_args()
+    chosen = [c.strip() for c in args.cases.split(",")] if args.cases else list(CASES)
+    unknown = [c for c in chosen if c not in CASES]
+    if unknown:
+        parser.error(f"unknown cases {unknown}; known: {', '.join(CASES)}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
-    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, {args.seeds} seeds of the default "
-          f"scene, camera {args.width}x{args.height}, depth noise: DepthNoise() (2 mm at 1 m, 1 % dropped)")
+    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, seeds 0..{args.seeds - 1}, camera "
+          f"{WIDTH}x{HEIGHT}")
     t0 = time.perf_counter()
-    run(args.seeds, args.frames, args.width, args.height, args.image)
+    tallies: dict[str, Tally] = {}
+    for name in chosen:
+        start, tallies[name] = time.perf_counter(), Tally()
+        for seed in range(args.seeds):
+            CASES[name][1](seed, tallies[name])
+        print(f"  {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    print("\n| case | objects in view | mean mm | p95 mm | max mm | size class | colour | missed | phantom | "
+          "identity switches |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, t in tallies.items():
+        if t.in_view:  # the drawer's pull has figures of its own (below)
+            print(row(name, t))
+    print()
+    for name, t in tallies.items():
+        print(f"{name}: {CASES[name][0]}")
+        for key, values in t.extra.items():
+            v = np.array(values)
+            print(f"    {key}: n {len(v)}, mean {v.mean():.3f}, p95 {np.percentile(v, 95):.3f}, max {v.max():.3f}")
+        notes = t.notes if args.notes else t.notes[:5]
+        for note in notes:
+            print(f"    {note}")
+        if len(t.notes) > len(notes):
+            print(f"    ... {len(t.notes) - len(notes)} more (--notes)")
+    if args.image:
+        with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+            frame = arm.rgbd(WIDTH, HEIGHT, noise=DepthNoise(seed=0))
+            cv2.imwrite(args.image, overlay(frame, Perception(arm.scene).update(frame)))
+        print(f"segmentation overlay (seed 0, depth noise): {args.image}")
+    times = _frame_times()
+    print(f"perception per frame ({WIDTH}x{HEIGHT}, default scene, arm at home): mean {1000 * np.mean(times):.0f} ms, "
+          f"max {1000 * np.max(times):.0f} ms")
     print(f"wall time {time.perf_counter() - t0:.0f} s")
+
+
+def _frame_times(frames: int = 20) -> list[float]:
+    times = []
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        perception = Perception(arm.scene)
+        for i in range(frames):
+            frame = arm.rgbd(WIDTH, HEIGHT, noise=DepthNoise(seed=0), frame_index=i)
+            t0 = time.perf_counter()
+            perception.update(frame)
+            times.append(time.perf_counter() - t0)
+    return times
 
 
 if __name__ == "__main__":
