@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Speak every phrase of tests/fixtures/voice/phrases.tsv with espeak-ng and write FILE.wav next to it as
-# 16 kHz mono 16-bit PCM (what pocketsphinx's en-US model expects). Deterministic: same espeak-ng version,
-# same bytes. Needs the Debian packages espeak-ng and sox (apt-get install -y espeak-ng sox).
+# Speak every phrase of FIXTURE_DIR/phrases.tsv (default tests/fixtures/voice; also .../drawer and
+# .../unseen) with espeak-ng and write FILE.wav next to it as 16 kHz mono 16-bit PCM (what pocketsphinx's
+# en-US model expects). Deterministic: same espeak-ng version, same bytes. Needs the Debian packages
+# espeak-ng and sox (apt-get install -y espeak-ng sox; scripts/install_test_deps.sh does it).
 # Usage: scripts/make_voice_fixtures.sh [FIXTURE_DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,5 +1,11 @@
-"""Spoken corrections: WAV files, audio streams and a microphone -> text, with pocketsphinx (offline)
-constrained by a JSGF grammar of the correction vocabulary (planners.voice.grammar).
+"""Spoken corrections: WAV files, audio streams and a microphone -> text, with pocketsphinx (offline).
+
+Two searches over the same audio: an n-gram language model of the ways corrections and taught tasks are
+said (planners.voice.language_model), which hears phrasings no template has, and the JSGF grammar of the
+correction templates (planners.voice.grammar), kept for exact matches. The language model's transcript is
+checked by decoding the utterance again slightly slower and faster (planners.voice.verdict): a meaning
+that is not stable is not taken; UnsureError says "did you mean ...?" instead. `language_model=False`
+gives the grammar alone, as before.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
 audio (missing, not a WAV, not 16-bit PCM, silent, absurd rate, no microphone) is an AudioError whose
@@ -8,6 +14,8 @@ message says what is wrong and how to fix it; a decoder traceback never reaches 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -16,9 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from planners.corrections.context import CorrectionContext
+from planners.voice.audio import SAMPLE_RATE, AudioError, read_wav, resample, rms_dbfs
 from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_grammar
+from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
+                                           model_words, write_dictionary)
+from planners.voice.meaning import Understanding, hearing_context, understanding
+from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
-from planners.voice.audio import SAMPLE_RATE, AudioError, read_wav, rms_dbfs
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +46,77 @@ NOISE_SEED = 0
 #: audio kept either side of what the endpointer calls speech, and the longest utterance kept
 SPEECH_MARGIN_S, MAX_UTTERANCE_S = 0.2, 30.0
 EXAMPLE = "say e.g. 'two centimeters to the left', 'grasp it lower', 'slower', 'that goes in the tray'"
+#: pocketsphinx's search settings: more Gaussians per frame than its default 4 (fewer confusions on the
+#: development phrasings, at 0.1 s more per decode)
+DECODER_CONFIG = {"topn": 16}
+#: where a correction was given, when the caller does not say (see planners.voice.meaning.hearing_context)
+DEFAULT_CONTEXT = hearing_context(CorrectionContext())
 
-__all__ = ["AudioError", "CorrectionRecognizer", "Transcript", "listen_microphone", "read_wav", "recognizer_for",
-           "transcribe_file", "transcribe_stream"]
+__all__ = ["AudioError", "CorrectionRecognizer", "Transcript", "UnsureError", "listen_microphone", "read_wav",
+           "recognizer_for", "transcribe_file", "transcribe_stream"]
 
 
 @dataclass(frozen=True)
 class Transcript:
-    #: what was recognised: always a whole sentence of the correction grammar
+    #: what was recognised: a correction (with the grammar alone, a whole sentence of the grammar)
     text: str
-    #: the decoder's posterior probability of the sentence (0..1), None if it gave none; not calibrated
+    #: language model: the share of the decodes that agree (planners.voice.verdict); grammar alone: the
+    #: decoder's posterior probability of the sentence (0..1, not calibrated); None if none was given
     confidence: float | None
     #: seconds of audio the sentence came from
     duration_s: float
     #: what was done to the audio on the way (resampled, downmixed, truncated file)
     notes: tuple[str, ...] = ()
+    #: "language model", or "grammar" (the grammar heard exactly these words)
+    source: str = "grammar"
+    #: set when the recogniser was not sure (an UnsureError's transcript): the best guess, to offer the operator
+    did_you_mean: str | None = None
 
 
-def _new_decoder(grammar: CorrectionGrammar | None = None):
-    """A pocketsphinx decoder with the en-US model and no language model (the grammar is the only search)."""
+class UnsureError(AudioError):
+    """Something like a correction was heard, but not surely enough to act on; `transcript.did_you_mean` is
+    the best guess, if there is one, to offer ("did you mean ...?")."""
+
+    def __init__(self, message: str, transcript: Transcript) -> None:
+        super().__init__(message)
+        self.transcript = transcript
+
+
+def _new_decoder(words: Iterable[str], grammar: CorrectionGrammar | None = None, language_model: str | None = None):
+    """A pocketsphinx decoder with the en-US model, a dictionary of `words`, the grammar's search (active)
+    and, given its ARPA text, the language model's."""
     try:
         import pocketsphinx
     except ImportError as err:
         raise AudioError(f"speech recognition needs pocketsphinx: pip install 'pocketsphinx>=5,<6' ({err})") from None
-    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL")
+    handle, path = tempfile.mkstemp(suffix=".dict", prefix="skill_stack_voice_")
+    os.close(handle)
+    try:
+        write_dictionary(words, path)
+        decoder = pocketsphinx.Decoder(lm=None, dict=path, loglevel="FATAL", **DECODER_CONFIG)
+    finally:
+        os.unlink(path)
+    if language_model is not None:
+        load_language_model(decoder, language_model)
     if grammar is not None:
-        decoder.add_jsgf_string(GRAMMAR_NAME, grammar.jsgf)
-        decoder.activate_search(GRAMMAR_NAME)
+        _add_grammar(decoder, grammar)
     return decoder
+
+
+def _add_grammar(decoder, grammar: CorrectionGrammar) -> None:
+    try:
+        decoder.add_jsgf_string(GRAMMAR_NAME, grammar.jsgf)
+    except (ValueError, RuntimeError) as err:  # a grammar bug, not bad audio: say so plainly
+        raise RuntimeError(f"pocketsphinx rejected the correction grammar: {err}") from err
+    decoder.activate_search(GRAMMAR_NAME)
+
+
+def _perturbed(pcm: bytes, rate: float) -> bytes:
+    """The audio played at `rate` (0.9: 10 % slower and lower), for planners.voice.verdict."""
+    if rate == 1.0:
+        return pcm
+    played = resample(np.frombuffer(pcm, "<i2"), int(round(SAMPLE_RATE * rate)))
+    return np.clip(np.round(played), -32768, 32767).astype("<i2").tobytes()
 
 
 class _NoiseFloor:
@@ -87,7 +143,8 @@ class _Segmenter:
         self._end: float | None = None  # once speech has ended: when its trailing margin is complete
 
     def _cut(self, end: float) -> bytes:
-        utterance = b"".join(f for t, f in self._frames if self._start <= t < end)
+        start = self._start if self._start is not None else end
+        utterance = b"".join(f for t, f in self._frames if start <= t < end)
         self._start = self._end = None
         return utterance
 
@@ -117,43 +174,79 @@ class _Segmenter:
 
 
 class CorrectionRecognizer:
-    """A decoder loaded with one vocabulary's grammar. File decoding is serialised by a lock (one decoder);
-    each stream gets a decoder of its own, as a stream holds it between utterances."""
+    """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model. File
+    decoding is serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds
+    it between utterances."""
 
-    def __init__(self, vocabulary: GrammarVocabulary) -> None:
-        self._decoder = _new_decoder()
-        self.grammar = build_grammar(vocabulary, lambda word: self._decoder.lookup_word(word) is not None)
-        try:
-            self._decoder.add_jsgf_string(GRAMMAR_NAME, self.grammar.jsgf)
-        except (ValueError, RuntimeError) as err:  # a grammar bug, not bad audio: say so plainly
-            raise RuntimeError(f"pocketsphinx rejected the correction grammar: {err}") from err
-        self._decoder.activate_search(GRAMMAR_NAME)
+    def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True) -> None:
+        self._language_model = language_model_text(vocabulary) if language_model else None
+        self.grammar = build_grammar(vocabulary, is_known_word)
+        self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
+        self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
 
+    @property
+    def uses_language_model(self) -> bool:
+        return self._language_model is not None
+
     @staticmethod
-    def _decode(decoder, pcm: bytes) -> tuple[str | None, float | None]:
+    def _decode(decoder, pcm: bytes, search: str = GRAMMAR_NAME) -> tuple[str | None, float | None]:
         """One whole utterance -> (text, posterior). Fresh feature extraction each time: the cepstral mean
         and noise estimate would otherwise carry over, and the same audio would decode differently
         depending on what came before (a first utterance, with no history, decoded worst)."""
+        if decoder.current_search() != search:
+            decoder.activate_search(search)
         decoder.reinit_feat()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)  # whole utterance known: normalise over all of it
         decoder.end_utt()
         hyp = decoder.hyp()
-        if hyp is None:
+        if hyp is None or not hyp.hypstr.strip():
             return None, None
         return " ".join(hyp.hypstr.split()), float(hyp.prob)
 
-    def transcribe_samples(self, samples: np.ndarray, source: str = "the audio",
-                           notes: tuple[str, ...] = ()) -> Transcript:
-        """One utterance of 16 kHz mono int16 samples -> Transcript; AudioError if no correction is heard."""
+    def _hear(self, decoder, takes: list[bytes], understand: Understanding) -> Verdict:
+        """The verdict on one utterance, given as played at each of PERTURBATIONS (as recorded first)."""
+        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in takes]
+        # a text the grammar does not accept is its best partial path ("pick up the"): no sentence fits
+        grammar_texts = [t if t is not None and self.grammar.accepts(t) else None for t in grammar_texts]
+        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in takes]
+        return decide(lm_texts, grammar_texts, understand)
+
+    def transcribe_samples(self, samples: np.ndarray, source: str = "the audio", notes: tuple[str, ...] = (),
+                           understand: Understanding | None = None) -> Transcript:
+        """One utterance of 16 kHz mono int16 samples -> Transcript; AudioError if no correction is heard,
+        UnsureError if one may have been. `understand` says what a text means as a correction where it was
+        given (planners.voice.meaning.understanding of the CorrectionContext); without it, a bare context."""
         duration = samples.size / SAMPLE_RATE
         level = rms_dbfs(samples)
         if level < SILENCE_DBFS:
             raise AudioError(f"no speech detected in {source}: it is silent ({level:.0f} dBFS over "
                              f"{duration:.1f} s); check the microphone level")
+        if self._language_model is None:
+            with self._lock:
+                text, confidence = self._decode(self._decoder, _NoiseFloor()(samples))
+            return self._grammar_transcript(text, confidence, source, duration, level, notes)
+        # each take gets its own noise floor, as a recording of its own would
+        takes = [_NoiseFloor()(np.frombuffer(_perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
+                 for rate in PERTURBATIONS]
         with self._lock:
-            text, confidence = self._decode(self._decoder, _NoiseFloor()(samples))
+            verdict = self._hear(self._decoder, takes, understand or understanding(DEFAULT_CONTEXT))
+        transcript = Transcript(verdict.text, round(verdict.confidence, 3), round(duration, 3), notes, verdict.source,
+                                None if verdict.sure else verdict.did_you_mean)
+        if verdict.sure:
+            return transcript
+        if not verdict.text and verdict.did_you_mean is None:
+            raise AudioError(f"no speech detected that matches a correction: nothing in {source} ({duration:.1f} s "
+                             f"at {level:.0f} dBFS) sounds like one; {EXAMPLE}")
+        if verdict.did_you_mean is None:
+            raise AudioError(f"no correction recognised in {source}: heard '{verdict.text}', which is none; {EXAMPLE}")
+        raise UnsureError(f"not sure what was said in {source}: did you mean '{verdict.did_you_mean}'? "
+                          f"({verdict.votes} of {verdict.possible} hearings agree); say it again, or type it",
+                          transcript)
+
+    def _grammar_transcript(self, text: str | None, confidence: float | None, source: str, duration: float,
+                            level: float, notes: tuple[str, ...]) -> Transcript:
         if not text:
             raise AudioError(f"no speech detected that matches a correction: nothing in {source} ({duration:.1f} s "
                              f"at {level:.0f} dBFS) fits the grammar; {EXAMPLE}")
@@ -162,24 +255,26 @@ class CorrectionRecognizer:
                              f"{EXAMPLE}")
         return Transcript(text, confidence, round(duration, 3), notes)
 
-    def transcribe_file(self, path: str | Path) -> Transcript:
+    def transcribe_file(self, path: str | Path, understand: Understanding | None = None) -> Transcript:
         audio = read_wav(path)
         for note in audio.notes:
             log.info("%s: %s", path, note)
-        return self.transcribe_samples(audio.samples, str(path), audio.notes)
+        return self.transcribe_samples(audio.samples, str(path), audio.notes, understand)
 
-    def transcribe_stream(self, chunks: Iterable[bytes], sample_rate: int) -> Iterator[Transcript]:
+    def transcribe_stream(self, chunks: Iterable[bytes], sample_rate: int, understand: Understanding | None = None,
+                          *, unsure: bool = False) -> Iterator[Transcript]:
         """Continuous 16-bit mono audio (any chunk sizes) -> one Transcript per utterance, cut by
-        pocketsphinx's voice-activity endpointer. Utterances that match no correction are logged, skipped."""
+        pocketsphinx's voice-activity endpointer. Utterances that match no correction are logged, skipped;
+        so are unsure ones, unless `unsure` (then they come with `did_you_mean` set)."""
         if sample_rate != SAMPLE_RATE:
             raise AudioError(f"stream audio must be {SAMPLE_RATE} Hz (got {sample_rate} Hz): open the input at "
                              f"{SAMPLE_RATE} Hz, or resample it first")
-        return self._stream(chunks)
+        return self._stream(chunks, understand or understanding(DEFAULT_CONTEXT), unsure)
 
-    def _stream(self, chunks: Iterable[bytes]) -> Iterator[Transcript]:
+    def _stream(self, chunks: Iterable[bytes], understand: Understanding, unsure: bool) -> Iterator[Transcript]:
         import pocketsphinx
 
-        decoder = _new_decoder(self.grammar)
+        decoder = _new_decoder(self._words, self.grammar, self._language_model)
         segmenter = _Segmenter(pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE))
         noise_floor, pending, frame_bytes = _NoiseFloor(), b"", segmenter.frame_bytes
         for chunk in chunks:
@@ -187,19 +282,29 @@ class CorrectionRecognizer:
             while len(pending) >= frame_bytes:
                 frame, pending = pending[:frame_bytes], pending[frame_bytes:]
                 utterance = segmenter.push(noise_floor(np.frombuffer(frame, "<i2")))
-                if utterance and (transcript := self._stream_utterance(decoder, utterance)) is not None:
+                if utterance and (transcript := self._stream_utterance(decoder, utterance, understand,
+                                                                       unsure)) is not None:
                     yield transcript
         utterance = segmenter.finish()  # the stream ended, maybe mid-utterance: decode what there is
-        if utterance and (transcript := self._stream_utterance(decoder, utterance)) is not None:
+        if utterance and (transcript := self._stream_utterance(decoder, utterance, understand, unsure)) is not None:
             yield transcript
 
-    def _stream_utterance(self, decoder, pcm: bytes) -> Transcript | None:
-        text, confidence = self._decode(decoder, pcm)
+    def _stream_utterance(self, decoder, pcm: bytes, understand: Understanding, unsure: bool) -> Transcript | None:
         duration = round(len(pcm) / 2 / SAMPLE_RATE, 3)
-        if not text or not self.grammar.accepts(text):
-            log.info("voice: %.1f s of speech matched no correction (closest: %r)", duration, text)
-            return None
-        return Transcript(text, confidence, duration)
+        if self._language_model is None:
+            text, confidence = self._decode(decoder, pcm)
+            if not text or not self.grammar.accepts(text):
+                log.info("voice: %.1f s of speech matched no correction (closest: %r)", duration, text)
+                return None
+            return Transcript(text, confidence, duration)
+        # the stream's audio has its noise floor already; the perturbed takes are played from it
+        verdict = self._hear(decoder, [_perturbed(pcm, rate) for rate in PERTURBATIONS], understand)
+        if verdict.sure or (unsure and verdict.did_you_mean):
+            return Transcript(verdict.text, round(verdict.confidence, 3), duration, (), verdict.source,
+                              None if verdict.sure else verdict.did_you_mean)
+        log.info("voice: %.1f s of speech gave no sure correction (heard %r; did you mean %r?)", duration,
+                 verdict.text, verdict.did_you_mean)
+        return None
 
 
 _RECOGNIZERS: dict[tuple, CorrectionRecognizer] = {}
@@ -207,26 +312,31 @@ _RECOGNIZERS_LOCK = threading.Lock()
 _MAX_CACHED = 4
 
 
-def recognizer_for(vocabulary: GrammarVocabulary) -> CorrectionRecognizer:
-    """The recogniser for a vocabulary, built once (loading the model and grammar takes ~0.3 s)."""
-    key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())))
+def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True) -> CorrectionRecognizer:
+    """The recogniser for a vocabulary, built once (the model, grammar and language model take ~1 s)."""
+    key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
+           language_model)
     with _RECOGNIZERS_LOCK:
         if key not in _RECOGNIZERS:
             if len(_RECOGNIZERS) >= _MAX_CACHED:  # scenes change rarely; keep the newest few
                 _RECOGNIZERS.pop(next(iter(_RECOGNIZERS)))
-            _RECOGNIZERS[key] = CorrectionRecognizer(vocabulary)
+            _RECOGNIZERS[key] = CorrectionRecognizer(vocabulary, language_model=language_model)
         return _RECOGNIZERS[key]
 
 
-def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary) -> Transcript:
-    """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason."""
-    return recognizer_for(vocabulary).transcribe_file(path)
+def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand: Understanding | None = None, *,
+                    language_model: bool = True) -> Transcript:
+    """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason
+    (UnsureError, with a best guess, when something like a correction was heard but not surely)."""
+    return recognizer_for(vocabulary, language_model=language_model).transcribe_file(path, understand)
 
 
-def transcribe_stream(chunks: Iterable[bytes], sample_rate: int,
-                      vocabulary: GrammarVocabulary) -> Iterator[Transcript]:
+def transcribe_stream(chunks: Iterable[bytes], sample_rate: int, vocabulary: GrammarVocabulary,
+                      understand: Understanding | None = None, *, language_model: bool = True,
+                      unsure: bool = False) -> Iterator[Transcript]:
     """16-bit mono PCM chunks -> a Transcript per utterance heard (see CorrectionRecognizer.transcribe_stream)."""
-    return recognizer_for(vocabulary).transcribe_stream(chunks, sample_rate)
+    return recognizer_for(vocabulary, language_model=language_model).transcribe_stream(chunks, sample_rate,
+                                                                                     understand, unsure=unsure)
 
 
 def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None) -> Iterator[Transcript]:
