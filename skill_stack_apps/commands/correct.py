@@ -22,11 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "'<phrase> means <task>')")
     teach.add_argument("text", nargs="?", help='e.g. "tidying up means putting every cube in the tray", '
                        '"a tower means stacking the large cubes"; "-" reads it from stdin')
-    # no --audio for teach: the recogniser is constrained to a grammar of known phrasings, and a taught phrase
-    # is new words by nature
-    correct.add_argument("--audio", type=Path, help="a WAV file to transcribe instead of TEXT (offline recogniser)")
-    teach.set_defaults(audio=None)
     for parser, teaching in ((correct, False), (teach, True)):
+        # a taught phrase is heard only if its words are in the recogniser's language model
+        # (planners/voice/phrasings.py TAUGHT_PHRASES); others are taught by typing them
+        parser.add_argument("--audio", type=Path,
+                            help="a WAV file to transcribe instead of TEXT (offline recogniser)")
         parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
         parser.add_argument("--scene", default="default",
@@ -49,20 +49,22 @@ def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
     return code
 
 
-def _transcribe(audio: Path, objects: dict) -> tuple[str, float | None]:
-    """VOICE: the voice engineer's `planners.voice.recogniser.transcribe_file` does the recognition,
-    constrained by the correction grammar of this scene. Raises ValueError with a one-line reason."""
+def _transcribe(audio: Path, objects: dict, context) -> tuple[str, float | None]:
+    """VOICE: the voice engineer's `planners.voice.recogniser.transcribe_file` does the recognition, with the
+    language model and grammar of this scene, checking what it hears as a correction given in `context`.
+    Raises ValueError with a one-line reason (planners.voice.recogniser.UnsureError: "did you mean ...?")."""
     try:
         from planners.voice.recogniser import transcribe_file
     except ImportError as err:
         raise ValueError(f"voice input is not available in this install ({err})") from None
+    from planners.voice.meaning import hearing_context, understanding
     from planners.voice.vocabulary import scene_vocabulary
 
     vocabulary = scene_vocabulary(objects, SKILL_NAMES)
-    try:
-        transcript = transcribe_file(audio, vocabulary)
-    except (ValueError, OSError, RuntimeError) as err:  # silent, corrupt, wrong-rate audio: a clear message
-        raise ValueError(str(err)) from None  # the voice errors already name the file
+    try:  # silent, corrupt, unsure audio: an AudioError (a ValueError), whose message names the file
+        transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)))
+    except (OSError, RuntimeError) as err:
+        raise ValueError(str(err)) from None
     if not transcript.text or not transcript.text.strip():
         raise ValueError(f"no speech recognised in {audio}")
     return transcript.text, transcript.confidence
@@ -76,8 +78,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
     from planners.corrections.runtime import record_correction
     from planners.corrections.memory.store import CorrectionStore, StoreError
 
-    if args.teach and args.text is None:
-        return _fail(f"give the definition as TEXT, e.g. skillstack teach {EXAMPLE}", args.json)
+    if args.teach and args.text is None and args.audio is None:
+        return _fail(f"give the definition as TEXT or --audio FILE, e.g. skillstack teach {EXAMPLE}", args.json)
     if (args.text is None) == (args.audio is None):
         return _fail('give the correction as TEXT or --audio FILE (one of them), e.g. '
                      'skillstack correct "2 cm to the left"', args.json)
@@ -91,10 +93,13 @@ def cmd_correct(args: argparse.Namespace) -> int:
         if not text:
             return _fail("no correction on stdin", args.json)
     if args.audio is not None:
+        heard_context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
+                                          scope=args.scope)
         try:
-            text, confidence = _transcribe(args.audio, objects)
+            text, confidence = _transcribe(args.audio, objects, heard_context)
         except ValueError as err:
-            return _fail(str(err), args.json, text=None)
+            guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
+            return _fail(str(err), args.json, text=None, **({"did_you_mean": guess} if guess else {}))
         source = "voice"
         print(f'heard: "{text}"' + (f" (confidence {confidence:.2f})" if confidence is not None else ""))
     if args.teach and match_definition(normalize(text)) is None:
