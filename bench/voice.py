@@ -168,16 +168,18 @@ def check_unseen(vocabulary, said: list[Utterance]) -> None:
                          + "; ".join(sorted(set(seen))))
 
 
-def outcome(hear, utterance: Utterance, understand: Understanding) -> str:
-    """right / wrong / refused, for one recogniser (`hear`: path -> text, raising AudioError to refuse)."""
+def outcome(hear, utterance: Utterance, understand: Understanding) -> tuple[str, str]:
+    """(right / wrong / refused, what was heard) for one recogniser (`hear`: path -> text, raising AudioError
+    to refuse)."""
     try:
         text = hear(utterance.path)
-    except AudioError:
-        return "refused"
+    except AudioError as err:
+        guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
+        return "refused", f"did you mean '{guess}'?" if guess else "nothing"
     meaning = understand(text)
     if meaning is None:
-        return "refused"
-    return "wrong" if utterance.off_topic or meaning != understand(utterance.text) else "right"
+        return "refused", f"'{text}', no correction"
+    return ("wrong" if utterance.off_topic or meaning != understand(utterance.text) else "right"), f"'{text}'"
 
 
 def table(rows: list[tuple[Utterance, str, str]]) -> list[str]:
@@ -224,13 +226,16 @@ def main() -> None:
         with_lm = CorrectionRecognizer(vocabulary)
         grammar = CorrectionRecognizer(vocabulary, language_model=False)
         rows: list[tuple[Utterance, str, str]] = []
+        heard: dict[Path, list[str]] = {}
         seconds = {"lm": 0.0, "grammar": 0.0}
         for u in said:
-            results = []
+            results, heard[u.path] = [], []
             for name, recognizer in (("lm", with_lm), ("grammar", grammar)):
                 start = time.perf_counter()
-                results.append(outcome(lambda p: recognizer.transcribe_file(p, understand).text, u, understand))
+                result, text = outcome(lambda p: recognizer.transcribe_file(p, understand).text, u, understand)
                 seconds[name] += time.perf_counter() - start
+                results.append(result)
+                heard[u.path].append(text)
             rows.append((u, results[0], results[1]))
     corrections = [r for r in rows if not r[0].off_topic]
     print(f"{len(phrasings)} phrasings x {len(conditions())} renderings (voices {', '.join(VOICES)}; "
@@ -245,8 +250,9 @@ def main() -> None:
     if args.show_wrong:
         for u, lm, gr in rows:
             if lm != "right" or gr != "right":
-                print(f"  {u.voice} {u.wpm} {'noisy' if u.noisy else 'clean'} '{u.text}': language model {lm}, "
-                      f"grammar {gr}")
+                lm_heard, grammar_heard = heard[u.path]
+                print(f"  {u.voice} {u.wpm} {'noisy' if u.noisy else 'clean'} '{u.text}': language model {lm} "
+                      f"({lm_heard}), grammar {gr} ({grammar_heard})")
 
 
 if __name__ == "__main__":
