@@ -6,32 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
-from mcap.reader import make_reader
-from mcap_ros2.decoder import DecoderFactory
+from mcap_reading import read_all
 
 from planners.episode_log import read_log
 
 REPO = Path(__file__).resolve().parents[2]
 TASK = "pick up the red cube"
 CONTROL_DT_NS = 50_000_000  # 20 Hz
-
-
-def read_all(path: Path) -> tuple[dict, dict[str, list], dict[str, dict[str, str]]]:
-    """(topic -> schema name, topic -> [(log_time, publish_time, decoded)], metadata)"""
-    messages: dict[str, list] = defaultdict(list)
-    with path.open("rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        summary = reader.get_summary()
-        types = {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()}
-        for _, channel, message, decoded in reader.iter_decoded_messages(log_time_order=False):
-            messages[channel.topic].append((message.log_time, message.publish_time, decoded))
-        meta = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
-    return types, messages, meta
 
 
 @pytest.fixture(scope="module")

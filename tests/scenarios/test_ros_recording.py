@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mcap_reading import read_all
 from ros_helpers import REPO, graph_with_client, requires_ros, ros_env, wait_for
 
 pytestmark = [requires_ros, pytest.mark.slow]
@@ -58,16 +58,8 @@ def recorded(tmp_path_factory):
             print(f"recorder log:\n{(folder / 'recorder.log').read_text()[-3000:]}")
     output = (folder / "recorder.log").read_text()
     path = Path(output.split("recording: ")[-1].split(" (")[0].strip())
-    from mcap.reader import make_reader
-    from mcap_ros2.decoder import DecoderFactory
-    messages: dict[str, list] = defaultdict(list)
-    with path.open("rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        summary = reader.get_summary()
-        types = {c.topic: summary.schemas[c.schema_id].name for c in summary.channels.values()}
-        for _, channel, message, decoded in reader.iter_decoded_messages(log_time_order=False):
-            messages[channel.topic].append((message.log_time, decoded))
-        meta = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
+    types, all_messages, meta = read_all(path)
+    messages = {topic: [(log_time, decoded) for log_time, _, decoded in items] for topic, items in all_messages.items()}
     return {"out": out, "path": path, "types": types, "messages": messages, "meta": meta}
 
 
