@@ -1,9 +1,9 @@
 """Learned policies in the skill layer's policy slot.
 
 A policy trained in a skill's environment sees the same observation here, built from the live arm and
-world instead of the training scene, so a checkpoint drives the real skill. Checkpoints live in
-`checkpoints/<skill>/policy.pt`; skills without one keep their scripted controller, and the episode log
-says which ran.
+world instead of the training scene, so a checkpoint drives the real skill. The checkpoint is the promoted
+version in the policy registry (skill_lib/learning/registry.py): `checkpoints/<skill>/policy.pt` until a
+registry says otherwise; skills without one keep their scripted controller, and the episode log says which ran.
 """
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware.resources import config_dir
 from skill_lib.controllers import CLOSED
+from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
 from skill_lib.spec import Policy, SkillContext, SkillSpec
-
-CHECKPOINTS = config_dir().parent / "checkpoints"
 
 
 def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarray, touching: bool,
@@ -242,15 +240,18 @@ class LearnedPush(LearnedPick):
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,
                           only: Collection[str] | None = None) -> list[SkillSpec]:
-    """The skills, with the policy slot filled wherever the skill is learnable and has a checkpoint (and, given
-    `only`, the skill is one of those)."""
+    """The skills, with the policy slot filled wherever the skill is learnable and has a promoted version in the
+    registry in `directory` (and, given `only`, the skill is one of those). Raises RegistryError for a promoted
+    checkpoint that is missing or changed."""
     from skill_lib.learning import load_entry_point
     from skill_lib.learning.train import load_policy
 
+    registry = PolicyRegistry(directory)
     out = []
     for spec in skills:
-        path = directory / spec.name / "policy.pt"
-        if spec.learning is not None and path.is_file() and (only is None or spec.name in only):
+        wanted = spec.learning is not None and (only is None or spec.name in only)
+        path = registry.promoted_checkpoint(spec.name) if wanted else None
+        if path is not None:
             agent = load_policy(path)
             adapter = load_entry_point(spec.learning.adapter)
             spec = dataclasses.replace(spec, policy=lambda agent=agent, adapter=adapter: adapter(agent))
