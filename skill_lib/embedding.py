@@ -1,17 +1,45 @@
-"""Sentence embeddings for retrieval: all-MiniLM-L6-v2, loaded offline from its pip package."""
+"""Sentence embeddings for retrieval: all-MiniLM-L6-v2, loaded offline from its pip package.
+
+`Embedder` runs the model through ONNX Runtime when the install step has exported it
+(skill_lib.embedding_onnx: ~5x faster per query) and through torch (sentence-transformers) otherwise,
+saying once in the log which one and why. Both give the same vectors (cosine >= 0.99, tested) under one
+model id, so an index built by either serves the other. Single-text calls, which is how retrieval asks, go
+through a small LRU cache: a context asked again (the next skill of the same task, a retry) costs no
+model run.
+"""
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections import OrderedDict
+from typing import Protocol
 
 import numpy as np
 
 #: the model this module loads; part of every index manifest, so a model change invalidates caches
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+#: "auto" (ONNX if exported, else torch), "onnx" or "torch"
+BACKEND_ENV = "SKILL_STACK_EMBEDDING"
+#: query texts remembered (384 floats each: 4096 are 6 MB)
+CACHE_SIZE = 4096
+
+log = logging.getLogger(__name__)
 
 
-class Embedder:
-    """Encodes texts into L2-normalised float32 vectors (cosine similarity == inner product)."""
+class TextEncoder(Protocol):
+    """What a model backend offers: unit float32 vectors of one dimension."""
+
+    model_id: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class TorchEmbedder:
+    """MiniLM through sentence-transformers (torch): the reference, and the fallback without the export."""
 
     def __init__(self) -> None:
         # Set before sentence_transformers/transformers are imported: they read these at import time,
@@ -53,6 +81,74 @@ class Embedder:
             vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True,
                                       normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+_fallback_logged = False
+
+
+def _backend(choice: str) -> TextEncoder:
+    """The model backend for "auto", "onnx" or "torch" (see BACKEND_ENV)."""
+    global _fallback_logged
+    if choice not in ("auto", "onnx", "torch"):
+        raise ValueError(f"{BACKEND_ENV} must be auto, onnx or torch, not {choice!r}")
+    if choice == "torch":
+        return TorchEmbedder()
+    from skill_lib.embedding_onnx import OnnxEmbedder, exported_model, onnx_dir
+
+    model = exported_model()
+    why = None
+    if model is None:
+        why = f"no ONNX export of the installed weights in {onnx_dir()} (run `python -m skill_lib.embedding_onnx`)"
+    else:
+        try:
+            return OnnxEmbedder(model)
+        except ImportError as err:
+            why = f"onnxruntime is not installed ({err})"
+    if choice == "onnx":
+        raise RuntimeError(f"{BACKEND_ENV}=onnx but {why}")
+    if not _fallback_logged:  # once per process: the fallback is slower, not wrong
+        log.warning("embedding queries with torch (~5x slower): %s", why)
+        _fallback_logged = True
+    return TorchEmbedder()
+
+
+class Embedder:
+    """Encodes texts into L2-normalised float32 vectors (cosine similarity == inner product)."""
+
+    def __init__(self, backend: str | None = None, *, cache_size: int = CACHE_SIZE) -> None:
+        self._backend = _backend(backend or os.environ.get(BACKEND_ENV, "auto"))
+        self.model_id: str = self._backend.model_id
+        #: "onnx" or "torch"
+        self.backend = "torch" if isinstance(self._backend, TorchEmbedder) else "onnx"
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        #: single-text calls answered from the cache, and those that ran the model
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def dim(self) -> int:
+        return self._backend.dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Shape (len(texts), dim), float32, each row of unit length."""
+        if len(texts) != 1 or self._cache_size <= 0:  # bulk (index builds) would only flush the queries out
+            return self._backend.encode(list(texts))
+        text = texts[0]
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                self.cache_hits += 1
+                return cached.copy()
+        vector = self._backend.encode([text])
+        with self._cache_lock:
+            self.cache_misses += 1
+            self._cache[text] = vector.copy()
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
 
 
 def default_model_id() -> str:
