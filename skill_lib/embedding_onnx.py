@@ -45,12 +45,14 @@ def export(directory: Path | None = None) -> Path:
 
     directory = Path(directory) if directory is not None else onnx_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    bert = TorchEmbedder()._model[0].auto_model.eval()  # the torch model this export must agree with
+    bert = TorchEmbedder()._model[0].auto_model  # the torch model the export must agree with
+    assert isinstance(bert, torch.nn.Module)
 
     class SentenceEmbedding(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.bert = bert
+            self.bert.eval()
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
