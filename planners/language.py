@@ -123,7 +123,7 @@ _BASE = r"(?:the robot|the base|you|yourself|me|us)"
 DIRECTION_PHRASES: Mapping[str, str] = {
     "left": _SIDEWAYS.format("left"),
     "right": _SIDEWAYS.format("right"),
-    "forward": rf"further away|farther away|away(?: from {_BASE})?|forwards?|ahead|to the front",
+    "forward": rf"(?:(?:further|farther) )?away(?: from {_BASE})?|forwards?|ahead|to the front",
     "backward": rf"(?:towards?|closer to|nearer to) {_BASE}|closer|nearer|backwards?|back",
 }
 if DIRECTION_PHRASES.keys() != DIRECTIONS.keys():

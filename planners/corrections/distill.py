@@ -144,6 +144,10 @@ def _take_grasp(clause: _Clause, rest: str) -> str:
 def _take_directions(clause: _Clause, rest: str) -> str:
     """Horizontal directions; two on one axis are refused later as contradictory."""
     for direction in directions_in(rest):
+        if re.search(rf"{DIRECTION_PATTERNS[direction].pattern} of\b", rest):
+            raise CorrectionError(f"'{clause.text}' places it relative to another object; a correction takes a "
+                                  f"nudge ('2 cm to the left') or a container ('that goes in the tray'): give "
+                                  f"the task again, e.g. 'put the red cube to the left of the blue cube'")
         rest = DIRECTION_PATTERNS[direction].sub(" ", rest)
         clause.pieces.append(("horizontal", direction))
     return rest
@@ -324,7 +328,7 @@ def distill(text: str, context: CorrectionContext | None = None) -> list[Correct
         return [definition_record(*definition, context, common)]
     if ordering := match_ordering(norm):
         return [ordering_record(*ordering, context, common)]
-    if m := DESTINATION.match(norm):
+    if (m := DESTINATION.match(norm)) and not directions_in(m["container"]):  # "put it to the left": a nudge
         return [destination_record(m, context, base_object, common)]
     records = []
     clause_context = context

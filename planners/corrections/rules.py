@@ -44,6 +44,8 @@ def _action(phrase: str, context: CorrectionContext, inherit: dict | None, notes
     """{"verb", "object", "phrase"} for "open the drawer" / "pick up the blue cube"; a phrase without a
     verb ("... before the red cube") takes the verb of `inherit`."""
     words = re.sub(r"^(\w+) up\b", r"\1", phrase).split()
+    if len(words) > 2 and words[0] in ALL_VERBS and words[-1] == "up":  # "pick the red cube up"
+        words.pop()
     if words and words[0] in ALL_VERBS:
         said, rest = words[0], " ".join(words[1:])
         if said in GRIPPER_VERBS and (not rest or rest in _GRIPPER_NOUNS):

@@ -34,6 +34,8 @@ def one(text: str, objects, **context):
     ("a bit more to the right", {"skill": "place"}, ("place", "offset_y", "delta", -0.01)),
     ("no, 3 cm further away please", {"skill": "place"}, ("place", "offset_x", "delta", 0.03)),
     ("a little closer", {}, ("place", "offset_x", "delta", -0.01)),
+    ("move it 3 cm further away from me", {}, ("place", "offset_x", "delta", 0.03)),
+    ("put it to the left", {"skill": "place"}, ("place", "offset_y", "delta", 0.01)),  # a nudge, not a container
     ("push it further", {}, ("push", "distance", "delta", 0.01)),
     ("push it 3 cm more", {}, ("push", "distance", "delta", 0.03)),
     ("further", {"skill": "push"}, ("push", "distance", "delta", 0.01)),
@@ -84,6 +86,8 @@ def test_ordering_rules(objects):
     assert r.rule.type == "before"
     assert r.rule.args["first"]["verb"] == r.rule.args["then"]["verb"] == "pick"
     assert r.rule.args["first"]["object"]["color"] == "blue" and r.rule.args["then"]["object"]["color"] == "red"
+    particle = one("pick the red cube up first", objects)  # "up" after the object is the verb's
+    assert particle.rule.args["first"]["object"] == {"category": "cube", "color": "red", "size": None}
     drawer = one("open the drawer first", objects)  # not in this scene: kept for plans that have one
     assert drawer.rule.args == {"first": {"verb": "open", "object": {"category": "drawer", "color": None,
                                                                      "size": None}, "phrase": "open the drawer"},
@@ -104,6 +108,7 @@ def test_several_corrections_in_one_sentence(objects):
     ("grasp it lower and higher", "contradictory"), ("to the left or to the right", "contradictory"),
     ("2 to the left", "needs a unit"), ("3 meters to the left", "outside"),
     ("pick up the red cube before the red cube", "contradictory"),
+    ("put it to the left of the blue cube", "relative to another object"),
 ])
 def test_bad_input_is_one_clear_error(objects, text, fragment):
     with pytest.raises(CorrectionError) as caught:
