@@ -8,6 +8,8 @@ from setuptools import find_packages, setup
 PACKAGE = "skill_stack"
 #: the operator console's web server (FastAPI, uvicorn with the websockets-sansio protocol)
 CONSOLE = ["fastapi>=0.110", "uvicorn>=0.35", "websockets>=13"]
+#: the fleet's correction store on a PostgreSQL server (planners/corrections/memory/postgres.py)
+FLEET = ["psycopg[binary]>=3.2"]
 
 setup(
     name=PACKAGE,
@@ -50,7 +52,7 @@ setup(
     extras_require={
         # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg);
         # selenium drives Debian's chromium in the console's browser tests (scripts/install_browser.sh)
-        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE],
+        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
                 "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",
@@ -62,6 +64,8 @@ setup(
         "voice": ["pocketsphinx>=5,<6"],
         # `skillstack console`: the operator console's web server
         "console": CONSOLE,
+        # a fleet's shared correction store on PostgreSQL (`SKILL_STACK_MEMORY=postgresql://...`)
+        "fleet": FLEET,
         # reference suite for side-by-side benchmarks
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },

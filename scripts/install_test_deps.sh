@@ -18,3 +18,12 @@ if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
     echo "note: apt-get install -y espeak-ng sox to regenerate voice fixtures and run bench/voice.py" >&2
   fi
 fi
+# PostgreSQL: the fleet correction store's tests start their own server (tests/postgres_cluster.py) from the
+# distribution's binaries (/usr/lib/postgresql/<version>/bin); the packaged default cluster is not used.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }
+  else
+    echo "note: apt-get install -y postgresql to run the fleet store's tests" >&2
+  fi
+fi

@@ -24,6 +24,9 @@ SCOPE_KEYS: dict[str, tuple[str, ...]] = {
     "object": ("category", "color", "size"), "category+size": ("category", "size"),
     "category+color": ("category", "color"), "category": ("category",), "any": ()}
 SCOPES = tuple(SCOPE_KEYS)
+#: who may retrieve a record: the robot it was taught on only, or every robot of the fleet (planners/
+#: corrections/memory/sync.py pushes only "fleet" records to the shared store)
+SHARES = ("robot", "fleet")
 #: size of a visual descriptor is free, but bounded so a record stays small
 MAX_VISUAL_LEN = 256
 
@@ -104,6 +107,12 @@ class CorrectionRecord:
     applicable: bool = True
     note: str | None = None
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: provenance beyond source, created_at and task: the robot it was taught on and the operator who said it
+    #: (the store fills `robot` and `operator` in from its configuration when they are None)
+    robot: str | None = None
+    operator: str | None = None
+    #: "robot": this robot only; "fleet": shared with every robot through the fleet store
+    share: str = "fleet"
     #: the store's durable row id; None until stored
     id: int | None = None
     #: switched off by the operator: kept, listed and exported, never retrieved (the store's `disabled` column
@@ -184,6 +193,11 @@ def _check(r: CorrectionRecord) -> None:
             raise RecordError("a task record needs a definition rule with a phrase and steps")
     elif r.rule is None or r.rule.type not in RULE_TYPES or not isinstance(r.rule.args, dict):
         raise RecordError(f"a plan record needs a rule of type {RULE_TYPES}")
+    if r.share not in SHARES:
+        raise RecordError(f"share must be one of {SHARES}, got {r.share!r}")
+    for name in ("robot", "operator"):
+        if getattr(r, name) is not None and not isinstance(getattr(r, name), str):
+            raise RecordError(f"{name} must be a string, got {getattr(r, name)!r}")
     if r.visual is not None and (len(r.visual) > MAX_VISUAL_LEN or not all(math.isfinite(v) for v in r.visual)):
         raise RecordError(f"visual must be at most {MAX_VISUAL_LEN} finite numbers")
     if r.id is not None and (isinstance(r.id, bool) or not isinstance(r.id, int)):

@@ -1,60 +1,46 @@
-"""The correction store: SQLite in WAL mode, the single source of truth (the FAISS index is derived).
+"""The correction store's interface, and which store a location means.
 
-Durability: WAL with `synchronous=FULL` fsyncs the WAL at every commit, so a correction whose `add`
-returned survives kill -9 and power loss (NORMAL would survive kill -9 too, since the WAL is written
-before the commit returns, but could lose the last commits on power loss; corrections are rare, so the
-extra fsync costs nothing that matters). Every write is one transaction. Ids come from AUTOINCREMENT and
-are never reused, so a deleted id never comes back meaning something else. `generation` (in `meta`)
-grows with every write in the same transaction: the index compares it to know if it is stale. A record the
-operator switched off keeps its row (`disabled` = 1): listed, exported, never retrieved.
+A store is the source of truth for corrections (the FAISS index is derived from it). Two kinds:
+- SQLite (planners/corrections/memory/sqlite.py): a file, the default and a robot's own memory;
+- PostgreSQL (postgres.py): the fleet's shared store on a server, `postgresql://user@host:port/db`.
+A robot in a fleet keeps using its file and syncs it with the server (sync.py: FleetStore), so it loses
+nothing when the network does.
+
+Which one `CorrectionStore(location)` (and `open_store`) opens:
+- a path, or `sqlite:///path`: that SQLite file;
+- `postgresql://...`: the server's store itself (needs the server: for tools and the CLI);
+- nothing: `$SKILL_STACK_MEMORY` if set (a path, or a server URL: then this robot's file, synced with that
+  server), else the default file, data_dir()/corrections.db.
+
+Records get their provenance here when it is missing: `robot` from `$SKILL_STACK_ROBOT` (else the host
+name), `operator` from `$SKILL_STACK_OPERATOR`.
 """
 from __future__ import annotations
 
-import json
+import os
+import socket
 import sqlite3
-import threading
-import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from hardware.resources import data_dir
-from planners.corrections.memory.record import CorrectionRecord, RecordError
+from planners.corrections.memory.record import CorrectionRecord
 
 DB_FILE = "corrections.db"
-#: 2: the `disabled` column (a version-1 file gains it when opened)
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS corrections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uid TEXT NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    skill TEXT,
-    task TEXT,
-    task_id TEXT,
-    record TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
-);
-"""
-
-
-#: record fields the table's columns hold, not the JSON document (a disabled record's text stays as it was)
-_COLUMNS_ONLY = ("id", "disabled")
-#: the columns a record is read from (CorrectionStore._record's arguments)
-_ROW = "id, record, disabled"
+#: where a store is chosen from when none is given
+MEMORY_ENV = "SKILL_STACK_MEMORY"
+ROBOT_ENV, OPERATOR_ENV = "SKILL_STACK_ROBOT", "SKILL_STACK_OPERATOR"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class StoreError(RuntimeError):
-    """The database cannot be opened or has a schema this code does not know."""
+    """The store cannot be opened or reached, or has a schema this code does not know."""
 
 
-#: what a broken memory (a locked or corrupt database, a full disk) can raise; anything else is a bug
+#: what a broken memory (a locked or corrupt database, a full disk, an unreachable server: the PostgreSQL
+#: store raises StoreError) can raise; anything else is a bug
 MEMORY_ERRORS = (StoreError, sqlite3.Error, OSError, RuntimeError)
 
 
@@ -62,152 +48,119 @@ def default_db_path() -> Path:
     return data_dir() / DB_FILE
 
 
+def robot_name() -> str:
+    return os.environ.get(ROBOT_ENV) or socket.gethostname()
+
+
+def operator_name() -> str | None:
+    return os.environ.get(OPERATOR_ENV) or None
+
+
+def is_server_url(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """A server URL without its password (for messages and logs)."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def store_class(location: str | Path | None) -> type[CorrectionStore]:
+    """The class a location opens (see the module's docstring)."""
+    if location is None:
+        location = os.environ.get(MEMORY_ENV) or None
+        if is_server_url(location):
+            from planners.corrections.memory.sync import FleetStore
+            return FleetStore
+    if is_server_url(location):
+        from planners.corrections.memory.postgres import PostgresStore
+        return PostgresStore
+    from planners.corrections.memory.sqlite import SqliteStore
+    return SqliteStore
+
+
+def open_store(location: str | Path | None = None) -> CorrectionStore:
+    """The store at `location` (see the module's docstring); raises StoreError."""
+    return CorrectionStore(location)
+
+
 class CorrectionStore:
-    """Durable corrections. Thread-safe (one connection behind a lock); several processes may share a file."""
+    """Durable corrections, by record id (the store's own, never reused) and uid (the record's, the same in
+    every store: adding a uid that is stored returns the stored record). Thread-safe.
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per write
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._init_schema()
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"cannot open correction store {self.path}: {err}") from err
+    `CorrectionStore(location)` opens the store a location means (pathlib-style: it returns a subclass,
+    which implements every method here that raises NotImplementedError)."""
 
-    def _init_schema(self) -> None:
-        with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                # identifies this database: an index built from another file with the same generation is stale
-                db.execute("INSERT INTO meta VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
-                db.execute("INSERT INTO meta VALUES ('generation', '0')")
-            elif row[0] == 1:  # every version-1 record was enabled
-                db.execute("ALTER TABLE corrections ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {row[0]}; this code reads {SCHEMA_VERSION}")
+    #: the store's place on this machine: the index keeps its files next to it
+    path: Path
+    #: what to call the store in messages (a file, or a server URL without its password)
+    location: str
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks between processes)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _bump(self, db: sqlite3.Connection) -> None:
-        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    def __new__(cls, location: str | Path | None = None, *args: Any, **kwargs: Any) -> CorrectionStore:
+        if cls is CorrectionStore:
+            cls = store_class(location)
+        return super().__new__(cls)
 
     # ----- writes -----------------------------------------------------------------------------------
     def add(self, record: CorrectionRecord) -> CorrectionRecord:
-        """Store a record; returns it with its durable id. Committed (and fsynced) when this returns."""
+        """Store a record; returns it with its durable id. Committed when this returns."""
         return self.add_many([record])[0]
 
     def add_many(self, records: Iterable[CorrectionRecord], *, replacing: Iterable[int] = ()
                  ) -> list[CorrectionRecord]:
         """All or nothing, in one transaction, with the records `replacing` (ids) deleted in the same one
-        (a narrowed record replaces the original: never both, never neither). A record whose uid is
-        already stored is returned as stored (import is idempotent)."""
-        stored = []
-        with self._write() as db:
-            for record_id in replacing:
-                db.execute("DELETE FROM corrections WHERE id = ?", (record_id,))
-            for record in records:
-                row = db.execute(f"SELECT {_ROW} FROM corrections WHERE uid = ?", (record.uid,)).fetchone()
-                if row is None:
-                    payload = {k: v for k, v in record.to_dict().items() if k not in _COLUMNS_ONLY}
-                    cur = db.execute(
-                        "INSERT INTO corrections (uid, created_at, source, kind, skill, task, task_id, record, "
-                        "disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (record.uid, record.created_at, record.source, record.kind, record.skill, record.task,
-                         record.task_id, json.dumps(payload, ensure_ascii=False), int(record.disabled)))
-                    stored.append(record.with_id(int(cur.lastrowid or 0)))
-                else:
-                    stored.append(self._record(*row))
-            self._bump(db)
-        return stored
+        (a narrowed record replaces the original: never both, never neither). A record whose uid is already
+        stored is returned as stored (import is idempotent); provenance missing is filled in."""
+        robot, operator = robot_name(), operator_name()
+        return self._add_many([replace(r, robot=r.robot or robot, operator=r.operator or operator)
+                               for r in records], list(replacing))
+
+    def _add_many(self, records: list[CorrectionRecord], replacing: list[int]) -> list[CorrectionRecord]:
+        raise NotImplementedError
 
     def set_disabled(self, record_id: int, disabled: bool = True) -> bool:
         """Switch a record off (never retrieved) or on again; False if there is no such record."""
-        with self._write() as db:
-            found = db.execute("UPDATE corrections SET disabled = ? WHERE id = ?",
-                               (int(disabled), record_id)).rowcount > 0
-            if found:
-                self._bump(db)
-        return found
+        raise NotImplementedError
 
     def delete(self, record_id: int) -> bool:
-        with self._write() as db:
-            deleted = db.execute("DELETE FROM corrections WHERE id = ?", (record_id,)).rowcount > 0
-            if deleted:
-                self._bump(db)
-        return deleted
+        """Delete a record; False if there is no such record."""
+        raise NotImplementedError
 
     # ----- reads ------------------------------------------------------------------------------------
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
-    @staticmethod
-    def _record(row_id: int, payload: str, disabled: int) -> CorrectionRecord:
-        try:
-            return replace(CorrectionRecord.from_dict(json.loads(payload)), id=row_id, disabled=bool(disabled))
-        except (ValueError, RecordError) as err:
-            raise StoreError(f"correction {row_id} is unreadable ({err})") from err
-
     def get(self, record_id: int) -> CorrectionRecord | None:
-        rows = self._read(f"SELECT {_ROW} FROM corrections WHERE id = ?", (record_id,))
-        return self._record(*rows[0]) if rows else None
+        raise NotImplementedError
+
+    def by_uid(self, uid: str) -> CorrectionRecord | None:
+        raise NotImplementedError
 
     def all(self, kind: str | None = None) -> list[CorrectionRecord]:
         """Every record in id order (optionally one kind), disabled ones included."""
-        if kind is None:
-            rows = self._read(f"SELECT {_ROW} FROM corrections ORDER BY id")
-        else:
-            rows = self._read(f"SELECT {_ROW} FROM corrections WHERE kind = ? ORDER BY id", (kind,))
-        return [self._record(*row) for row in rows]
+        raise NotImplementedError
 
     def get_many(self, record_ids: Iterable[int]) -> list[CorrectionRecord]:
         """The records with these ids that exist, in id order."""
-        wanted, rows = sorted(set(record_ids)), []
-        for start in range(0, len(wanted), 500):  # SQLite limits the number of bound parameters
-            chunk = wanted[start:start + 500]
-            rows += self._read(f"SELECT {_ROW} FROM corrections WHERE id IN ({','.join('?' * len(chunk))})",
-                               tuple(chunk))
-        return [self._record(*row) for row in sorted(rows)]
+        raise NotImplementedError
 
     def ids(self, *, enabled_only: bool = False) -> list[int]:
         """Record ids in order; `enabled_only`: without the disabled ones (what retrieval may use)."""
-        where = " WHERE disabled = 0" if enabled_only else ""
-        return [r[0] for r in self._read(f"SELECT id FROM corrections{where} ORDER BY id")]
+        raise NotImplementedError
 
     def __len__(self) -> int:
-        return int(self._read("SELECT COUNT(*) FROM corrections")[0][0])
+        raise NotImplementedError
 
     def fingerprint(self) -> dict[str, str | int]:
         """Identifies the store's content: (database uid, write generation). The index keys on it."""
-        meta = dict(self._read("SELECT key, value FROM meta"))
-        return {"db_uid": meta["db_uid"], "generation": int(meta["generation"])}
+        raise NotImplementedError
 
     def integrity_ok(self) -> bool:
-        return self._read("PRAGMA integrity_check")[0][0] == "ok"
+        raise NotImplementedError
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        raise NotImplementedError
 
     def __enter__(self) -> CorrectionStore:
         return self

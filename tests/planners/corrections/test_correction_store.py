@@ -49,7 +49,7 @@ def test_wal_mode_full_sync_and_schema_version(tmp_path):
         store.add(skill_record())
     raw = sqlite3.connect(tmp_path / "c.db")
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
-    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 2
+    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 3  # 3: fleet sync columns (migrations.py)
     raw.execute("UPDATE schema_version SET version = 99")
     raw.commit()
     raw.close()

@@ -1,0 +1,76 @@
+"""Schema versions of the correction stores, as migrations: `SQLITE[v]` / `POSTGRES[v]` are the statements
+that take a database from version v to v + 1 (version 0: empty). A store applies the ones it lacks when it
+opens, in one transaction, and refuses a database newer than it knows (StoreError).
+
+SQLite (the robot's own file):
+  1: corrections (one JSON document per record, with the columns that filter), meta (db_uid, generation)
+  2: `disabled` (switched off by the operator: kept, never retrieved)
+  3: fleet sync: `share` (robot / fleet), `pushed` (in the fleet store as it is here), tombstones (deletions
+     not yet pushed), the fleet cursor in meta
+PostgreSQL (the fleet's store):
+  1: corrections with provenance columns, `seq` (a change counter: every insert and update takes the next
+     value, under one write lock, so a robot that has seen seq N has seen every change up to N), tombstones
+     as rows (`deleted`: the record stays, for provenance), and a NOTIFY on every change
+"""
+from __future__ import annotations
+
+#: the channel the fleet store notifies on every change (payload empty: a listener pulls what is new)
+NOTIFY_CHANNEL = "skill_stack_corrections"
+
+SQLITE: list[list[str]] = [
+    [  # 0 -> 1
+        """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS corrections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            uid TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            skill TEXT,
+            task TEXT,
+            task_id TEXT,
+            record TEXT NOT NULL)""",
+    ],
+    [  # 1 -> 2
+        "ALTER TABLE corrections ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
+    ],
+    [  # 2 -> 3
+        "ALTER TABLE corrections ADD COLUMN share TEXT NOT NULL DEFAULT 'fleet'",
+        "ALTER TABLE corrections ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX corrections_outbox ON corrections (pushed) WHERE pushed = 0",
+        """CREATE TABLE tombstones (uid TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)""",
+    ],
+]
+
+POSTGRES: list[list[str]] = [
+    [  # 0 -> 1
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE SEQUENCE correction_changes",
+        """CREATE TABLE corrections (
+            id BIGSERIAL PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            seq BIGINT NOT NULL,
+            created_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            skill TEXT,
+            task TEXT,
+            task_id TEXT,
+            robot TEXT,
+            operator TEXT,
+            share TEXT NOT NULL,
+            record JSONB NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT FALSE,
+            deleted BOOLEAN NOT NULL DEFAULT FALSE,
+            changed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            changed_by TEXT)""",
+        "CREATE INDEX corrections_seq ON corrections (seq)",
+        f"""CREATE FUNCTION skill_stack_corrections_notify() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$""",
+        """CREATE TRIGGER corrections_changed AFTER INSERT OR UPDATE ON corrections
+            FOR EACH STATEMENT EXECUTE FUNCTION skill_stack_corrections_notify()""",
+    ],
+]
+
+SQLITE_VERSION = len(SQLITE)
+POSTGRES_VERSION = len(POSTGRES)
