@@ -45,17 +45,18 @@ def export(directory: Path | None = None) -> Path:
 
     directory = Path(directory) if directory is not None else onnx_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    bert = TorchEmbedder()._model[0].auto_model  # the torch model the export must agree with
-    assert isinstance(bert, torch.nn.Module)
+    loaded = TorchEmbedder()._model[0].auto_model  # the torch model the export must agree with
+    assert isinstance(loaded, torch.nn.Module)
+    bert: torch.nn.Module = loaded
+    bert.eval()
 
     class SentenceEmbedding(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = bert
-            self.bert.eval()
+            self.bert = bert  # registered: its weights become the graph's initialisers
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+            tokens = bert(input_ids=input_ids, attention_mask=attention_mask,
                                token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
             mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
