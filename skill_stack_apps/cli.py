@@ -6,7 +6,8 @@ import importlib
 import sys
 
 #: subcommand modules under skill_stack_apps/commands, in --help order
-COMMANDS = ("run", "runs", "report", "skills", "correct", "corrections", "train", "eval", "launch", "record", "console")
+COMMANDS = ("run", "runs", "report", "skills", "policies", "correct", "corrections", "train", "eval", "experiment",
+            "launch", "record", "console")
 
 
 def build_parser() -> argparse.ArgumentParser:

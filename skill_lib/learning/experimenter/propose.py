@@ -1,0 +1,210 @@
+"""Propose: a curriculum of training tasks from the analysis, ordered by expected gain, each with its evidence.
+
+Each weak spot becomes one proposal:
+- a skill with no learned policy: learn one, on the objects, parameters and regions it was asked for;
+- attempts a learned policy declined, grouped by the first way the context lies outside what the policy was
+  trained on (TRAINING below, read from the policies and environments): the object, a container as the place
+  target, the parameter range, the region of the table, else the start state (where the hand was, a corrected
+  parameter): widen training along that axis;
+- learned attempts that failed, per object category: fine-tune there;
+- attempts that ran as they should but needed operator corrections, per category and corrected parameter;
+- evaluations (`skillstack eval --json`) below TARGET_SUCCESS: fine-tune in the skill's environment.
+Expected gain is the share of all logged skill attempts the task would turn into learned, uncorrected
+successes if it worked: each attempt counts 1, each corrected-only attempt 0.5; an evaluation counts its
+shortfall times the skill's share of attempts. Ties are broken by the proposal's id, so the order is
+reproducible from the report.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from skill_lib.learning.envs.push import PushEnv
+from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, describe_range
+from skill_lib.learning.experimenter.logs import Evaluation
+from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
+
+#: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
+CUBE_SKILLS = ("pick", "place", "push")
+TRAINED_PARAMETERS: dict[tuple[str, str], tuple[float, float]] = {("push", "distance"): PushEnv.distances}
+#: a held-out success rate below this is a weak spot (issue #18's target for a committed policy)
+TARGET_SUCCESS = 0.95
+CORRECTION_WEIGHT = 0.5
+#: how many decline reasons and example runs a proposal quotes
+QUOTED = 3
+
+
+@dataclass(frozen=True)
+class TrainingTask:
+    """What to train on: object categories, place targets, parameter ranges (metres) and table regions."""
+
+    skill: str
+    objects: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    parameter_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    skill: str
+    what: str
+    evidence: tuple[str, ...]
+    gain: float
+    task: TrainingTask
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "skill": self.skill, "what": self.what, "evidence": list(self.evidence),
+                "gain": round(self.gain, 4), "task": asdict(self.task)}
+
+
+def outside_training(item: Analysed) -> tuple[str, str]:
+    """(axis, value): the first way a declined attempt's context lies outside the policy's training."""
+    skill, context = item.attempt.skill, item.context
+    if skill in CUBE_SKILLS and (context.category != "cube" or context.edge is None
+                                 or not CUBE_EDGES[0] <= context.edge <= CUBE_EDGES[1]):
+        return "objects", context.category
+    if skill == "place" and context.target_is_container:
+        return "targets", str(context.target_category)
+    if context.parameter is not None and (skill, context.parameter[0]) in TRAINED_PARAMETERS:
+        low, high = TRAINED_PARAMETERS[(skill, context.parameter[0])]
+        value = item.attempt.params.get(context.parameter[0])
+        if isinstance(value, (int, float)) and not low <= value <= high:
+            return "parameters", describe_range(context.parameter)
+    if context.position is not None:
+        (x0, y0), (x1, y1) = TRAINED_BOX
+        x, y = context.position
+        if not (x0 <= x <= x1 and y0 <= y <= y1):
+            return "regions", context.region
+    return "start states", "other contexts"
+
+
+def _observed_ranges(items: Sequence[Analysed]) -> dict[str, tuple[float, float]]:
+    values: dict[str, list[float]] = {}
+    for item in items:
+        for name, value in item.attempt.params.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "speed":
+                values.setdefault(name, []).append(float(value))
+    return {name: (round(min(v), 3), round(max(v), 3)) for name, v in sorted(values.items())}
+
+
+def _evidence(items: Sequence[Analysed], total: int, runs: int) -> tuple[str, ...]:
+    skill = items[0].attempt.skill
+    kinds = Counter(item.kind.value for item in items)
+    lines = [f"{len(items)} of {total} {skill} attempts in {runs} runs: "
+             + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))]
+    reasons = Counter(str(item.attempt.fallback) for item in items if item.kind is AttemptKind.DECLINED)
+    lines += [f"declined {n}x: {reason}" for reason, n in reasons.most_common(QUOTED)]
+    corrections = Counter(f"{c['parameter']} ({c['text']})" for item in items for c in item.attempt.corrections)
+    if corrections:
+        lines.append("operator corrections: " + ", ".join(f"{n}x {what}" for what, n in corrections.most_common(QUOTED)))
+    categories = Counter(item.context.category for item in items)
+    regions = Counter(item.context.region for item in items)
+    lines.append("objects: " + ", ".join(f"{c} {n}" for c, n in sorted(categories.items())) + "; regions: "
+                 + ", ".join(f"{r} {n}" for r, n in sorted(regions.items())))
+    runs_seen = sorted({item.attempt.run for item in items})
+    lines.append("e.g. runs " + ", ".join(runs_seen[:QUOTED]) + (" ..." if len(runs_seen) > QUOTED else ""))
+    return tuple(lines)
+
+
+def _task(skill: str, items: Sequence[Analysed], *, objects: Sequence[str] = (), targets: Sequence[str] = (),
+          ranges: dict[str, tuple[float, float]] | None = None) -> TrainingTask:
+    seen = sorted({item.context.category for item in items if item.context.category != "unknown"})
+    return TrainingTask(skill, tuple(dict.fromkeys([*objects, *seen])), tuple(targets),
+                        ranges if ranges is not None else _observed_ranges(items),
+                        tuple(sorted({item.context.region for item in items})))
+
+
+def _widened(skill: str, items: Sequence[Analysed]) -> dict[str, tuple[float, float]]:
+    ranges = _observed_ranges(items)
+    for (trained_skill, name), (low, high) in TRAINED_PARAMETERS.items():
+        if trained_skill == skill and name in ranges:
+            ranges[name] = (min(low, ranges[name][0]), max(high, ranges[name][1]))
+    return ranges
+
+
+def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, TrainingTask]:
+    """(what, task) of one weak spot."""
+    skill, axis, value = key
+    learned = sum(1 for item in items if item.kind is AttemptKind.LEARNED_FAILED)
+    if axis == "new policy":
+        return f"learn a {skill} policy: none exists, so the scripted controller ran", _task(skill, items)
+    if axis == "objects":
+        trained = ["cube"] if skill in CUBE_SKILLS else []
+        return (f"train {skill} on {value} objects too (its policy was trained on 3-5 cm cubes)",
+                _task(skill, items, objects=trained))
+    if axis == "targets":
+        return (f"train {skill} into a {value} (its policy was trained onto cubes and the table)",
+                _task(skill, items, targets=("cube", "table", value)))
+    if axis == "parameters":
+        name = value.split()[0]
+        low, high = TRAINED_PARAMETERS.get((skill, name), (0.0, 0.0))
+        return (f"widen {skill}'s {value} (its policy was trained on {low * 100:.0f}-{high * 100:.0f} cm)",
+                _task(skill, items, ranges=_widened(skill, items)))
+    if axis == "regions":
+        return f"train {skill} over the {value} of the table, outside its training area", _task(skill, items)
+    if axis == "start states":
+        return f"train {skill} from the start states its policy declined", _task(skill, items)
+    if axis == "failures":
+        return f"fine-tune {skill} on {value}: its learned policy failed {learned} of {len(items)}", _task(skill, items)
+    return f"learn what operators correct in {skill} on {value}", _task(skill, items)
+
+
+def _group_key(item: Analysed) -> tuple[str, str, str] | None:
+    skill = item.attempt.skill
+    if item.kind is AttemptKind.NO_POLICY:
+        return skill, "new policy", ""
+    if item.kind is AttemptKind.DECLINED:
+        return (skill, *outside_training(item))
+    if item.kind is AttemptKind.LEARNED_FAILED:
+        return skill, "failures", item.context.category
+    if item.attempt.corrections:
+        parameters = "/".join(sorted({c["parameter"] for c in item.attempt.corrections}))
+        return skill, "corrections", f"{item.context.category} ({parameters})"
+    return None
+
+
+def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = ()) -> list[Proposal]:
+    """The curriculum, highest expected gain first."""
+    total = len(analysis.items)
+    groups: dict[tuple[str, str, str], list[Analysed]] = {}
+    for item in analysis.items:
+        key = _group_key(item)
+        if key is not None:
+            groups.setdefault(key, []).append(item)
+    proposals = []
+    for key, items in groups.items():
+        skill = key[0]
+        what, task = _from_group(key, items)
+        weight = CORRECTION_WEIGHT if key[1] == "corrections" else 1.0
+        skill_total = analysis.by_skill[skill].attempts
+        proposals.append(Proposal("/".join(k.replace(" ", "_") for k in key if k), skill, what,
+                                  _evidence(items, skill_total, analysis.runs), weight * len(items) / max(total, 1),
+                                  task))
+    for evaluation in evaluations:
+        if evaluation.success_rate < TARGET_SUCCESS:
+            share = analysis.by_skill[evaluation.skill].attempts / total if evaluation.skill in analysis.by_skill \
+                and total else 1.0 / max(len(analysis.by_skill), 1)
+            proposals.append(Proposal(
+                f"{evaluation.skill}/evaluation", evaluation.skill,
+                f"fine-tune {evaluation.skill} in its environment: held-out success {evaluation.success_rate:.2f} "
+                f"< {TARGET_SUCCESS}", (f"skillstack eval: {evaluation.success_rate:.2f} over {evaluation.episodes} "
+                                        f"episodes of {evaluation.policy} ({evaluation.source})",),
+                (1.0 - evaluation.success_rate) * share, TrainingTask(evaluation.skill)))
+    return sorted(_merged(proposals), key=lambda p: (-p.gain, p.id))
+
+
+def _merged(proposals: list[Proposal]) -> list[Proposal]:
+    """One proposal per id (two evaluations of one skill: the worse kept)."""
+    best: dict[str, Proposal] = {}
+    for proposal in proposals:
+        if proposal.id not in best or proposal.gain > best[proposal.id].gain:
+            best[proposal.id] = proposal
+    return list(best.values())
+
+
+#: a proposer: (analysis, evaluations) -> curriculum; the deterministic default is `propose`
+Proposer = Callable[[Analysis, Sequence[Evaluation]], list[Proposal]]
