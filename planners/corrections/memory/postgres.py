@@ -6,6 +6,8 @@ one transaction-scoped advisory lock, so writes commit in the order of their `se
 changed row takes): a reader that has seen seq N has seen every change up to N, which is what makes a
 robot's pull cursor (`changes_since`) exact and the fingerprint (db_uid, max seq) a true generation. A
 deleted record stays as a row with `deleted` set (tombstone: robots learn of the deletion, provenance stays).
+A record whose content changes (narrowed) gets a new row id, as in the SQLite store: the index and
+retrieval key on ids.
 Errors come out as StoreError with one line; a broken connection is reopened on the next call.
 """
 from __future__ import annotations
@@ -41,7 +43,10 @@ INSERT INTO corrections (uid, seq, created_at, source, kind, skill, task, task_i
                          disabled, changed_by)
 VALUES (%(uid)s, nextval('correction_changes'), %(created_at)s, %(source)s, %(kind)s, %(skill)s, %(task)s,
         %(task_id)s, %(robot)s, %(operator)s, %(share)s, %(record)s, %(disabled)s, %(changed_by)s)
-ON CONFLICT (uid) DO UPDATE SET seq = EXCLUDED.seq, record = EXCLUDED.record, disabled = EXCLUDED.disabled,
+ON CONFLICT (uid) DO UPDATE SET seq = EXCLUDED.seq,
+    id = CASE WHEN corrections.deleted OR corrections.record <> EXCLUDED.record
+              THEN nextval('corrections_id_seq') ELSE corrections.id END,
+    record = EXCLUDED.record, disabled = EXCLUDED.disabled,
     share = EXCLUDED.share, deleted = FALSE, changed_at = now(), changed_by = EXCLUDED.changed_by
 WHERE {condition}
 RETURNING id"""
