@@ -8,9 +8,10 @@ record the same category; a narrowed one (category+size, category+color) the cat
 Text similarity then ranks and thresholds what passes: MiniLM is good at "same task, other words" but poor
 at "same words, other object", which the gates handle.
 
-It scales with what matches, not with the store: the gates' necessary conditions (kind, skill, object
-category) pre-filter the records in numpy, FAISS ranks only those by text and returns the best TOP_K, and
-only these are scored in Python.
+It scales with what matches, not with the store: the index is partitioned by the gates' necessary conditions
+(kind, skill, object category), FAISS ranks only the partitions that can pass and returns the best TOP_K, and
+only these are scored in Python. A write through `add` / `add_many` reaches the index and the record cache
+without re-reading the store; one from elsewhere (another process, the fleet) is found by difference.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware.arm import WorldView
-from planners.corrections.memory.index import CorrectionIndex
+from planners.corrections.memory.index import CorrectionIndex, PartitionKey
 from planners.corrections.memory.record import SCOPE_KEYS, CorrectionRecord, ObjectContext, describe_context
 from planners.corrections.memory.store import CorrectionStore
 from planners.language import FRAME_WORDS, content_words, normalize, same_word
@@ -169,31 +170,20 @@ def _gate_task(record: CorrectionRecord, query: RetrievalQuery) -> tuple[list[st
     return [], 1.0
 
 
-@dataclass(frozen=True)
-class _GateKeys:
-    """Per record, what the gates need at the least, as arrays: a pre-filter over the whole store."""
+def gate_partition(record: CorrectionRecord) -> PartitionKey:
+    """The index partition of a record: what the gates need at the least (kind, skill, object category;
+    "" = any skill, no category gate). A query searches only the partitions that may pass its gates."""
+    category = "" if record.scope == "any" or record.object is None else (record.object.category or "")
+    return (record.kind, record.skill or "", category)
 
-    ids: np.ndarray
-    kind: np.ndarray
-    skill: np.ndarray  # "" = any skill
-    category: np.ndarray  # "" = no category gate
 
-    @classmethod
-    def of(cls, records: Iterable[CorrectionRecord]) -> _GateKeys:
-        rows = [(r.id, r.kind, r.skill or "",
-                 "" if r.scope == "any" or r.object is None else (r.object.category or "")) for r in records]
-        ids, kind, skill, category = zip(*rows) if rows else ((), (), (), ())
-        return cls(np.asarray(ids, dtype=np.int64), np.asarray(kind, dtype=str), np.asarray(skill, dtype=str),
-                   np.asarray(category, dtype=str))
-
-    def candidates(self, query: RetrievalQuery) -> np.ndarray:
-        """Ids of the records that may pass the gates for this query (the gates still decide)."""
-        mask = self.kind == query.kind
-        if query.kind == "skill":
-            mask &= (self.skill == "") | (self.skill == (query.skill or ""))
-            category = query.object.category if query.object is not None else ""
-            mask &= (self.category == "") | ((self.category == category) if category else False)
-        return self.ids[mask]
+def query_partitions(query: RetrievalQuery, present: Iterable[PartitionKey]) -> list[PartitionKey]:
+    """The partitions whose records may pass the gates for this query (the gates still decide)."""
+    if query.kind != "skill":
+        return [p for p in present if p[0] == query.kind]
+    category = query.object.category if query.object is not None else ""
+    skills, categories = {"", query.skill or ""}, {"", category or ""}
+    return [p for p in present if p[0] == "skill" and p[1] in skills and p[2] in categories]
 
 
 class CorrectionMemory:
@@ -203,11 +193,10 @@ class CorrectionMemory:
                  index: CorrectionIndex | None = None, threshold: float = ABSTAIN_THRESHOLD) -> None:
         self.store = store
         self._embedder = embedder
-        self.index = index or CorrectionIndex(store, embedder=embedder)
+        self.index = index or CorrectionIndex(store, embedder=embedder, partition=gate_partition)
         self.threshold = threshold
         self._lock = threading.Lock()
-        self._records: dict[int, CorrectionRecord] = {}
-        self._keys = _GateKeys.of([])
+        self._records: dict[int, CorrectionRecord] = {}  # enabled ones
         self._records_at: dict | None = None
 
     @classmethod
@@ -222,10 +211,28 @@ class CorrectionMemory:
         return self._embedder
 
     def add(self, record: CorrectionRecord) -> CorrectionRecord:
-        return self.store.add(record)
+        return self.add_many([record])[0]
 
-    def _current_records(self) -> tuple[dict[int, CorrectionRecord], _GateKeys]:
-        """The store's records, read once and then only what changed."""
+    def add_many(self, records: Iterable[CorrectionRecord], *, replacing: Iterable[int] = ()
+                 ) -> list[CorrectionRecord]:
+        """CorrectionStore.add_many, then the index and the record cache take the write directly (no read of
+        the whole store: a new record is retrievable in milliseconds at a million records)."""
+        replacing = list(replacing)
+        before = self.store.fingerprint()
+        stored = self.store.add_many(records, replacing=replacing)
+        after = self.store.fingerprint()
+        self.index.apply(before, after, stored, replacing)
+        with self._lock:  # the same rule as the index: only if ours was the one write since
+            if self._records_at == before and after["db_uid"] == before["db_uid"] and \
+                    int(after["generation"]) == int(before["generation"]) + 1:
+                for record_id in replacing:
+                    self._records.pop(record_id, None)
+                self._records.update({r.id: r for r in stored if r.id is not None and not r.disabled})
+                self._records_at = after
+        return stored
+
+    def _current_records(self) -> dict[int, CorrectionRecord]:
+        """The store's enabled records, read once and then only what changed."""
         with self._lock:
             fingerprint = self.store.fingerprint()
             if fingerprint != self._records_at:
@@ -234,8 +241,8 @@ class CorrectionMemory:
                 ids = self.store.ids(enabled_only=True)  # a disabled record drops out; enabled again, back in
                 kept = {i: self._records[i] for i in ids if i in self._records}
                 kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept) if r.id is not None})
-                self._records, self._keys, self._records_at = kept, _GateKeys.of(kept.values()), fingerprint
-            return self._records, self._keys
+                self._records, self._records_at = kept, fingerprint
+            return self._records
 
     def _score(self, record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:
         if record.kind == "task":
@@ -269,12 +276,15 @@ class CorrectionMemory:
     def retrieve(self, query: RetrievalQuery, *, include_rejected: bool = False) -> list[RetrievedCorrection]:
         """Corrections for this context, best first, above the threshold (plus, with include_rejected, the
         closest ones that were not accepted, marked so: what the episode log shows as 'considered')."""
-        records, keys = self._current_records()
-        candidates = keys.candidates(query)
-        if not candidates.size and not (include_rejected and len(keys.ids)):
+        records = self._current_records()
+        partitions = query_partitions(query, self.index.partitions())
+        if not partitions and not (include_rejected and records):
             return []
         vector = self.embedder.encode([query.text()])[0]
-        texts = dict(self.index.search(vector, TOP_K, among=candidates)) if candidates.size else {}
+        # disabled records stay in the index: ask for as many more as there are
+        k = TOP_K + max(0, len(self.index) - len(records))
+        hits = self.index.search(vector, k, partitions) if partitions else []
+        texts = dict([(i, text) for i, text in hits if i in records][:TOP_K])
         if include_rejected:
             for record_id, text in self.index.search(vector, NEAR_MISSES):
                 texts.setdefault(record_id, text)

@@ -17,6 +17,7 @@ from planners.parser import parse_task
 from planners.plan import Goal, SkillCall
 from planners.corrections.memory import CorrectionMemory, RetrievalQuery, colour_histogram
 from planners.corrections.memory.index import INDEX_FILE, MANIFEST_FILE, CorrectionIndex
+from planners.corrections.memory.retrieval import gate_partition
 from skill_lib.embedding import get_embedder
 
 
@@ -110,18 +111,19 @@ def test_index_is_rebuilt_from_the_database_never_the_reverse(memory, objects, t
     memory.index.flush()  # saved in the background
     assert (tmp_path / INDEX_FILE).is_file() and (tmp_path / MANIFEST_FILE).is_file()
     # a second process opening the same files reuses the saved index (no rebuild)...
-    fresh = CorrectionIndex(memory.store, embedder=embedder)
+    fresh = CorrectionIndex(memory.store, embedder=embedder, partition=gate_partition)
     assert len(fresh) == 1 and fresh.rebuilds == 0
     # ...but not once the database changed behind it, and never a torn or foreign index file
     memory.store.delete(memory.store.ids()[0])
     assert memory.retrieve(q) == []
     memory.index.flush()
     (tmp_path / INDEX_FILE).write_bytes(b"torn")
-    again = CorrectionIndex(memory.store, embedder=embedder)
+    again = CorrectionIndex(memory.store, embedder=embedder, partition=gate_partition)
     assert len(again) == 0 and again.rebuilds == 1
     again.flush()
     manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
-    assert manifest["ids"] == [] and manifest["generation"] == memory.store.fingerprint()["generation"]
+    assert manifest["generation"] == memory.store.fingerprint()["generation"]
+    assert len(CorrectionIndex(memory.store, embedder=embedder, partition=gate_partition)) == 0
 
 
 def test_index_follows_the_store_by_difference_not_by_rebuilding(memory, objects, tmp_path, embedder):
@@ -136,7 +138,7 @@ def test_index_follows_the_store_by_difference_not_by_rebuilding(memory, objects
     assert (memory.index.rebuilds, memory.index.encoded, len(memory.index)) == (1, 4, 3)
     # another process catches up from the saved index the same way
     memory.index.flush()
-    later = CorrectionIndex(memory.store, embedder=embedder)
+    later = CorrectionIndex(memory.store, embedder=embedder, partition=gate_partition)
     teach(memory, objects, "slower", task="pick up the blue cube", object="blue_cube")
     assert len(later) == 4 and (later.rebuilds, later.encoded) == (0, 1)
 
