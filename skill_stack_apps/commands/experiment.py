@@ -43,6 +43,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from skill_lib.learning.experimenter.logs import LogError, read_logs
     from skill_lib.learning.experimenter.propose import propose
     from skill_lib.learning.experimenter.report import PLOT, write_report
+    from skill_lib.learning.registry import PolicyRegistry
 
     if not args.dry_run:
         return _fail(NOT_YET, args.json)
@@ -51,7 +52,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     except LogError as err:
         return _fail(str(err), args.json)
     analysis = analyse(logs.attempts, logs.runs)
-    proposals = propose(analysis, logs.evaluations)
+    proposals = propose(analysis, logs.evaluations, learned=PolicyRegistry().skills())
     proposer = "the deterministic proposer (skill_lib/learning/experimenter/propose.py)"
     if args.llm is not None and proposals:
         try:

@@ -1,10 +1,11 @@
 """Propose: a curriculum of training tasks from the analysis, ordered by expected gain, each with its evidence.
 
 Each weak spot becomes one proposal:
-- a skill with no learned policy: learn one, on the objects, parameters and regions it was asked for;
+- a skill with no learned policy (in the logs and in the registry now): learn one, on the objects, parameters and
+  regions it was asked for;
 - attempts a learned policy declined, grouped by the first way the context lies outside what the policy was
-  trained on (TRAINING below, read from the policies and environments): the object, a container as the place
-  target, the parameter range, the region of the table, else the start state (where the hand was, a corrected
+  trained on (read from the policies and environments below): the object, a container (or the table beside an
+  object) as the place target, the parameter range, the region of the table, else the start state (where the hand was, a corrected
   parameter): widen training along that axis;
 - learned attempts that failed, per object category: fine-tune there;
 - attempts that ran as they should but needed operator corrections, per category and corrected parameter;
@@ -17,7 +18,7 @@ reproducible from the report.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,6 +70,8 @@ def outside_training(item: Analysed) -> tuple[str, str]:
         return "objects", context.category
     if skill == "place" and context.target_is_container:
         return "targets", str(context.target_category)
+    if skill == "place" and item.attempt.params.get("surface") == "table":
+        return "targets", "table beside an object"
     if context.parameter is not None and (skill, context.parameter[0]) in TRAINED_PARAMETERS:
         low, high = TRAINED_PARAMETERS[(skill, context.parameter[0])]
         value = item.attempt.params.get(context.parameter[0])
@@ -137,6 +140,9 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, 
         return (f"train {skill} on {value} objects too (its policy was trained on 3-5 cm cubes)",
                 _task(skill, items, objects=trained))
     if axis == "targets":
+        if value.startswith("table"):
+            return (f"train {skill} to set objects on the table beside another (its policy sets them onto cubes "
+                    f"and the table only)", _task(skill, items, targets=("cube", "table", value)))
         return (f"train {skill} into a {value} (its policy was trained onto cubes and the table)",
                 _task(skill, items, targets=("cube", "table", value)))
     if axis == "parameters":
@@ -153,10 +159,11 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, 
     return f"learn what operators correct in {skill} on {value}", _task(skill, items)
 
 
-def _group_key(item: Analysed) -> tuple[str, str, str] | None:
+def _group_key(item: Analysed, learned: Collection[str] | None) -> tuple[str, str, str] | None:
     skill = item.attempt.skill
     if item.kind is AttemptKind.NO_POLICY:
-        return skill, "new policy", ""
+        # a skill that has a policy now ran without it by configuration (a node's learned_skills), or before it had one
+        return None if learned is not None and skill in learned else (skill, "new policy", "")
     if item.kind is AttemptKind.DECLINED:
         return (skill, *outside_training(item))
     if item.kind is AttemptKind.LEARNED_FAILED:
@@ -167,12 +174,14 @@ def _group_key(item: Analysed) -> tuple[str, str, str] | None:
     return None
 
 
-def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = ()) -> list[Proposal]:
-    """The curriculum, highest expected gain first."""
+def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
+            learned: Collection[str] | None = None) -> list[Proposal]:
+    """The curriculum, highest expected gain first. `learned`: the skills that have a learned policy now (the
+    registry's); attempts that ran without one are not proposed for those (None: every such attempt is)."""
     total = len(analysis.items)
     groups: dict[tuple[str, str, str], list[Analysed]] = {}
     for item in analysis.items:
-        key = _group_key(item)
+        key = _group_key(item, learned)
         if key is not None:
             groups.setdefault(key, []).append(item)
     proposals = []
