@@ -1,8 +1,12 @@
 """A real PostgreSQL cluster for tests: initdb in a temporary directory, the server on a free loopback port,
 stopped (and the directory removed) at the end. The server refuses to run as root: as root it runs as the
-`postgres` user (Debian's package creates it), and the directory is owned by it."""
+`postgres` user (Debian's package creates it), and the directory is owned by it.
+
+One cluster per test session (initdb once), shared by every conftest that imports the fixtures
+(`from postgres_cluster import fleet_url, postgres_cluster`); a fresh database per test."""
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import os
@@ -10,9 +14,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
 USER = "skill_stack"
 
@@ -77,3 +83,28 @@ class PostgresCluster:
     def remove(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_shared: PostgresCluster | None = None
+
+
+def shared_cluster() -> PostgresCluster:
+    """The session's cluster, started on first use, removed when the session's process exits."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresCluster()
+        atexit.register(_shared.remove)
+    _shared.start()
+    return _shared
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    yield shared_cluster()
+
+
+@pytest.fixture
+def fleet_url(postgres_cluster: PostgresCluster) -> str:
+    """A fresh database on the session's server (started again if a test stopped it)."""
+    postgres_cluster.start()
+    return postgres_cluster.new_database()

@@ -235,5 +235,11 @@ class FleetStore(SqliteStore):
         return deleted
 
     def close(self) -> None:
+        """Stop syncing; what is still waiting is pushed now if the server was reachable at the last try
+        (else it stays in the file for the next run: nothing waits on an unreachable server)."""
         self.sync.stop()
+        last = self.sync.last
+        if last is not None and last.outcome is SyncOutcome.SYNCED and self.outbox(1) != ([], []):
+            self.sync.sync_once()
+            self.sync.stop()
         super().close()

@@ -43,7 +43,8 @@ def record(robot: str, number: int) -> CorrectionRecord:
 
 def index_agrees(store: FleetStore, index: CorrectionIndex) -> bool:
     index.ensure_current()
-    found = {i for i, _ in index.search(np.ones(FakeHashEmbedder.dim, dtype=np.float32), None)}
+    # every record (the index scans exactly at these sizes): the ids it holds
+    found = {i for i, _ in index.search(np.ones(FakeHashEmbedder.dim, dtype=np.float32), len(store) + 10)}
     return found == set(store.ids()) and len(index) == len(store)
 
 
