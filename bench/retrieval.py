@@ -1,6 +1,8 @@
-"""Skill retrieval benchmark: model load, index build, query latency, and flat vs HNSW FAISS at scale.
+"""Retrieval benchmark: skills (model load, index build, query latency), flat vs HNSW FAISS at scale, and
+CorrectionMemory.retrieve at 10k / 100k / 1M stored corrections beside an exact-scan index (bench/_correction_scale.py).
 
-    python bench/retrieval.py [--queries N]
+    python bench/retrieval.py [--queries N]                       # skills + FAISS, about a minute
+    python bench/retrieval.py --only memory --memory 10000,100000 # correction retrieval (1000000: ~30 min, 12 GB)
 
 Uses `skill_lib.skills.default_skills()` when it exists, else a few example skills defined here.
 Nothing is downloaded: MiniLM comes from its pip package. Runs in about a minute on a 2-core CPU.
@@ -212,7 +214,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries for the latency figures")
     parser.add_argument("--base-sentences", type=int, default=10_000,
                         help="distinct sentences embedded for the flat-vs-HNSW comparison")
+    parser.add_argument("--only", choices=["skills", "ann", "memory"], action="append",
+                        help="run only these parts (repeatable; default: all)")
+    parser.add_argument("--memory", default="10000,100000",
+                        help="stored corrections for the CorrectionMemory.retrieve part, comma-separated")
+    parser.add_argument("--real", type=int, default=100_000,
+                        help="distinct record contexts embedded with MiniLM; larger stores tile them with noise")
+    parser.add_argument("--memory-queries", type=int, default=200, help="held-out query contexts")
     args = parser.parse_args()
+    parts = set(args.only or ["skills", "ann", "memory"])
+    sizes = sorted(int(n) for n in args.memory.split(","))
 
     print(f"skill retrieval benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
@@ -221,11 +232,17 @@ def main() -> None:
     # timings on a shared machine are only comparable at similar load
     print(f"load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     embedder, t_load = timed(Embedder)
-    print(f"model cold load ({embedder.model_id}): {t_load:.2f} s")
-    skills, source = load_skills()
-    print(f"skills: {len(skills)} from {source}")
-    bench_library(embedder, skills, args.queries)
-    bench_ann(embedder, args.base_sentences)
+    print(f"model cold load ({embedder.model_id}, {embedder.backend}): {t_load:.2f} s")
+    if "skills" in parts:
+        skills, source = load_skills()
+        print(f"skills: {len(skills)} from {source}")
+        bench_library(embedder, skills, args.queries)
+    if "ann" in parts:
+        bench_ann(embedder, args.base_sentences)
+    if "memory" in parts:
+        from _correction_scale import run  # bench/ is on the path of a script run from it
+
+        run(embedder, sizes, min(args.real, max(sizes)), args.memory_queries)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,11 @@ class Embedder:
         return vector
 
 
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+
 def default_model_id() -> str:
     """The id an Embedder will have, known without loading the model (to validate cached indexes).
 

@@ -40,7 +40,7 @@ MANIFEST_FILE = "corrections.index.json"
 _FORMAT = 3  # 3: partitions, snapshot + change log
 #: a partition becomes an HNSW graph at this size (an exact scan of 20k vectors takes ~1.5 ms)
 HNSW_FROM = 20_000
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 96
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 40, 96
 #: the partition of every record, searched when no partitions are named
 ALL: tuple[str, ...] = ("*",)
 PartitionKey = tuple[str, ...]
@@ -359,8 +359,8 @@ class CorrectionIndex:
         if self._saver is not None:
             self._saver.join()
         with self._lock:
-            if self._parts is None or self._synced_with is None:
-                return
+            if self._parts is None or self._synced_with is None or self._disk.get("log_bytes", 1) == 0:
+                return  # nothing in memory, or the snapshot on disk is the index as it is
             try:
                 self._write_snapshot(self._parts)
                 self._write_manifest(self._synced_with)
