@@ -136,13 +136,15 @@ class PostgresStore(CorrectionStore):
 
     # ----- writes -----------------------------------------------------------------------------------
     @staticmethod
-    def _upsert(conn: Any, record: CorrectionRecord, disabled: bool, condition: str) -> int | None:
+    def _row(record: CorrectionRecord) -> dict[str, Any]:
+        return {"uid": record.uid, "created_at": record.created_at, "source": record.source, "kind": record.kind,
+                "skill": record.skill, "task": record.task, "task_id": record.task_id, "robot": record.robot,
+                "operator": record.operator, "share": record.share, "record": Jsonb(payload(record)),
+                "disabled": record.disabled, "changed_by": robot_name()}
+
+    def _upsert(self, conn: Any, record: CorrectionRecord, condition: str) -> int | None:
         """Insert or change a record by uid (where `condition` holds); its row id, None if left as it was."""
-        row = conn.execute(_UPSERT.format(condition=condition), {
-            "uid": record.uid, "created_at": record.created_at, "source": record.source, "kind": record.kind,
-            "skill": record.skill, "task": record.task, "task_id": record.task_id, "robot": record.robot,
-            "operator": record.operator, "share": record.share, "record": Jsonb(payload(record)),
-            "disabled": disabled, "changed_by": robot_name()}).fetchone()
+        row = conn.execute(_UPSERT.format(condition=condition), self._row(record)).fetchone()
         return int(row[0]) if row is not None else None
 
     @staticmethod
@@ -166,7 +168,7 @@ class PostgresStore(CorrectionStore):
                 if row is not None and record.uid not in replaced:
                     stored.append(self._record(*row))
                     continue
-                record_id = self._upsert(conn, record, record.disabled, "TRUE")
+                record_id = self._upsert(conn, record, "TRUE")
                 stored.append(replace(record, id=record_id))
         return stored
 
@@ -186,15 +188,20 @@ class PostgresStore(CorrectionStore):
         """A robot's changes, in one transaction: records stored or changed by uid (a retry changes nothing),
         deleted uids tombstoned. `resolve` settles conflicts with other robots' records (sync.py)."""
         with self._write() as conn:
+            upserts: list[CorrectionRecord] = []
             for record in records:
-                upserts = [record]
                 if resolve is not None and record.kind == "skill" and record.mode == "delta" \
                         and record.scope == "category" and record.object is not None and record.object.category:
                     candidates = [self._record(*row) for row in conn.execute(_CONFLICT_CANDIDATES, (
                         record.skill, record.parameter, record.object.category, record.robot))]
-                    upserts = resolve(record, candidates) if candidates else upserts
-                for changed in upserts:
-                    self._upsert(conn, changed, changed.disabled, _PUSH_CONDITION)
+                    if candidates:  # settled now: what it narrows is stored before the next one is checked
+                        for changed in resolve(record, candidates):
+                            self._upsert(conn, changed, _PUSH_CONDITION)
+                        continue
+                upserts.append(record)
+            if upserts:
+                with conn.cursor() as cursor:  # pipelined: one round trip for the batch, not one per record
+                    cursor.executemany(_UPSERT.format(condition=_PUSH_CONDITION), [self._row(r) for r in upserts])
             deleted = sorted(deleted)
             if deleted:
                 self._tombstone(conn, "uid = ANY(%s)", (deleted,))

@@ -35,6 +35,8 @@ from planners.corrections.memory.store import MEMORY_ENV, StoreError, is_server_
 from planners.corrections.narrowing import narrow_on_conflict
 
 log = logging.getLogger(__name__)
+#: how often a waiting sync thread looks at its wake event between waits for the server's notifications
+_TICK_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,15 @@ class SyncConfig:
     poll_s: pull this often even without a notification (one may be missed while reconnecting).
     retry_s, retry_max_s: the first wait after a failed sync, and its cap (doubled each failure).
     connect_timeout_s: how long to try reaching the server.
-    batch: records per push or pull transaction."""
+    batch: records per push or pull transaction.
+    listen: wake on the server's NOTIFY (else only local writes and `poll_s` wake a sync)."""
 
     poll_s: float = 5.0
     retry_s: float = 0.2
     retry_max_s: float = 5.0
     connect_timeout_s: float = 2.0
     batch: int = 1000
+    listen: bool = True
 
 
 class SyncOutcome(enum.Enum):
@@ -178,17 +182,17 @@ class FleetSync:
         while not self._stop.is_set() and not self._wake.is_set() and time.monotonic() < deadline:
             listener = self._listen()
             if listener is None:
-                self._wake.wait(0.05)
+                self._wake.wait(_TICK_S)
                 continue
             try:
-                if any(True for _ in listener.notifies(timeout=0.05, stop_after=1)):
+                if any(True for _ in listener.notifies(timeout=_TICK_S, stop_after=1)):
                     return
             except Exception as err:  # psycopg.Error: the server went away; the next sync finds out
                 log.info("fleet notifications lost (%s)", err)
                 self._drop_listener()
 
     def _listen(self) -> Any:
-        if self._listener is None and self._server is not None:
+        if self._listener is None and self._server is not None and self.config.listen:
             try:
                 from planners.corrections.memory.migrations import NOTIFY_CHANNEL
                 self._listener = self._server.connect()
