@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hardware.resources import data_dir
 from planners.corrections.memory.record import CorrectionRecord
@@ -33,6 +33,7 @@ DB_FILE = "corrections.db"
 MEMORY_ENV = "SKILL_STACK_MEMORY"
 ROBOT_ENV, OPERATOR_ENV = "SKILL_STACK_ROBOT", "SKILL_STACK_OPERATOR"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_Store = TypeVar("_Store", bound="CorrectionStore")
 
 
 class StoreError(RuntimeError):
@@ -162,7 +163,7 @@ class CorrectionStore:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> CorrectionStore:
+    def __enter__(self: _Store) -> _Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
