@@ -117,7 +117,7 @@ class PolicyRegistry:
             versions = [_version_from(v, skill, str(self.file)) for v in entry["versions"]]
             numbers = [v.version for v in versions]
             history = entry["history"]
-            if not history or any(n not in numbers for n in history) or len(set(numbers)) != len(numbers):
+            if any(n not in numbers for n in history) or len(set(numbers)) != len(numbers):
                 raise RegistryError(f"{self.file}: the promotion history of {skill!r} names versions it lacks")
             skills[skill] = {"versions": versions, "history": history}
         return skills
@@ -139,6 +139,8 @@ class PolicyRegistry:
         recorded = self._load().get(skill)
         if recorded is None:
             return _implicit_v1(self.root, skill)
+        if not recorded["history"]:  # registered, never promoted: the scripted controller runs
+            return None
         return _find(recorded["versions"], skill, recorded["history"][-1])
 
     def checkpoint(self, version: PolicyVersion) -> Path:
@@ -162,8 +164,8 @@ class PolicyRegistry:
     def register(self, skill: str, checkpoint: Path, *, parent: int | None = None,
                  recipe: Mapping[str, Any] | None = None, data: str = "", metrics: Mapping[str, Any] | None = None,
                  date: str | None = None) -> PolicyVersion:
-        """Copy `checkpoint` in as the skill's next version (not promoted). `parent` defaults to the promoted
-        version."""
+        """Copy `checkpoint` in as the skill's next version; registering never promotes (a skill's first policy
+        too waits for `promote`). `parent` defaults to the promoted version."""
         if not _SKILL_NAME.match(skill):
             raise RegistryError(f"bad skill name {skill!r}: lower-case letters, digits and _")
         checkpoint = Path(checkpoint)
@@ -185,8 +187,6 @@ class PolicyRegistry:
                                     dict(metrics or {}),
                                     date or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
             entry["versions"].append(version)
-            if not entry["history"]:  # the skill's first policy: nothing else could run
-                entry["history"].append(number)
             skills[skill] = entry
         return version
 
@@ -196,7 +196,7 @@ class PolicyRegistry:
             entry = self._entry(skills, skill)
             chosen = _find(entry["versions"], skill, version)
             self.checkpoint(chosen)
-            if entry["history"][-1] != version:
+            if not entry["history"] or entry["history"][-1] != version:
                 entry["history"].append(version)
         return chosen
 
@@ -205,8 +205,8 @@ class PolicyRegistry:
         with self._changing() as skills:
             entry = self._entry(skills, skill)
             if len(entry["history"]) < 2:
-                raise RegistryError(f"{skill}: nothing to roll back to (version {entry['history'][-1]} is the only "
-                                    f"one ever promoted)")
+                only = f"version {entry['history'][-1]} is the only one" if entry["history"] else "no version was"
+                raise RegistryError(f"{skill}: nothing to roll back to ({only} ever promoted)")
             previous = _find(entry["versions"], skill, entry["history"][-2])
             self.checkpoint(previous)
             entry["history"].pop()

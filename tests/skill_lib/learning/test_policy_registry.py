@@ -72,6 +72,16 @@ def test_register_promote_and_roll_back(root: Path, candidate: Path) -> None:
         registry.promote("pull", 1)
 
 
+def test_a_first_policy_waits_for_promotion(root: Path, candidate: Path) -> None:
+    registry = PolicyRegistry(root)
+    registry.register("pull", candidate)  # any file will do: the registry does not read checkpoints
+    assert registry.promoted("pull") is None and registry.promoted_checkpoint("pull") is None
+    with pytest.raises(RegistryError, match="no version was ever promoted"):
+        registry.rollback("pull")
+    assert registry.promote("pull", 1).path == "pull/v1/policy.pt"
+    assert registry.promoted_checkpoint("pull") == root / "pull" / "v1" / "policy.pt"
+
+
 def test_missing_or_changed_checkpoints_are_refused(root: Path, candidate: Path) -> None:
     registry = PolicyRegistry(root)
     registry.register("pick", candidate)
