@@ -88,3 +88,25 @@ def test_the_location_or_the_environment_chooses_the_store(tmp_path, monkeypatch
     with CorrectionStore() as robot:
         assert type(robot) is FleetStore and robot.path.name == "corrections.db"
         assert robot.sync.server_url == fleet_url
+
+
+def test_a_memory_retrieves_from_the_server_and_follows_its_changes(fleet_url):
+    """The index keys on row ids: a record changed on the server (narrowed) is a new row id, so the memory
+    never serves the old version from its cache."""
+    from planners.corrections.memory import CorrectionMemory, RetrievalQuery
+    from skill_lib.embedding import get_embedder
+
+    memory = CorrectionMemory(CorrectionStore(fleet_url), embedder=get_embedder())
+    try:
+        stored = memory.add(skill_record(text="grasp it 1 cm lower", scope="category", task="pick up the red cube"))
+        small = ObjectContext("blue_cube", "cube", "blue", "small")
+        query = RetrievalQuery(task="pick up the small cube", skill="pick", object=small)
+        assert [r.record.uid for r in memory.retrieve(query)] == [stored.uid]
+        narrowed = skill_record(text="grasp it 1 cm lower", scope="category+size", task="pick up the red cube",
+                                uid=stored.uid, created_at=stored.created_at)
+        memory.store.add_many([narrowed], replacing=[stored.id])  # now for large cubes only
+        assert memory.retrieve(query) == []
+        large = RetrievalQuery(task="pick up the large cube", skill="pick", object=ObjectContext("c", "cube", "red", "large"))
+        assert [r.record.scope for r in memory.retrieve(large)] == ["category+size"]
+    finally:
+        memory.close()
