@@ -180,19 +180,23 @@ class FleetSync:
         """Until a local write, a notification from the server, `poll_s`, or stop."""
         deadline = time.monotonic() + self.config.poll_s
         while not self._stop.is_set() and not self._wake.is_set() and time.monotonic() < deadline:
-            listener = self._listen()
-            if listener is None:
+            if not self.config.listen:
                 self._wake.wait(_TICK_S)
                 continue
+            listener = self._listen()
+            if listener is None:  # the server went away: the next sync finds out (and backs off)
+                self._wake.wait(self.config.retry_s)
+                return
             try:
                 if any(True for _ in listener.notifies(timeout=_TICK_S, stop_after=1)):
                     return
             except Exception as err:  # psycopg.Error: the server went away; the next sync finds out
                 log.info("fleet notifications lost (%s)", err)
                 self._drop_listener()
+                return
 
     def _listen(self) -> Any:
-        if self._listener is None and self._server is not None and self.config.listen:
+        if self._listener is None and self._server is not None:
             try:
                 from planners.corrections.memory.migrations import NOTIFY_CHANNEL
                 self._listener = self._server.connect()
