@@ -2,6 +2,7 @@
 retrieval, against a real PostgreSQL server (#19).
 
     python bench/fleet_sync.py [--records 10000] [--delays 30] [--url postgresql://user@host:port/db]
+    python bench/fleet_sync.py --soak 100-119     # held-out random schedules: do the robots converge?
 
 Without --url it starts a throwaway cluster (tests/postgres_cluster.py: Debian's server binaries, a temporary
 directory, a free loopback port). Figures, each beside its reference from the same run:
@@ -109,6 +110,32 @@ def delays(url: str, work: Path, count: int, listen: bool) -> list[float]:
     return found
 
 
+def soak(seeds: str) -> None:
+    """Held-out convergence runs on a throwaway cluster: one fresh database per seed."""
+    sys.path += [str(REPO / "tests"), str(REPO / "tests" / "planners" / "corrections")]
+    from fleet_soak import run_soak
+    from postgres_cluster import PostgresCluster
+
+    first, _, last = seeds.partition("-")
+    cluster = PostgresCluster()
+    cluster.start()
+    passed, failed = 0, []
+    try:
+        for seed in range(int(first), int(last or first) + 1):
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    result = run_soak(cluster.new_database(), Path(tmp), seed, cluster=cluster)
+                    passed += 1
+                    print(f"seed {seed}: converged ({result['fleet_records']} fleet records, {result['deleted']} "
+                          f"deleted, {result['outages']} server crashes)")
+                except AssertionError as err:
+                    failed.append(seed)
+                    print(f"seed {seed}: DIVERGED: {err}")
+    finally:
+        cluster.remove()
+    print(f"soak: {passed} converged, {len(failed)} diverged {failed if failed else ''}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -119,7 +146,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10000)
     parser.add_argument("--delays", type=int, default=30)
     parser.add_argument("--url", help="a PostgreSQL database to use (default: a throwaway local cluster)")
+    parser.add_argument("--soak", help="instead: random schedules (tests/planners/corrections/fleet_soak.py) "
+                        "for these seeds, e.g. 100-119 (held out: the tests use 0-2), each with two server crashes")
     args = parser.parse_args()
+    if args.soak:
+        soak(args.soak)
+        return
     cluster = None
     if args.url is None:
         sys.path.append(str(REPO / "tests"))
