@@ -81,10 +81,15 @@ def resolve_conflicts(record: CorrectionRecord, fleet: list[CorrectionRecord]) -
     if not replaced:
         return [record]
     robots = ", ".join(sorted({r.robot or "?" for r in replaced}))
-    return [replace(r, value=record.value, note=f"{record.note + '; ' if record.note else ''}narrowed on sync: "
-                    f"opposes {robots}; for {r.scope.split('+')[1]} "
-                    f"{getattr(r.object, r.scope.split('+')[1]) if r.object else '?'}")
-            if r.uid == record.uid else r for r in stored]
+    out = []
+    for narrowed in stored:
+        if narrowed.uid == record.uid:  # its own value, not the others' folded in (see the module's docstring)
+            attribute = narrowed.scope.partition("+")[2]
+            said = getattr(narrowed.object, attribute, None)
+            narrowed = replace(narrowed, value=record.value, note="; ".join(
+                [*([record.note] if record.note else []), f"narrowed on sync: opposes {robots}; for {attribute} {said}"]))
+        out.append(narrowed)
+    return out
 
 
 class FleetSync:
@@ -115,10 +120,12 @@ class FleetSync:
             pushed = deleted = pulled = applied = 0
             try:
                 server = self._store()
+                sent: set[str] = set()
                 while True:
                     records, gone = self.local.outbox(self.config.batch)
-                    if not records and not gone:
-                        break
+                    if not records and not gone or {r.uid for r in records} | set(gone) <= sent:
+                        break  # all pushed (or changed here meanwhile: the next sync pushes them again)
+                    sent |= {r.uid for r in records} | set(gone)
                     server.push(records, gone, resolve_conflicts)
                     self.local.mark_pushed(records, gone)
                     pushed, deleted = pushed + len(records), deleted + len(gone)
