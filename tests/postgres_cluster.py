@@ -93,14 +93,22 @@ def shared_cluster() -> PostgresCluster:
     global _shared
     if _shared is None:
         _shared = PostgresCluster()
-        atexit.register(_shared.remove)
+        atexit.register(remove_shared)  # also when the session ends early
     _shared.start()
     return _shared
+
+
+def remove_shared() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.remove()
+        _shared = None
 
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     yield shared_cluster()
+    remove_shared()  # at the session's end (every conftest's copy of this fixture ends there)
 
 
 @pytest.fixture
