@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from skill_lib.learning.envs.push import PushEnv
-from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, describe_range
+from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind
 from skill_lib.learning.experimenter.logs import Evaluation
 from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
 
@@ -76,7 +76,7 @@ def outside_training(item: Analysed) -> tuple[str, str]:
         low, high = TRAINED_PARAMETERS[(skill, context.parameter[0])]
         value = item.attempt.params.get(context.parameter[0])
         if isinstance(value, (int, float)) and not low <= value <= high:
-            return "parameters", describe_range(context.parameter)
+            return "parameters", context.parameter[0]
     if context.position is not None:
         (x0, y0), (x1, y1) = TRAINED_BOX
         x, y = context.position
@@ -146,10 +146,11 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, 
         return (f"train {skill} into a {value} (its policy was trained onto cubes and the table)",
                 _task(skill, items, targets=("cube", "table", value)))
     if axis == "parameters":
-        name = value.split()[0]
-        low, high = TRAINED_PARAMETERS.get((skill, name), (0.0, 0.0))
-        return (f"widen {skill}'s {value} (its policy was trained on {low * 100:.0f}-{high * 100:.0f} cm)",
-                _task(skill, items, ranges=_widened(skill, items)))
+        low, high = TRAINED_PARAMETERS.get((skill, value), (0.0, 0.0))
+        ranges = _widened(skill, items)
+        wide = ranges.get(value, (low, high))
+        return (f"widen {skill}'s {value} to {wide[0] * 100:.0f}-{wide[1] * 100:.0f} cm (its policy was trained on "
+                f"{low * 100:.0f}-{high * 100:.0f} cm)", _task(skill, items, ranges=ranges))
     if axis == "regions":
         return f"train {skill} over the {value} of the table, outside its training area", _task(skill, items)
     if axis == "start states":
