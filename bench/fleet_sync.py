@@ -19,6 +19,7 @@ import argparse
 import datetime
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,8 @@ def throughput(url: str, work: Path, count: int) -> dict[str, float]:
         pulled = b.sync.sync_once()
         pull = pulled.applied / (time.perf_counter() - start)
         assert report.pushed == count and pulled.applied == 2 * count and len(b) == 2 * count, (report, pulled)
-    return {"local write": local, "direct to server": direct_rate, "push": push, "pull": pull}
+    return {f"local write ({count})": local, f"direct to server ({count})": direct_rate, f"push ({count})": push,
+            f"pull ({2 * count})": pull}
 
 
 def learner(url: str, db: str, listen: bool, tag: str) -> None:
@@ -96,12 +98,14 @@ def delays(url: str, work: Path, count: int, listen: bool) -> list[float]:
                               tag], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdin is not None and child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    found = []
+    found, gaps = [], random.Random(7)
     with FleetStore(url, local=work / f"a_{tag}.db", config=SyncConfig(poll_s=1.0, listen=listen)) as teacher:
         for number in range(count):
             child.stdin.write(f"{number}\n")
             child.stdin.flush()
-            time.sleep(0.2)  # the learner is asking already: it is waiting for its next task's correction
+            # the learner is asking already (waiting for its next task's correction); a random gap, so that
+            # the polling reference's phase is not locked to the corrections'
+            time.sleep(gaps.uniform(0.2, 1.2))
             start = time.time()
             teacher.add(correction(number, "a", tag))
             found.append(float(child.stdout.readline()) - start)
@@ -170,9 +174,9 @@ def main() -> None:
               f"{'throwaway local cluster' if cluster else 'given server'}")
         with tempfile.TemporaryDirectory() as tmp:
             rates = throughput(base, Path(tmp), args.records)
-            print(f"throughput, {args.records} records (records/s):")
+            print(f"throughput (records/s; in brackets: records moved):")
             for name, rate in rates.items():
-                print(f"  {name:<18} {rate:10.0f}")
+                print(f"  {name:<24} {rate:10.0f}")
             delay_url = cluster.url("bench_delay") if cluster else base
             for listen in (True, False):
                 found = delays(delay_url, Path(tmp), args.delays, listen)
