@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
+from skill_stack_apps.recording import RECORD_ENV, recording_on
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     console.add_argument("--out", type=Path, default=Path("runs"), help="in-process: where episode logs go")
     console.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db; "
                          "--ros: the scheduler's, on this machine)")
+    console.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
+                         help="in-process: write each task's run.mcap beside its episode log (default: on when "
+                              f"${RECORD_ENV}=1); over ROS, record the graph with `skillstack record`")
     console.add_argument("--namespace", default="", help="--ros: the graph's namespace, e.g. robot1")
     console.add_argument("--ssl-certfile", help="serve HTTPS (a browser's microphone needs HTTPS off localhost)")
     console.add_argument("--ssl-keyfile")
@@ -55,7 +59,8 @@ def cmd_console(args: argparse.Namespace) -> int:
             from skill_stack_apps.console.sim import SimBackend, SimConfig
             try:
                 backend = SimBackend(SimConfig(scene=args.scene, seed=args.seed, robot=args.robot, speed=args.speed,
-                                               scripted=args.scripted, out=args.out, db=args.db))
+                                               scripted=args.scripted, out=args.out, db=args.db,
+                                               record=recording_on(args.record)))
             except SceneError as err:
                 return error(str(err))
     except ValueError as err:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -14,6 +13,7 @@ from hardware.resources import config_dir
 from hardware.scene import SceneError, load_scene
 from planners.plan import Plan, TaskError, TaskPlanner
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
+from skill_stack_apps.recording import RECORD_ENV, recording_on
 from skill_stack_apps.recording.runs import new_run_dir
 
 if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
@@ -22,15 +22,6 @@ if TYPE_CHECKING:  # imported where used: `skillstack --help` stays light
     from planners.corrections.memory.retrieval import CorrectionMemory
     from planners.executor import TaskReport
     from planners.scheduler import Scheduler
-
-
-#: `SKILL_STACK_RECORD=1` records every run (as --record), `0` none; --record / --no-record override it
-RECORD_ENV = "SKILL_STACK_RECORD"
-
-
-def recording_on(flag: bool | None) -> bool:
-    """--record / --no-record if given, else the environment switch."""
-    return flag if flag is not None else os.environ.get(RECORD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _robots() -> list[str]:

@@ -4,7 +4,8 @@ PyBullet is not thread-safe, so one worker thread owns the arm: it runs tasks an
 web server's threads only leave it requests (a task, an e-stop, a reset) and read the ConsoleState it keeps.
 Tasks run paced to real time (`speed` 1.0; the simulator is much faster than an arm) so that an operator can
 watch, correct and stop them as on the robot. Each task writes runs/console-<time>-<id>/episode.jsonl, whose
-records also feed the page (the policy of each step, the corrections retrieved with their scores).
+records also feed the page (the policy of each step, the corrections retrieved with their scores), and with
+`record` its run.mcap (`skillstack runs` lists them).
 """
 from __future__ import annotations
 
@@ -15,17 +16,18 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hardware.scene import load_scene, nominal_objects
 from planners.corrections.live import LiveCorrections, LiveResult
 from planners.corrections.memory.store import CorrectionStore
-from planners.episode_log import EpisodeLog
+from planners.episode_log import EpisodeLog, Listener
 from planners.executor import ExecutionObserver
 from planners.plan import Plan, TaskError
 from skill_stack_apps.console.backend import Backend, ConsoleError, done, stored_now
 from skill_stack_apps.console.model import CorrectionView, TaskView, encode_jpeg
+from skill_stack_apps.recording.runs import RECORDING
 
 if TYPE_CHECKING:
     from hardware.pybullet import PyBulletArm
@@ -53,13 +55,15 @@ class SimConfig:
     #: camera frames per wall-clock second while a task runs, and while idle
     fps: float = 8.0
     idle_fps: float = 2.0
+    #: write each task's run.mcap beside its episode log (joint states, commands, camera, objects, events)
+    record: bool = False
 
 
 class _ConsoleLog(EpisodeLog):
     """The task's episode log, whose every record also goes to the page."""
 
-    def __init__(self, path: Path, view_event: Any) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, view_event: Any, listeners: Sequence[Listener] = ()) -> None:
+        super().__init__(path, listeners)
         self._view_event = view_event
 
     def write(self, event: str, **data: Any) -> None:
@@ -230,7 +234,15 @@ class SimBackend(Backend):
             with self.state.change():
                 view.apply_event(record)
 
-        with _ConsoleLog(run_dir / "episode.jsonl", event) as episode:
+        recording = None
+        if self.config.record:
+            from skill_stack_apps.recording.session import RunRecording
+
+            recording = RunRecording(run_dir / RECORDING, arm, arm, metadata={
+                "task": view.task, "source": "console", "scene": self.scene.name, "seed": str(self.config.seed),
+                "robot": self.config.robot})
+        report = None
+        with _ConsoleLog(run_dir / "episode.jsonl", event, [recording.on_record] if recording else []) as episode:
             episode.write("run", task=view.task, scene=self.scene.name, seed=self.config.seed,
                           robot=self.config.robot, source="console")
             live = LiveCorrections(view.task, arm, self._scheduler.corrections, log=episode,
@@ -239,13 +251,17 @@ class SimBackend(Backend):
                 self._live = live
             pacer = _Pacer(self, view, (plan, start))
             try:
-                return self._scheduler.execute(plan, arm, arm, log=episode, observer=pacer,
-                                               should_stop=pacer.should_stop, live=live)
+                report = self._scheduler.execute(
+                    plan, recording.arm if recording else arm, arm, log=episode, should_stop=pacer.should_stop,
+                    observer=recording.observer(pacer, len(plan.calls)) if recording else pacer, live=live)
+                return report
             finally:
                 with self.state.lock:
                     self._live = None
                 for pending in live.drain():  # typed as the task ended: remembered for the next one
                     pending.future.set_result(self._store(pending.text, pending.source, view.task))
+                if recording is not None:
+                    recording.close(report)
 
     def _finish(self, view: TaskView, state: str, message: str, success: bool = False,
                 goals: list[tuple[str, bool]] | None = None) -> None:

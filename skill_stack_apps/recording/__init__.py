@@ -6,3 +6,13 @@
 - `runs`: the recordings under a folder (`skillstack runs`); `timeline`: one run's PNG (`skillstack report`).
 """
 # Submodules are imported where used: `skillstack --help` and `skillstack runs` stay light.
+import os
+
+#: `SKILL_STACK_RECORD=1` records every in-process run (`skillstack run`, the console's tasks), `0` none;
+#: a command's --record / --no-record overrides it
+RECORD_ENV = "SKILL_STACK_RECORD"
+
+
+def recording_on(flag: bool | None) -> bool:
+    """--record / --no-record if given, else the environment switch."""
+    return flag if flag is not None else os.environ.get(RECORD_ENV, "").strip().lower() in ("1", "true", "yes", "on")

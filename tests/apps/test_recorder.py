@@ -135,7 +135,7 @@ def test_recording_a_run_does_not_change_how_it_moves(tmp_path):
 
 
 def test_the_record_switch_is_the_flag_else_the_environment(monkeypatch):
-    from skill_stack_apps.commands.run import RECORD_ENV, recording_on
+    from skill_stack_apps.recording import RECORD_ENV, recording_on
     monkeypatch.delenv(RECORD_ENV, raising=False)
     assert not recording_on(None) and recording_on(True)
     monkeypatch.setenv(RECORD_ENV, "1")

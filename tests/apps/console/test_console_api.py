@@ -25,6 +25,29 @@ def test_a_task_runs_to_success_checked_in_the_simulator(console):
     assert console.call("GET", "/api/camera.jpg")[1][:2] == b"\xff\xd8"  # a JPEG
 
 
+def test_a_recorded_task_leaves_an_mcap_that_reads_back(tmp_path):
+    from mcap_reading import read_all
+
+    from skill_stack_apps.recording.runs import list_runs
+
+    console = start_console(tmp_path, speed=4.0, record=True)
+    try:
+        task = console.wait_task(console.run_task("pick up the blue cube"))
+    finally:
+        stop_console(console)
+    assert task["success"], task
+    [run] = list_runs(tmp_path / "runs")
+    assert (run.task, run.source, run.success, run.problem) == ("pick up the blue cube", "console", True, "")
+    types, messages, meta = read_all(run.path)
+    assert types["/joint_states"] == "sensor_msgs/msg/JointState" and types["/camera/image_raw"] == "sensor_msgs/msg/Image"
+    stamps = [t for t, _, _ in messages["/joint_states"]]
+    assert len(stamps) > 20 and stamps == sorted(stamps)
+    assert len(messages["/joint_trajectory"]) > 10 and messages["/objects"] and messages["/status"]
+    events = [json.loads(m.data)["event"] for _, _, m in messages["/events"]]
+    assert events[0] == "run" and "skill_end" in events and events[-1] == "task_end"
+    assert meta["result"]["success"] == "true"
+
+
 def test_a_refused_task_moves_nothing(console):
     before = console.ok("GET", "/api/state")["arm"]["joints"]
     task = console.wait_task(console.run_task("put the purple elephant in the tray"))
