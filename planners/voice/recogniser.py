@@ -1,11 +1,12 @@
 """Spoken corrections: WAV files, audio streams and a microphone -> text, with pocketsphinx (offline).
 
-Two searches over the same audio: an n-gram language model of the ways corrections and taught tasks are
-said (planners.voice.language_model), which hears phrasings no template has, and the JSGF grammar of the
-correction templates (planners.voice.grammar), kept for exact matches. The language model's transcript is
-checked by decoding the utterance again slightly slower and faster (planners.voice.verdict): a meaning
-that is not stable is not taken; UnsureError says "did you mean ...?" instead. `language_model=False`
-gives the grammar alone, as before.
+Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.moonshine, Moonshine from
+its package), which hears any English; an n-gram language model of the ways corrections and taught tasks are
+said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
+The pocketsphinx searches decode the utterance as recorded and slightly slower and faster. A meaning is taken
+when the open recogniser and a constrained decode agree on it (planners.voice.agreement); otherwise
+UnsureError says "did you mean ...?". `open_vocabulary=False` decides from pocketsphinx alone
+(planners.voice.verdict: stable across the playback rates); `language_model=False` is the grammar alone.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
 audio (missing, not a WAV, not 16-bit PCM, silent, absurd rate, no microphone) is an AudioError whose
@@ -17,7 +18,9 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from planners.corrections.context import CorrectionContext
+from planners.voice import agreement
 from planners.voice.audio import SAMPLE_RATE, AudioError, read_wav, resample, rms_dbfs
 from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_grammar
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
-                                           model_words, write_dictionary)
+                                           model_words, pronunciations, write_dictionary)
 from planners.voice.meaning import Understanding, hearing_context, understanding
+from planners.voice.moonshine import MoonshineTranscriber
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
 
@@ -52,7 +57,7 @@ DECODER_CONFIG = {"topn": 16}
 #: where a correction was given, when the caller does not say (see planners.voice.meaning.hearing_context)
 DEFAULT_CONTEXT = hearing_context(CorrectionContext())
 
-__all__ = ["AudioError", "CorrectionRecognizer", "Transcript", "UnsureError", "listen_microphone", "read_wav",
+__all__ = ["AudioError", "CorrectionRecognizer", "Hearings", "Transcript", "UnsureError", "listen_microphone", "read_wav",
            "recognizer_for", "transcribe_file", "transcribe_stream"]
 
 
@@ -60,17 +65,32 @@ __all__ = ["AudioError", "CorrectionRecognizer", "Transcript", "UnsureError", "l
 class Transcript:
     #: what was recognised: a correction (with the grammar alone, a whole sentence of the grammar)
     text: str
-    #: language model: the share of the decodes that agree (planners.voice.verdict); grammar alone: the
+    #: the share of the hearings that agree (planners.voice.agreement / verdict); grammar alone: the
     #: decoder's posterior probability of the sentence (0..1, not calibrated); None if none was given
     confidence: float | None
     #: seconds of audio the sentence came from
     duration_s: float
     #: what was done to the audio on the way (resampled, downmixed, truncated file)
     notes: tuple[str, ...] = ()
-    #: "language model", or "grammar" (the grammar heard exactly these words)
+    #: "open vocabulary", "language model", or "grammar" (the grammar heard exactly these words)
     source: str = "grammar"
     #: set when the recogniser was not sure (an UnsureError's transcript): the best guess, to offer the operator
     did_you_mean: str | None = None
+
+
+@dataclass(frozen=True)
+class Hearings:
+    """Every decode of one utterance, before the decision; a take per playback rate of PERTURBATIONS (as
+    recorded first), or fewer."""
+    #: the open-vocabulary recogniser's transcripts, one per take (none without it)
+    open_vocabulary: tuple[str, ...]
+    #: pocketsphinx's language model and grammar (None: nothing heard, or for the grammar no whole sentence);
+    #: with the open recogniser, only as recorded unless every take was asked for (bench/voice.py)
+    language_model: tuple[str | None, ...]
+    grammar: tuple[str | None, ...]
+    #: wall time of all of it, and of the pocketsphinx decodes alone (the open recogniser runs beside them)
+    seconds: float
+    constrained_seconds: float
 
 
 class UnsureError(AudioError):
@@ -174,20 +194,37 @@ class _Segmenter:
 
 
 class CorrectionRecognizer:
-    """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model. File
+    """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model, and
+    (unless `open_vocabulary=False`) the open-vocabulary recogniser, which needs the language model. File
     decoding is serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds
     it between utterances."""
 
-    def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True) -> None:
+    def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True,
+                 open_vocabulary: bool = True) -> None:
+        if open_vocabulary and not language_model:
+            raise ValueError("open_vocabulary=True needs language_model=True: the open recogniser's transcript is "
+                             "checked against the language model's decodes")
         self._language_model = language_model_text(vocabulary) if language_model else None
         self.grammar = build_grammar(vocabulary, is_known_word)
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
+        self._open = MoonshineTranscriber() if open_vocabulary else None
+        # one thread for the open recogniser, so that it runs beside pocketsphinx (its C call releases the GIL)
+        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") if open_vocabulary else None
 
     @property
     def uses_language_model(self) -> bool:
         return self._language_model is not None
+
+    @property
+    def uses_open_vocabulary(self) -> bool:
+        return self._open is not None
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The correction vocabulary: every word of the grammar and the language model."""
+        return frozenset(self._words)
 
     @staticmethod
     def _decode(decoder, pcm: bytes, search: str = GRAMMAR_NAME) -> tuple[str | None, float | None]:
@@ -205,13 +242,43 @@ class CorrectionRecognizer:
             return None, None
         return " ".join(hyp.hypstr.split()), float(hyp.prob)
 
-    def _hear(self, decoder, takes: list[bytes], understand: Understanding) -> Verdict:
-        """The verdict on one utterance, given as played at each of PERTURBATIONS (as recorded first)."""
-        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in takes]
+    def _hearings(self, decoder, takes: list[bytes], every_take: bool = False) -> Hearings:
+        """Every decode of one utterance given as played at each of PERTURBATIONS (as recorded first): the
+        open recogniser's of each take, on its own thread, and beside it pocketsphinx's, of the take as
+        recorded only when the open recogniser decides with it (unless `every_take`), else of each."""
+        start = time.perf_counter()
+        heard_open = None
+        if self._open is not None and self._beside is not None:
+            transcribe = self._open.transcribe
+            heard_open = self._beside.submit(lambda: tuple(transcribe(np.frombuffer(t, "<i2")) for t in takes))
+        constrained_takes = takes if heard_open is None or every_take else takes[:1]
+        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in constrained_takes]
         # a text the grammar does not accept is its best partial path ("pick up the"): no sentence fits
         grammar_texts = [t if t is not None and self.grammar.accepts(t) else None for t in grammar_texts]
-        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in takes]
-        return decide(lm_texts, grammar_texts, understand)
+        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in constrained_takes]
+        constrained = time.perf_counter() - start
+        texts = heard_open.result() if heard_open is not None else ()
+        return Hearings(texts, tuple(lm_texts), tuple(grammar_texts), time.perf_counter() - start, constrained)
+
+    def decide(self, hearings: Hearings, understand: Understanding) -> Verdict:
+        """The verdict on an utterance's hearings: by agreement of the open recogniser and pocketsphinx when
+        there are open transcripts, else by pocketsphinx's stability alone."""
+        if not hearings.open_vocabulary:
+            return decide(hearings.language_model, hearings.grammar, understand)
+        return agreement.decide(hearings.open_vocabulary, hearings.language_model, hearings.grammar, understand,
+                                self._words, pronunciations)
+
+    def hear(self, samples: np.ndarray, *, every_take: bool = False) -> Hearings:
+        """Every decode of one utterance of 16 kHz mono int16 samples (needs the language model). `every_take`:
+        pocketsphinx decodes the slower and faster takes too even beside the open recogniser (to compare the
+        two decisions on the same decodes, as bench/voice.py does)."""
+        if self._language_model is None:
+            raise ValueError("hear() needs the language model: CorrectionRecognizer(..., language_model=True)")
+        # each take gets its own noise floor, as a recording of its own would
+        takes = [_NoiseFloor()(np.frombuffer(_perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
+                 for rate in PERTURBATIONS]
+        with self._lock:
+            return self._hearings(self._decoder, takes, every_take)
 
     def transcribe_samples(self, samples: np.ndarray, source: str = "the audio", notes: tuple[str, ...] = (),
                            understand: Understanding | None = None) -> Transcript:
@@ -227,11 +294,7 @@ class CorrectionRecognizer:
             with self._lock:
                 text, confidence = self._decode(self._decoder, _NoiseFloor()(samples))
             return self._grammar_transcript(text, confidence, source, duration, level, notes)
-        # each take gets its own noise floor, as a recording of its own would
-        takes = [_NoiseFloor()(np.frombuffer(_perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
-                 for rate in PERTURBATIONS]
-        with self._lock:
-            verdict = self._hear(self._decoder, takes, understand or understanding(DEFAULT_CONTEXT))
+        verdict = self.decide(self.hear(samples), understand or understanding(DEFAULT_CONTEXT))
         transcript = Transcript(verdict.text, round(verdict.confidence, 3), round(duration, 3), notes, verdict.source,
                                 None if verdict.sure else verdict.did_you_mean)
         if verdict.sure:
@@ -298,7 +361,8 @@ class CorrectionRecognizer:
                 return None
             return Transcript(text, confidence, duration)
         # the stream's audio has its noise floor already; the perturbed takes are played from it
-        verdict = self._hear(decoder, [_perturbed(pcm, rate) for rate in PERTURBATIONS], understand)
+        hearings = self._hearings(decoder, [_perturbed(pcm, rate) for rate in PERTURBATIONS])
+        verdict = self.decide(hearings, understand)
         if verdict.sure or (unsure and verdict.did_you_mean):
             return Transcript(verdict.text, round(verdict.confidence, 3), duration, (), verdict.source,
                               None if verdict.sure else verdict.did_you_mean)
@@ -312,31 +376,36 @@ _RECOGNIZERS_LOCK = threading.Lock()
 _MAX_CACHED = 4
 
 
-def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True) -> CorrectionRecognizer:
-    """The recogniser for a vocabulary, built once (the model, grammar and language model take ~1 s)."""
+def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
+                   open_vocabulary: bool | None = None) -> CorrectionRecognizer:
+    """The recogniser for a vocabulary, built once (the models, grammar and language model take ~2 s).
+    `open_vocabulary` defaults to `language_model`."""
+    open_vocabulary = language_model if open_vocabulary is None else open_vocabulary
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
-           language_model)
+           language_model, open_vocabulary)
     with _RECOGNIZERS_LOCK:
         if key not in _RECOGNIZERS:
             if len(_RECOGNIZERS) >= _MAX_CACHED:  # scenes change rarely; keep the newest few
                 _RECOGNIZERS.pop(next(iter(_RECOGNIZERS)))
-            _RECOGNIZERS[key] = CorrectionRecognizer(vocabulary, language_model=language_model)
+            _RECOGNIZERS[key] = CorrectionRecognizer(vocabulary, language_model=language_model,
+                                                     open_vocabulary=open_vocabulary)
         return _RECOGNIZERS[key]
 
 
 def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand: Understanding | None = None, *,
-                    language_model: bool = True) -> Transcript:
+                    language_model: bool = True, open_vocabulary: bool | None = None) -> Transcript:
     """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason
     (UnsureError, with a best guess, when something like a correction was heard but not surely)."""
-    return recognizer_for(vocabulary, language_model=language_model).transcribe_file(path, understand)
+    return recognizer_for(vocabulary, language_model=language_model,
+                          open_vocabulary=open_vocabulary).transcribe_file(path, understand)
 
 
 def transcribe_stream(chunks: Iterable[bytes], sample_rate: int, vocabulary: GrammarVocabulary,
                       understand: Understanding | None = None, *, language_model: bool = True,
-                      unsure: bool = False) -> Iterator[Transcript]:
+                      open_vocabulary: bool | None = None, unsure: bool = False) -> Iterator[Transcript]:
     """16-bit mono PCM chunks -> a Transcript per utterance heard (see CorrectionRecognizer.transcribe_stream)."""
-    return recognizer_for(vocabulary, language_model=language_model).transcribe_stream(chunks, sample_rate,
-                                                                                     understand, unsure=unsure)
+    recognizer = recognizer_for(vocabulary, language_model=language_model, open_vocabulary=open_vocabulary)
+    return recognizer.transcribe_stream(chunks, sample_rate, understand, unsure=unsure)
 
 
 def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None) -> Iterator[Transcript]:
