@@ -120,7 +120,8 @@ def decide(heard: Sequence[str | None], lm_texts: Sequence[str | None], grammar_
     # one supported meaning, and no open take that means another correction (conflicting takes: a close call)
     if len(supported) == 1 and all(m is None or m in supported for m in take_meanings):
         meaning = supported.pop()
-        text = next(t for t, m in readings if m == meaning)  # the as-recorded take's reading, if it has one
+        # the open recogniser's reading (the as-recorded take's, if it has one), else the exact match's words
+        text = next((t for t, m in readings if m == meaning), constrained[0])
         return Verdict(text, True, votes(meaning), possible, SOURCE)
     # unsure: offer what most hearings agree on
     guesses = readings + [(t, m) for t, m in zip(constrained, constrained_meanings) if m is not None]
