@@ -158,6 +158,7 @@ def run(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int) -> No
             for start in range(0, n, 20_000):
                 store.add_many(recs[start:start + 20_000])
             t_store = time.perf_counter() - t0
+            del recs  # the store and the table hold what the run needs
             results = {}
             memory = CorrectionMemory(store, embedder=double)  # type: ignore[arg-type]
             indexes = {}

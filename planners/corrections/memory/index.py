@@ -44,6 +44,8 @@ HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 40, 96
 #: the partition of every record, searched when no partitions are named
 ALL: tuple[str, ...] = ("*",)
 PartitionKey = tuple[str, ...]
+#: records read, embedded and added at a time by a sync
+SYNC_CHUNK = 50_000
 #: the log is folded into a new snapshot once it is longer than the snapshot and than this
 SNAPSHOT_FROM = 64 << 20
 
@@ -213,8 +215,10 @@ class CorrectionIndex:
         store_ids = np.asarray(self.store.ids(), dtype=np.int64)
         have = np.fromiter(self._where, dtype=np.int64, count=len(self._where))
         removed = np.setdiff1d(have, store_ids, assume_unique=True)
-        records = self.store.get_many(np.setdiff1d(store_ids, have, assume_unique=True).tolist())
-        self._change(records, removed.tolist())
+        new = np.setdiff1d(store_ids, have, assume_unique=True).tolist()
+        self._change([], removed.tolist())
+        for start in range(0, len(new), SYNC_CHUNK):  # bounded memory when a whole store arrives
+            self._change(self.store.get_many(new[start:start + SYNC_CHUNK]), [])
         if len(self._where) != len(self.store):  # changed while we embedded: sync again on the next call
             expected = {**expected, "generation": -1}
         self._synced_with = expected
@@ -222,7 +226,10 @@ class CorrectionIndex:
 
     def _change(self, added: Sequence[CorrectionRecord], removed: Sequence[int]) -> None:
         assert self._parts is not None
-        vectors = self.embedder.encode([r.context_text() for r in added])
+        if not added and not removed:
+            return
+        vectors = self.embedder.encode([r.context_text() for r in added]) if added else \
+            np.zeros((0, self.embedder.dim), dtype=np.float32)
         self.encoded += len(added)
         keys = [self._partition_of(r) for r in added]
         ids = [int(r.id) for r in added if r.id is not None]
