@@ -38,8 +38,9 @@ INDEX_FILE = "corrections.faiss"
 LOG_FILE = "corrections.log"
 MANIFEST_FILE = "corrections.index.json"
 _FORMAT = 3  # 3: partitions, snapshot + change log
-#: a partition becomes an HNSW graph at this size (an exact scan of 20k vectors takes ~1.5 ms)
-HNSW_FROM = 20_000
+#: a partition becomes an HNSW graph at this size (docs/BENCHMARKS.md: an exact scan of 10k MiniLM vectors
+#: takes ~0.8 ms, an HNSW search of them ~0.2 ms; the graph pays off from a few thousand)
+HNSW_FROM = 4096
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 40, 96
 #: the partition of every record, searched when no partitions are named
 ALL: tuple[str, ...] = ("*",)
@@ -117,11 +118,13 @@ class _Partition:
         self.deleted = set()
         self.index.add_with_ids(np.ascontiguousarray(vectors[keep]), ids[keep])
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[float, int]]:
+    def search(self, query: np.ndarray, k: int, ef_search: int | None = None) -> list[tuple[float, int]]:
         n = min(k + len(self.deleted), int(self.index.ntotal))
         if n <= 0:
             return []
-        scores, ids = self.index.search(query, n)
+        params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            efSearch=max(ef_search, n)) if ef_search and self.hnsw else None
+        scores, ids = self.index.search(query, n, params=params)
         return [(float(s), int(i)) for s, i in zip(scores[0], ids[0])
                 if i >= 0 and int(i) not in self.deleted][:k]
 
@@ -185,28 +188,35 @@ class CorrectionIndex:
             self._save_in_background()
             return True
 
-    def search(self, vector: np.ndarray, k: int,
-               partitions: Iterable[PartitionKey] | None = None) -> list[tuple[int, float]]:
+    def search(self, vector: np.ndarray, k: int, partitions: Iterable[PartitionKey] | None = None, *,
+               ef_search: int | None = None, sync: bool = True) -> list[tuple[int, float]]:
         """(record id, cosine) pairs, best first: the k best among the given partitions (every record when
-        None)."""
-        self.ensure_current()
+        None). `ef_search`: the HNSW beam, when a rough answer is enough; `sync=False`: the caller has just
+        called ensure_current()."""
+        if sync:
+            self.ensure_current()
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         with self._lock:
             assert self._parts is not None
             keys = [ALL] if partitions is None else [p for p in partitions if p != ALL]
             found = [hit for key in keys if (part := self._parts.get(key)) is not None
-                     for hit in part.search(query, k)]
+                     for hit in part.search(query, k, ef_search)]
         return [(i, s) for s, i in heapq.nlargest(k, found)]
 
-    def partitions(self) -> list[PartitionKey]:
+    def partitions(self, *, sync: bool = True) -> list[PartitionKey]:
         """The partition keys that hold records (ALL excepted)."""
-        self.ensure_current()
+        if sync:
+            self.ensure_current()
         with self._lock:
             assert self._parts is not None
             return [key for key, part in self._parts.items() if key != ALL and len(part)]
 
     def __len__(self) -> int:
-        self.ensure_current()
+        return self.count()
+
+    def count(self, *, sync: bool = True) -> int:
+        if sync:
+            self.ensure_current()
         return len(self._where)
 
     # ----- changes --------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ TASK_THRESHOLD = 0.5
 TOP_K = 64
 #: with include_rejected, the closest records by text that the pre-filter dropped, logged with the reason
 NEAR_MISSES = 5
+#: HNSW beam for the near misses (logged, never applied: a rough top 5 of every record is enough)
+NEAR_MISS_EF = 32
 
 
 @dataclass(frozen=True)
@@ -277,16 +279,17 @@ class CorrectionMemory:
         """Corrections for this context, best first, above the threshold (plus, with include_rejected, the
         closest ones that were not accepted, marked so: what the episode log shows as 'considered')."""
         records = self._current_records()
-        partitions = query_partitions(query, self.index.partitions())
+        self.index.ensure_current()  # once per call: a store read each time
+        partitions = query_partitions(query, self.index.partitions(sync=False))
         if not partitions and not (include_rejected and records):
             return []
         vector = self.embedder.encode([query.text()])[0]
         # disabled records stay in the index: ask for as many more as there are
-        k = TOP_K + max(0, len(self.index) - len(records))
-        hits = self.index.search(vector, k, partitions) if partitions else []
+        k = TOP_K + max(0, self.index.count(sync=False) - len(records))
+        hits = self.index.search(vector, k, partitions, sync=False) if partitions else []
         texts = dict([(i, text) for i, text in hits if i in records][:TOP_K])
         if include_rejected:
-            for record_id, text in self.index.search(vector, NEAR_MISSES):
+            for record_id, text in self.index.search(vector, NEAR_MISSES, ef_search=NEAR_MISS_EF, sync=False):
                 texts.setdefault(record_id, text)
         scored = [self._score(records[i], query, text) for i, text in texts.items()
                   if i in records and records[i].kind == query.kind]
