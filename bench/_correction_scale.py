@@ -39,7 +39,8 @@ VERBS = {"pick": ["pick up", "grab", "lift", "take"], "place": ["put", "place", 
 
 def contexts(n: int, seed: int) -> list[CorrectionRecord]:
     """n records with distinct context texts; a tenth apply to any object (scope "any")."""
-    rng, out, seen = random.Random(seed), [], set()
+    rng, seen = random.Random(seed), set()
+    out: list[CorrectionRecord] = []
     while len(out) < n:
         skill = rng.choice(list(SKILLS))
         obj = ObjectContext(category=rng.choice(CATEGORIES), color=rng.choice(COLOURS),
