@@ -22,7 +22,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -242,13 +242,14 @@ class CorrectionRecognizer:
             return None, None
         return " ".join(hyp.hypstr.split()), float(hyp.prob)
 
-    def _hearings(self, decoder, takes: list[bytes], every_take: bool = False) -> Hearings:
+    def _hearings(self, decoder, takes: list[bytes], every_take: bool = False,
+                  open_vocabulary: bool = True) -> Hearings:
         """Every decode of one utterance given as played at each of PERTURBATIONS (as recorded first): the
         open recogniser's of each take, on its own thread, and beside it pocketsphinx's, of the take as
         recorded only when the open recogniser decides with it (unless `every_take`), else of each."""
         start = time.perf_counter()
         heard_open = None
-        if self._open is not None and self._beside is not None:
+        if self._open is not None and self._beside is not None and open_vocabulary:
             transcribe = self._open.transcribe
             heard_open = self._beside.submit(lambda: tuple(transcribe(np.frombuffer(t, "<i2")) for t in takes))
         constrained_takes = takes if heard_open is None or every_take else takes[:1]
@@ -262,23 +263,44 @@ class CorrectionRecognizer:
 
     def decide(self, hearings: Hearings, understand: Understanding) -> Verdict:
         """The verdict on an utterance's hearings: by agreement of the open recogniser and pocketsphinx when
-        there are open transcripts, else by pocketsphinx's stability alone."""
+        there are open transcripts, else by pocketsphinx's stability alone. A taught definition the two do
+        not agree on is pocketsphinx's to decide, given all its takes (see _may_teach)."""
         if not hearings.open_vocabulary:
             return decide(hearings.language_model, hearings.grammar, understand)
-        return agreement.decide(hearings.open_vocabulary, hearings.language_model, hearings.grammar, understand,
-                                self._words, pronunciations)
+        verdict = agreement.decide(hearings.open_vocabulary, hearings.language_model, hearings.grammar, understand,
+                                   self._words, pronunciations)
+        if verdict.sure or len(hearings.language_model) < len(PERTURBATIONS):
+            return verdict
+        alone = decide(hearings.language_model, hearings.grammar, understand)
+        return alone if alone.sure and _teaches(understand(alone.text)) else verdict
 
-    def hear(self, samples: np.ndarray, *, every_take: bool = False) -> Hearings:
+    def _may_teach(self, decoder, takes: list[bytes], hearings: Hearings, understand: Understanding) -> Hearings:
+        """The hearings with pocketsphinx's slower and faster takes too, when the open decision is unsure and
+        pocketsphinx heard a taught definition: a definition means its phrase word for word, which the open
+        recogniser's takes rarely agree on ("tie-ving up means ..."), and pocketsphinx's language model knows
+        the taught phrases (on the development phrasings this took one more right and no wrong one)."""
+        lm = hearings.language_model
+        if (not hearings.open_vocabulary or len(lm) >= len(takes) or not lm[0] or not _teaches(understand(lm[0]))
+                or self.decide(hearings, understand).sure):
+            return hearings
+        rest = self._hearings(decoder, takes, every_take=True, open_vocabulary=False)
+        return replace(hearings, language_model=lm[:1] + rest.language_model[1:],
+                       grammar=hearings.grammar[:1] + rest.grammar[1:])
+
+    def hear(self, samples: np.ndarray, *, every_take: bool = False,
+             understand: Understanding | None = None) -> Hearings:
         """Every decode of one utterance of 16 kHz mono int16 samples (needs the language model). `every_take`:
         pocketsphinx decodes the slower and faster takes too even beside the open recogniser (to compare the
-        two decisions on the same decodes, as bench/voice.py does)."""
+        two decisions on the same decodes, as bench/voice.py does); given `understand`, it does so when the
+        decision needs them (a taught definition)."""
         if self._language_model is None:
             raise ValueError("hear() needs the language model: CorrectionRecognizer(..., language_model=True)")
         # each take gets its own noise floor, as a recording of its own would
         takes = [_NoiseFloor()(np.frombuffer(_perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
                  for rate in PERTURBATIONS]
         with self._lock:
-            return self._hearings(self._decoder, takes, every_take)
+            hearings = self._hearings(self._decoder, takes, every_take)
+            return self._may_teach(self._decoder, takes, hearings, understand) if understand else hearings
 
     def transcribe_samples(self, samples: np.ndarray, source: str = "the audio", notes: tuple[str, ...] = (),
                            understand: Understanding | None = None) -> Transcript:
@@ -294,7 +316,8 @@ class CorrectionRecognizer:
             with self._lock:
                 text, confidence = self._decode(self._decoder, _NoiseFloor()(samples))
             return self._grammar_transcript(text, confidence, source, duration, level, notes)
-        verdict = self.decide(self.hear(samples), understand or understanding(DEFAULT_CONTEXT))
+        understand = understand or understanding(DEFAULT_CONTEXT)
+        verdict = self.decide(self.hear(samples, understand=understand), understand)
         transcript = Transcript(verdict.text, round(verdict.confidence, 3), round(duration, 3), notes, verdict.source,
                                 None if verdict.sure else verdict.did_you_mean)
         if verdict.sure:
@@ -361,7 +384,8 @@ class CorrectionRecognizer:
                 return None
             return Transcript(text, confidence, duration)
         # the stream's audio has its noise floor already; the perturbed takes are played from it
-        hearings = self._hearings(decoder, [_perturbed(pcm, rate) for rate in PERTURBATIONS])
+        takes = [_perturbed(pcm, rate) for rate in PERTURBATIONS]
+        hearings = self._may_teach(decoder, takes, self._hearings(decoder, takes), understand)
         verdict = self.decide(hearings, understand)
         if verdict.sure or (unsure and verdict.did_you_mean):
             return Transcript(verdict.text, round(verdict.confidence, 3), duration, (), verdict.source,
@@ -369,6 +393,11 @@ class CorrectionRecognizer:
         log.info("voice: %.1f s of speech gave no sure correction (heard %r; did you mean %r?)", duration,
                  verdict.text, verdict.did_you_mean)
         return None
+
+
+def _teaches(meaning) -> bool:
+    """Whether a meaning is a taught definition (a "task" record; without the scene, the definition itself)."""
+    return bool(meaning) and any(part and part[0] in ("task", "definition") for part in meaning)
 
 
 _RECOGNIZERS: dict[tuple, CorrectionRecognizer] = {}

@@ -166,7 +166,7 @@ def _score(outcomes, objects) -> tuple[int, int, int, list[str]]:
 
 def test_fixtures_transcribe_to_the_expected_correction(outcomes, grammar_outcomes, objects):
     total = len(PHRASES)
-    for name, results, floor in (("language model + grammar", outcomes, MIN_CORRECT_SURE),
+    for name, results, floor in (("open vocabulary + pocketsphinx", outcomes, MIN_CORRECT_SURE),
                                  ("grammar alone", grammar_outcomes, MIN_CORRECT)):
         right, wrong, exact, report = _score(results, objects)
         print(f"\nvoice, {name}: {right}/{total} ({right / total:.0%}) right structured correction, {wrong} wrong, "
@@ -182,7 +182,7 @@ def test_file_transcription_is_deterministic(recognizer):
 
 
 def test_other_rates_and_stereo_are_converted_and_say_so(tmp_path, outcomes):
-    name = "move_right_four_cm"
+    name = "left_two_cm"
     reference = outcomes[name]
     assert isinstance(reference, Transcript)
     mono = samples_of(name).astype(np.float64)
@@ -322,8 +322,14 @@ def test_one_long_stream_of_every_fixture(recognizer, objects, language_model, f
     heard = [t.text for t in transcribe_stream(chunks_of(audio, 0.05), 16000, VOCABULARY, understand,
                                                language_model=language_model)]
     phrases = [row["phrase"] for row in PHRASES]
-    said = [next((i for i, p in enumerate(phrases) if same_words(text, p)), None) for text in heard]
-    in_order = None not in said and said == sorted(said)
+    # each transcript is the next phrase said that means the same (the open recogniser has its own wording:
+    # "three centimeters backward" for "back three centimeters")
+    said, after = [], -1
+    for text in heard:
+        after = next((i for i, p in enumerate(phrases) if i > after and
+                      (same_words(text, p) or understand(text) == understand(p))), len(phrases))
+        said.append(after)
+    in_order = len(phrases) not in said
     print(f"\nvoice stream ({'language model' if language_model else 'grammar alone'}): {len(heard)}/{len(phrases)} "
           f"phrases heard, all of them right and in order: {in_order}")
     assert in_order and len(heard) / len(phrases) >= floor
@@ -386,8 +392,8 @@ def test_the_drawer_scene_grammar_hears_pull_and_handle_corrections():
     for row in rows:
         assert recognizer_for(vocabulary).grammar.accepts(row["phrase"]), row["phrase"]
         assert correction_of(row["phrase"], objects) == expected(row)
-    # with the language model, measured 7 of 11 (none wrong): it mishears "hold it by the handle" and
-    # "grab the mug by the handle", and is not sure of "pull it eight centimeters further"
+    # with the open recogniser beside pocketsphinx, measured 8 of 11 (none wrong): not sure of "pull it eight
+    # centimeters further", "open the drawer first" and "grasp lower" (pocketsphinx alone: 7 of 11)
     for language_model, floor in ((True, 0.6), (False, MIN_CORRECT)):
         right, wrong, report = 0, 0, []
         for row in rows:
