@@ -1,0 +1,143 @@
+"""The experimenter's analyse and propose steps. Small logs written here with the real episode log writer
+(planners/episode_log.py) pin each rule; the committed log sets (tests/fixtures/experimenter/, written by
+bench/episode_logs.py from real in-process runs) check the whole: `dev` was developed on, `heldout` was kept
+unseen until the analyser was done."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planners.episode_log import EpisodeLog
+from skill_lib.learning.experimenter.analyse import AttemptKind, analyse, kind_of, region
+from skill_lib.learning.experimenter.logs import LogError, read_logs
+from skill_lib.learning.experimenter.propose import TARGET_SUCCESS, propose
+from skill_lib.learning.experimenter.report import write_report
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "experimenter"
+HAND_OUTSIDE = "the hand starts at (0.45, 0.34, 0.16), outside where the learned pick was trained to start from"
+
+
+def write_run(directory: Path, task: str, calls: list[tuple], scene: str = "default", torn: bool = False) -> None:
+    """One run's episode log: each call is (skill, params, policy, fallback, success[, attempt[, corrections]])."""
+    with EpisodeLog(directory / "episode.jsonl") as log:
+        log.write("run", task=task, scene=scene, seed=0, robot="panda")
+        log.write("task_start", task=task, plan=[], notes=[])
+        for index, (skill, params, policy, fallback, success, *more) in enumerate(calls):
+            attempt = more[0] if more else 0
+            if len(more) > 1:
+                log.write("corrections_applied", index=index, skill=skill, params=params, corrections=[
+                    {"id": 1, "text": text, "target": skill, "applied": True, "change": f"{skill}.{param} 0 -> 1"}
+                    for param, text in more[1]])
+            log.write("skill_start", index=index, skill=skill, params=params, attempt=attempt, policy=policy,
+                      **({"fallback": fallback} if fallback else {}))
+            if success is not None:
+                log.write("skill_end", index=index, skill=skill, success=success, message="",
+                          outcome="succeeded" if success else "postcondition_failed", steps=10, sim_seconds=1.0,
+                          policy=policy)
+        if success is not None:
+            log.write("task_end", success=True, message="", goals=[], object_positions={})
+    if torn:
+        with (directory / "episode.jsonl").open("a") as f:
+            f.write('{"time": 1, "event": "skill_st')
+
+
+def test_attempts_kinds_and_corrections_are_read_from_episode_logs(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", "put the red cube in the tray", [
+        ("pick", {"object": "red_cube"}, "learned", None, True),
+        ("place", {"object": "red_cube", "target": "tray", "offset_x": 0.0, "offset_y": 0.0}, "scripted",
+         "learned place was trained on the table and on cubes, not into a tray", True),
+        ("pick", {"object": "red_cube"}, "scripted", HAND_OUTSIDE, True, 0, [("grasp_offset", "grasp it lower")]),
+    ])
+    write_run(tmp_path / "b", "open the drawer", [("pull", {"object": "drawer", "distance": 0.1}, "scripted",
+                                                   "no learned policy", True),
+                                                  ("push", {"object": "red_cube", "direction": "left",
+                                                            "distance": 0.1}, "scripted", None, True, 1),
+                                                  ("pick", {"object": "blue_cube"}, "learned", None, None)],
+              scene="drawer", torn=True)
+    logs = read_logs([tmp_path])
+    assert logs.runs == 2 and logs.skipped_lines == 1
+    kinds = [kind_of(a) for a in logs.attempts]
+    assert kinds == [AttemptKind.LEARNED_SUCCEEDED, AttemptKind.DECLINED, AttemptKind.DECLINED, AttemptKind.NO_POLICY,
+                     AttemptKind.SCRIPTED_RETRY, AttemptKind.LEARNED_FAILED]
+    assert logs.attempts[2].corrections == ({"parameter": "grasp_offset", "text": "grasp it lower"},)
+    assert logs.attempts[-1].success is None  # the log ended mid-attempt: a crash is not a success
+    analysis = analyse(logs.attempts, logs.runs)
+    first, place, second = analysis.items[:3]
+    assert (first.context.category, first.context.region) == ("cube", "middle right")  # scene: red cube (0.45, -0.15)
+    assert (place.context.target_category, place.context.target_is_container) == ("tray", True)
+    assert second.context.region == region([0.50, 0.40]) == "middle left"  # the cube is in the tray now
+    assert analysis.tables["parameter range"][("pull", "distance 10-15 cm")].attempts == 1
+    assert analysis.by_skill["pick"].corrections == 1
+
+
+def test_each_decline_is_proposed_along_the_axis_it_lies_outside_training(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", "mixed", [
+        ("pick", {"object": "lego_brick"}, "scripted", "learned policy trained on 3-5 cm cubes, not lego", True),
+        ("pick", {"object": "lego_brick"}, "scripted", "learned policy trained on 3-5 cm cubes, not lego", True),
+        ("place", {"object": "green_cube", "target": "tray", "offset_x": 0.0, "offset_y": 0.0}, "scripted",
+         "not into a tray", True),
+        ("push", {"object": "blue_cube", "direction": "left", "distance": 0.22}, "scripted",
+         "learned push trained on pushes of 5-15 cm", True),
+        ("push", {"object": "yellow_cube", "direction": "right", "distance": 0.1}, "learned", None, False),
+        ("pick", {"object": "small_red_cube"}, "learned", None, True, 0, [("speed", "slower")]),
+    ])
+    logs = read_logs([tmp_path / "a"])
+    proposals = {p.id: p for p in propose(analyse(logs.attempts, logs.runs))}
+    assert set(proposals) == {"pick/objects/lego", "place/targets/tray", "push/parameters/distance",
+                              "push/failures/cube", "pick/corrections/cube_(speed)"}
+    lego = proposals["pick/objects/lego"]
+    assert lego.gain == pytest.approx(2 / 6) and lego.task.objects == ("cube", "lego")
+    assert lego.evidence[0] == "2 of 3 pick attempts in 1 runs: 2 declined"
+    assert proposals["place/targets/tray"].task.targets == ("cube", "table", "tray")
+    assert proposals["push/parameters/distance"].task.parameter_ranges["distance"] == (0.05, 0.22)
+    assert proposals["pick/corrections/cube_(speed)"].gain == pytest.approx(0.5 / 6)
+    ranked = propose(analyse(logs.attempts, logs.runs))
+    assert ranked[0].id == "pick/objects/lego" and [p.gain for p in ranked] == sorted((p.gain for p in ranked),
+                                                                                        reverse=True)
+
+
+def test_an_evaluation_below_target_is_proposed(tmp_path: Path) -> None:
+    write_run(tmp_path / "runs" / "a", "pick up the red cube", [("pick", {"object": "red_cube"}, "learned", None, True)])
+    (tmp_path / "eval.jsonl").write_text("pick: success 0.80 over 50 episodes\n" + json.dumps(
+        {"skill": "pick", "episodes": 50, "success_rate": 0.8, "policy": "checkpoints/pick/policy.pt", "seed": 0}))
+    logs = read_logs([tmp_path / "runs", tmp_path / "eval.jsonl"])
+    assert [(e.skill, e.success_rate) for e in logs.evaluations] == [("pick", 0.8)]
+    (proposal,) = propose(analyse(logs.attempts, logs.runs), logs.evaluations)
+    assert proposal.id == "pick/evaluation" and f"< {TARGET_SUCCESS}" in proposal.what
+    with pytest.raises(LogError, match="no such log"):
+        read_logs([tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LogError, match="no episode logs"):
+        read_logs([tmp_path / "empty"])
+
+
+def _starts(directory: Path) -> list[dict]:
+    """Every skill_start record, read straight from the JSON lines."""
+    return [record for path in directory.rglob("episode.jsonl") for line in path.read_text().splitlines()
+            if (record := json.loads(line))["event"] == "skill_start"]
+
+
+@pytest.mark.parametrize("split", ["dev", "heldout"])
+def test_the_weak_spots_of_issue_18_are_proposed_from_real_logs(split: str, tmp_path: Path) -> None:
+    """What falls back today (issue #18: pull, picks of non-cubes, places into containers, pushes outside
+    5-15 cm) must be proposed, each with evidence that matches a count taken straight from the logs."""
+    logs = read_logs([FIXTURES / split])
+    analysis = analyse(logs.attempts, logs.runs)
+    proposals = {p.id: p for p in propose(analysis)}
+    starts = _starts(FIXTURES / split)
+    pulls = sum(1 for r in starts if r["skill"] == "pull")
+    assert proposals["pull/new_policy"].evidence[0].startswith(f"{pulls} of {pulls} pull attempts")
+    assert {"pick/objects/lego", "pick/objects/mug"} & set(proposals)
+    cubes_into_tray = sum(1 for r in starts if r["skill"] == "place" and r["params"]["target"] == "tray"
+                          and r["params"]["object"].endswith("_cube") and r.get("fallback"))
+    assert proposals["place/targets/tray"].evidence[0].startswith(f"{cubes_into_tray} of ")
+    assert "push/parameters/distance" in proposals
+    assert len(analysis.items) == len(starts)
+    ranked = propose(analysis)
+    assert ranked[0].gain >= ranked[-1].gain and ranked == propose(analyse(logs.attempts, logs.runs))
+    report = write_report(tmp_path, logs, [FIXTURES / split], analysis, ranked, "the deterministic proposer")
+    text = report.read_text()
+    assert "Not done: training" in text and all(p.what in text for p in ranked)
+    assert (tmp_path / "attempts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
