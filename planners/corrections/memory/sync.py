@@ -174,7 +174,13 @@ class FleetSync:
         backoff = self.config.retry_s
         while not self._stop.is_set():
             self._wake.clear()
+            was = self.last
             report = self.sync_once()
+            if was is None or was.outcome is not report.outcome:  # said once per change, not per retry
+                if report.outcome is SyncOutcome.OFFLINE:
+                    log.warning("fleet store unreachable, working from %s: %s", self.local.path, report.error)
+                else:
+                    log.info("fleet store %s reached", redact(self.server_url))
             if report.outcome is SyncOutcome.OFFLINE:
                 self._drop_listener()
                 self._wake.wait(backoff)
