@@ -5,7 +5,8 @@ Each weak spot becomes one proposal:
   regions it was asked for;
 - attempts a learned policy declined, grouped by the first way the context lies outside what the policy was
   trained on (read from the policies and environments below): the object, a container (or the table beside an
-  object) as the place target, the parameter range, the region of the table, else the start state (where the hand was, a corrected
+  object) as the place target, the parameter range, the region of the table (where a push ends, too), else the
+  start state (where the hand was, a corrected
   parameter): widen training along that axis;
 - learned attempts that failed, per object category: fine-tune there;
 - attempts that ran as they should but needed operator corrections, per category and corrected parameter;
@@ -22,10 +23,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from skill_lib.learning.envs.push import PushEnv
-from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind
+from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, region
 from skill_lib.learning.experimenter.logs import Evaluation
 from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
+from skill_lib.skills.common import DIRECTIONS
 
 #: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
 CUBE_SKILLS = ("pick", "place", "push")
@@ -82,6 +86,13 @@ def outside_training(item: Analysed) -> tuple[str, str]:
         x, y = context.position
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             return "regions", context.region
+        direction = DIRECTIONS.get(str(item.attempt.params.get("direction")))
+        distance = item.attempt.params.get("distance")
+        if skill == "push" and direction is not None and isinstance(distance, (int, float)):
+            (x0, y0), (x1, y1) = PushEnv.goal_box
+            x, y = x + direction[0] * distance, y + direction[1] * distance
+            if not (x0 <= x <= x1 and y0 <= y <= y1):
+                return "regions", f"{region(np.array([x, y]))} (where the push ends)"
     return "start states", "other contexts"
 
 

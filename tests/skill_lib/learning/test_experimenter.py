@@ -81,18 +81,21 @@ def test_each_decline_is_proposed_along_the_axis_it_lies_outside_training(tmp_pa
         ("push", {"object": "blue_cube", "direction": "left", "distance": 0.22}, "scripted",
          "learned push trained on pushes of 5-15 cm", True),
         ("push", {"object": "yellow_cube", "direction": "right", "distance": 0.1}, "learned", None, False),
+        ("push", {"object": "yellow_cube", "direction": "forward", "distance": 0.14}, "scripted",
+         "the push ends outside the area the learned policy was trained on", True),
         ("pick", {"object": "small_red_cube"}, "learned", None, True, 0, [("speed", "slower")]),
     ])
     logs = read_logs([tmp_path / "a"])
     proposals = {p.id: p for p in propose(analyse(logs.attempts, logs.runs))}
     assert set(proposals) == {"pick/objects/lego", "place/targets/tray", "push/parameters/distance",
-                              "push/failures/cube", "pick/corrections/cube_(speed)"}
+                              "push/regions/far_centre_(where_the_push_ends)", "push/failures/cube",
+                              "pick/corrections/cube_(speed)"}  # yellow cube (0.60, 0.12) + 14 cm: x 0.74 > 0.72
     lego = proposals["pick/objects/lego"]
-    assert lego.gain == pytest.approx(2 / 6) and lego.task.objects == ("cube", "lego")
+    assert lego.gain == pytest.approx(2 / 7) and lego.task.objects == ("cube", "lego")
     assert lego.evidence[0] == "2 of 3 pick attempts in 1 runs: 2 declined"
     assert proposals["place/targets/tray"].task.targets == ("cube", "table", "tray")
     assert proposals["push/parameters/distance"].task.parameter_ranges["distance"] == (0.05, 0.22)
-    assert proposals["pick/corrections/cube_(speed)"].gain == pytest.approx(0.5 / 6)
+    assert proposals["pick/corrections/cube_(speed)"].gain == pytest.approx(0.5 / 7)
     ranked = propose(analyse(logs.attempts, logs.runs))
     assert ranked[0].id == "pick/objects/lego" and [p.gain for p in ranked] == sorted((p.gain for p in ranked),
                                                                                         reverse=True)
