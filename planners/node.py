@@ -162,7 +162,7 @@ class SchedulerNode(Node):
             for key, value in changes.items():
                 setattr(self._status, key, value)
             self._status.stamp = self.get_clock().now().to_msg()
-            self._status.hardware_ok = self.hardware_ok()
+            self._status.hardware_ok = self.hardware_ok() and self.skill_runner.ready(timeout=0.0)
             self._status_pub.publish(self._status)
 
     def _publish_event(self, record: dict[str, Any]) -> None:
