@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="in-process: simulated seconds per second (default 1.0, real time as an arm moves)")
     console.add_argument("--scripted", action="store_true", help="in-process: scripted controllers only")
     console.add_argument("--out", type=Path, default=Path("runs"), help="in-process: where episode logs go")
-    console.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db; "
-                         "--ros: the scheduler's, on this machine)")
+    console.add_argument("--db", help="correction store: a file or a postgresql:// URL (default: $SKILL_STACK_MEMORY, "
+                         "else $SKILL_STACK_DATA/corrections.db; --ros: the scheduler's, on this machine)")
     console.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
                          help="in-process: write each task's run.mcap beside its episode log (default: on when "
                               f"${RECORD_ENV}=1); over ROS, record the graph with `skillstack record`")

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
         parser.add_argument("--scene", default="default",
                             help="scene whose objects are known (default: default); a taught task must plan in it")
-        parser.add_argument("--db", type=Path, help="correction database (default: $SKILL_STACK_DATA/corrections.db)")
+        parser.add_argument("--db", help="correction store: a file or a postgresql:// URL (default: "
+                            "$SKILL_STACK_MEMORY, else $SKILL_STACK_DATA/corrections.db)")
         parser.set_defaults(handler=cmd_correct, teach=teaching, task=None, skill=None, object=None, scope=None)
     correct.add_argument("--task", help="the task the correction is about")
     correct.add_argument("--skill", choices=SKILL_NAMES, help="the skill the correction is about")

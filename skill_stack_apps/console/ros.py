@@ -50,8 +50,8 @@ class RosConfig:
     namespace: str = ""
     #: the scene whose objects name the voice grammar's words (the graph's scene)
     scene: str = "default"
-    #: the scheduler's correction database (default: $SKILL_STACK_DATA/corrections.db)
-    db: Path | None = None
+    #: the scheduler's correction store: a file or a postgresql:// URL (default: as the scheduler chooses it)
+    db: str | Path | None = None
     #: ROS domain (default: $ROS_DOMAIN_ID, else 0)
     domain: int | None = None
 

@@ -50,8 +50,8 @@ class SimConfig:
     scripted: bool = False
     #: where each task's episode log goes (a run directory per task)
     out: Path = Path("runs")
-    #: the correction database (default: $SKILL_STACK_DATA/corrections.db)
-    db: Path | None = None
+    #: the correction store: a file or a postgresql:// URL (default: $SKILL_STACK_MEMORY, else the default file)
+    db: str | Path | None = None
     #: camera frames per wall-clock second while a task runs, and while idle
     fps: float = 8.0
     idle_fps: float = 2.0
