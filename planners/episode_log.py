@@ -16,7 +16,7 @@ def jsonable(value: Any) -> Any:
     """json.dumps' `default` for the numpy values records carry."""
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
+    if isinstance(value, np.generic):  # np.float64, np.int64, np.bool_ (a goal check's verdict), ...
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 

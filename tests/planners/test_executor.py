@@ -128,3 +128,14 @@ def test_a_failed_push_is_retried_for_the_remaining_distance_only(tmp_path):
     retry = [e for e in events if e["event"] == "recovery"][0]
     import re
     assert 0.02 < float(re.search(r"distance=([0-9.]+)", retry["call"]).group(1)) < 0.06, retry
+
+
+def test_the_log_takes_numpy_scalars_as_plain_json(tmp_path):
+    import numpy as np
+
+    with EpisodeLog(tmp_path / "log.jsonl") as log:
+        log.write("task_end", success=np.bool_(True), goals=[("x in tray", np.bool_(False))], t=np.float32(0.5),
+                  n=np.int64(3), q=np.zeros(2))
+    [record] = read_log(tmp_path / "log.jsonl")
+    assert (record["success"], record["goals"], record["t"], record["n"], record["q"]) == \
+        (True, [["x in tray", False]], 0.5, 3, [0.0, 0.0])
