@@ -97,8 +97,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _fail("--planner llm needs SKILL_STACK_LLM_URL, e.g. http://127.0.0.1:8080/v1 (see "
                          "docs/LLM_PLANNER.md)", args.json)
         planner = LlmPlanner(config)
-    memory = None if args.no_corrections else CorrectionMemory.open()
-    scheduler = Scheduler(corrections=memory, learned=not args.scripted, planner=planner)
+    from planners.corrections.memory.store import StoreError
+    from skill_lib.learning.registry import RegistryError
+    try:
+        memory = None if args.no_corrections else CorrectionMemory.open()
+        scheduler = Scheduler(corrections=memory, learned=not args.scripted, planner=planner)
+    except (StoreError, RegistryError) as err:  # a broken policy registry or an unreadable store: one line
+        return _fail(str(err), args.json)
     with PyBulletArm(PyBulletConfig(robot=args.robot, seed=args.seed, gui=args.gui), scene=scene) as arm:
         world = _world(arm, args.perception)
         try:
