@@ -13,14 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("skill", help="move_to, pick, place or push")
     ev.add_argument("--episodes", type=int, default=50)
     ev.add_argument("--seed", type=int, default=0, help="evaluation seeds derive from it (never training seeds)")
-    ev.add_argument("--policy", type=Path, help="policy.pt to evaluate (default: checkpoints/SKILL/policy.pt)")
+    ev.add_argument("--policy", type=Path, help="policy.pt to evaluate (default: the promoted version, see skillstack policies)")
     ev.add_argument("--scripted", action="store_true", help="evaluate the scripted reference controller instead")
     ev.add_argument("--json", action="store_true", help="end with one JSON line (skill, episodes, success_rate)")
     ev.set_defaults(handler=cmd_eval)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from hardware.resources import config_dir
     from skill_lib.learning import learning_spec
     from skill_lib.learning.mcsac import make_env
     from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_policy, run_episode
@@ -36,9 +35,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         runs = [demonstration(env, seed)[:2] for seed in eval_seeds(args.seed, args.episodes)]
         source = "scripted reference controller"
     else:
-        path = args.policy or config_dir().parent / "checkpoints" / args.skill / "policy.pt"
-        if not path.is_file():
-            return error(f"no trained policy at {path}; train one with: skillstack train {args.skill}")
+        from skill_lib.learning.registry import PolicyRegistry, RegistryError
+        try:
+            path = args.policy or PolicyRegistry().promoted_checkpoint(args.skill)
+        except RegistryError as err:
+            return error(str(err))
+        if path is None or not path.is_file():
+            return error(f"no trained policy {'at ' + str(path) if path else 'promoted for ' + args.skill}; train "
+                         f"one with: skillstack train {args.skill}")
         agent, source = load_policy(path), str(path)
         runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
                 for seed in eval_seeds(args.seed, args.episodes)]
