@@ -19,7 +19,16 @@ from planners.voice.audio import AudioError
 #: what the model was built for: `base` (61 M parameters; `tiny` is not in the package)
 MODEL_TYPE_BASE = 1
 
-__all__ = ["MoonshineTranscriber"]
+__all__ = ["MoonshineTranscriber", "available"]
+
+
+def available() -> bool:
+    """Whether moonshine-cpp is installed and loads (its wheels are built for x86-64 Linux and macOS)."""
+    try:
+        from moonshine_cpp import moonshine_cpp  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 class MoonshineTranscriber:

@@ -34,7 +34,7 @@ from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_gramma
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
 from planners.voice.meaning import Understanding, hearing_context, understanding
-from planners.voice.moonshine import MoonshineTranscriber
+from planners.voice.moonshine import MoonshineTranscriber, available
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
 
@@ -402,14 +402,21 @@ def _teaches(meaning) -> bool:
 
 _RECOGNIZERS: dict[tuple, CorrectionRecognizer] = {}
 _RECOGNIZERS_LOCK = threading.Lock()
+_WARNED: list[bool] = []
 _MAX_CACHED = 4
 
 
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
                    open_vocabulary: bool | None = None) -> CorrectionRecognizer:
     """The recogniser for a vocabulary, built once (the models, grammar and language model take ~2 s).
-    `open_vocabulary` defaults to `language_model`."""
-    open_vocabulary = language_model if open_vocabulary is None else open_vocabulary
+    `open_vocabulary` defaults to `language_model` where moonshine-cpp is installed; without it, pocketsphinx
+    decides alone (logged once), so voice works where the package has no wheel."""
+    if open_vocabulary is None:
+        open_vocabulary = language_model and available()
+        if language_model and not open_vocabulary and not _WARNED:
+            log.warning("voice: moonshine-cpp is not installed; pocketsphinx decides alone (fewer phrasings "
+                        "heard): pip install 'moonshine-cpp==0.1.4'")
+            _WARNED.append(True)
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
            language_model, open_vocabulary)
     with _RECOGNIZERS_LOCK:
