@@ -139,6 +139,7 @@ def test_index_follows_the_store_by_difference_not_by_rebuilding(memory, objects
     # another process catches up from the saved index the same way
     memory.index.flush()
     later = CorrectionIndex(memory.store, embedder=embedder, partition=gate_partition)
+    assert len(later) == 3 and (later.rebuilds, later.encoded) == (0, 0)  # loaded, nothing embedded again
     teach(memory, objects, "slower", task="pick up the blue cube", object="blue_cube")
     assert len(later) == 4 and (later.rebuilds, later.encoded) == (0, 1)
 
