@@ -200,6 +200,9 @@ class CorrectionMemory:
         self._lock = threading.Lock()
         self._records: dict[int, CorrectionRecord] = {}  # enabled ones
         self._records_at: dict | None = None
+        fleet_sync = getattr(store, "sync", None)  # a FleetStore: records pulled from the fleet reach the index
+        if fleet_sync is not None:                  # in its sync thread, not at the next retrieval
+            fleet_sync.on_change.append(self.index.ensure_current)
 
     @classmethod
     def open(cls, path: str | Path | None = None, **kwargs) -> CorrectionMemory:

@@ -110,7 +110,7 @@ def test_one_robots_correction_is_used_by_another_robots_next_task(tmp_path, fle
     teacher = FleetStore(fleet_url, local=tmp_path / "teacher.db", config=FAST)
     learner = CorrectionMemory(FleetStore(fleet_url, local=tmp_path / "learner.db", config=FAST), embedder=embedder)
     assert isinstance(learner.store, FleetStore)
-    learner.store.sync.on_change.append(learner.index.ensure_current)  # the index follows the file at once
+    assert learner.store.sync.on_change == [learner.index.ensure_current]  # the index follows the file at once
     try:
         with PyBulletArm(PyBulletConfig(seed=0)) as arm:
             corrector = CallCorrector(learner, "pick up the red cube", arm)
