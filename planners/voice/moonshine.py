@@ -23,7 +23,7 @@ __all__ = ["MoonshineTranscriber", "available"]
 
 
 def available() -> bool:
-    """Whether moonshine-cpp is installed and loads (its wheels are built for x86-64 Linux and macOS)."""
+    """Whether moonshine-cpp is installed and loads (the wheel used here is for x86-64 Linux)."""
     try:
         from moonshine_cpp import moonshine_cpp  # noqa: F401
     except (ImportError, OSError):
@@ -32,7 +32,7 @@ def available() -> bool:
 
 
 class MoonshineTranscriber:
-    """One loaded model (~0.7 s to load, ~0.2 s per second of speech on one core); calls are serialised."""
+    """One loaded model (~0.7 s to load); calls are serialised (one model handle)."""
 
     def __init__(self) -> None:
         try:

@@ -3,10 +3,11 @@
 Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.moonshine, Moonshine from
 its package), which hears any English; an n-gram language model of the ways corrections and taught tasks are
 said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
-The pocketsphinx searches decode the utterance as recorded and slightly slower and faster. A meaning is taken
-when the open recogniser and a constrained decode agree on it (planners.voice.agreement); otherwise
-UnsureError says "did you mean ...?". `open_vocabulary=False` decides from pocketsphinx alone
-(planners.voice.verdict: stable across the playback rates); `language_model=False` is the grammar alone.
+The pocketsphinx searches decode the utterance as recorded and slightly slower and faster, and by default
+decide alone (planners.voice.verdict: stable across the playback rates); with `open_vocabulary=True` a
+meaning is taken when the open recogniser and pocketsphinx agree on it (planners.voice.agreement), off by
+default while moonshine-cpp leaks memory (recognizer_for). Otherwise UnsureError says "did you mean ...?".
+`language_model=False` is the grammar alone.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
 audio (missing, not a WAV, not 16-bit PCM, silent, absurd rate, no microphone) is an AudioError whose
@@ -34,7 +35,7 @@ from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_gramma
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
 from planners.voice.meaning import Understanding, hearing_context, understanding
-from planners.voice.moonshine import MoonshineTranscriber, available
+from planners.voice.moonshine import MoonshineTranscriber
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
 
@@ -200,7 +201,7 @@ class CorrectionRecognizer:
     it between utterances."""
 
     def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                 open_vocabulary: bool = True) -> None:
+                 open_vocabulary: bool = False) -> None:
         if open_vocabulary and not language_model:
             raise ValueError("open_vocabulary=True needs language_model=True: the open recogniser's transcript is "
                              "checked against the language model's decodes")
@@ -402,21 +403,14 @@ def _teaches(meaning) -> bool:
 
 _RECOGNIZERS: dict[tuple, CorrectionRecognizer] = {}
 _RECOGNIZERS_LOCK = threading.Lock()
-_WARNED: list[bool] = []
 _MAX_CACHED = 4
 
 
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                   open_vocabulary: bool | None = None) -> CorrectionRecognizer:
-    """The recogniser for a vocabulary, built once (the models, grammar and language model take ~2 s).
-    `open_vocabulary` defaults to `language_model` where moonshine-cpp is installed; without it, pocketsphinx
-    decides alone (logged once), so voice works where the package has no wheel."""
-    if open_vocabulary is None:
-        open_vocabulary = language_model and available()
-        if language_model and not open_vocabulary and not _WARNED:
-            log.warning("voice: moonshine-cpp is not installed; pocketsphinx decides alone (fewer phrasings "
-                        "heard): pip install 'moonshine-cpp==0.1.4'")
-            _WARNED.append(True)
+                   open_vocabulary: bool = False) -> CorrectionRecognizer:
+    """The recogniser for a vocabulary, built once (the models, grammar and language model take ~1-2 s).
+    `open_vocabulary` is off by default: moonshine-cpp 0.1.4 leaks ~15 MB of memory per decode (measured;
+    freeing the model gives back only part), which a long-running console cannot afford; see README."""
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
            language_model, open_vocabulary)
     with _RECOGNIZERS_LOCK:
@@ -429,7 +423,7 @@ def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True
 
 
 def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand: Understanding | None = None, *,
-                    language_model: bool = True, open_vocabulary: bool | None = None) -> Transcript:
+                    language_model: bool = True, open_vocabulary: bool = False) -> Transcript:
     """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason
     (UnsureError, with a best guess, when something like a correction was heard but not surely)."""
     return recognizer_for(vocabulary, language_model=language_model,
@@ -438,7 +432,7 @@ def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand:
 
 def transcribe_stream(chunks: Iterable[bytes], sample_rate: int, vocabulary: GrammarVocabulary,
                       understand: Understanding | None = None, *, language_model: bool = True,
-                      open_vocabulary: bool | None = None, unsure: bool = False) -> Iterator[Transcript]:
+                      open_vocabulary: bool = False, unsure: bool = False) -> Iterator[Transcript]:
     """16-bit mono PCM chunks -> a Transcript per utterance heard (see CorrectionRecognizer.transcribe_stream)."""
     recognizer = recognizer_for(vocabulary, language_model=language_model, open_vocabulary=open_vocabulary)
     return recognizer.transcribe_stream(chunks, sample_rate, understand, unsure=unsure)

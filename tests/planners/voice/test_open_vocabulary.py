@@ -25,8 +25,8 @@ VOCABULARY = scene_vocabulary(OBJECTS, tuple(spec.name for spec in default_skill
 
 
 def test_moonshine_hears_each_take_and_pocketsphinx_the_recording_beside_it():
-    recognizer = recognizer_for(VOCABULARY)
-    assert recognizer.uses_open_vocabulary
+    recognizer = recognizer_for(VOCABULARY, open_vocabulary=True)
+    assert recognizer.uses_open_vocabulary and not recognizer_for(VOCABULARY).uses_open_vocabulary  # opt-in
     hearings = recognizer.hear(read_wav(UNSEEN / "go_much_slower_than_that.wav").samples)
     assert len(hearings.open_vocabulary) == len(PERTURBATIONS) and len(hearings.language_model) == 1
     assert "slower than that" in hearings.open_vocabulary[0].lower()
@@ -37,12 +37,11 @@ def test_moonshine_hears_each_take_and_pocketsphinx_the_recording_beside_it():
     assert len(recognizer.hear(read_wav(UNSEEN / "good_morning.wav").samples, every_take=True).grammar) == 3
 
 
-def test_without_moonshine_cpp_the_error_is_clear_and_the_default_falls_back(monkeypatch):
+def test_without_moonshine_cpp_the_error_is_clear(monkeypatch):
     monkeypatch.setitem(sys.modules, "moonshine_cpp", None)  # makes the import fail, as where it has no wheel
     monkeypatch.setitem(sys.modules, "moonshine_cpp.moonshine_cpp", None)
     assert not available()
     with pytest.raises(AudioError, match="needs moonshine-cpp: pip install"):
         MoonshineTranscriber()
-    assert not recognizer_for(VOCABULARY).uses_open_vocabulary  # pocketsphinx alone, logged
     with pytest.raises(AudioError, match="needs moonshine-cpp"):
-        CorrectionRecognizer(VOCABULARY, open_vocabulary=True)  # asked for explicitly: no quiet fallback
+        CorrectionRecognizer(VOCABULARY, open_vocabulary=True)
