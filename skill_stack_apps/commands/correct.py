@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         # (planners/voice/phrasings.py TAUGHT_PHRASES); others are taught by typing them
         parser.add_argument("--audio", type=Path,
                             help="a WAV file to transcribe instead of TEXT (offline recogniser)")
+        parser.add_argument("--open-vocabulary", action="store_true",
+                            help="with --audio: also hear it with Moonshine, which hears any English words, and take "
+                                 "only what both recognisers support (slower; README 'Voice corrections')")
         parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
         parser.add_argument("--scene", default="default",
@@ -50,10 +53,10 @@ def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
     return code
 
 
-def _transcribe(audio: Path, objects: dict, context) -> tuple[str, float | None]:
-    """VOICE: the voice engineer's `planners.voice.recogniser.transcribe_file` does the recognition, with the
-    language model and grammar of this scene, checking what it hears as a correction given in `context`.
-    Raises ValueError with a one-line reason (planners.voice.recogniser.UnsureError: "did you mean ...?")."""
+def _transcribe(audio: Path, objects: dict, context, open_vocabulary: bool = False) -> tuple[str, float | None]:
+    """The words of `audio`, heard with the language model and grammar of this scene (and Moonshine with
+    `open_vocabulary`) and checked as a correction given in `context`. Raises ValueError with a one-line reason
+    (planners.voice.recogniser.UnsureError: "did you mean ...?")."""
     try:
         from planners.voice.recogniser import transcribe_file
     except ImportError as err:
@@ -63,7 +66,8 @@ def _transcribe(audio: Path, objects: dict, context) -> tuple[str, float | None]
 
     vocabulary = scene_vocabulary(objects, SKILL_NAMES)
     try:  # silent, corrupt, unsure audio: an AudioError (a ValueError), whose message names the file
-        transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)))
+        transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)),
+                                     open_vocabulary=open_vocabulary)
     except (OSError, RuntimeError) as err:
         raise ValueError(str(err)) from None
     if not transcript.text or not transcript.text.strip():
@@ -93,11 +97,13 @@ def cmd_correct(args: argparse.Namespace) -> int:
         text = sys.stdin.read().strip()
         if not text:
             return _fail("no correction on stdin", args.json)
+    if args.open_vocabulary and args.audio is None:
+        return _fail("--open-vocabulary applies to --audio", args.json)
     if args.audio is not None:
         heard_context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
                                           scope=args.scope)
         try:
-            text, confidence = _transcribe(args.audio, objects, heard_context)
+            text, confidence = _transcribe(args.audio, objects, heard_context, args.open_vocabulary)
         except ValueError as err:
             guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
             return _fail(str(err), args.json, text=None, **({"did_you_mean": guess} if guess else {}))

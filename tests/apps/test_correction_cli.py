@@ -75,6 +75,7 @@ def test_dry_run_stores_nothing(capsys, data_dir):
     (["correct", "grasp it lower", "--object", "unicorn"], "no unicorn"),
     (["correct"], "TEXT or --audio"),
     (["correct", "slower", "--scene", "no_such_scene"], "no scene file"),
+    (["correct", "slower", "--open-vocabulary"], "applies to --audio"),
 ])
 def test_bad_input_exit_2_one_error_line_nothing_stored(capsys, data_dir, argv, fragment):
     code, out, err = run(capsys, *argv, "--json")
@@ -90,6 +91,15 @@ def test_audio_without_the_voice_module_or_file_is_a_clear_error(capsys, data_di
     code, out, err = run(capsys, "correct", "--audio", str(wav), "--json")
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert last_json(out)["stored"] is False
+
+
+def test_spoken_correction_heard_by_both_recognisers(capsys, data_dir):
+    wav = REPO / "tests" / "fixtures" / "voice" / "back_three_cm.wav"  # espeak-ng: "three centimeters back"
+    code, out, _ = run(capsys, "correct", "--audio", str(wav), "--open-vocabulary", "--skill", "place", "--json")
+    result = last_json(out)
+    assert code == 0 and result["stored"] is True, out
+    [record] = stored(data_dir)
+    assert (record.skill, record.parameter, record.value) == ("place", "offset_x", -0.03)
 
 
 def test_list_show_delete_export_import(capsys, data_dir, tmp_path):
