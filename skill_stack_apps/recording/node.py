@@ -29,6 +29,12 @@ CAMERA_TOPICS = ("camera/image_raw", "camera/depth/image_raw", "camera/camera_in
 SENSOR_TOPICS = ("joint_states", "objects", *CAMERA_TOPICS)
 ROSOUT_QOS = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE,
                         durability=QoSDurabilityPolicy.VOLATILE)
+#: messages a subscription holds while the writer is busy (a chunk of camera frames being compressed can take
+#: a second on a loaded machine): 50 s of a 20 Hz stream, a few kB each; camera frames keep sensor-data depth
+BACKLOG = 1000
+STREAM_QOS = QoSProfile(depth=BACKLOG, reliability=qos_profile_sensor_data.reliability,
+                        durability=qos_profile_sensor_data.durability)
+RELIABLE_QOS = QoSProfile(depth=BACKLOG, reliability=COMMAND_QOS.reliability, durability=COMMAND_QOS.durability)
 TERMINAL = ("succeeded", "failed", "canceled")
 #: seconds recorded after the stop condition: what was sent just before (the last events, the arm settling)
 STOP_GRACE_S = 1.0
@@ -52,18 +58,22 @@ class RecorderNode(Node):
         self.tasks: list[tuple[str, str]] = []
         self.done = False
         self._started = time.monotonic()
+        #: subscriptions with no publisher matched yet, by topic (see _say_matched)
+        self._waiting: dict[str, Any] = {}
         for topic, datatype in TOPICS.items():
             if topic in CAMERA_TOPICS and not cfg.camera:
                 continue
             if topic == "status":  # decoded: it says when tasks start and end
                 self.create_subscription(message_class(datatype), topic, self._on_status, STATUS_QOS)
                 continue
-            qos = qos_profile_sensor_data if topic in SENSOR_TOPICS else COMMAND_QOS
+            qos = qos_profile_sensor_data if topic in CAMERA_TOPICS else STREAM_QOS if topic in SENSOR_TOPICS \
+                else RELIABLE_QOS
             self._subscribe(topic, datatype, qos)
         if cfg.rosout:
             self._subscribe(*ROSOUT, ROSOUT_QOS)
         if cfg.duration > 0:
             self.create_timer(0.1, self._check_duration)
+        self.create_timer(0.2, self._say_matched)
         self.get_logger().info(f"recording {self.resolve_topic_name('joint_states').rsplit('/', 1)[0] or '/'} "
                                f"to {path}")
 
@@ -72,7 +82,16 @@ class RecorderNode(Node):
 
     def _subscribe(self, topic: str, datatype: str, qos: QoSProfile) -> None:
         name = self.resolve_topic_name(topic)
-        self.create_subscription(message_class(datatype), topic, self._writer_for(name, datatype), qos, raw=True)
+        self._waiting[name] = self.create_subscription(message_class(datatype), topic,
+                                                       self._writer_for(name, datatype), qos, raw=True)
+
+    def _say_matched(self) -> None:
+        """Log each topic once its first publisher is matched: until then its messages are not received (a
+        reliable stream's messages sent before the match are lost), so a caller waits for these lines."""
+        for name, subscription in list(self._waiting.items()):
+            if (count := subscription.get_publisher_count()) > 0:
+                del self._waiting[name]
+                self.get_logger().info(f"receiving {name} ({count} publisher(s))")
 
     def _writer_for(self, name: str, datatype: str) -> Callable[[bytes], None]:
         def write(data: bytes) -> None:

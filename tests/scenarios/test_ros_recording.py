@@ -36,10 +36,11 @@ def recorded(tmp_path_factory):
                                      "--out", str(out), "--tasks", "1"], cwd=REPO, env=ros_env(launched.domain),
                                     stdout=log, stderr=subprocess.STDOUT)
         try:
-            node = client.spinner.node
-            # the recorder is subscribed and matched with the scheduler's events and the arm's streams
-            wait_for(lambda: node.count_subscribers(f"{NS}/events") >= 1 and
-                     node.count_subscribers(f"{NS}/joint_trajectory") >= 2 and
+            # the recorder is matched with the scheduler's events and the arm's streams (it says so in its log:
+            # another node's view of the graph does not tell whether the skill server's publisher matched it)
+            streams = ("events", "joint_trajectory", "joint_states", "objects")
+            wait_for(lambda: all(f"receiving {NS}/{topic} " in (folder / "recorder.log").read_text()
+                                 for topic in streams) and
                      client.corrections.get_subscription_count() >= 2,  # matched: the scheduler and the recorder
                      60.0, "the recorder's subscriptions")
             time.sleep(1.0)
