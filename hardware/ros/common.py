@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.task import Future
@@ -88,10 +89,16 @@ class BackgroundNode:
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        while self.context.ok():
+            try:
+                self.executor.spin()
+                return
+            except ExternalShutdownException:
+                return
+            except rclpy_implementation.InvalidHandle:
+                # an entity (a subscription's QoS event) destroyed from another thread while the executor
+                # waited on it: rclpy raises here; the next wait is built without it, so spinning goes on
+                continue
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
