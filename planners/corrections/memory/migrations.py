@@ -14,6 +14,11 @@ PostgreSQL (the fleet's store):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from planners.corrections.memory.store import StoreError
+
 #: the channel the fleet store notifies on every change (payload empty: a listener pulls what is new)
 NOTIFY_CHANNEL = "skill_stack_corrections"
 
@@ -72,5 +77,21 @@ POSTGRES: list[list[str]] = [
     ],
 ]
 
-SQLITE_VERSION = len(SQLITE)
-POSTGRES_VERSION = len(POSTGRES)
+
+def migrate(execute: Callable[..., Any], steps: list[list[str]], where: str, placeholder: str) -> bool:
+    """Bring a database to len(steps) with `execute` (its driver's, inside the caller's transaction;
+    `placeholder`: its parameter mark, "?" or "%s"). True if the database was new (no version yet)."""
+    latest = len(steps)
+    execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = execute("SELECT version FROM schema_version").fetchone()
+    version = 0 if row is None else int(row[0])
+    if version > latest:
+        raise StoreError(f"{where} has schema version {version}; this code reads up to {latest}")
+    for step in steps[version:]:
+        for statement in step:
+            execute(statement)
+    if row is None:
+        execute(f"INSERT INTO schema_version VALUES ({placeholder})", (latest,))
+    elif version != latest:
+        execute(f"UPDATE schema_version SET version = {placeholder}", (latest,))
+    return row is None

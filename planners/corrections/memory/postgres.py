@@ -34,7 +34,6 @@ try:
 except ImportError:  # an optional extra: the error says how to get it when a server URL is used
     psycopg = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = migrations.POSTGRES_VERSION
 #: advisory lock keys: schema migrations, and every write (one writer at a time: seq order = commit order)
 _MIGRATE_LOCK, _WRITE_LOCK = 0x534B4C01, 0x534B4C02
 _ROW = "id, record, disabled"
@@ -119,19 +118,8 @@ class PostgresStore(CorrectionStore):
 
     def _migrate(self, conn: Any) -> str:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        version = 0 if row is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.location} has schema version {version}; this code reads up to {SCHEMA_VERSION}")
-        for step in migrations.POSTGRES[version:]:
-            for statement in step:
-                conn.execute(statement)
-        if row is None:
-            conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+        if migrations.migrate(conn.execute, migrations.POSTGRES, self.location, "%s"):
             conn.execute("INSERT INTO meta VALUES ('db_uid', %s)", (uuid.uuid4().hex,))
-        elif version != SCHEMA_VERSION:
-            conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
         return str(conn.execute("SELECT value FROM meta WHERE key = 'db_uid'").fetchone()[0])
 
     # ----- writes -----------------------------------------------------------------------------------

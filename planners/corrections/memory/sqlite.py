@@ -30,7 +30,6 @@ from planners.corrections.memory.record import CorrectionRecord, RecordError, ut
 from planners.corrections.memory.store import MEMORY_ENV, CorrectionStore, StoreError, default_db_path, \
     is_server_url
 
-SCHEMA_VERSION = migrations.SQLITE_VERSION
 #: record fields the table's columns hold, not the JSON document (a disabled record's text stays as it was)
 _COLUMNS_ONLY = ("id", "disabled")
 #: the columns a record is read from (SqliteStore._record's arguments)
@@ -89,21 +88,10 @@ class SqliteStore(CorrectionStore):
 
     def _init_schema(self) -> None:
         with self._write() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = db.execute("SELECT version FROM schema_version").fetchone()
-            version = 0 if row is None else int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {version}; this code reads up to {SCHEMA_VERSION}")
-            for step in migrations.SQLITE[version:]:
-                for statement in step:
-                    db.execute(statement)
-            if row is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            if migrations.migrate(db.execute, migrations.SQLITE, str(self.path), "?"):
                 # identifies this database: an index built from another file with the same generation is stale
                 db.execute("INSERT INTO meta VALUES ('db_uid', ?)", (uuid.uuid4().hex,))
                 db.execute("INSERT INTO meta VALUES ('generation', '0')")
-            elif version != SCHEMA_VERSION:
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
