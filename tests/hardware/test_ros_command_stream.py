@@ -115,14 +115,16 @@ def test_a_ros_arm_ends_its_stream_only_where_the_controller_accepts_an_empty_tr
 
     spinner, seen, _, _ = hardware
     sent: list = []
-    spinner.node.create_subscription(JointTrajectory, f"{NS}/joint_trajectory", sent.append, COMMAND_QOS)
+    listener = spinner.node.create_subscription(JointTrajectory, f"{NS}/joint_trajectory", sent.append, COMMAND_QOS)
     config = RosArmConfig(joint_states_topic=f"{NS}/joint_states", command_topic=f"{NS}/joint_trajectory",
                           hardware_status_topic=f"{NS}/hardware/status", camera_topic=f"{NS}/camera/image_raw",
                           stream_end=stream_end)
     arm = RosArm(spinner.node, config)
     try:
         assert arm.wait_ready(10.0)
-        wait_for(lambda: arm._arm_pub.get_subscription_count() >= 2, 10, "the hardware and this test subscribed")
+        # this case's own listener matched (the publisher's count alone may include an earlier case's listener)
+        wait_for(lambda: arm._arm_pub.get_subscription_count() >= 2 and listener.get_publisher_count() >= 1, 10,
+                 "the hardware and this test subscribed")
         arm.stop_motion()  # a cancel
         arm.forget_targets()  # the skill's end
         time.sleep(0.5)
