@@ -238,6 +238,13 @@ class CorrectionMemory:
                 self._records_at = after
         return stored
 
+    def prepare(self, queries: Iterable[RetrievalQuery]) -> None:
+        """Embed these contexts now, in one batch, so that retrieve() finds them in the query cache (the
+        scheduler knows a plan's skill calls when it plans). Nothing to do while the memory, as last read,
+        is empty; no store read, so nothing here can fail on a broken store."""
+        if self._records:
+            self.embedder.warm([q.text() for q in queries])
+
     def _current_records(self) -> dict[int, CorrectionRecord]:
         """The store's enabled records, read once and then only what changed (from the change feed)."""
         with self._lock:
