@@ -154,10 +154,11 @@ class OtherProcess:
 
 
 def new_record_delay(memory: CorrectionMemory, other: OtherProcess, template: CorrectionRecord, through: str
-                     ) -> tuple[float, float, int]:
-    """Seconds from a new record's commit to the return of the first retrieve() after it (which must return
-    it), the CPU seconds this thread spent in between (the work, without the waits for a CPU on a loaded
-    machine), and its id. Through "memory": timed from before CorrectionMemory.add, which includes the commit and
+                     ) -> tuple[float, float, int, bool]:
+    """Seconds from a new record's commit to the return of the first retrieve() after it (by which the index
+    must hold it), the CPU seconds this thread spent in between (the work, without the waits for a CPU on a
+    loaded machine), its id, and whether that retrieve returned it (False: held, but HNSW did not rank it in
+    the query's top k). Through "memory": timed from before CorrectionMemory.add, which includes the commit and
     the embedding; through "process": the other process's commit, then one retrieve here (the change feed).
     The record's task is the template's with a mark of its own, so that its query ranks it first among the
     near-duplicate stored contexts; that query is asked once before the write (a context asked before: the
@@ -173,8 +174,8 @@ def new_record_delay(memory: CorrectionMemory, other: OtherProcess, template: Co
         cpu = time.thread_time()
     found = memory.retrieve(as_query(record), include_rejected=True)
     delay, cpu = time.monotonic() - t0, time.thread_time() - cpu
-    assert record_id in {r.record.id for r in found}, "the new record was not retrieved"
-    return delay, cpu, record_id
+    assert record_id in memory.index, "the index did not take the new record"
+    return delay, cpu, record_id, record_id in {r.record.id for r in found}
 
 
 def deleted_record_delay(memory: CorrectionMemory, other: OtherProcess, record_id: int) -> float:
@@ -184,7 +185,8 @@ def deleted_record_delay(memory: CorrectionMemory, other: OtherProcess, record_i
     deleted, t0 = other.write(f"delete {record_id}")
     found = memory.retrieve(query, include_rejected=True)
     delay = time.monotonic() - t0
-    assert deleted == record_id and record_id not in {r.record.id for r in found}, "a deleted record was retrieved"
+    assert deleted == record_id and record_id not in {r.record.id for r in found} and record_id not in memory.index, \
+        "a deleted record was retrieved"
     return delay
 
 
@@ -232,17 +234,20 @@ def run_feed(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int, 
             memory.index.flush()  # steady state: no background save of the build during the timings
             other = OtherProcess(path)
             added, added_cpu, deleted, through_memory, memory_cpu = [], [], [], [], []
+            ranked_out = 0  # held by the index, not in that first retrieve's top k
             collections.clear()
             gc.callbacks.append(timed_collections)
             for i in range(trials):
                 template = held_out[i % len(held_out)]
-                delay, cpu, record_id = new_record_delay(memory, other, template, "process")
+                delay, cpu, record_id, returned = new_record_delay(memory, other, template, "process")
                 added.append(delay)
                 added_cpu.append(cpu)
+                ranked_out += not returned
                 deleted.append(deleted_record_delay(memory, other, record_id))
-                delay, cpu, _ = new_record_delay(memory, other, template, "memory")
+                delay, cpu, _, returned = new_record_delay(memory, other, template, "memory")
                 through_memory.append(delay)
                 memory_cpu.append(cpu)
+                ranked_out += not returned
                 time.sleep(0.05)  # the background log append of each write lands before the next
             gc.callbacks.remove(timed_collections)
             other.close()
@@ -254,7 +259,8 @@ def run_feed(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int, 
             print(f"(store filled in {t_store:.0f} s; records + index built at the first retrieve: {t_first:.0f} s; "
                   f"{trials} trials of each; another process's record, every trial in ms: "
                   f"{' '.join(f'{d * 1e3:.0f}' for d in sorted(added))}; full garbage collections during the "
-                  f"trials: {len(collections)}, longest {max(collections, default=0) * 1e3:.0f} ms)", flush=True)
+                  f"trials: {len(collections)}, longest {max(collections, default=0) * 1e3:.0f} ms; new records held "
+                  f"by the index but not returned by that retrieve (HNSW): {ranked_out} of {2 * trials})", flush=True)
             store.close()
 
 

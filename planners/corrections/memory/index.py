@@ -190,9 +190,9 @@ class CorrectionIndex:
                 self._sync(expected)
 
     def apply(self, before: dict, after: dict, added: Sequence[CorrectionRecord], removed: Iterable[int]) -> bool:
-        """Take one write the caller made (store fingerprint before and after it) without reading the store's
-        id list; False (nothing done: the next search diffs) unless the index was current before it and the
-        write was the only one since."""
+        """Take one write the caller made (store fingerprint before and after it) without reading the store;
+        False (nothing done: the next search reads it from the change feed) unless the index was current
+        before it and the write was the only one since."""
         with self._lock:
             if self._parts is None or self._synced_with != self._expected(before) or \
                     after.get("db_uid") != before.get("db_uid") or \
@@ -228,6 +228,10 @@ class CorrectionIndex:
 
     def __len__(self) -> int:
         return self.count()
+
+    def __contains__(self, record_id: object) -> bool:
+        """The index holds this record (as of its last sync: no store read)."""
+        return record_id in self._where
 
     def count(self, *, sync: bool = True) -> int:
         if sync:
