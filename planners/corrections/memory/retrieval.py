@@ -200,8 +200,8 @@ class CorrectionMemory:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._records: dict[int, CorrectionRecord] = {}  # enabled ones
-        self._records_at: dict | None = None  # the store's fingerprint, read before the feed up to:
-        self._records_cursor = 0
+        self._records_at: dict | None = None  # the store's fingerprint when the cache last read the feed
+        self._records_cursor = 0  # and how far into the feed it read
         fleet_sync = getattr(store, "sync", None)  # a FleetStore: records pulled from the fleet reach the index
         if fleet_sync is not None:                  # in its sync thread, not at the next retrieval
             fleet_sync.on_change.append(self.index.ensure_current)
