@@ -6,13 +6,18 @@ with Gaussian noise (sigma 0.02/dim, renormalised: near-duplicate clusters, hard
 sentences), served to the index by PrecomputedEmbedder, a test double. Queries are held-out contexts, embedded
 by the real model on every call unless said otherwise (cold), beside the same query again (from the cache).
 The reference in the same run is the same memory with every partition an exact scan (HNSW_FROM = infinity).
+`run_feed` (bench/retrieval.py --only feed) times how soon a record another process writes is retrievable.
 """
 from __future__ import annotations
 
+import gc
+import json
 import random
-import uuid
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -112,37 +117,172 @@ def measure(memory: CorrectionMemory, queries: list[RetrievalQuery]) -> dict:
     return {"cold": cold, "warm": warm, "top": top, "accepted": accepted}
 
 
-def new_record_delay(memory: CorrectionMemory, store_path: Path, template: CorrectionRecord, through: str) -> float:
-    """Seconds until the first retrieve() that returns a new record (see the two cases below)."""
-    record = CorrectionRecord(**{**template.__dict__, "uid": uuid.uuid4().hex,
-                                 "text": f"grasp it 3 mm lower ({through})"})
-    if through == "memory":  # timed from before the write: it includes the store's commit and the embedding
-        t0 = time.perf_counter()
-        stored = memory.add(record)
-    else:  # another process's handle on the same database: found by difference, timed once it is stored
-        with CorrectionStore(store_path) as other:
-            stored = other.add(record)
-        t0 = time.perf_counter()
-    found = memory.retrieve(as_query(template), include_rejected=True)
-    delay = time.perf_counter() - t0
-    assert stored.id in {r.record.id for r in found}, "the new record was not retrieved"
+OTHER_PROCESS = """
+import json, sys, time
+from planners.corrections.memory.record import CorrectionRecord
+from planners.corrections.memory.store import CorrectionStore
+store = CorrectionStore(sys.argv[1])
+for line in sys.stdin:
+    op, _, arg = line.partition(" ")
+    if op == "add":
+        record_id = store.add(CorrectionRecord.from_dict(json.loads(arg))).id
+    else:
+        record_id = int(arg) if store.delete(int(arg)) else -1
+    print(record_id, time.monotonic(), flush=True)  # the clock read right after the commit returned
+"""
+
+
+class OtherProcess:
+    """Another process writing to the same SQLite file (as the fleet sync or the CLI would); it answers each
+    write with the record id and the monotonic clock (one clock for every process on Linux) at its commit."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, str(store_path)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def write(self, command: str) -> tuple[int, float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        record_id, committed = self.proc.stdout.readline().split()
+        return int(record_id), float(committed)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def new_record_delay(memory: CorrectionMemory, other: OtherProcess, template: CorrectionRecord, through: str
+                     ) -> tuple[float, float, int, bool]:
+    """Seconds from a new record's commit to the return of the first retrieve() after it (by which the index
+    must hold it), the CPU seconds this thread spent in between (the work, without the waits for a CPU on a
+    loaded machine), its id, and whether that retrieve returned it (False: held, but HNSW did not rank it in
+    the query's top k). Through "memory": timed from before CorrectionMemory.add, which includes the commit and
+    the embedding; through "process": the other process's commit, then one retrieve here (the change feed).
+    The record's task is the template's with a mark of its own, so that its query ranks it first among the
+    near-duplicate stored contexts; that query is asked once before the write (a context asked before: the
+    delay is not the query's embedding, which is measured on its own)."""
+    uid = uuid.uuid4().hex
+    record = CorrectionRecord(**{**template.__dict__, "uid": uid, "task": f"{template.task} ({through} {uid[:6]})"})
+    memory.retrieve(as_query(record), include_rejected=True)
+    if through == "memory":
+        t0, cpu = time.monotonic(), time.thread_time()
+        record_id = memory.add(record).id or 0
+    else:
+        record_id, t0 = other.write("add " + json.dumps(record.to_dict()))
+        cpu = time.thread_time()
+    found = memory.retrieve(as_query(record), include_rejected=True)
+    delay, cpu = time.monotonic() - t0, time.thread_time() - cpu
+    assert record_id in memory.index, "the index did not take the new record"
+    return delay, cpu, record_id, record_id in {r.record.id for r in found}
+
+
+def deleted_record_delay(memory: CorrectionMemory, other: OtherProcess, record_id: int) -> float:
+    """Seconds from the other process's deletion to the return of a retrieve() without the record."""
+    query = as_query(memory.store.get(record_id))  # type: ignore[arg-type]
+    memory.retrieve(query, include_rejected=True)
+    deleted, t0 = other.write(f"delete {record_id}")
+    found = memory.retrieve(query, include_rejected=True)
+    delay = time.monotonic() - t0
+    assert deleted == record_id and record_id not in {r.record.id for r in found} and record_id not in memory.index, \
+        "a deleted record was retrieved"
     return delay
 
 
-def run(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int) -> None:
+def id_list_reads(store: CorrectionStore) -> float:
+    """Seconds the replaced path spent before embedding anything: the index's and the record cache's id lists
+    (store.ids() twice) and their difference with what they held. A lower bound of its delay."""
+    t0 = time.monotonic()
+    have = np.asarray(store.ids(), dtype=np.int64)
+    np.setdiff1d(np.asarray(store.ids(), dtype=np.int64), have, assume_unique=True)
+    np.setdiff1d(np.asarray(store.ids(enabled_only=True), dtype=np.int64), have, assume_unique=True)
+    return time.monotonic() - t0
+
+
+def run_feed(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int, trials: int) -> None:
+    """A record written by another process -> retrievable here, at each size (HNSW index only: no reference
+    index is built), `trials` times; beside the id-list reads the change feed replaced."""
     records = contexts(n_real + n_queries, seed=19)
     held_out, records = records[:n_queries], records[n_queries:]
+    vectors = _vectors(embedder, records, n_real, n_queries)
+    print("\n| stored | another process's new record -> retrieved here, ms p50 / p90 / max (CPU of this thread p50 / max) "
+          "| its deletion -> gone, ms p50 / max | through this memory, ms p50 / max (CPU p50) "
+          "| replaced path: id-list reads alone, ms p50 (lower bound) |")
+    print("|---|---|---|---|---|")
+    collections: list[float] = []  # full (generation 2) garbage collections during the trials, their seconds
+
+    def timed_collections(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            collections.append(time.monotonic() if phase == "start" else time.monotonic() - collections.pop())
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        recs, vecs = tiled(records, vectors, n, rng)
+        double = PrecomputedEmbedder(embedder, {r.context_text(): v for r, v in zip(recs, vecs)})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "corrections.db"
+            store = CorrectionStore(path)
+            t0 = time.monotonic()
+            for start in range(0, n, 20_000):
+                store.add_many(recs[start:start + 20_000])
+            t_store = time.monotonic() - t0
+            del recs
+            memory = CorrectionMemory(store, embedder=double)  # type: ignore[arg-type]
+            t0 = time.monotonic()
+            memory.retrieve(as_query(held_out[0]), include_rejected=True)
+            t_first = time.monotonic() - t0
+            memory.index.flush()  # steady state: no background save of the build during the timings
+            other = OtherProcess(path)
+            added, added_cpu, deleted, through_memory, memory_cpu = [], [], [], [], []
+            ranked_out = 0  # held by the index, not in that first retrieve's top k
+            collections.clear()
+            gc.callbacks.append(timed_collections)
+            for i in range(trials):
+                template = held_out[i % len(held_out)]
+                delay, cpu, record_id, returned = new_record_delay(memory, other, template, "process")
+                added.append(delay)
+                added_cpu.append(cpu)
+                ranked_out += not returned
+                deleted.append(deleted_record_delay(memory, other, record_id))
+                delay, cpu, _, returned = new_record_delay(memory, other, template, "memory")
+                through_memory.append(delay)
+                memory_cpu.append(cpu)
+                ranked_out += not returned
+                time.sleep(0.05)  # the background log append of each write lands before the next
+            gc.callbacks.remove(timed_collections)
+            other.close()
+            reads = [id_list_reads(store) for _ in range(3)]
+            print(f"| {n:,} | {pct(added, 50):.1f} / {pct(added, 90):.1f} / {max(added) * 1e3:.1f} "
+                  f"({pct(added_cpu, 50):.1f} / {max(added_cpu) * 1e3:.1f}) | {pct(deleted, 50):.1f} / "
+                  f"{max(deleted) * 1e3:.1f} | {pct(through_memory, 50):.1f} / {max(through_memory) * 1e3:.1f} "
+                  f"({pct(memory_cpu, 50):.1f}) | {pct(reads, 50):.0f} |", flush=True)
+            print(f"(store filled in {t_store:.0f} s; records + index built at the first retrieve: {t_first:.0f} s; "
+                  f"{trials} trials of each; another process's record, every trial in ms: "
+                  f"{' '.join(f'{d * 1e3:.0f}' for d in sorted(added))}; full garbage collections during the "
+                  f"trials: {len(collections)}, longest {max(collections, default=0) * 1e3:.0f} ms; new records held "
+                  f"by the index but not returned by that retrieve (HNSW): {ranked_out} of {2 * trials})", flush=True)
+            store.close()
+
+
+def _vectors(embedder: Embedder, records: list[CorrectionRecord], n_real: int, n_queries: int) -> np.ndarray:
+    """Real MiniLM vectors of the record texts, kept in the temp dir for the next run with the same arguments."""
     cache = Path(tempfile.gettempdir()) / f"skill_stack_bench_contexts_{n_real}_{n_queries}.npy"
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     if cache.is_file():  # made by an earlier run of this script with the same arguments
         vectors = np.load(cache)
         how = f"read from {cache} (real MiniLM vectors of these texts, saved by an earlier run)"
     else:
         vectors = embedder.encode([r.context_text() for r in records])  # bulk: not through the query cache
         np.save(cache, vectors)
-        how = f"embedded with MiniLM ({embedder.backend}) in {time.perf_counter() - t0:.0f} s"
-    print(f"{len(records)} distinct record contexts {how}; {len(held_out)} held-out contexts as queries",
-          flush=True)
+        how = f"embedded with MiniLM ({embedder.backend}) in {time.monotonic() - t0:.0f} s"
+    print(f"{len(records)} distinct record contexts {how}; {n_queries} held-out contexts as queries", flush=True)
+    return vectors
+
+
+def run(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int) -> None:
+    records = contexts(n_real + n_queries, seed=19)
+    held_out, records = records[:n_queries], records[n_queries:]
+    vectors = _vectors(embedder, records, n_real, n_queries)
     print("\n| stored | retrieve p50 / p99 ms, cold (query embedded) | again, cached | exact-scan index: cold p50 / p99 "
           "| recall@10 vs exact | same decision (best record or abstain) / same accepted set | first retrieve: records + exact index / HNSW index | new record -> retrieved "
           "(through memory / other process) |")
@@ -181,8 +321,10 @@ def run(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int) -> No
                 embedder.clear_cache()  # cold means cold
                 results[name] = {**measure(memory, [as_query(r) for r in held_out]), "first": first}
                 indexes.clear()
-            results["index"]["new"] = [new_record_delay(memory, path, held_out[i], how)
-                                       for i in range(5) for how in ("memory", "store")]
+            other = OtherProcess(path)
+            results["index"]["new"] = [new_record_delay(memory, other, held_out[i], how)[0]
+                                       for i in range(5) for how in ("memory", "process")]
+            other.close()
             got, ref = results["index"], results["exact"]
             recall = np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(got["top"], ref["top"])])
             same = sum(a == b for a, b in zip(got["accepted"], ref["accepted"]))

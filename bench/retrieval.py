@@ -3,6 +3,7 @@ CorrectionMemory.retrieve at 10k / 100k / 1M stored corrections beside an exact-
 
     python bench/retrieval.py [--queries N]                       # skills + FAISS, about a minute
     python bench/retrieval.py --only memory --memory 10000,100000 # correction retrieval (1000000: ~30 min, 12 GB)
+    python bench/retrieval.py --only feed --memory 1000000        # another process's write -> retrievable (~15 min)
 
 Uses `skill_lib.skills.default_skills()` when it exists, else a few example skills defined here.
 Nothing is downloaded: MiniLM comes from its pip package. Runs in about a minute on a 2-core CPU.
@@ -214,15 +215,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="queries for the latency figures")
     parser.add_argument("--base-sentences", type=int, default=10_000,
                         help="distinct sentences embedded for the flat-vs-HNSW comparison")
-    parser.add_argument("--only", choices=["skills", "ann", "memory"], action="append",
+    parser.add_argument("--only", choices=["skills", "ann", "memory", "feed"], action="append",
                         help="run only these parts (repeatable; default: all)")
     parser.add_argument("--memory", default="10000,100000",
                         help="stored corrections for the CorrectionMemory.retrieve part, comma-separated")
     parser.add_argument("--real", type=int, default=100_000,
                         help="distinct record contexts embedded with MiniLM; larger stores tile them with noise")
     parser.add_argument("--memory-queries", type=int, default=200, help="held-out query contexts")
+    parser.add_argument("--trials", type=int, default=20, help="writes by another process timed (--only feed)")
     args = parser.parse_args()
-    parts = set(args.only or ["skills", "ann", "memory"])
+    parts = set(args.only or ["skills", "ann", "memory"])  # feed: only when asked
     sizes = sorted(int(n) for n in args.memory.split(","))
 
     print(f"skill retrieval benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
@@ -243,6 +245,10 @@ def main() -> None:
         from _correction_scale import run  # bench/ is on the path of a script run from it
 
         run(embedder, sizes, min(args.real, max(sizes)), args.memory_queries)
+    if "feed" in parts:
+        from _correction_scale import run_feed
+
+        run_feed(embedder, sizes, min(args.real, max(sizes)), args.memory_queries, args.trials)
 
 
 if __name__ == "__main__":

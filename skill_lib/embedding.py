@@ -150,6 +150,22 @@ class Embedder:
                 self._cache.popitem(last=False)
         return vector
 
+    def warm(self, texts: list[str]) -> None:
+        """Embed the texts not in the query cache in one batch and cache them: a caller that knows the next
+        queries early (a plan's skill calls) pays one batched model run instead of one run per query later."""
+        if self._cache_size <= 0:
+            return
+        with self._cache_lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if not todo:
+            return
+        vectors = self._backend.encode(todo)
+        with self._cache_lock:
+            for text, vector in zip(todo, vectors):
+                self._cache[text] = vector.reshape(1, -1).copy()  # as encode([text]) returns it
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def clear_cache(self) -> None:
         with self._cache_lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 from hardware.arm import WorldView
 from hardware.types import ObjectState
@@ -46,6 +47,14 @@ def _call_object(call: SkillCall) -> str | None:
     return call.params.get("object") or call.params.get("target")
 
 
+def call_query(task: str, call: SkillCall, objects: Mapping[str, ObjectState]) -> RetrievalQuery:
+    """The context a skill call's corrections are retrieved for, without the camera's view of its object."""
+    obj = objects.get(_call_object(call) or "")
+    target = objects.get(call.params.get("target") or "") if call.skill == "place" else None
+    return RetrievalQuery(task=task, skill=call.skill, object=object_context(obj) if obj is not None else None,
+                          target=object_context(target) if target is not None else None)
+
+
 def correct_plan(memory: CorrectionMemory, plan: Plan, objects: Mapping[str, ObjectState]
                  ) -> tuple[Plan, list[RetrievedCorrection], list[AppliedCorrection]]:
     """Plan rules that match the plan's objects, applied. Returns the plan unchanged if memory fails."""
@@ -57,6 +66,9 @@ def correct_plan(memory: CorrectionMemory, plan: Plan, objects: Mapping[str, Obj
         log.warning("correction memory unavailable, planning without it: %s", err)
         return plan, [], []
     new_plan, applied = apply_to_plan(plan, [r.record for r in retrieved if r.accepted], objects)
+    # the calls' contexts are embedded now, in one batch: the retrieval before each skill finds its context
+    # in the query cache instead of running the model then (a call a re-plan adds is embedded when it comes)
+    memory.prepare(call_query(new_plan.task, call, objects) for call in new_plan.calls)
     return new_plan, retrieved, applied
 
 
@@ -77,11 +89,8 @@ class CallCorrector:
     def __call__(self, index: int, call: SkillCall) -> SkillCall:
         objects = self.world.objects()
         name = _call_object(call)
-        target = call.params.get("target") if call.skill == "place" else None
-        query = RetrievalQuery(task=self.task, skill=call.skill,
-                               object=object_context(objects[name]) if name in objects else None,
-                               target=object_context(objects[target]) if target in objects else None,
-                               visual=visual_descriptor(self.world, name) if name in objects else None)
+        query = replace(call_query(self.task, call, objects),
+                        visual=visual_descriptor(self.world, name) if name in objects else None)
         try:
             retrieved = self.memory.retrieve(query, include_rejected=True)
         except MEMORY_ERRORS as err:

@@ -62,3 +62,16 @@ def test_a_repeated_query_is_answered_from_the_cache(torch_vectors):
     assert (embedder.cache_hits, embedder.cache_misses) == (1, 4)
     embedder.encode(TEXTS[:3])  # bulk calls bypass the cache
     assert (embedder.cache_hits, embedder.cache_misses) == (1, 4)
+
+
+def test_queries_known_early_are_embedded_in_one_batch_and_then_cached(torch_vectors, monkeypatch):
+    embedder = Embedder()
+    batches: list[list[str]] = []
+    run = embedder._backend.encode
+    monkeypatch.setattr(embedder._backend, "encode", lambda texts: batches.append(list(texts)) or run(texts))
+    embedder.encode([TEXTS[0]])
+    embedder.warm([TEXTS[0], TEXTS[1], TEXTS[2], TEXTS[1]])
+    assert batches == [[TEXTS[0]], [TEXTS[1], TEXTS[2]]]  # one batch of what was not cached, each text once
+    vectors = np.concatenate([embedder.encode([text]) for text in TEXTS[:3]])
+    assert len(batches) == 2 and (embedder.cache_hits, embedder.cache_misses) == (3, 1)
+    assert vectors.shape == (3, embedder.dim) and float(np.min(np.sum(vectors * torch_vectors[:3], axis=1))) >= 0.99

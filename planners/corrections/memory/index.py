@@ -7,11 +7,16 @@ those, not with the store. A partition is an exact scan while small and an HNSW 
 on (recall@10 >= 0.95 against exact search at 1M records, bench/retrieval.py); HNSW cannot delete, so its
 deleted ids are masked until they are a tenth of it, then it is rebuilt.
 
-When the store changes only the difference is applied (new records embedded and added, deleted ones removed);
-`apply` takes a write the caller has just made without even reading the store's id list. On disk, next to
-the database: `corrections.faiss` (a snapshot of the partitions), `corrections.log` (what changed since,
-appended per sync: cheap at any size) and `corrections.index.json` (store fingerprint, model id, hashes). A
-torn, foreign, stale or mismatched file is caught up or rebuilt from the store.
+The index follows the store's change feed (CorrectionStore.changes_since): it keeps the cursor of the last
+change it applied and, when the store's fingerprint moves, reads only the changes after it (new records
+embedded and added, deleted ones removed), so catching up costs what changed, not the store's size. The feed
+holds committed changes only, so a writer killed mid-transaction leaves nothing for the index to take, and
+the index never holds what the store does not. `apply` takes a write the caller has just made without
+reading the store at all (the feed brings it again later: applying a change twice changes nothing). On disk,
+next to the database: `corrections.faiss` (a snapshot of the partitions), `corrections.log` (what changed
+since, appended per sync: cheap at any size) and `corrections.index.json` (store fingerprint, feed cursor,
+model id, hashes). A torn, foreign or mismatched file, or one ahead of the store (a database restored from an
+older copy), is rebuilt from the store; one behind it is caught up from the feed.
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ log = logging.getLogger(__name__)
 INDEX_FILE = "corrections.faiss"
 LOG_FILE = "corrections.log"
 MANIFEST_FILE = "corrections.index.json"
-_FORMAT = 3  # 3: partitions, snapshot + change log
+_FORMAT = 4  # 3: partitions, snapshot + change log; 4: the store's feed cursor
 #: a partition becomes an HNSW graph at this size (docs/BENCHMARKS.md: an exact scan of 10k MiniLM vectors
 #: takes ~0.8 ms, an HNSW search of them ~0.2 ms; the graph pays off from a few thousand)
 HNSW_FROM = 4096
@@ -45,7 +50,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 40, 96
 #: the partition of every record, searched when no partitions are named
 ALL: tuple[str, ...] = ("*",)
 PartitionKey = tuple[str, ...]
-#: records read, embedded and added at a time by a sync
+#: changes read, embedded and added at a time by a sync
 SYNC_CHUNK = 50_000
 #: the log is folded into a new snapshot once it is longer than the snapshot and than this
 SNAPSHOT_FROM = 64 << 20
@@ -70,6 +75,13 @@ def _chain(changes: bytes) -> str:
     for block in _blocks(changes):
         digest = _link(digest, block)
     return digest
+
+
+def _ahead(synced: dict | None, store: dict) -> bool:
+    """An index synced with a later write of the same database than the store holds now (the file was
+    restored from an older copy): it holds what the store does not, and its cursor would skip changes."""
+    return synced is not None and synced.get("db_uid") == store["db_uid"] and \
+        int(synced.get("generation", 0)) > int(store["generation"])
 
 
 class _Partition:
@@ -143,6 +155,7 @@ class CorrectionIndex:
         self._parts: dict[PartitionKey, _Partition] | None = None
         self._where: dict[int, PartitionKey] = {}  # record id -> its partition (besides ALL)
         self._synced_with: dict | None = None
+        self._cursor = 0  # the last change of the store's feed applied
         self._saver: threading.Thread | None = None
         self._pending: list[bytes] = []  # log blocks not yet appended
         self._disk: dict = {}  # what the files hold: snapshot and log sizes and hashes
@@ -168,16 +181,18 @@ class CorrectionIndex:
             expected = self._expected(self.store.fingerprint())
             if self._parts is not None and self._synced_with == expected:
                 return
-            if self._parts is None and not self._load(expected):
-                self._parts, self._where, self._disk = {}, {}, {}
+            if (self._parts is None and not self._load(expected)) or _ahead(self._synced_with, expected):
+                if self._parts is not None:
+                    log.warning("correction index in %s is ahead of its database; rebuilding", self.index_dir)
+                self._parts, self._where, self._disk, self._cursor = {}, {}, {}, 0
                 self.rebuilds += 1
             if self._synced_with != expected:
                 self._sync(expected)
 
     def apply(self, before: dict, after: dict, added: Sequence[CorrectionRecord], removed: Iterable[int]) -> bool:
-        """Take one write the caller made (store fingerprint before and after it) without reading the store's
-        id list; False (nothing done: the next search diffs) unless the index was current before it and the
-        write was the only one since."""
+        """Take one write the caller made (store fingerprint before and after it) without reading the store;
+        False (nothing done: the next search reads it from the change feed) unless the index was current
+        before it and the write was the only one since."""
         with self._lock:
             if self._parts is None or self._synced_with != self._expected(before) or \
                     after.get("db_uid") != before.get("db_uid") or \
@@ -214,6 +229,10 @@ class CorrectionIndex:
     def __len__(self) -> int:
         return self.count()
 
+    def __contains__(self, record_id: object) -> bool:
+        """The index holds this record (as of its last sync: no store read)."""
+        return record_id in self._where
+
     def count(self, *, sync: bool = True) -> int:
         if sync:
             self.ensure_current()
@@ -221,16 +240,17 @@ class CorrectionIndex:
 
     # ----- changes --------------------------------------------------------------------------------------
     def _sync(self, expected: dict) -> None:
-        """Apply the store's additions and deletions since the last sync, then save."""
-        store_ids = np.asarray(self.store.ids(), dtype=np.int64)
-        have = np.fromiter(self._where, dtype=np.int64, count=len(self._where))
-        removed = np.setdiff1d(have, store_ids, assume_unique=True)
-        new = np.setdiff1d(store_ids, have, assume_unique=True).tolist()
-        self._change([], removed.tolist())
-        for start in range(0, len(new), SYNC_CHUNK):  # bounded memory when a whole store arrives
-            self._change(self.store.get_many(new[start:start + SYNC_CHUNK]), [])
-        if len(self._where) != len(self.store):  # changed while we embedded: sync again on the next call
-            expected = {**expected, "generation": -1}
+        """Apply the store's changes after the cursor (`expected` was read before them: a write that lands
+        meanwhile is either in the feed already or moves the fingerprint again), then save."""
+        while True:  # in chunks: bounded memory when a whole store arrives
+            changes, cursor = self.store.changes_since(self._cursor, SYNC_CHUNK)
+            now = {c.record_id: c.record for c in changes}
+            # a live id keeps its content (the stores give a changed record a new id): a switch needs nothing
+            self._change([r for i, r in now.items() if r is not None and i not in self._where],
+                         [i for i, r in now.items() if r is None and i in self._where])
+            self._cursor = cursor
+            if len(changes) < SYNC_CHUNK:
+                break
         self._synced_with = expected
         self._save_in_background()
 
@@ -310,6 +330,7 @@ class CorrectionIndex:
         self._disk = {k: saved[k] for k in ("snapshot_bytes", "snapshot_sha256", "log_bytes", "log_sha256",
                                              "partitions")}
         self._synced_with = {k: saved.get(k) for k in expected}
+        self._cursor = int(saved["cursor"])
         return True
 
     def _replay(self, changes: bytes) -> None:
@@ -326,7 +347,7 @@ class CorrectionIndex:
         """Append the pending changes to the log (cheap: no copy of the index) and rewrite the manifest; in
         order, never blocking a skill. The snapshot is rewritten by flush() and close()."""
         blocks, self._pending = self._pending, []
-        manifest = {**(self._synced_with or {})}
+        manifest = self._manifest()
         previous = self._saver
 
         def save() -> None:
@@ -349,7 +370,7 @@ class CorrectionIndex:
                     with self._lock:
                         if self._parts is not None and self._synced_with is not None:
                             self._write_snapshot(self._parts)
-                            self._write_manifest(self._synced_with)
+                            self._write_manifest(self._manifest())
             except OSError as err:  # a read-only data dir costs a rebuild next time, not a failure now
                 log.warning("cannot save correction index to %s: %s", self.index_dir, err)
 
@@ -367,6 +388,10 @@ class CorrectionIndex:
                       "partitions": [{"key": list(key), "bytes": len(blob), "deleted": sorted(part.deleted)}
                                      for key, part, blob in blobs]}
 
+    def _manifest(self) -> dict:
+        """What the files hold as of now (called under the lock, with the log blocks of the same moment)."""
+        return {**(self._synced_with or {}), "cursor": self._cursor}
+
     def _write_manifest(self, synced: dict) -> None:
         atomic_write(self.index_dir / MANIFEST_FILE, (json.dumps({**synced, **self._disk}) + "\n").encode("utf-8"))
 
@@ -380,6 +405,6 @@ class CorrectionIndex:
                 return  # nothing in memory, or the snapshot on disk is the index as it is
             try:
                 self._write_snapshot(self._parts)
-                self._write_manifest(self._synced_with)
+                self._write_manifest(self._manifest())
             except OSError as err:
                 log.warning("cannot save correction index to %s: %s", self.index_dir, err)

@@ -7,10 +7,15 @@ SQLite (the robot's own file):
   2: `disabled` (switched off by the operator: kept, never retrieved)
   3: fleet sync: `share` (robot / fleet), `pushed` (in the fleet store as it is here), tombstones (deletions
      not yet pushed), the fleet cursor in meta
+  4: the change feed (`changes`: one row per record id ever stored, with the sequence number of its latest
+     insert, switch or deletion, AUTOINCREMENT: never reused, so a reader's cursor stays exact), kept by
+     triggers, so no write path can forget it; existing records enter it in id order
 PostgreSQL (the fleet's store):
   1: corrections with provenance columns, `seq` (a change counter: every insert and update takes the next
      value, under one write lock, so a robot that has seen seq N has seen every change up to N), tombstones
      as rows (`deleted`: the record stays, for provenance), and a NOTIFY on every change
+  2: `retired_ids`: the old id of a record whose content changed (it takes a new id), with a seq of its own,
+     so the change feed (PostgresStore.changes_since) says that id is gone
 """
 from __future__ import annotations
 
@@ -45,6 +50,16 @@ SQLITE: list[list[str]] = [
         "CREATE INDEX corrections_outbox ON corrections (pushed) WHERE pushed = 0",
         """CREATE TABLE tombstones (uid TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)""",
     ],
+    [  # 3 -> 4
+        "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id INTEGER NOT NULL UNIQUE)",
+        "INSERT INTO changes (record_id) SELECT id FROM corrections ORDER BY id",
+        *[f"""CREATE TRIGGER corrections_feed_{name} AFTER {event} ON corrections BEGIN
+            DELETE FROM changes WHERE record_id = {row}.id;
+            INSERT INTO changes (record_id) VALUES ({row}.id); END"""
+          # an update of `pushed` alone (the fleet outbox) changes nothing a reader of the feed holds
+          for name, event, row in (("insert", "INSERT", "NEW"), ("update", "UPDATE OF disabled, record", "NEW"),
+                                   ("delete", "DELETE", "OLD"))],
+    ],
 ]
 
 POSTGRES: list[list[str]] = [
@@ -74,6 +89,15 @@ POSTGRES: list[list[str]] = [
             $$ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$""",
         """CREATE TRIGGER corrections_changed AFTER INSERT OR UPDATE ON corrections
             FOR EACH STATEMENT EXECUTE FUNCTION skill_stack_corrections_notify()""",
+    ],
+    [  # 1 -> 2
+        "CREATE TABLE retired_ids (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL)",
+        "CREATE INDEX retired_ids_seq ON retired_ids (seq)",
+        # a seq of its own, after the new row's: two changes never share one, so a cursor between them is exact
+        """CREATE FUNCTION skill_stack_corrections_retire() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN INSERT INTO retired_ids VALUES (OLD.id, nextval('correction_changes')); RETURN NULL; END $$""",
+        """CREATE TRIGGER corrections_id_retired AFTER UPDATE OF id ON corrections
+            FOR EACH ROW WHEN (OLD.id <> NEW.id) EXECUTE FUNCTION skill_stack_corrections_retire()""",
     ],
 ]
 

@@ -4,10 +4,11 @@ The same interface as the SQLite store, so `skillstack corrections --db postgres
 on the URL work on it directly; robots normally reach it through their own file (sync.py). Every write takes
 one transaction-scoped advisory lock, so writes commit in the order of their `seq` (a sequence value each
 changed row takes): a reader that has seen seq N has seen every change up to N, which is what makes a
-robot's pull cursor (`changes_since`) exact and the fingerprint (db_uid, max seq) a true generation. A
-deleted record stays as a row with `deleted` set (tombstone: robots learn of the deletion, provenance stays).
+robot's pull cursor (`pull`) and the index's change feed (`changes_since`) exact and the fingerprint
+(db_uid, max seq) a true generation. A deleted record stays as a row with `deleted` set (tombstone: robots
+learn of the deletion, provenance stays).
 A record whose content changes (narrowed) gets a new row id, as in the SQLite store: the index and
-retrieval key on ids.
+retrieval key on ids; the old id is kept in `retired_ids` with a seq of its own, so the feed says it is gone.
 Errors come out as StoreError with one line; a broken connection is reopened on the next call.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hardware.resources import data_dir
 from planners.corrections.memory import migrations
 from planners.corrections.memory.record import CorrectionRecord, RecordError
 from planners.corrections.memory.sqlite import PulledChange, payload
-from planners.corrections.memory.store import MEMORY_ENV, CorrectionStore, StoreError, redact, robot_name
+from planners.corrections.memory.store import MEMORY_ENV, Change, CorrectionStore, StoreError, redact, robot_name
 
 try:
     import psycopg
@@ -194,8 +195,9 @@ class PostgresStore(CorrectionStore):
             if deleted:
                 self._tombstone(conn, "uid = ANY(%s)", (deleted,))
 
-    def changes_since(self, cursor: int, limit: int = 1000) -> tuple[list[PulledChange], int]:
-        """The changes after `cursor` (a seq), oldest first, and the cursor after them."""
+    def pull(self, cursor: int, limit: int = 1000) -> tuple[list[PulledChange], int]:
+        """The records changed after `cursor` (a seq), by uid, deleted ones too (what a robot's file takes),
+        oldest first, and the cursor after them."""
         with self._session() as conn:
             rows = conn.execute("SELECT seq, id, record, disabled, deleted FROM corrections WHERE seq > %s "
                                 "ORDER BY seq LIMIT %s", (cursor, limit)).fetchall()
@@ -204,6 +206,14 @@ class PostgresStore(CorrectionStore):
         return changes, (int(rows[-1][0]) if rows else cursor)
 
     # ----- reads ------------------------------------------------------------------------------------
+    def changes_since(self, cursor: int, limit: int = 10_000) -> tuple[list[Change], int]:
+        rows = self._read("SELECT seq, id, record, disabled, deleted FROM corrections WHERE seq > %s "
+                          "UNION ALL SELECT seq, id, NULL::jsonb, FALSE, TRUE FROM retired_ids WHERE seq > %s "
+                          "ORDER BY seq LIMIT %s", (cursor, cursor, limit))
+        changes = [Change(int(seq), int(row_id), None if deleted else self._record(row_id, document, disabled))
+                   for seq, row_id, document, disabled, deleted in rows]
+        return changes, (changes[-1].seq if changes else cursor)
+
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._session() as conn:
             return conn.execute(sql, args).fetchall()

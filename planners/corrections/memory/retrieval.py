@@ -11,7 +11,8 @@ at "same words, other object", which the gates handle.
 It scales with what matches, not with the store: the index is partitioned by the gates' necessary conditions
 (kind, skill, object category), FAISS ranks only the partitions that can pass and returns the best TOP_K, and
 only these are scored in Python. A write through `add` / `add_many` reaches the index and the record cache
-without re-reading the store; one from elsewhere (another process, the fleet) is found by difference.
+without re-reading the store; one from elsewhere (another process, the fleet) comes from the store's change
+feed (CorrectionStore.changes_since), which both follow from their own cursor.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware.arm import WorldView
-from planners.corrections.memory.index import CorrectionIndex, PartitionKey
+from planners.corrections.memory.index import SYNC_CHUNK, CorrectionIndex, PartitionKey
 from planners.corrections.memory.record import SCOPE_KEYS, CorrectionRecord, ObjectContext, describe_context
 from planners.corrections.memory.store import CorrectionStore
 from planners.language import FRAME_WORDS, content_words, normalize, same_word
@@ -199,7 +200,8 @@ class CorrectionMemory:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._records: dict[int, CorrectionRecord] = {}  # enabled ones
-        self._records_at: dict | None = None
+        self._records_at: dict | None = None  # the store's fingerprint when the cache last read the feed
+        self._records_cursor = 0  # and how far into the feed it read
         fleet_sync = getattr(store, "sync", None)  # a FleetStore: records pulled from the fleet reach the index
         if fleet_sync is not None:                  # in its sync thread, not at the next retrieval
             fleet_sync.on_change.append(self.index.ensure_current)
@@ -236,17 +238,33 @@ class CorrectionMemory:
                 self._records_at = after
         return stored
 
+    def prepare(self, queries: Iterable[RetrievalQuery]) -> None:
+        """Embed these contexts now, in one batch, so that retrieve() finds them in the query cache (the
+        scheduler knows a plan's skill calls when it plans). Nothing to do while the memory, as last read,
+        is empty; no store read, so nothing here can fail on a broken store."""
+        if self._records:
+            self.embedder.warm([q.text() for q in queries])
+
     def _current_records(self) -> dict[int, CorrectionRecord]:
-        """The store's enabled records, read once and then only what changed."""
+        """The store's enabled records, read once and then only what changed (from the change feed)."""
         with self._lock:
             fingerprint = self.store.fingerprint()
-            if fingerprint != self._records_at:
-                if self._records_at is None or fingerprint["db_uid"] != self._records_at["db_uid"]:
-                    self._records = {}
-                ids = self.store.ids(enabled_only=True)  # a disabled record drops out; enabled again, back in
-                kept = {i: self._records[i] for i in ids if i in self._records}
-                kept.update({r.id: r for r in self.store.get_many(i for i in ids if i not in kept) if r.id is not None})
-                self._records, self._records_at = kept, fingerprint
+            if fingerprint == self._records_at:
+                return self._records
+            was = self._records_at
+            if was is None or fingerprint["db_uid"] != was["db_uid"] or \
+                    int(fingerprint["generation"]) < int(was["generation"]):  # another or an older database
+                self._records, self._records_cursor = {}, 0
+            while True:
+                changes, self._records_cursor = self.store.changes_since(self._records_cursor, SYNC_CHUNK)
+                for change in changes:  # a disabled record drops out; enabled again, back in
+                    if change.record is None or change.record.disabled:
+                        self._records.pop(change.record_id, None)
+                    else:
+                        self._records[change.record_id] = change.record
+                if len(changes) < SYNC_CHUNK:
+                    break
+            self._records_at = fingerprint
             return self._records
 
     def _score(self, record: CorrectionRecord, query: RetrievalQuery, text: float) -> RetrievedCorrection:

@@ -8,6 +8,11 @@ are never reused, so a deleted id never comes back meaning something else. `gene
 grows with every write in the same transaction: the index compares it to know if it is stale. A record the
 operator switched off keeps its row (`disabled` = 1): listed, exported, never retrieved.
 
+The change feed (`changes_since`) is the `changes` table, which triggers keep in the writing transaction
+(migrations.py, version 4): one row per record id, renumbered at its every insert, switch and deletion. SQLite
+has one writer at a time and readers see whole transactions, so sequence order is commit order and a cursor
+never skips a change; a killed writer's transaction leaves neither its rows nor their changes.
+
 Fleet sync (sync.py) works through `outbox`, `mark_pushed`, `fleet_cursor` and `apply_pulled`: a fleet
 record written here has `pushed` = 0 until the server holds it as it is here; a deleted one leaves a
 tombstone until the server has it; what other robots wrote arrives with `pushed` = 1. A record changed by
@@ -27,7 +32,7 @@ from pathlib import Path
 
 from planners.corrections.memory import migrations
 from planners.corrections.memory.record import CorrectionRecord, RecordError, utc_now
-from planners.corrections.memory.store import MEMORY_ENV, CorrectionStore, StoreError, default_db_path, \
+from planners.corrections.memory.store import MEMORY_ENV, Change, CorrectionStore, StoreError, default_db_path, \
     is_server_url
 
 #: record fields the table's columns hold, not the JSON document (a disabled record's text stays as it was)
@@ -256,6 +261,14 @@ class SqliteStore(CorrectionStore):
     def ids(self, *, enabled_only: bool = False) -> list[int]:
         where = " WHERE disabled = 0" if enabled_only else ""
         return [r[0] for r in self._read(f"SELECT id FROM corrections{where} ORDER BY id")]
+
+    def changes_since(self, cursor: int, limit: int = 10_000) -> tuple[list[Change], int]:
+        rows = self._read("SELECT c.seq, c.record_id, r.record, r.disabled FROM changes c "
+                          "LEFT JOIN corrections r ON r.id = c.record_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+                          (cursor, limit))
+        changes = [Change(seq, record_id, None if document is None else self._record(record_id, document, disabled))
+                   for seq, record_id, document, disabled in rows]
+        return changes, (changes[-1].seq if changes else cursor)
 
     def __len__(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM corrections")[0][0])

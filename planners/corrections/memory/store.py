@@ -21,7 +21,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +34,16 @@ MEMORY_ENV = "SKILL_STACK_MEMORY"
 ROBOT_ENV, OPERATOR_ENV = "SKILL_STACK_ROBOT", "SKILL_STACK_OPERATOR"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _Store = TypeVar("_Store", bound="CorrectionStore")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record id's state after its latest change (CorrectionStore.changes_since): the record as stored now
+    (disabled or not), or None when the id is gone (deleted, or retired for a changed record's new id)."""
+
+    seq: int
+    record_id: int
+    record: CorrectionRecord | None
 
 
 class StoreError(RuntimeError):
@@ -148,6 +158,13 @@ class CorrectionStore:
 
     def ids(self, *, enabled_only: bool = False) -> list[int]:
         """Record ids in order; `enabled_only`: without the disabled ones (what retrieval may use)."""
+        raise NotImplementedError
+
+    def changes_since(self, cursor: int, limit: int = 10_000) -> tuple[list[Change], int]:
+        """The change feed: every record id changed after `cursor` (0: from the start), oldest change first, at
+        most `limit`, each once with its state now; and the cursor after them. Only committed changes, in
+        commit order, so a reader that has applied everything up to cursor N holds the store as of N: what
+        the index and the record cache follow instead of comparing id lists."""
         raise NotImplementedError
 
     def __len__(self) -> int:

@@ -131,7 +131,7 @@ class FleetSync:
                     pushed, deleted = pushed + len(records), deleted + len(gone)
                 while True:
                     cursor = self.local.fleet_cursor(server.server_uid)
-                    changes, after = server.changes_since(cursor, self.config.batch)
+                    changes, after = server.pull(cursor, self.config.batch)
                     if not changes:
                         break
                     applied += self.local.apply_pulled(changes, server.server_uid, after)

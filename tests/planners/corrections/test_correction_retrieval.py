@@ -213,16 +213,20 @@ class FakeWorld(WorldView):
         return False
 
 
-def test_scheduler_hooks_log_what_was_retrieved_and_applied(memory, objects, tmp_path):
+def test_scheduler_hooks_log_what_was_retrieved_and_applied(memory, objects, tmp_path, embedder):
     teach(memory, objects, "that goes in the tray", object="red_cube")
     teach(memory, objects, "1 cm to the left", task="put the red cube in the tray", skill="place")
+    embedder.clear_cache()
     plan, retrieved, applied = correct_plan(memory, parse_task("put the red cube on the green cube", objects), objects)
     assert plan.calls[1] == SkillCall("place", {"object": "red_cube", "target": "tray"}) and applied[0].applied
+    model_runs = embedder.cache_misses
     with EpisodeLog(tmp_path / "episode.jsonl") as log:
         corrector = CallCorrector(memory, plan.task, FakeWorld(objects), log=log)
         assert corrector(0, plan.calls[0]) == plan.calls[0]
         placed = corrector(1, plan.calls[1])
     assert placed.params["offset_y"] == pytest.approx(0.01)
+    # the corrected plan's calls were embedded when it was planned: no model run before a skill
+    assert embedder.cache_misses == model_runs
     events = {e["event"]: e for e in read_log(tmp_path / "episode.jsonl")}
     assert events["corrections_applied"]["params"]["offset_y"] == pytest.approx(0.01)
     assert events["corrections_retrieved"]["corrections"][0]["accepted"]

@@ -49,7 +49,7 @@ def test_wal_mode_full_sync_and_schema_version(tmp_path):
         store.add(skill_record())
     raw = sqlite3.connect(tmp_path / "c.db")
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
-    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 3  # 3: fleet sync columns (migrations.py)
+    assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 4  # 4: the change feed (migrations.py)
     raw.execute("UPDATE schema_version SET version = 99")
     raw.commit()
     raw.close()
@@ -94,6 +94,36 @@ def test_a_version_1_database_gains_the_disabled_column(tmp_path):
         assert store.set_disabled(1) and store.ids(enabled_only=True) == []
     with CorrectionStore(tmp_path / "c.db") as again:  # migrated once, opened as version 2 after
         assert again.get(1).disabled
+
+
+def test_a_version_3_database_keeps_every_record_and_enters_them_in_the_change_feed(tmp_path):
+    from planners.corrections.memory import migrations
+
+    raw = sqlite3.connect(tmp_path / "c.db")
+    for statement in [s for step in migrations.SQLITE[:3] for s in step]:  # the schema as version 3 left it
+        raw.execute(statement)
+    raw.executescript("""CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);
+        INSERT INTO meta VALUES ('db_uid', 'v3'); INSERT INTO meta VALUES ('generation', '7');
+        INSERT INTO tombstones VALUES ('gone-uid', '2026-11-30T00:00:00Z');""")
+    old = [skill_record(f"grasp it {i} mm lower", -i / 1000) for i in range(1, 6)]
+    for i, record in enumerate(old):
+        document = {k: v for k, v in record.to_dict().items() if k not in ("id", "disabled")}
+        raw.execute("INSERT INTO corrections (id, uid, created_at, source, kind, skill, record, disabled, pushed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (10 * (i + 1), record.uid, record.created_at, "api", "skill",
+                                                           "pick", json.dumps(document), int(i == 2), int(i % 2)))
+    raw.commit()
+    raw.close()
+    with CorrectionStore(tmp_path / "c.db") as store:
+        assert [(r.id, r.text, r.disabled) for r in store.all()] == \
+            [(10 * (i + 1), r.text, i == 2) for i, r in enumerate(old)]
+        assert store.fingerprint() == {"db_uid": "v3", "generation": 7}
+        assert store.outbox() == ([r for r in store.all() if r.id in (10, 30, 50)], ["gone-uid"])  # sync state kept
+        changes, cursor = store.changes_since(0)
+        assert [(c.record_id, c.record) for c in changes] == [(r.id, r) for r in store.all()]
+        new = store.add(skill_record("grasp it higher", 0.01))
+        assert [c.record_id for c in store.changes_since(cursor)[0]] == [new.id] and new.id == 51
+    with CorrectionStore(tmp_path / "c.db") as again:  # migrated once
+        assert len(again) == 6 and len(again.changes_since(0)[0]) == 6
 
 
 def test_fingerprint_changes_with_every_write(tmp_path):

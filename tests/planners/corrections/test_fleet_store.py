@@ -2,6 +2,8 @@
 or $SKILL_STACK_MEMORY opens."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import psycopg
 import pytest
 
@@ -57,11 +59,36 @@ def test_both_stores_narrow_in_one_transaction(store):
     assert store.get(original.id) is None and {r.uid for r in stored} == {original.uid, other.uid}
 
 
+def test_both_stores_have_a_change_feed_in_commit_order(store):
+    """changes_since: every id changed after a cursor, once, with its state now (None: gone), pages exact."""
+    a, b = store.add(skill_record()), store.add(plan_record())
+    changes, cursor = store.changes_since(0)
+    assert [(c.record_id, c.record) for c in changes] == [(a.id, a), (b.id, b)] and cursor == changes[-1].seq
+    assert store.changes_since(cursor) == ([], cursor)  # nothing new: the same cursor back
+    assert store.set_disabled(a.id) and store.delete(b.id)
+    narrowed = skill_record(text="grasp it lower", value=-0.01, uid="narrowed-1")
+    first = store.add(narrowed)
+    second = store.add_many([replace(narrowed, scope="category+size")], replacing=[first.id])[0]
+    changes, after = store.changes_since(cursor)
+    state = {c.record_id: c.record for c in changes}
+    assert state[a.id] is not None and state[a.id].disabled and state[b.id] is None  # switched; deleted
+    assert state[first.id] is None and state[second.id] == store.get(second.id)  # changed: the old id is gone
+    assert second.id != first.id and len(changes) == len(state) and after > cursor
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+    paged, at = [], 0  # one change at a time: none skipped, none twice
+    while True:
+        page, at = store.changes_since(at, limit=1)
+        if not page:
+            break
+        paged += page
+    assert [c.record_id for c in paged] == [c.record_id for c in store.changes_since(0)[0]] and at == after
+
+
 def test_the_postgres_schema_has_a_version_and_a_newer_one_is_refused(fleet_url):
     PostgresStore(fleet_url).close()
     PostgresStore(fleet_url).close()  # a second open migrates nothing
     with psycopg.connect(fleet_url, autocommit=True) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]  # 2: retired ids
         conn.execute("UPDATE schema_version SET version = 99")
     with pytest.raises(StoreError, match="schema version 99"):
         PostgresStore(fleet_url)
