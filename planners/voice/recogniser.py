@@ -35,7 +35,7 @@ from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_gramma
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
 from planners.voice.meaning import Understanding, hearing_context, understanding
-from planners.voice.moonshine import MoonshineTranscriber
+from planners.voice.moonshine_worker import MoonshineWorker
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
 
@@ -210,7 +210,7 @@ class CorrectionRecognizer:
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
-        self._open = MoonshineTranscriber() if open_vocabulary else None
+        self._open = MoonshineWorker() if open_vocabulary else None  # a worker process: it contains the model's leak
         # one thread for the open recogniser, so that it runs beside pocketsphinx (its C call releases the GIL)
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") if open_vocabulary else None
 
