@@ -31,6 +31,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -299,6 +300,10 @@ def main() -> None:
           + ", ".join(f"{name} {sum(r[1][k] == 'wrong' for r in off)}" for k, name in enumerate(RECOGNISERS)))
     print("seconds per utterance, mean (median): "
           + ", ".join(f"{name} {np.mean(s):.2f} ({np.median(s):.2f}, of {len(s)})" for name, s in seconds.items()))
+    # ru_maxrss is in KB on Linux; the children's is the largest reaped one's: a replaced Moonshine worker (espeak-ng
+    # and sox are small; the worker in use when the run ends is not counted)
+    print(f"peak resident memory: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+          f"largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     if args.show_wrong:
         for u, outcomes, oracle in rows:
             if any(r != "right" for r in outcomes[:2]):
