@@ -18,9 +18,11 @@ tuned against: DEV is for that (the agreement rule was also built on DEV only).
 pocketsphinx decode): what a perfect decision rule could reach with these recognisers.
 The script checks that no held-out sentence is one the model was built from (nor one its templates make).
 Off-topic sentences are spoken the same way and must all be refused. Needs espeak-ng and sox; the held-out
-set (360 utterances) takes about 25 minutes on 2 vCPUs. Known problem: moonshine-cpp 0.1.4 leaks ~15 MB per
-decode, and a held-out run (~1100 Moonshine decodes) was killed for memory at 18.6 GB on 2026-11-30; run
---set dev, or fix the leak (a worker process restarted every few hundred decodes) before the held-out run.
+set (360 utterances, ~1160 Moonshine decodes) took 40 minutes on 2 vCPUs busy with other jobs (2026-12-01).
+Moonshine runs in a worker process that is replaced every 50 decodes or above 1.5 GB (moonshine-cpp 0.1.4 leaks
+on every decode; planners.voice.moonshine_worker): that run peaked at 0.3 GB in this process and 1.6 GB in a
+worker, where the one before, with the model in this process, was killed at 18.6 GB. The last line printed is
+the peak memory of this process and of its largest replaced worker.
 """
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ its package), which hears any English; an n-gram language model of the ways corr
 said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
 The pocketsphinx searches decode the utterance as recorded and slightly slower and faster, and by default
 decide alone (planners.voice.verdict: stable across the playback rates); with `open_vocabulary=True` a
-meaning is taken when the open recogniser and pocketsphinx agree on it (planners.voice.agreement), off by
-default while moonshine-cpp leaks memory (recognizer_for). Otherwise UnsureError says "did you mean ...?".
+meaning is taken when the open recogniser and pocketsphinx agree on it (planners.voice.agreement; off by
+default, see recognizer_for). Otherwise UnsureError says "did you mean ...?".
 `language_model=False` is the grammar alone.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
@@ -409,8 +409,8 @@ _MAX_CACHED = 4
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
                    open_vocabulary: bool = False) -> CorrectionRecognizer:
     """The recogniser for a vocabulary, built once (the models, grammar and language model take ~1-2 s).
-    `open_vocabulary` is off by default: moonshine-cpp 0.1.4 leaks ~15 MB of memory per decode (measured;
-    freeing the model gives back only part), which a long-running console cannot afford; see README."""
+    `open_vocabulary` is off by default (it is slower, ~4 s an utterance on 2 busy vCPUs, and its worker process
+    takes up to ~1.6 GB); whether it should be the default is for its held-out figures to say (README)."""
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
            language_model, open_vocabulary)
     with _RECOGNIZERS_LOCK:
