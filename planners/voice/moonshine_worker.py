@@ -31,15 +31,15 @@ from planners.voice.moonshine import MISSING_PACKAGE
 
 log = logging.getLogger(__name__)
 
-#: decodes before the worker is replaced: ~1 GB of leak at the measured ~19 MB per decode, and one ~1 s model
-#: load per 50 decodes (~2 % of their time)
+#: decodes before the worker is replaced: ~1 GB of leak at ~19 MB per decode (the test fixtures), and one ~1 s
+#: model load per 50 decodes (~3 % of their time); on the held-out bench's longer utterances MAX_RSS_MB came first
 MAX_DECODES = 50
 #: the worker is also replaced after a decode that leaves it above this (long utterances leak more)
 MAX_RSS_MB = 1536.0
 #: loading the model takes ~1 s on an idle machine; generous, as the machine may be busy training
 START_TIMEOUT_S = 120.0
-#: a decode's timeout: this plus DECODE_S_PER_AUDIO_S per second of audio (Moonshine base runs at ~0.3 s per
-#: second of audio on 2 busy vCPUs; the margin is for a loaded machine, not a normal decode)
+#: a decode's timeout: this plus DECODE_S_PER_AUDIO_S per second of audio (Moonshine base takes ~0.3 s per second
+#: of audio on 2 vCPUs; the margin is for a loaded machine, not a normal decode)
 DECODE_TIMEOUT_S, DECODE_S_PER_AUDIO_S = 30.0, 3.0
 #: the package root, which the worker needs on its path to import this module
 _ROOT = Path(__file__).resolve().parents[2]

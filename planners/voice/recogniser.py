@@ -211,7 +211,7 @@ class CorrectionRecognizer:
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
         self._open = MoonshineWorker() if open_vocabulary else None  # a worker process: it contains the model's leak
-        # one thread for the open recogniser, so that it runs beside pocketsphinx (its C call releases the GIL)
+        # one thread for the open recogniser, so that it runs beside pocketsphinx (it waits on its worker process)
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") if open_vocabulary else None
 
     @property
