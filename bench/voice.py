@@ -212,6 +212,8 @@ def hear_all(recognizer: CorrectionRecognizer, grammar: CorrectionRecognizer, u:
     """Each recogniser's (outcome, what it heard) on one utterance, whether the right meaning was in any
     hearing (the oracle), the hearings, and the grammar alone's seconds."""
     hearings = recognizer.hear(read_wav(u.path).samples, every_take=True)
+    if not hearings.open_vocabulary:  # the recogniser went on with pocketsphinx alone; its warning says why
+        sys.exit("bench/voice.py: Moonshine cannot run here, or was lost: no open recogniser to compare")
     results = []
     for hearing in (hearings, replace(hearings, open_vocabulary=())):  # with the open recogniser, and without
         verdict = recognizer.decide(hearing, understand)

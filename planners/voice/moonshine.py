@@ -19,7 +19,8 @@ from planners.voice.audio import AudioError
 #: what the model was built for: `base` (61 M parameters; `tiny` is not in the package)
 MODEL_TYPE_BASE = 1
 #: what is said when the package is missing (planners.voice.moonshine_worker says it before starting a worker)
-MISSING_PACKAGE = "open-vocabulary speech recognition needs moonshine-cpp: pip install 'moonshine-cpp==0.1.4'"
+MISSING_PACKAGE = ("open-vocabulary speech recognition needs moonshine-cpp (x86-64 Linux only): "
+                   "pip install 'moonshine-cpp==0.1.4'")
 
 __all__ = ["MoonshineTranscriber", "available"]
 

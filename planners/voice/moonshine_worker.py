@@ -104,7 +104,7 @@ class MoonshineWorker:
                 except _WorkerLost as second:
                     self._stop()  # the next call starts afresh
                     raise AudioError(f"the open-vocabulary recogniser failed twice on this audio (its worker {first}; "
-                                     f"then {second}); try again, or leave out --open-vocabulary") from None
+                                     f"then {second})") from None
             self._decodes += 1
             rss = self.rss_mb()
             if self._decodes >= self.max_decodes or (rss is not None and rss > self.max_rss_mb):

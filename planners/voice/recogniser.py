@@ -196,9 +196,11 @@ class _Segmenter:
 
 class CorrectionRecognizer:
     """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model, and
-    (unless `open_vocabulary=False`) the open-vocabulary recogniser, which needs the language model. File
-    decoding is serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds
-    it between utterances."""
+    (unless `open_vocabulary=False`) the open-vocabulary recogniser, which needs the language model. Where
+    Moonshine cannot run (moonshine-cpp missing, as off x86-64 Linux, or its worker does not start), the
+    recogniser is pocketsphinx alone, said in one warning; `uses_open_vocabulary` tells which. File decoding is
+    serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds it between
+    utterances."""
 
     def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True,
                  open_vocabulary: bool = False) -> None:
@@ -210,9 +212,10 @@ class CorrectionRecognizer:
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
-        self._open = MoonshineWorker() if open_vocabulary else None  # a worker process: it contains the model's leak
+        self._open = _open_recogniser() if open_vocabulary else None  # a worker process: it contains the model's leak
         # one thread for the open recogniser, so that it runs beside pocketsphinx (it waits on its worker process)
-        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") if open_vocabulary else None
+        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") \
+            if self._open is not None else None
 
     @property
     def uses_language_model(self) -> bool:
@@ -247,20 +250,37 @@ class CorrectionRecognizer:
                   open_vocabulary: bool = True) -> Hearings:
         """Every decode of one utterance given as played at each of PERTURBATIONS (as recorded first): the
         open recogniser's of each take, on its own thread, and beside it pocketsphinx's, of the take as
-        recorded only when the open recogniser decides with it (unless `every_take`), else of each."""
+        recorded only when the open recogniser decides with it (unless `every_take`), else of each. If the open
+        recogniser fails on it (its worker died twice, or could not be restarted), pocketsphinx decides it and
+        every utterance after it alone: a worker that cannot start would otherwise hold up each one."""
         start = time.perf_counter()
         heard_open = None
         if self._open is not None and self._beside is not None and open_vocabulary:
             transcribe = self._open.transcribe
             heard_open = self._beside.submit(lambda: tuple(transcribe(np.frombuffer(t, "<i2")) for t in takes))
         constrained_takes = takes if heard_open is None or every_take else takes[:1]
-        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in constrained_takes]
+        lm_texts, grammar_texts = self._constrained(decoder, constrained_takes)
+        constrained = time.perf_counter() - start
+        texts: tuple[str, ...] = ()
+        if heard_open is not None:
+            try:
+                texts = heard_open.result()
+            except AudioError as err:
+                worker, self._open = self._open, None
+                if worker is not None:  # not yet dropped by another stream's utterance
+                    worker.close()
+                    _say_pocketsphinx_alone(err)
+                more_lm, more_grammar = self._constrained(decoder, takes[len(constrained_takes):])
+                lm_texts, grammar_texts = lm_texts + more_lm, grammar_texts + more_grammar
+        return Hearings(texts, lm_texts, grammar_texts, time.perf_counter() - start, constrained)
+
+    def _constrained(self, decoder, takes: list[bytes]) -> tuple[tuple[str | None, ...], tuple[str | None, ...]]:
+        """pocketsphinx's language model and grammar decodes of each take."""
+        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in takes]
         # a text the grammar does not accept is its best partial path ("pick up the"): no sentence fits
         grammar_texts = [t if t is not None and self.grammar.accepts(t) else None for t in grammar_texts]
-        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in constrained_takes]
-        constrained = time.perf_counter() - start
-        texts = heard_open.result() if heard_open is not None else ()
-        return Hearings(texts, tuple(lm_texts), tuple(grammar_texts), time.perf_counter() - start, constrained)
+        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in takes]
+        return tuple(lm_texts), tuple(grammar_texts)
 
     def decide(self, hearings: Hearings, understand: Understanding) -> Verdict:
         """The verdict on an utterance's hearings: by agreement of the open recogniser and pocketsphinx when
@@ -394,6 +414,20 @@ class CorrectionRecognizer:
         log.info("voice: %.1f s of speech gave no sure correction (heard %r; did you mean %r?)", duration,
                  verdict.text, verdict.did_you_mean)
         return None
+
+
+def _open_recogniser() -> MoonshineWorker | None:
+    """Moonshine in its worker process, or None (pocketsphinx alone) with one warning saying why and what it costs."""
+    try:
+        return MoonshineWorker()
+    except AudioError as err:
+        _say_pocketsphinx_alone(err)
+        return None
+
+
+def _say_pocketsphinx_alone(reason: AudioError) -> None:
+    log.warning("voice: %s; hearing corrections with pocketsphinx alone from now on, which is faster but "
+                "understands fewer and takes more wrong ones (docs/BENCHMARKS.md, \"Voice\")", reason)
 
 
 def _teaches(meaning) -> bool:

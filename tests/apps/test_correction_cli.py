@@ -102,6 +102,26 @@ def test_spoken_correction_heard_by_both_recognisers(capsys, data_dir):
     assert (record.skill, record.parameter, record.value) == ("place", "offset_x", -0.03)
 
 
+def test_without_moonshine_cpp_a_spoken_correction_is_heard_by_pocketsphinx_alone_said_once(data_dir):
+    """Where moonshine-cpp cannot be imported (it has a wheel for x86-64 Linux only; here its import is made to
+    fail in the command's own process), the recogniser goes on with pocketsphinx alone: one warning line
+    on stderr says why and what it costs, and the correction is heard and stored."""
+    pytest.importorskip("pocketsphinx", reason="voice extra not installed: pip install -e '.[voice]'")
+    no_moonshine = ("import sys; sys.modules['moonshine_cpp'] = None; from skill_stack_apps.cli import main; "
+                    "sys.exit(main(sys.argv[1:]))")
+    wav = REPO / "tests" / "fixtures" / "voice" / "left_two_cm.wav"  # one pocketsphinx alone is sure of
+    proc = subprocess.run([sys.executable, "-c", no_moonshine, "correct", "--audio", str(wav), "--skill", "place",
+                           "--open-vocabulary", "--json"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [warning] = proc.stderr.strip().splitlines()
+    assert "needs moonshine-cpp (x86-64 Linux only)" in warning and "pocketsphinx alone" in warning, warning
+    assert "understands fewer and takes more wrong ones" in warning
+    assert last_json(proc.stdout)["knowledge"]["parameter"] == "offset_y"
+    [record] = stored(data_dir)
+    assert (record.source, record.value) == ("voice", 0.02)
+
+
 def test_list_show_delete_export_import(capsys, data_dir, tmp_path):
     run(capsys, "correct", "grasp it lower", "--object", "lego_brick")
     run(capsys, "correct", "pick up the blue cube before the red cube")
