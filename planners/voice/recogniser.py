@@ -3,11 +3,11 @@
 Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.moonshine, Moonshine from
 its package), which hears any English; an n-gram language model of the ways corrections and taught tasks are
 said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
-The pocketsphinx searches decode the utterance as recorded and slightly slower and faster, and by default
-decide alone (planners.voice.verdict: stable across the playback rates); with `open_vocabulary=True` a
-meaning is taken when the open recogniser and pocketsphinx agree on it (planners.voice.agreement; off by
-default, see recognizer_for). Otherwise UnsureError says "did you mean ...?".
-`language_model=False` is the grammar alone.
+By default a meaning is taken when the open recogniser and pocketsphinx agree on it
+(planners.voice.agreement: the agreement rule); with `open_vocabulary=False`, or where Moonshine cannot run
+(see CorrectionRecognizer), pocketsphinx decodes the utterance as recorded and slightly slower and faster and
+decides alone (planners.voice.verdict: stable across the playback rates). Otherwise UnsureError says "did you
+mean ...?". `language_model=False` is the grammar alone.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
 audio (missing, not a WAV, not 16-bit PCM, silent, absurd rate, no microphone) is an AudioError whose
@@ -196,23 +196,21 @@ class _Segmenter:
 
 class CorrectionRecognizer:
     """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model, and
-    (unless `open_vocabulary=False`) the open-vocabulary recogniser, which needs the language model. Where
-    Moonshine cannot run (moonshine-cpp missing, as off x86-64 Linux, or its worker does not start), the
+    with the language model (unless `open_vocabulary=False`) the open-vocabulary recogniser: the agreement rule.
+    Where Moonshine cannot run (moonshine-cpp missing, as off x86-64 Linux, or its worker does not start), the
     recogniser is pocketsphinx alone, said in one warning; `uses_open_vocabulary` tells which. File decoding is
     serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds it between
     utterances."""
 
     def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                 open_vocabulary: bool = False) -> None:
-        if open_vocabulary and not language_model:
-            raise ValueError("open_vocabulary=True needs language_model=True: the open recogniser's transcript is "
-                             "checked against the language model's decodes")
+                 open_vocabulary: bool = True) -> None:
         self._language_model = language_model_text(vocabulary) if language_model else None
         self.grammar = build_grammar(vocabulary, is_known_word)
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
-        self._open = _open_recogniser() if open_vocabulary else None  # a worker process: it contains the model's leak
+        # a worker process (it contains the model's leak); the grammar alone has no decodes to agree with
+        self._open = _open_recogniser() if open_vocabulary and language_model else None
         # one thread for the open recogniser, so that it runs beside pocketsphinx (it waits on its worker process)
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") \
             if self._open is not None else None
@@ -441,12 +439,11 @@ _MAX_CACHED = 4
 
 
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                   open_vocabulary: bool = False) -> CorrectionRecognizer:
+                   open_vocabulary: bool = True) -> CorrectionRecognizer:
     """The recogniser for a vocabulary, built once (the models, grammar and language model take ~1-2 s).
-    `open_vocabulary` is off by default (it is slower, ~4 s an utterance on 2 busy vCPUs, and its worker process
-    takes up to ~1.6 GB); whether it should be the default is for its held-out figures to say (README)."""
+    `open_vocabulary=False` is pocketsphinx alone: faster, but right less often (docs/BENCHMARKS.md, "Voice")."""
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
-           language_model, open_vocabulary)
+           language_model, open_vocabulary and language_model)
     with _RECOGNIZERS_LOCK:
         if key not in _RECOGNIZERS:
             if len(_RECOGNIZERS) >= _MAX_CACHED:  # scenes change rarely; keep the newest few
@@ -457,7 +454,7 @@ def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True
 
 
 def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand: Understanding | None = None, *,
-                    language_model: bool = True, open_vocabulary: bool = False) -> Transcript:
+                    language_model: bool = True, open_vocabulary: bool = True) -> Transcript:
     """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason
     (UnsureError, with a best guess, when something like a correction was heard but not surely)."""
     return recognizer_for(vocabulary, language_model=language_model,
@@ -466,13 +463,14 @@ def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand:
 
 def transcribe_stream(chunks: Iterable[bytes], sample_rate: int, vocabulary: GrammarVocabulary,
                       understand: Understanding | None = None, *, language_model: bool = True,
-                      open_vocabulary: bool = False, unsure: bool = False) -> Iterator[Transcript]:
+                      open_vocabulary: bool = True, unsure: bool = False) -> Iterator[Transcript]:
     """16-bit mono PCM chunks -> a Transcript per utterance heard (see CorrectionRecognizer.transcribe_stream)."""
     recognizer = recognizer_for(vocabulary, language_model=language_model, open_vocabulary=open_vocabulary)
     return recognizer.transcribe_stream(chunks, sample_rate, understand, unsure=unsure)
 
 
-def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None) -> Iterator[Transcript]:
+def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None, *,
+                      open_vocabulary: bool = True) -> Iterator[Transcript]:
     """Transcripts of corrections spoken into a microphone, until the iterator is closed. Needs the optional
     `sounddevice` package (and PortAudio); raises AudioError at once if either or an input device is missing."""
     try:
@@ -488,7 +486,8 @@ def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = 
         raise AudioError(f"no microphone: no input device found ({err})") from None
     if int(info.get("max_input_channels", 0)) < 1:
         raise AudioError(f"no microphone: device {info.get('name', device)!r} has no input channels")
-    recognizer = recognizer_for(vocabulary)  # loaded before the microphone opens, so no speech is lost
+    # loaded before the microphone opens, so no speech is lost
+    recognizer = recognizer_for(vocabulary, open_vocabulary=open_vocabulary)
     return recognizer.transcribe_stream(_microphone_chunks(sounddevice, device), SAMPLE_RATE)
 
 

@@ -1,4 +1,4 @@
-"""The open-vocabulary recogniser in the recogniser: Moonshine's takes beside pocketsphinx's decodes
+"""The open-vocabulary recogniser in the recogniser, the default: Moonshine's takes beside pocketsphinx's decodes
 on real audio (tests/fixtures/voice/unseen), and pocketsphinx alone where Moonshine cannot run (its package
 missing, its worker not starting, or lost and not restartable: real failures of the worker's command)."""
 from __future__ import annotations
@@ -29,8 +29,9 @@ VOCABULARY = scene_vocabulary(OBJECTS, tuple(spec.name for spec in default_skill
 
 
 def test_moonshine_hears_each_take_and_pocketsphinx_the_recording_beside_it():
-    recognizer = recognizer_for(VOCABULARY, open_vocabulary=True)
-    assert recognizer.uses_open_vocabulary and not recognizer_for(VOCABULARY).uses_open_vocabulary  # opt-in
+    recognizer = recognizer_for(VOCABULARY)  # the default
+    assert recognizer.uses_open_vocabulary
+    assert not recognizer_for(VOCABULARY, open_vocabulary=False).uses_open_vocabulary  # asked for
     hearings = recognizer.hear(read_wav(UNSEEN / "go_much_slower_than_that.wav").samples)
     assert len(hearings.open_vocabulary) == len(PERTURBATIONS) and len(hearings.language_model) == 1
     assert "slower than that" in hearings.open_vocabulary[0].lower()
