@@ -14,9 +14,15 @@ from skill_lib.skills import default_skills
 SKILL_NAMES = tuple(spec.name for spec in default_skills())
 #: --recogniser: the agreement rule of Moonshine and pocketsphinx (the default), or pocketsphinx alone (faster)
 RECOGNISERS = ("agreement", "pocketsphinx")
+DEFAULT_RECOGNISER = RECOGNISERS[0]
 
 
-def add_recogniser_option(parser: argparse.ArgumentParser, default: str | None = "agreement") -> None:
+def hears_with_moonshine(recogniser: str) -> bool:
+    """Whether a --recogniser choice is planners.voice.recogniser's `open_vocabulary=True`."""
+    return recogniser == "agreement"
+
+
+def add_recogniser_option(parser: argparse.ArgumentParser, default: str | None = DEFAULT_RECOGNISER) -> None:
     parser.add_argument("--recogniser", choices=RECOGNISERS, default=default,
                         help="how speech is heard: 'agreement' (the default) takes a correction only when "
                              "Moonshine and pocketsphinx support one meaning; 'pocketsphinx' alone is faster but right "
@@ -37,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--audio", type=Path,
                             help="a WAV file to transcribe instead of TEXT (offline recogniser)")
         add_recogniser_option(parser, default=None)  # None: not given (it applies to --audio only)
-        parser.add_argument("--open-vocabulary", dest="recogniser", action="store_const", const="agreement",
+        parser.add_argument("--open-vocabulary", dest="recogniser", action="store_const", const=DEFAULT_RECOGNISER,
                             help="--recogniser agreement, the default now (kept for earlier commands)")
         parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
@@ -77,7 +83,7 @@ def _transcribe(audio: Path, objects: dict, context, recogniser: str) -> tuple[s
     vocabulary = scene_vocabulary(objects, SKILL_NAMES)
     try:  # silent, corrupt, unsure audio: an AudioError (a ValueError), whose message names the file
         transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)),
-                                     open_vocabulary=recogniser == "agreement")
+                                     open_vocabulary=hears_with_moonshine(recogniser))
     except (OSError, RuntimeError) as err:
         raise ValueError(str(err)) from None
     if not transcript.text or not transcript.text.strip():
@@ -114,7 +120,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
                                           scope=args.scope)
         try:
             text, confidence, heard_by = _transcribe(args.audio, objects, heard_context,
-                                                     args.recogniser or "agreement")
+                                                     args.recogniser or DEFAULT_RECOGNISER)
         except ValueError as err:
             guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
             return _fail(str(err), args.json, text=None, **({"did_you_mean": guess} if guess else {}))

@@ -55,8 +55,7 @@ class Backend(ABC):
 
     mode: str
 
-    def __init__(self, store: CorrectionStore, objects: Mapping[str, ObjectState],
-                 recogniser: str = "agreement") -> None:
+    def __init__(self, store: CorrectionStore, objects: Mapping[str, ObjectState], recogniser: str) -> None:
         from skill_stack_apps.commands.correct import RECOGNISERS
 
         if recogniser not in RECOGNISERS:
@@ -199,14 +198,14 @@ class Backend(ABC):
         except ImportError as err:
             raise ConsoleError(501, f"voice input is not available in this install ({err}); "
                                "pip install -e '.[voice]'") from None
-        from skill_stack_apps.commands.correct import SKILL_NAMES
+        from skill_stack_apps.commands.correct import SKILL_NAMES, hears_with_moonshine
 
         vocabulary = scene_vocabulary(dict(self.objects), SKILL_NAMES)
         with tempfile.TemporaryDirectory(prefix="skillstack-voice-") as folder:
             path = Path(folder) / "recording.wav"
             path.write_bytes(wav)
             try:
-                transcript = transcribe_file(path, vocabulary, open_vocabulary=self.recogniser == "agreement")
+                transcript = transcribe_file(path, vocabulary, open_vocabulary=hears_with_moonshine(self.recogniser))
             except (AudioError, OSError, RuntimeError) as err:  # the voice errors name the file: name the upload
                 raise ConsoleError(422, str(err).replace(str(path), "the recording")) from None
         if not transcript.text.strip():
