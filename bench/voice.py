@@ -18,9 +18,11 @@ tuned against: DEV is for that (the agreement rule was also built on DEV only).
 pocketsphinx decode): what a perfect decision rule could reach with these recognisers.
 The script checks that no held-out sentence is one the model was built from (nor one its templates make).
 Off-topic sentences are spoken the same way and must all be refused. Needs espeak-ng and sox; the held-out
-set (360 utterances) takes about 25 minutes on 2 vCPUs. Known problem: moonshine-cpp 0.1.4 leaks ~15 MB per
-decode, and a held-out run (~1100 Moonshine decodes) was killed for memory at 18.6 GB on 2026-11-30; run
---set dev, or fix the leak (a worker process restarted every few hundred decodes) before the held-out run.
+set (360 utterances, ~1160 Moonshine decodes) took 40 minutes on 2 vCPUs busy with other jobs (2026-12-01).
+Moonshine runs in a worker process that is replaced every 50 decodes or above 1.5 GB (moonshine-cpp 0.1.4 leaks
+on every decode; planners.voice.moonshine_worker): that run peaked at 0.3 GB in this process and 1.6 GB in a
+worker, where the one before, with the model in this process, was killed at 18.6 GB. The last line printed is
+the peak memory of this process and of its largest replaced worker.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -209,6 +212,8 @@ def hear_all(recognizer: CorrectionRecognizer, grammar: CorrectionRecognizer, u:
     """Each recogniser's (outcome, what it heard) on one utterance, whether the right meaning was in any
     hearing (the oracle), the hearings, and the grammar alone's seconds."""
     hearings = recognizer.hear(read_wav(u.path).samples, every_take=True)
+    if not hearings.open_vocabulary:  # the recogniser went on with pocketsphinx alone; its warning says why
+        sys.exit("bench/voice.py: Moonshine cannot run here, or was lost: no open recogniser to compare")
     results = []
     for hearing in (hearings, replace(hearings, open_vocabulary=())):  # with the open recogniser, and without
         verdict = recognizer.decide(hearing, understand)
@@ -299,6 +304,10 @@ def main() -> None:
           + ", ".join(f"{name} {sum(r[1][k] == 'wrong' for r in off)}" for k, name in enumerate(RECOGNISERS)))
     print("seconds per utterance, mean (median): "
           + ", ".join(f"{name} {np.mean(s):.2f} ({np.median(s):.2f}, of {len(s)})" for name, s in seconds.items()))
+    # ru_maxrss is in KB on Linux; the children's is the largest reaped one's: a replaced Moonshine worker (espeak-ng
+    # and sox are small; the worker in use when the run ends is not counted)
+    print(f"peak resident memory: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
+          f"largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     if args.show_wrong:
         for u, outcomes, oracle in rows:
             if any(r != "right" for r in outcomes[:2]):

@@ -18,6 +18,9 @@ from planners.voice.audio import AudioError
 
 #: what the model was built for: `base` (61 M parameters; `tiny` is not in the package)
 MODEL_TYPE_BASE = 1
+#: what is said when the package is missing (planners.voice.moonshine_worker says it before starting a worker)
+MISSING_PACKAGE = ("open-vocabulary speech recognition needs moonshine-cpp (x86-64 Linux only): "
+                   "pip install 'moonshine-cpp==0.1.4'")
 
 __all__ = ["MoonshineTranscriber", "available"]
 
@@ -38,8 +41,7 @@ class MoonshineTranscriber:
         try:
             from moonshine_cpp import moonshine_cpp as package  # loads the package's own onnxruntime first
         except ImportError as err:
-            raise AudioError(f"open-vocabulary speech recognition needs moonshine-cpp: pip install "
-                             f"'moonshine-cpp==0.1.4' ({err})") from None
+            raise AudioError(f"{MISSING_PACKAGE} ({err})") from None
         except OSError as err:  # the package is there but its shared libraries do not load
             raise AudioError(f"moonshine-cpp is installed but its libraries do not load: {err}") from None
         folder = Path(package.__file__).parent / "models" / "base-en"

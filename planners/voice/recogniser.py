@@ -3,11 +3,11 @@
 Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.moonshine, Moonshine from
 its package), which hears any English; an n-gram language model of the ways corrections and taught tasks are
 said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
-The pocketsphinx searches decode the utterance as recorded and slightly slower and faster, and by default
-decide alone (planners.voice.verdict: stable across the playback rates); with `open_vocabulary=True` a
-meaning is taken when the open recogniser and pocketsphinx agree on it (planners.voice.agreement), off by
-default while moonshine-cpp leaks memory (recognizer_for). Otherwise UnsureError says "did you mean ...?".
-`language_model=False` is the grammar alone.
+By default a meaning is taken when the open recogniser and pocketsphinx agree on it
+(planners.voice.agreement: the agreement rule); with `open_vocabulary=False`, or where Moonshine cannot run
+(see CorrectionRecognizer), pocketsphinx decodes the utterance as recorded and slightly slower and faster and
+decides alone (planners.voice.verdict: stable across the playback rates). Otherwise UnsureError says "did you
+mean ...?". `language_model=False` is the grammar alone.
 
 The text then goes through `distill` like a typed correction. Everything that can be wrong with the
 audio (missing, not a WAV, not 16-bit PCM, silent, absurd rate, no microphone) is an AudioError whose
@@ -35,7 +35,7 @@ from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_gramma
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
 from planners.voice.meaning import Understanding, hearing_context, understanding
-from planners.voice.moonshine import MoonshineTranscriber
+from planners.voice.moonshine_worker import MoonshineWorker
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
 
@@ -196,23 +196,24 @@ class _Segmenter:
 
 class CorrectionRecognizer:
     """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model, and
-    (unless `open_vocabulary=False`) the open-vocabulary recogniser, which needs the language model. File
-    decoding is serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds
-    it between utterances."""
+    with the language model (unless `open_vocabulary=False`) the open-vocabulary recogniser: the agreement rule.
+    Where Moonshine cannot run (moonshine-cpp missing, as off x86-64 Linux, or its worker does not start), the
+    recogniser is pocketsphinx alone, said in one warning; `uses_open_vocabulary` tells which. File decoding is
+    serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds it between
+    utterances."""
 
     def __init__(self, vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                 open_vocabulary: bool = False) -> None:
-        if open_vocabulary and not language_model:
-            raise ValueError("open_vocabulary=True needs language_model=True: the open recogniser's transcript is "
-                             "checked against the language model's decodes")
+                 open_vocabulary: bool = True) -> None:
         self._language_model = language_model_text(vocabulary) if language_model else None
         self.grammar = build_grammar(vocabulary, is_known_word)
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
-        self._open = MoonshineTranscriber() if open_vocabulary else None
-        # one thread for the open recogniser, so that it runs beside pocketsphinx (its C call releases the GIL)
-        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") if open_vocabulary else None
+        # a worker process (it contains the model's leak); the grammar alone has no decodes to agree with
+        self._open = _open_recogniser() if open_vocabulary and language_model else None
+        # one thread for the open recogniser, so that it runs beside pocketsphinx (it waits on its worker process)
+        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") \
+            if self._open is not None else None
 
     @property
     def uses_language_model(self) -> bool:
@@ -247,20 +248,37 @@ class CorrectionRecognizer:
                   open_vocabulary: bool = True) -> Hearings:
         """Every decode of one utterance given as played at each of PERTURBATIONS (as recorded first): the
         open recogniser's of each take, on its own thread, and beside it pocketsphinx's, of the take as
-        recorded only when the open recogniser decides with it (unless `every_take`), else of each."""
+        recorded only when the open recogniser decides with it (unless `every_take`), else of each. If the open
+        recogniser fails on it (its worker died twice, or could not be restarted), pocketsphinx decides it and
+        every utterance after it alone: a worker that cannot start would otherwise hold up each one."""
         start = time.perf_counter()
         heard_open = None
         if self._open is not None and self._beside is not None and open_vocabulary:
             transcribe = self._open.transcribe
             heard_open = self._beside.submit(lambda: tuple(transcribe(np.frombuffer(t, "<i2")) for t in takes))
         constrained_takes = takes if heard_open is None or every_take else takes[:1]
-        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in constrained_takes]
+        lm_texts, grammar_texts = self._constrained(decoder, constrained_takes)
+        constrained = time.perf_counter() - start
+        texts: tuple[str, ...] = ()
+        if heard_open is not None:
+            try:
+                texts = heard_open.result()
+            except AudioError as err:
+                worker, self._open = self._open, None
+                if worker is not None:  # not yet dropped by another stream's utterance
+                    worker.close()
+                    _say_pocketsphinx_alone(err)
+                more_lm, more_grammar = self._constrained(decoder, takes[len(constrained_takes):])
+                lm_texts, grammar_texts = lm_texts + more_lm, grammar_texts + more_grammar
+        return Hearings(texts, lm_texts, grammar_texts, time.perf_counter() - start, constrained)
+
+    def _constrained(self, decoder, takes: list[bytes]) -> tuple[tuple[str | None, ...], tuple[str | None, ...]]:
+        """pocketsphinx's language model and grammar decodes of each take."""
+        grammar_texts = [self._decode(decoder, pcm)[0] for pcm in takes]
         # a text the grammar does not accept is its best partial path ("pick up the"): no sentence fits
         grammar_texts = [t if t is not None and self.grammar.accepts(t) else None for t in grammar_texts]
-        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in constrained_takes]
-        constrained = time.perf_counter() - start
-        texts = heard_open.result() if heard_open is not None else ()
-        return Hearings(texts, tuple(lm_texts), tuple(grammar_texts), time.perf_counter() - start, constrained)
+        lm_texts = [self._decode(decoder, pcm, LM_SEARCH)[0] for pcm in takes]
+        return tuple(lm_texts), tuple(grammar_texts)
 
     def decide(self, hearings: Hearings, understand: Understanding) -> Verdict:
         """The verdict on an utterance's hearings: by agreement of the open recogniser and pocketsphinx when
@@ -396,6 +414,20 @@ class CorrectionRecognizer:
         return None
 
 
+def _open_recogniser() -> MoonshineWorker | None:
+    """Moonshine in its worker process, or None (pocketsphinx alone) with one warning saying why and what it costs."""
+    try:
+        return MoonshineWorker()
+    except AudioError as err:
+        _say_pocketsphinx_alone(err)
+        return None
+
+
+def _say_pocketsphinx_alone(reason: AudioError) -> None:
+    log.warning("voice: %s; hearing corrections with pocketsphinx alone from now on, which is faster but "
+                "understands fewer and takes more wrong ones (docs/BENCHMARKS.md, \"Voice\")", reason)
+
+
 def _teaches(meaning) -> bool:
     """Whether a meaning is a taught definition (a "task" record; without the scene, the definition itself)."""
     return bool(meaning) and any(part and part[0] in ("task", "definition") for part in meaning)
@@ -407,12 +439,11 @@ _MAX_CACHED = 4
 
 
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
-                   open_vocabulary: bool = False) -> CorrectionRecognizer:
+                   open_vocabulary: bool = True) -> CorrectionRecognizer:
     """The recogniser for a vocabulary, built once (the models, grammar and language model take ~1-2 s).
-    `open_vocabulary` is off by default: moonshine-cpp 0.1.4 leaks ~15 MB of memory per decode (measured;
-    freeing the model gives back only part), which a long-running console cannot afford; see README."""
+    `open_vocabulary=False` is pocketsphinx alone: faster, but right less often (docs/BENCHMARKS.md, "Voice")."""
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
-           language_model, open_vocabulary)
+           language_model, open_vocabulary and language_model)
     with _RECOGNIZERS_LOCK:
         if key not in _RECOGNIZERS:
             if len(_RECOGNIZERS) >= _MAX_CACHED:  # scenes change rarely; keep the newest few
@@ -423,7 +454,7 @@ def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True
 
 
 def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand: Understanding | None = None, *,
-                    language_model: bool = True, open_vocabulary: bool = False) -> Transcript:
+                    language_model: bool = True, open_vocabulary: bool = True) -> Transcript:
     """A WAV file holding one spoken correction -> Transcript. Raises AudioError with a clear reason
     (UnsureError, with a best guess, when something like a correction was heard but not surely)."""
     return recognizer_for(vocabulary, language_model=language_model,
@@ -432,13 +463,14 @@ def transcribe_file(path: str | Path, vocabulary: GrammarVocabulary, understand:
 
 def transcribe_stream(chunks: Iterable[bytes], sample_rate: int, vocabulary: GrammarVocabulary,
                       understand: Understanding | None = None, *, language_model: bool = True,
-                      open_vocabulary: bool = False, unsure: bool = False) -> Iterator[Transcript]:
+                      open_vocabulary: bool = True, unsure: bool = False) -> Iterator[Transcript]:
     """16-bit mono PCM chunks -> a Transcript per utterance heard (see CorrectionRecognizer.transcribe_stream)."""
     recognizer = recognizer_for(vocabulary, language_model=language_model, open_vocabulary=open_vocabulary)
     return recognizer.transcribe_stream(chunks, sample_rate, understand, unsure=unsure)
 
 
-def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None) -> Iterator[Transcript]:
+def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = None, *,
+                      open_vocabulary: bool = True) -> Iterator[Transcript]:
     """Transcripts of corrections spoken into a microphone, until the iterator is closed. Needs the optional
     `sounddevice` package (and PortAudio); raises AudioError at once if either or an input device is missing."""
     try:
@@ -454,7 +486,8 @@ def listen_microphone(vocabulary: GrammarVocabulary, device: int | str | None = 
         raise AudioError(f"no microphone: no input device found ({err})") from None
     if int(info.get("max_input_channels", 0)) < 1:
         raise AudioError(f"no microphone: device {info.get('name', device)!r} has no input channels")
-    recognizer = recognizer_for(vocabulary)  # loaded before the microphone opens, so no speech is lost
+    # loaded before the microphone opens, so no speech is lost
+    recognizer = recognizer_for(vocabulary, open_vocabulary=open_vocabulary)
     return recognizer.transcribe_stream(_microphone_chunks(sounddevice, device), SAMPLE_RATE)
 
 

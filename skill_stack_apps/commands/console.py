@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
+from skill_stack_apps.commands.correct import add_recogniser_option
 from skill_stack_apps.recording import RECORD_ENV, recording_on
 
 
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     console.add_argument("--namespace", default="", help="--ros: the graph's namespace, e.g. robot1")
     console.add_argument("--ssl-certfile", help="serve HTTPS (a browser's microphone needs HTTPS off localhost)")
     console.add_argument("--ssl-keyfile")
+    add_recogniser_option(console)
     console.set_defaults(handler=cmd_console)
 
 
@@ -53,14 +55,15 @@ def cmd_console(args: argparse.Namespace) -> int:
     try:
         if args.ros:
             from skill_stack_apps.console.ros import RosBackend, RosConfig
-            backend = RosBackend(RosConfig(namespace=args.namespace, scene=args.scene, db=args.db))
+            backend = RosBackend(RosConfig(namespace=args.namespace, scene=args.scene, db=args.db,
+                                           recogniser=args.recogniser))
         else:
             from hardware.scene import SceneError
             from skill_stack_apps.console.sim import SimBackend, SimConfig
             try:
                 backend = SimBackend(SimConfig(scene=args.scene, seed=args.seed, robot=args.robot, speed=args.speed,
                                                scripted=args.scripted, out=args.out, db=args.db,
-                                               record=recording_on(args.record)))
+                                               record=recording_on(args.record), recogniser=args.recogniser))
             except SceneError as err:
                 return error(str(err))
     except ValueError as err:

@@ -12,6 +12,21 @@ from planners.corrections.memory.record import SCOPES
 from skill_lib.skills import default_skills
 
 SKILL_NAMES = tuple(spec.name for spec in default_skills())
+#: --recogniser: the agreement rule of Moonshine and pocketsphinx (the default), or pocketsphinx alone (faster)
+RECOGNISERS = ("agreement", "pocketsphinx")
+DEFAULT_RECOGNISER = RECOGNISERS[0]
+
+
+def hears_with_moonshine(recogniser: str) -> bool:
+    """Whether a --recogniser choice is planners.voice.recogniser's `open_vocabulary=True`."""
+    return recogniser == "agreement"
+
+
+def add_recogniser_option(parser: argparse.ArgumentParser, default: str | None = DEFAULT_RECOGNISER) -> None:
+    parser.add_argument("--recogniser", choices=RECOGNISERS, default=default,
+                        help="how speech is heard: 'agreement' (the default) takes a correction only when "
+                             "Moonshine and pocketsphinx support one meaning; 'pocketsphinx' alone is faster but right "
+                             "less often (README 'Voice corrections')")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,13 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     teach.add_argument("text", nargs="?", help='e.g. "tidying up means putting every cube in the tray", '
                        '"a tower means stacking the large cubes"; "-" reads it from stdin')
     for parser, teaching in ((correct, False), (teach, True)):
-        # a taught phrase is heard only if its words are in the recogniser's language model
+        # with pocketsphinx alone, a taught phrase is heard only if its words are in its language model
         # (planners/voice/phrasings.py TAUGHT_PHRASES); others are taught by typing them
         parser.add_argument("--audio", type=Path,
                             help="a WAV file to transcribe instead of TEXT (offline recogniser)")
-        parser.add_argument("--open-vocabulary", action="store_true",
-                            help="with --audio: also hear it with Moonshine, which hears any English words, and take "
-                                 "only what both recognisers support (slower; README 'Voice corrections')")
+        add_recogniser_option(parser, default=None)  # None: not given (it applies to --audio only)
+        parser.add_argument("--open-vocabulary", dest="recogniser", action="store_const", const=DEFAULT_RECOGNISER,
+                            help="--recogniser agreement, the default now (kept for earlier commands)")
         parser.add_argument("--dry-run", action="store_true", help="show what would be stored; store nothing")
         parser.add_argument("--json", action="store_true", help="end with one JSON line describing the result")
         parser.add_argument("--scene", default="default",
@@ -53,9 +68,10 @@ def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
     return code
 
 
-def _transcribe(audio: Path, objects: dict, context, open_vocabulary: bool = False) -> tuple[str, float | None]:
-    """The words of `audio`, heard with the language model and grammar of this scene (and Moonshine with
-    `open_vocabulary`) and checked as a correction given in `context`. Raises ValueError with a one-line reason
+def _transcribe(audio: Path, objects: dict, context, recogniser: str) -> tuple[str, float | None, str]:
+    """The words of `audio`, heard with the language model and grammar of this scene (and Moonshine, with the
+    agreement `recogniser`) and checked as a correction given in `context`, their confidence, and what decided
+    (planners.voice.recogniser.Transcript.source). Raises ValueError with a one-line reason
     (planners.voice.recogniser.UnsureError: "did you mean ...?")."""
     try:
         from planners.voice.recogniser import transcribe_file
@@ -67,12 +83,12 @@ def _transcribe(audio: Path, objects: dict, context, open_vocabulary: bool = Fal
     vocabulary = scene_vocabulary(objects, SKILL_NAMES)
     try:  # silent, corrupt, unsure audio: an AudioError (a ValueError), whose message names the file
         transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)),
-                                     open_vocabulary=open_vocabulary)
+                                     open_vocabulary=hears_with_moonshine(recogniser))
     except (OSError, RuntimeError) as err:
         raise ValueError(str(err)) from None
     if not transcript.text or not transcript.text.strip():
         raise ValueError(f"no speech recognised in {audio}")
-    return transcript.text, transcript.confidence
+    return transcript.text, transcript.confidence, transcript.source
 
 
 def cmd_correct(args: argparse.Namespace) -> int:
@@ -92,18 +108,19 @@ def cmd_correct(args: argparse.Namespace) -> int:
         objects = nominal_objects(args.scene)
     except SceneError as err:
         return _fail(str(err), args.json)
-    text, confidence, source = args.text, None, "cli"
+    text, confidence, source, heard_by = args.text, None, "cli", None
     if text == "-":  # piped from another tool (a chat front end, a recogniser of the operator's choice)
         text = sys.stdin.read().strip()
         if not text:
             return _fail("no correction on stdin", args.json)
-    if args.open_vocabulary and args.audio is None:
-        return _fail("--open-vocabulary applies to --audio", args.json)
+    if args.recogniser is not None and args.audio is None:
+        return _fail("--recogniser applies to --audio", args.json)
     if args.audio is not None:
         heard_context = CorrectionContext(task=args.task, skill=args.skill, object=args.object, objects=objects,
                                           scope=args.scope)
         try:
-            text, confidence = _transcribe(args.audio, objects, heard_context, args.open_vocabulary)
+            text, confidence, heard_by = _transcribe(args.audio, objects, heard_context,
+                                                     args.recogniser or DEFAULT_RECOGNISER)
         except ValueError as err:
             guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
             return _fail(str(err), args.json, text=None, **({"did_you_mean": guess} if guess else {}))
@@ -135,6 +152,6 @@ def cmd_correct(args: argparse.Namespace) -> int:
         print(json.dumps({
             "text": text, "kind": records[0].kind, "knowledge": knowledge[0] if len(knowledge) == 1 else knowledge,
             "stored": not args.dry_run, "id": records[0].id, "ids": [r.id for r in records], "source": source,
-            "confidence": confidence, "records": [r.to_dict() for r in records],
+            "confidence": confidence, "heard_by": heard_by, "records": [r.to_dict() for r in records],
         }))
     return EXIT_OK

@@ -55,13 +55,20 @@ class Backend(ABC):
 
     mode: str
 
-    def __init__(self, store: CorrectionStore, objects: Mapping[str, ObjectState]) -> None:
+    def __init__(self, store: CorrectionStore, objects: Mapping[str, ObjectState], recogniser: str) -> None:
+        from skill_stack_apps.commands.correct import RECOGNISERS
+
+        if recogniser not in RECOGNISERS:
+            store.close()
+            raise ValueError(f"recogniser must be one of {', '.join(RECOGNISERS)}, got {recogniser!r}")
         self.state = ConsoleState(self.mode)
         self.frames = FrameBuffer()
         #: the correction store: the in-process stack's, or over ROS the scheduler's file on this machine
         self.store = store
         #: the scene's objects as last seen: the context of corrections given while idle, the voice grammar
         self.objects: Mapping[str, ObjectState] = objects
+        #: how speech is heard (skill_stack_apps.commands.correct.RECOGNISERS)
+        self.recogniser = recogniser
         self.last_task: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -191,20 +198,20 @@ class Backend(ABC):
         except ImportError as err:
             raise ConsoleError(501, f"voice input is not available in this install ({err}); "
                                "pip install -e '.[voice]'") from None
-        from skill_stack_apps.commands.correct import SKILL_NAMES
+        from skill_stack_apps.commands.correct import SKILL_NAMES, hears_with_moonshine
 
         vocabulary = scene_vocabulary(dict(self.objects), SKILL_NAMES)
         with tempfile.TemporaryDirectory(prefix="skillstack-voice-") as folder:
             path = Path(folder) / "recording.wav"
             path.write_bytes(wav)
             try:
-                transcript = transcribe_file(path, vocabulary)
+                transcript = transcribe_file(path, vocabulary, open_vocabulary=hears_with_moonshine(self.recogniser))
             except (AudioError, OSError, RuntimeError) as err:  # the voice errors name the file: name the upload
                 raise ConsoleError(422, str(err).replace(str(path), "the recording")) from None
         if not transcript.text.strip():
             raise ConsoleError(422, "no speech recognised in the recording")
         return {"text": transcript.text, "confidence": transcript.confidence, "seconds": transcript.duration_s,
-                "notes": list(transcript.notes)}
+                "notes": list(transcript.notes), "heard_by": transcript.source}
 
     # -- the store -------------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@ class RosConfig:
     db: str | Path | None = None
     #: ROS domain (default: $ROS_DOMAIN_ID, else 0)
     domain: int | None = None
+    #: how speech is heard: "agreement" (Moonshine and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
+    recogniser: str = "agreement"
 
 
 @dataclass
@@ -74,7 +76,7 @@ class RosBackend(Backend):
     def __init__(self, config: RosConfig | None = None) -> None:
         self.config = config or RosConfig()
         scene = load_scene(self.config.scene)
-        super().__init__(CorrectionStore(self.config.db), nominal_objects(scene))
+        super().__init__(CorrectionStore(self.config.db), nominal_objects(scene), self.config.recogniser)
         ns = self.config.namespace.strip("/")
         self.ns = f"/{ns}" if ns else ""
         self._spun: BackgroundNode | None = None

@@ -57,6 +57,8 @@ class SimConfig:
     idle_fps: float = 2.0
     #: write each task's run.mcap beside its episode log (joint states, commands, camera, objects, events)
     record: bool = False
+    #: how speech is heard: "agreement" (Moonshine and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
+    recogniser: str = "agreement"
 
 
 class _ConsoleLog(EpisodeLog):
@@ -79,7 +81,7 @@ class SimBackend(Backend):
         if self.config.speed <= 0:
             raise ValueError(f"speed must be positive, got {self.config.speed}")
         self.scene = load_scene(self.config.scene)  # a bad scene fails here, before the server starts
-        super().__init__(CorrectionStore(self.config.db), nominal_objects(self.scene))
+        super().__init__(CorrectionStore(self.config.db), nominal_objects(self.scene), self.config.recogniser)
         #: work for the worker thread: a task to run, a call to make on the arm (None: wake up)
         self._requests: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._estop_request = threading.Event()

@@ -75,7 +75,8 @@ def test_dry_run_stores_nothing(capsys, data_dir):
     (["correct", "grasp it lower", "--object", "unicorn"], "no unicorn"),
     (["correct"], "TEXT or --audio"),
     (["correct", "slower", "--scene", "no_such_scene"], "no scene file"),
-    (["correct", "slower", "--open-vocabulary"], "applies to --audio"),
+    (["correct", "slower", "--recogniser", "pocketsphinx"], "applies to --audio"),
+    (["correct", "slower", "--open-vocabulary"], "applies to --audio"),  # the earlier name of the default
 ])
 def test_bad_input_exit_2_one_error_line_nothing_stored(capsys, data_dir, argv, fragment):
     code, out, err = run(capsys, *argv, "--json")
@@ -88,18 +89,40 @@ def test_bad_input_exit_2_one_error_line_nothing_stored(capsys, data_dir, argv, 
 def test_audio_without_the_voice_module_or_file_is_a_clear_error(capsys, data_dir, tmp_path):
     wav = tmp_path / "silence.wav"
     wav.write_bytes(b"RIFF\x00\x00\x00\x00WAVE")
-    code, out, err = run(capsys, "correct", "--audio", str(wav), "--json")
+    code, out, err = run(capsys, "correct", "--audio", str(wav), "--recogniser", "pocketsphinx", "--json")
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     assert last_json(out)["stored"] is False
 
 
-def test_spoken_correction_heard_by_both_recognisers(capsys, data_dir):
+def test_spoken_correction_heard_by_both_recognisers_by_default(capsys, data_dir):
+    pytest.importorskip("moonshine_cpp", reason="voice extra not installed: pip install -e '.[voice]'")
     wav = REPO / "tests" / "fixtures" / "voice" / "back_three_cm.wav"  # espeak-ng: "three centimeters back"
-    code, out, _ = run(capsys, "correct", "--audio", str(wav), "--open-vocabulary", "--skill", "place", "--json")
+    code, out, _ = run(capsys, "correct", "--audio", str(wav), "--skill", "place", "--json")
     result = last_json(out)
     assert code == 0 and result["stored"] is True, out
+    assert result["heard_by"] == "open vocabulary"  # the agreement rule decided (pocketsphinx's would not say so)
     [record] = stored(data_dir)
     assert (record.skill, record.parameter, record.value) == ("place", "offset_x", -0.03)
+
+
+def test_without_moonshine_cpp_a_spoken_correction_is_heard_by_pocketsphinx_alone_said_once(data_dir):
+    """Where moonshine-cpp cannot be imported (it has a wheel for x86-64 Linux only; here its import is made to
+    fail in the command's own process), the default recogniser goes on with pocketsphinx alone: one warning line
+    on stderr says why and what it costs, and the correction is heard and stored."""
+    pytest.importorskip("pocketsphinx", reason="voice extra not installed: pip install -e '.[voice]'")
+    no_moonshine = ("import sys; sys.modules['moonshine_cpp'] = None; from skill_stack_apps.cli import main; "
+                    "sys.exit(main(sys.argv[1:]))")
+    wav = REPO / "tests" / "fixtures" / "voice" / "left_two_cm.wav"  # one pocketsphinx alone is sure of
+    proc = subprocess.run([sys.executable, "-c", no_moonshine, "correct", "--audio", str(wav), "--skill", "place",
+                           "--json"], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [warning] = proc.stderr.strip().splitlines()
+    assert "needs moonshine-cpp (x86-64 Linux only)" in warning and "pocketsphinx alone" in warning, warning
+    assert "understands fewer and takes more wrong ones" in warning
+    result = last_json(proc.stdout)
+    assert result["knowledge"]["parameter"] == "offset_y" and result["heard_by"] in ("language model", "grammar")
+    [record] = stored(data_dir)
+    assert (record.source, record.value) == ("voice", 0.02)
 
 
 def test_list_show_delete_export_import(capsys, data_dir, tmp_path):

@@ -74,9 +74,9 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, period: float 
 
 
 def start_console(tmp_path: Path, *, speed: float = 2.0, token: str | None = None, host: str = "127.0.0.1",
-                  seed: int = 0, record: bool = False) -> Console:
+                  seed: int = 0, record: bool = False, recogniser: str = "agreement") -> Console:
     backend = SimBackend(SimConfig(speed=speed, seed=seed, out=tmp_path / "runs", db=tmp_path / "corrections.db",
-                                   record=record))
+                                   record=record, recogniser=recogniser))
     backend.start()
     try:
         server = ConsoleServer(backend, ServeOptions(host=host, port=0, token=token)).start()

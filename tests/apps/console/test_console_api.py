@@ -3,6 +3,7 @@ on a free loopback port): tasks, cancel, e-stop, corrections typed and spoken, t
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 
 import pytest
 
@@ -175,6 +176,22 @@ def test_a_spoken_correction_in_a_wav_body_is_transcribed_and_stored(console):
     assert result["text"] == "two centimeters to the left" and result["status"] == "stored"
     assert result["records"][0]["parameter"] == "offset_y" and result["records"][0]["value"] == 0.02
     assert console.backend.store.get(result["records"][0]["id"]).source == "voice"
+    # heard by the default recogniser, the agreement rule (pocketsphinx alone where moonshine-cpp is missing)
+    if find_spec("moonshine_cpp") is not None:
+        assert result["heard"]["heard_by"] == "open vocabulary"
+
+
+def test_a_console_asked_for_pocketsphinx_alone_hears_with_it(tmp_path):
+    console = start_console(tmp_path, recogniser="pocketsphinx")
+    try:
+        result = console.ok("POST", "/api/corrections", (VOICE / "left_two_cm.wav").read_bytes(),
+                            content_type="audio/wav")
+        assert result["heard"]["text"] == "two centimeters to the left"
+        assert result["heard"]["heard_by"] in ("language model", "grammar")
+    finally:
+        stop_console(console)
+    with pytest.raises(ValueError, match="recogniser must be one of agreement, pocketsphinx, got 'fast'"):
+        start_console(tmp_path, recogniser="fast")
 
 
 def test_the_websocket_pushes_the_state_and_camera_frames(console):

@@ -1,7 +1,9 @@
 """Phrasings no grammar template has, spoken (tests/fixtures/voice/unseen, espeak-ng): the recogniser hears them
 as the right correction or refuses them, never a wrong one, where the grammar alone cannot; off-topic speech
 and noise are refused; a task is taught by voice, through `skillstack teach --audio`. Real pocketsphinx, no
-fakes."""
+fakes: pocketsphinx alone (`open_vocabulary=False`, `--recogniser pocketsphinx`), except where a task is taught
+through the CLI's default, the agreement rule with Moonshine (the open recogniser on these recordings:
+test_open_vocabulary.py)."""
 from __future__ import annotations
 
 import json
@@ -42,7 +44,8 @@ def scene():
 def heard(vocabulary, understand, path: Path, language_model: bool):
     """What the recogniser makes of a recording: its meaning as a correction, or the AudioError it gave."""
     try:
-        transcript = recognizer_for(vocabulary, language_model=language_model).transcribe_file(path, understand)
+        transcript = recognizer_for(vocabulary, language_model=language_model,
+                                    open_vocabulary=False).transcribe_file(path, understand)
     except AudioError as err:
         return err
     return understand(transcript.text)
@@ -57,7 +60,7 @@ def test_the_unseen_phrasings_are_in_no_grammar_template(scene):
 
 
 def test_unseen_phrasings_are_the_right_correction_or_refused_never_a_wrong_one(scene):
-    """Measured: 4 of 4 right with pocketsphinx alone, 3 of 4 with open_vocabulary=True (Moonshine heard "hold
+    """Measured: 4 of 4 right with pocketsphinx alone (here), 3 of 4 with the agreement rule (Moonshine heard "hold
     the blue block from the top", British voice at 190 words/min, as "told ..." and "thought ...": refused);
     the grammar alone gets none right."""
     vocabulary, understand = scene
@@ -98,11 +101,12 @@ def test_unsure_speech_is_refused_with_a_guess_to_offer(scene, row, tmp_path):
     vocabulary, understand = scene
     path = UNSEEN / f"{row['file']}.wav"
     with pytest.raises(UnsureError) as caught:
-        recognizer_for(vocabulary).transcribe_file(path, understand)
+        recognizer_for(vocabulary, open_vocabulary=False).transcribe_file(path, understand)
     guess = caught.value.transcript.did_you_mean
     assert guess and f"did you mean '{guess}'" in str(caught.value) and understand(guess) is not None
     env = {**os.environ, "SKILL_STACK_DATA": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "skill_stack_apps.cli", "teach", "--audio", str(path), "--json"],
+    proc = subprocess.run([sys.executable, "-m", "skill_stack_apps.cli", "teach", "--audio", str(path),
+                           "--recogniser", "pocketsphinx", "--json"],
                           capture_output=True, text=True, env=env, timeout=120)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode != 0 and not result["stored"] and result["did_you_mean"] == guess
@@ -110,7 +114,8 @@ def test_unsure_speech_is_refused_with_a_guess_to_offer(scene, row, tmp_path):
 
 @pytest.mark.parametrize("row", rows("teach"), ids=[r["file"] for r in rows("teach")])
 def test_a_task_is_taught_by_voice(row, tmp_path):
-    """`skillstack teach --audio` hears the definition (the grammar alone has no definitions) and stores it."""
+    """`skillstack teach --audio`, with its default recogniser (the agreement rule), hears the definition (the
+    grammar alone has no definitions) and stores it."""
     env = {**os.environ, "SKILL_STACK_DATA": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "skill_stack_apps.cli", "teach", "--audio",
                            str(UNSEEN / f"{row['file']}.wav"), "--json"],
@@ -125,7 +130,7 @@ def test_a_task_is_taught_by_voice(row, tmp_path):
 def test_teach_refuses_a_spoken_correction_that_is_no_definition(tmp_path):
     env = {**os.environ, "SKILL_STACK_DATA": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "skill_stack_apps.cli", "teach", "--audio",
-                           str(UNSEEN / "go_much_slower_than_that.wav"), "--json"],
+                           str(UNSEEN / "go_much_slower_than_that.wav"), "--recogniser", "pocketsphinx", "--json"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode != 0
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,7 +1,8 @@
 """Voice corrections: real pocketsphinx on espeak-ng recordings (tests/fixtures/voice, made by
 scripts/make_voice_fixtures.sh), through the language model and grammar (and the grammar alone), to what
 `distill` makes of the transcript. Bad audio is made here, in tmp_path. No fakes of the recogniser.
-Phrasings beyond the grammar: test_unseen_phrasings.py."""
+pocketsphinx alone throughout (`open_vocabulary=False`, `--recogniser pocketsphinx`): the default, the agreement
+rule with Moonshine, is tested in test_open_vocabulary.py. Phrasings beyond the grammar: test_unseen_phrasings.py."""
 from __future__ import annotations
 
 import logging
@@ -55,7 +56,8 @@ def objects():
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return recognizer_for(VOCABULARY)  # loaded once; transcribe_file() below reuses it from the cache
+    # loaded once; transcribe_file() below reuses it from the cache
+    return recognizer_for(VOCABULARY, open_vocabulary=False)
 
 
 def _transcribe_all(language_model: bool, objects) -> dict[str, Transcript | AudioError]:
@@ -65,7 +67,7 @@ def _transcribe_all(language_model: bool, objects) -> dict[str, Transcript | Aud
     for row in PHRASES:
         try:
             results[row["file"]] = transcribe_file(FIXTURES / f"{row['file']}.wav", VOCABULARY, understand,
-                                                   language_model=language_model)
+                                                   language_model=language_model, open_vocabulary=False)
         except AudioError as err:
             results[row["file"]] = err
     return results
@@ -135,7 +137,8 @@ def test_fixture_set_is_16k_mono_16bit_varied_and_small():
 def test_each_phrase_as_text_gives_its_expected_correction(row, objects):
     """The table itself is right: the text of every fixture distills to what the table expects."""
     assert correction_of(row["phrase"], objects) == expected(row)
-    assert recognizer_for(VOCABULARY).grammar.accepts(row["phrase"]), "phrase is not in the grammar"
+    assert recognizer_for(VOCABULARY, open_vocabulary=False).grammar.accepts(row["phrase"]), \
+        "phrase is not in the grammar"
 
 
 # -- recognition accuracy ---------------------------------------------------------------------------------
@@ -189,10 +192,11 @@ def test_other_rates_and_stereo_are_converted_and_say_so(tmp_path, outcomes):
     # 44.1 kHz by interpolation (upsampling does not alias), then back down inside read_wav
     times = np.arange(int(mono.size * 44100 / 16000)) / 44100
     upsampled = np.interp(times, np.arange(mono.size) / 16000, mono).astype("<i2")
-    heard = transcribe_file(write_wav(tmp_path / "cd_rate.wav", upsampled, 44100), VOCABULARY)
+    heard = transcribe_file(write_wav(tmp_path / "cd_rate.wav", upsampled, 44100), VOCABULARY, open_vocabulary=False)
     assert heard.text == reference.text and any("resampled from 44100 Hz" in n for n in heard.notes)
     stereo = np.stack([mono, 0.8 * mono], axis=1).astype("<i2")
-    heard = transcribe_file(write_wav(tmp_path / "stereo.wav", stereo, 16000, channels=2), VOCABULARY)
+    heard = transcribe_file(write_wav(tmp_path / "stereo.wav", stereo, 16000, channels=2), VOCABULARY,
+                            open_vocabulary=False)
     assert heard.text == reference.text and "stereo downmixed to mono" in heard.notes
 
 
@@ -200,7 +204,7 @@ def test_truncated_file_gives_what_it_holds_and_says_so(tmp_path, outcomes):
     data = (FIXTURES / "slow_down.wav").read_bytes()
     cut = tmp_path / "cut.wav"
     cut.write_bytes(data[:-2 * 3200])  # the last 0.2 s of trailing silence lost; the header still counts it
-    heard = transcribe_file(cut, VOCABULARY)
+    heard = transcribe_file(cut, VOCABULARY, open_vocabulary=False)
     assert heard.text == outcomes["slow_down"].text and "the file is truncated" in heard.notes[0]
 
 
@@ -251,7 +255,7 @@ def test_bad_audio_is_a_clear_audio_error(tmp_path, case, recognizer):
     make, fragment = BAD_AUDIO[case]
     path = make(tmp_path / f"{case}.wav")
     with pytest.raises(AudioError) as caught:
-        transcribe_file(path, VOCABULARY)
+        transcribe_file(path, VOCABULARY, open_vocabulary=False)
     message = str(caught.value)
     assert isinstance(caught.value, ValueError) and fragment in message and "\n" not in message, message
     assert str(path) in message
@@ -260,7 +264,7 @@ def test_bad_audio_is_a_clear_audio_error(tmp_path, case, recognizer):
 def test_noise_that_is_not_speech_is_refused(tmp_path, recognizer):
     hum = (3000 * np.sin(2 * np.pi * 100 * np.arange(32000) / 16000)).astype("<i2")
     with pytest.raises(AudioError, match="no speech detected|no correction recognised"):
-        transcribe_file(write_wav(tmp_path / "hum.wav", hum, 16000), VOCABULARY)
+        transcribe_file(write_wav(tmp_path / "hum.wav", hum, 16000), VOCABULARY, open_vocabulary=False)
 
 
 # -- grammar -----------------------------------------------------------------------------------------------------
@@ -308,7 +312,7 @@ def test_stream_in_20ms_chunks_gives_the_file_transcripts(outcomes, recognizer, 
     silence = np.zeros(16000, "<i2")
     audio = np.concatenate([silence] + [part for name in names for part in (samples_of(name), silence)])
     understand = understanding(CorrectionContext(objects=objects, object="red_cube"))
-    heard = list(transcribe_stream(chunks_of(audio), 16000, VOCABULARY, understand))
+    heard = list(transcribe_stream(chunks_of(audio), 16000, VOCABULARY, understand, open_vocabulary=False))
     assert [t.text for t in heard] == [outcomes[n].text for n in names]
     assert all(0.5 < t.duration_s < 4 and 0.0 <= t.confidence <= 1.0 and t.did_you_mean is None for t in heard)
 
@@ -320,10 +324,9 @@ def test_one_long_stream_of_every_fixture(recognizer, objects, language_model, f
     audio = np.concatenate([part for row in PHRASES for part in (samples_of(row["file"]), gap)])
     understand = understanding(CorrectionContext(objects=objects, object="red_cube"))
     heard = [t.text for t in transcribe_stream(chunks_of(audio, 0.05), 16000, VOCABULARY, understand,
-                                               language_model=language_model)]
+                                               language_model=language_model, open_vocabulary=False)]
     phrases = [row["phrase"] for row in PHRASES]
-    # each transcript is the next phrase said that means the same (the open recogniser has its own wording:
-    # "three centimeters backward" for "back three centimeters")
+    # each transcript is the next phrase said that means the same
     said, after = [], -1
     for text in heard:
         after = next((i for i, p in enumerate(phrases) if i > after and
@@ -336,9 +339,9 @@ def test_one_long_stream_of_every_fixture(recognizer, objects, language_model, f
 
 
 def test_stream_of_silence_gives_nothing_and_a_wrong_rate_is_refused(recognizer):
-    assert list(transcribe_stream(chunks_of(np.zeros(32000, "<i2")), 16000, VOCABULARY)) == []
+    assert list(transcribe_stream(chunks_of(np.zeros(32000, "<i2")), 16000, VOCABULARY, open_vocabulary=False)) == []
     with pytest.raises(AudioError, match="16000 Hz"):
-        transcribe_stream(iter(()), 44100, VOCABULARY)
+        transcribe_stream(iter(()), 44100, VOCABULARY, open_vocabulary=False)
 
 
 # -- microphone: optional ----------------------------------------------------------------------------------------
@@ -371,7 +374,8 @@ def test_cli_understands_spoken_corrections_of_the_default_scene(fixture, kind, 
     import sys
     env = {**os.environ, "SKILL_STACK_DATA": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "skill_stack_apps.cli", "correct", "--audio",
-                           str(FIXTURES / f"{fixture}.wav"), "--object", "red_cube", "--json"],
+                           str(FIXTURES / f"{fixture}.wav"), "--object", "red_cube", "--recogniser", "pocketsphinx",
+                           "--json"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -390,7 +394,7 @@ def test_the_drawer_scene_grammar_hears_pull_and_handle_corrections():
     rows = _phrases(FIXTURES / "drawer")
     understand = understanding(CorrectionContext(objects=objects, object="red_cube"))
     for row in rows:
-        assert recognizer_for(vocabulary).grammar.accepts(row["phrase"]), row["phrase"]
+        assert recognizer_for(vocabulary, open_vocabulary=False).grammar.accepts(row["phrase"]), row["phrase"]
         assert correction_of(row["phrase"], objects) == expected(row)
     # with the language model, measured 7 of 11 (none wrong): it mishears "hold it by the handle" and
     # "grab the mug by the handle", and is not sure of "pull it eight centimeters further" (with
@@ -400,7 +404,7 @@ def test_the_drawer_scene_grammar_hears_pull_and_handle_corrections():
         for row in rows:
             try:
                 heard = transcribe_file(FIXTURES / "drawer" / f"{row['file']}.wav", vocabulary, understand,
-                                        language_model=language_model).text
+                                        language_model=language_model, open_vocabulary=False).text
                 got = correction_of(heard, objects)
             except (AudioError, CorrectionError) as err:
                 heard, got = str(err), None
