@@ -1,6 +1,6 @@
 """How each skill's committed checkpoint was trained: `skillstack train SKILL` starts from its recipe, so
-`skillstack train SKILL --seed N` reproduces `checkpoints/SKILL/policy.pt` bit for bit on the simulator it was
-trained on (the seed and that simulator per skill: README, "Learned skills"; figures in docs/BENCHMARKS.md).
+the bare command reproduces `checkpoints/SKILL/policy.pt` (bit for bit on the same seed; figures in
+docs/BENCHMARKS.md, "Learned skills").
 
 A recipe is a behaviour-cloning warm start from the scripted demonstrator, then multi-critic RL with the
 advantage-weighted (AWAC) actor update where RL measurably improves the clone (the SAC actor update unlearns
