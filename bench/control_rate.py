@@ -119,9 +119,9 @@ def ours_per_step(arm: PyBulletArm) -> str:
             f" cm step limit; IK: a null-space step toward the home posture, then damped least squares, up to "
             f"{IK_MAX_ITERATIONS} iterations; joint safety: limits, "
             f"velocity bound, workspace check by FK) + command_gripper (safety), then {arm._substeps} physics "
-            f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated; contact solver: "
-            f"{pb.getPhysicsEngineParameters(physicsClientId=arm.physics_client)['numSolverIterations']} iterations, "
-            f"fewer once its residual is under {arm.robot_config.solver_residual:g}); "
+            f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated; contact solver: up "
+            f"to {arm.config.solver_iterations} iterations, fewer once its residual is under "
+            f"{arm.config.solver_residual:g}); "
             f"{arm.robot_config.name} + table + {len(arm.scene.objects)} objects (at rest they sleep)")
 
 

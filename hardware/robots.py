@@ -49,9 +49,6 @@ class RobotConfig:
     #: (joint position, opening width in metres) samples, for a linkage gripper whose finger joints all take the
     #: same position (the URDF's mimic joints, multiplier 1). Empty: prismatic fingers, each at width / count.
     gripper_width_map: tuple[tuple[float, float], ...] = ()
-    #: the simulator's contact solver stops iterating once its residual is under this: PyBullet's default (1e-7)
-    #: costs the Panda ~20 % more physics time for the same results; a linkage gripper needs it tight
-    solver_residual: float = 1e-4
 
     def finger_targets(self, width: float) -> list[float]:
         """Finger joint positions that open the gripper to `width` metres (clamped to what the map covers)."""
@@ -128,5 +125,4 @@ def load_robot(name_or_path: str | Path) -> RobotConfig:
         tcp_offset=_xyz(raw.get("tcp_offset", (0.0, 0.0, 0.0)), file),
         finger_links=tuple(raw.get("finger_links", ())),
         gripper_width_map=tuple((float(q), float(w)) for q, w in raw.get("gripper_width_map", ())),
-        solver_residual=float(raw.get("solver_residual", 1e-4)),
     ), file)

@@ -130,20 +130,8 @@ def test_place_offset_and_speed_parameters_take_effect():
         assert out.success
         rel = arm.object("red_cube").position[:2] - arm.object("tray").position[:2]
         assert np.allclose(rel, [-0.05, 0.05], atol=0.01), rel
-    # The hand's speed while it moves, not the steps to the target: those include the settling at the end,
-    # the same at either speed.
-    moving = {}
-    for speed in (0.4, 1.0):
+    slow, fast = [], []
+    for speed, steps in ((0.4, slow), (1.0, fast)):
         with _arm(1) as arm:
-            path = [arm.ee_pose().position]
-            step = arm.step
-
-            def step_and_record(step=step, arm=arm, path=path) -> None:
-                step()
-                path.append(arm.ee_pose().position)
-
-            arm.step = step_and_record  # type: ignore[method-assign]
-            assert run_skill(SKILLS["move_to"], {"target": "yellow_cube", "speed": speed}, arm, arm).success
-            per_step = np.linalg.norm(np.diff(path, axis=0), axis=1)
-            moving[speed] = float(np.median(per_step[per_step > 0.0005]))
-    assert moving[0.4] < 0.7 * moving[1.0], moving
+            steps.append(run_skill(SKILLS["move_to"], {"target": "yellow_cube", "speed": speed}, arm, arm).steps)
+    assert slow[0] > 1.5 * fast[0]
