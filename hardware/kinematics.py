@@ -64,7 +64,7 @@ class Kinematics:
         self.lower = np.array([info[j][8] for j in self._arm])
         self.upper = np.array([info[j][9] for j in self._arm])
 
-    def _set(self, q: Sequence[float] | np.ndarray) -> None:
+    def _set(self, q: Sequence[float]) -> None:
         # one round trip for every joint (a resetJointState each costs 3x more per FK). The fingers stay where
         # the URDF puts them: they hang below the tool link and move neither the tool nor its Jacobian.
         pb.resetJointStatesMultiDof(self._body, self._arm, [[float(v)] for v in q], physicsClientId=self._client)
@@ -77,9 +77,9 @@ class Kinematics:
     def tcp_position(self, q: Sequence[float]) -> np.ndarray:
         return self.tcp_pose(q).position
 
-    def ik(self, position: Sequence[float], orientation: Sequence[float], start: Sequence[float]) -> np.ndarray:
-        """Arm joint positions that put the tool at `position`/`orientation`, starting from `start`."""
-        q = np.asarray(start, float)
+    def ik(self, position: Sequence[float], orientation: Sequence[float], q: Sequence[float]) -> np.ndarray:
+        """Arm joint positions that put the tool at `position`/`orientation`, starting from `q`."""
+        q = np.asarray(q, float)
         every = self._zeros.copy()  # the fingers at the URDF's zero, as _set leaves them
         for column, value in zip(self._arm_columns, q.tolist()):
             every[column] = value
