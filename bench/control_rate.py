@@ -119,9 +119,7 @@ def ours_per_step(arm: PyBulletArm) -> str:
             f" cm step limit; IK: a null-space step toward the home posture, then damped least squares, up to "
             f"{IK_MAX_ITERATIONS} iterations; joint safety: limits, "
             f"velocity bound, workspace check by FK) + command_gripper (safety), then {arm._substeps} physics "
-            f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated; contact solver: up "
-            f"to {arm.config.solver_iterations} iterations, fewer once its residual is under "
-            f"{arm.config.solver_residual:g}); "
+            f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated); "
             f"{arm.robot_config.name} + table + {len(arm.scene.objects)} objects (at rest they sleep)")
 
 
@@ -164,9 +162,7 @@ def bench_side_by_side(arm: PyBulletArm, steps: int, seed: int,
     bodies = sim.physics_client.getNumBodies()
     info = (f"clip action, IK (PyBullet defaults: up to 20 iterations, stops at 1e-4 m, no joint limits), "
             f"motor targets, then {sim.n_substeps} physics substeps at {1 / sim.timestep:.0f} Hz "
-            f"({1e3 * sim.n_substeps * sim.timestep:.0f} ms simulated; contact solver: "
-            f"{sim.physics_client.getPhysicsEngineParameters()['numSolverIterations']} iterations, PyBullet's default "
-            f"residual); Panda + {bodies - 1} bodies (plane, table, "
+            f"({1e3 * sim.n_substeps * sim.timestep:.0f} ms simulated); Panda + {bodies - 1} bodies (plane, table, "
             f"cube, target ghost); observation, reward; no safety filter")
     env.close()
     return command, physics, reference, info

@@ -56,8 +56,7 @@ class PyBulletArm(ArmInterface, WorldView):
         pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=c)
         pb.setTimeStep(1.0 / self.config.physics_hz, physicsClientId=c)
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
-        pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, numSolverIterations=self.config.solver_iterations,
-                                     solverResidualThreshold=self.config.solver_residual, physicsClientId=c)
+        pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=c)
         if self.config.gui:
             pb.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0, physicsClientId=c)
         self._table = pb.loadURDF(self.scene.table_urdf, self.scene.table_position, useFixedBase=True,

@@ -16,11 +16,6 @@ class PyBulletConfig:
     gui: bool = False
     physics_hz: int = 240
     control_hz: int = 20
-    #: the contact solver's iterations per substep: at most solver_iterations, fewer once its residual is
-    #: under solver_residual (PyBullet's defaults, 50 and 1e-7, cost ~30 % more physics time for the same
-    #: scripted and learned results: docs/BENCHMARKS.md, "Control loop")
-    solver_iterations: int = 30
-    solver_residual: float = 1e-4
     camera_width: int = 320
     camera_height: int = 240
     #: overrides of the default safety limits (joint limits always come from the URDF)

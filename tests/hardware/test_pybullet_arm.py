@@ -342,13 +342,6 @@ def test_objects_at_rest_sleep_and_wake_when_moved_or_touched(make_arm):
     assert any(np.linalg.norm(p - before[n]) > 0.01 for n, p in _positions(arm).items())
 
 
-def test_contact_solver_runs_as_configured():
-    for iterations in (PyBulletConfig().solver_iterations, 50):
-        with PyBulletArm(PyBulletConfig(solver_iterations=iterations)) as arm:
-            params = pb.getPhysicsEngineParameters(physicsClientId=arm.physics_client)
-            assert params["numSolverIterations"] == iterations
-
-
 # -- scene -------------------------------------------------------------------------------------------
 
 def test_objects_match_default_scene(make_arm):
