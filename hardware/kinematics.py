@@ -57,9 +57,6 @@ class Kinematics:
         self._movable = [i[0] for i in info if i[2] != pb.JOINT_FIXED]  # the Jacobian's columns, in this order
         self._arm_columns = [self._movable.index(j) for j in self._arm]
         self._home = np.asarray(robot.home, float)
-        self._zeros = [0.0] * len(self._movable)
-        self._damping = [IK_DAMPING] * len(self._movable)
-        self._regulariser = 1e-9 * np.eye(6)
         #: mechanical limits of the arm joints, for the safety filter
         self.lower = np.array([info[j][8] for j in self._arm])
         self.upper = np.array([info[j][9] for j in self._arm])
@@ -80,19 +77,20 @@ class Kinematics:
     def ik(self, position: Sequence[float], orientation: Sequence[float], q: Sequence[float]) -> np.ndarray:
         """Arm joint positions that put the tool at `position`/`orientation`, starting from `q`."""
         q = np.asarray(q, float)
-        every = self._zeros.copy()  # the fingers at the URDF's zero, as _set leaves them
+        every = [0.0] * len(self._movable)  # the fingers at the URDF's zero, as _set leaves them
         for column, value in zip(self._arm_columns, q.tolist()):
             every[column] = value
-        linear, angular = pb.calculateJacobian(self._body, self._tcp, [0.0, 0.0, 0.0], every, self._zeros,
-                                               self._zeros, physicsClientId=self._client)
-        jacobian = np.array((*linear, *angular))[:, self._arm_columns]
+        zeros = [0.0] * len(every)
+        linear, angular = pb.calculateJacobian(self._body, self._tcp, [0.0, 0.0, 0.0], every, zeros, zeros,
+                                               physicsClientId=self._client)
+        jacobian = np.vstack((linear, angular))[:, self._arm_columns]
         posture = POSTURE_GAIN * (self._home - q)
-        posture -= jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + self._regulariser, jacobian @ posture)
+        posture -= jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + 1e-9 * np.eye(6), jacobian @ posture)
         posture *= min(1.0, POSTURE_MAX_STEP / max(float(np.abs(posture).max()), 1e-12))
         self._set(q + posture)
         solution = pb.calculateInverseKinematics(
             self._body, self._tcp, self.robot.link_from_tcp(position, orientation).tolist(),
-            list(map(float, orientation)), jointDamping=self._damping,
+            list(map(float, orientation)), jointDamping=[IK_DAMPING] * len(every),
             maxNumIterations=IK_MAX_ITERATIONS, residualThreshold=IK_RESIDUAL, physicsClientId=self._client)
         return np.asarray(solution)[self._arm_columns]
 
