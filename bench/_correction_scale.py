@@ -96,6 +96,15 @@ def tiled(records: list[CorrectionRecord], vectors: np.ndarray, n: int, rng: np.
     return out, np.concatenate(vecs)
 
 
+def filled_store(path: Path, records: list[CorrectionRecord]) -> tuple[CorrectionStore, float]:
+    """A new store at `path` holding `records`, written in batches of 20 000, and the seconds that took."""
+    store = CorrectionStore(path)
+    t0 = time.perf_counter()
+    for start in range(0, len(records), 20_000):
+        store.add_many(records[start:start + 20_000])
+    return store, time.perf_counter() - t0
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1e3
 
@@ -221,11 +230,7 @@ def run_feed(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int, 
         double = PrecomputedEmbedder(embedder, {r.context_text(): v for r, v in zip(recs, vecs)})
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "corrections.db"
-            store = CorrectionStore(path)
-            t0 = time.monotonic()
-            for start in range(0, n, 20_000):
-                store.add_many(recs[start:start + 20_000])
-            t_store = time.monotonic() - t0
+            store, t_store = filled_store(path, recs)
             del recs
             memory = CorrectionMemory(store, embedder=double)  # type: ignore[arg-type]
             t0 = time.monotonic()
@@ -294,11 +299,7 @@ def run(embedder: Embedder, sizes: list[int], n_real: int, n_queries: int) -> No
         double = PrecomputedEmbedder(embedder, table)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "corrections.db"
-            store = CorrectionStore(path)
-            t0 = time.perf_counter()
-            for start in range(0, n, 20_000):
-                store.add_many(recs[start:start + 20_000])
-            t_store = time.perf_counter() - t0
+            store, t_store = filled_store(path, recs)
             del recs  # the store and the table hold what the run needs
             results = {}
             memory = CorrectionMemory(store, embedder=double)  # type: ignore[arg-type]
