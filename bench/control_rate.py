@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 import pybullet as pb
 
+from hardware.kinematics import IK_MAX_ITERATIONS
 from hardware.pybullet import PyBulletArm, PyBulletConfig
 
 # A loop of tool-centre-point goals over the table (metres, base frame); the controller moves
@@ -85,16 +86,13 @@ def bench_cartesian(arm: PyBulletArm, steps: int) -> tuple[float, float, float]:
         command += time.perf_counter() - t0
         arm.step()
     total = time.perf_counter() - start
-    # IK alone, with the arguments command_ee uses, from the arm's current state
-    orn = arm.tool_down().tolist()
+    # IK alone, as command_ee calls it, from the arm's current state
+    orn = arm.tool_down()
+    q = arm.joint_state().positions
     n_ik = min(steps, 1000)
     start = time.perf_counter()
     for i in range(n_ik):
-        goal = list(CIRCUIT[i % len(CIRCUIT)])
-        pb.calculateInverseKinematics(
-            arm._robot, arm._tcp, goal, orn, lowerLimits=arm._ik_lower, upperLimits=arm._ik_upper,
-            jointRanges=arm._ik_ranges, restPoses=arm._ik_rest, maxNumIterations=60, residualThreshold=1e-5,
-            physicsClientId=arm._client)
+        arm.kinematics.ik(CIRCUIT[i % len(CIRCUIT)], orn, q)
     ik = (time.perf_counter() - start) / n_ik * steps
     return total, command, ik
 
@@ -118,7 +116,8 @@ SIDE_BY_SIDE_BLOCK = 100
 def ours_per_step(arm: PyBulletArm) -> str:
     """What one of our policy steps does, for the printout (the figures come from the arm)."""
     return (f"apply_action: command_ee (safety: NaN, e-stop, workspace box, {arm.safety.config.max_ee_step * 100:.0f}"
-            f" cm step limit; IK, 60 iterations with joint limits and rest-pose null space; joint safety: limits, "
+            f" cm step limit; IK: a null-space step toward the home posture, then damped least squares, up to "
+            f"{IK_MAX_ITERATIONS} iterations; joint safety: limits, "
             f"velocity bound, workspace check by FK) + command_gripper (safety), then {arm._substeps} physics "
             f"substeps at {arm.config.physics_hz} Hz ({1e3 * arm.control_dt:.0f} ms simulated); "
             f"{arm.robot_config.name} + table + {len(arm.scene.objects)} objects (at rest they sleep)")
@@ -227,7 +226,7 @@ def main() -> None:
         print("Cartesian controller (safety + IK + joint safety) + physics")
         print(rate_line("control step", args.steps, total, "steps", hz))
         print(rate_line("  of which command_ee (safety + IK + filter)", args.steps, command, "calls"))
-        print(rate_line("  IK alone (calculateInverseKinematics)", args.steps, ik, "calls"))
+        print(rate_line("  IK alone (Kinematics.ik)", args.steps, ik, "calls"))
         print(f"  {'steps clamped by the safety filter':<46} {arm.safety.stats.clamped - stats_before:10d}")
 
         print("side by side, interleaved in blocks of "

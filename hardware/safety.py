@@ -36,8 +36,9 @@ class SafetyConfig:
     max_joint_velocity: float = 1.5
     #: max tool-centre-point travel per control step
     max_ee_step: float = 0.04
-    #: axis-aligned box the tool centre point must stay in: (xmin, ymin, zmin), (xmax, ymax, zmax)
-    workspace_min: Sequence[float] = (0.15, -0.6, 0.005)
+    #: axis-aligned box the tool centre point must stay in: (xmin, ymin, zmin), (xmax, ymax, zmax). The floor
+    #: is above the table top (z = 0): the Panda's fingertips reach 7 mm below its tool centre point.
+    workspace_min: Sequence[float] = (0.15, -0.6, 0.008)
     workspace_max: Sequence[float] = (0.85, 0.6, 0.75)
     gripper_max_width: float = 0.08
     #: seconds without a command after which the watchdog stops the arm
@@ -165,7 +166,7 @@ class SafetyFilter:
 
     def filter_orientation(self, orientation: Sequence[float]) -> np.ndarray:
         """A tool orientation (quaternion x, y, z, w), normalised; refused if it is not one."""
-        orn = np.asarray(orientation, dtype=float)
+        orn = np.asarray(orientation, dtype=float).reshape(-1)
         norm = math.sqrt(orn.dot(orn)) if orn.shape == (4,) else 0.0
         if not (math.isfinite(norm) and norm > 1e-6):
             self.stats.rejected += 1

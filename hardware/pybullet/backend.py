@@ -1,8 +1,8 @@
 """A simulated arm in PyBullet: robot on a table with the objects of a scene, seeded and deterministic.
 
-Commands go through the SafetyFilter exactly as on a real arm. Forward kinematics for the safety
-check runs in a second, robot-only physics client, so checking a target never disturbs the world. Scene
-objects at rest sleep (Bullet deactivation) until something touches them.
+Commands go through the SafetyFilter exactly as on a real arm. IK, and forward kinematics for the safety
+check, run in a second, robot-only physics client (hardware.kinematics, as on the ROS arm), so checking a
+target never disturbs the world. Scene objects at rest sleep (Bullet deactivation) until something touches them.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pybullet as pb
 import pybullet_data
 
 from hardware.arm import HOLD_MIN_WIDTH, ArmInterface, WorldView
+from hardware.kinematics import Kinematics
 from hardware.pybullet.config import PyBulletConfig
 from hardware.robots import load_robot
 from hardware.safety import SafetyFilter
@@ -40,7 +41,7 @@ class PyBulletArm(ArmInterface, WorldView):
         self._substeps = max(1, round(self.config.physics_hz / self.config.control_hz))
         self._rng = np.random.default_rng(self.config.seed)
         self._client = pb.connect(pb.GUI if self.config.gui else pb.DIRECT)
-        self._kin_client = pb.connect(pb.DIRECT)
+        self.kinematics = Kinematics(self.robot_config)
         self.sim_time = 0.0
         self._tool_down_last: tuple[float, np.ndarray] | None = None  # (yaw, quaternion) of the last tool_down
         try:
@@ -53,7 +54,6 @@ class PyBulletArm(ArmInterface, WorldView):
     def _build_world(self) -> None:
         c = self._client
         pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=c)
-        pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self._kin_client)
         pb.setTimeStep(1.0 / self.config.physics_hz, physicsClientId=c)
         pb.setGravity(0, 0, -9.81, physicsClientId=c)
         pb.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=c)
@@ -63,7 +63,6 @@ class PyBulletArm(ArmInterface, WorldView):
                                   physicsClientId=c)
         rc = self.robot_config
         self._robot = pb.loadURDF(rc.urdf, [0, 0, 0], useFixedBase=True, physicsClientId=c)
-        self._kin_robot = pb.loadURDF(rc.urdf, [0, 0, 0], useFixedBase=True, physicsClientId=self._kin_client)
         joints = {pb.getJointInfo(self._robot, j, physicsClientId=c)[1].decode(): j
                   for j in range(pb.getNumJoints(self._robot, physicsClientId=c))}
         links = {pb.getJointInfo(self._robot, j, physicsClientId=c)[12].decode(): j for j in joints.values()}
@@ -71,17 +70,9 @@ class PyBulletArm(ArmInterface, WorldView):
         self._fingers = [joints[n] for n in rc.finger_joints]
         self._pads = [links[n] for n in rc.finger_links] or self._fingers  # what must touch a grasped object
         self._tcp = links[rc.tcp_link]
-        # IK wants limits for every movable joint, in index order.
-        self._movable = [j for j in joints.values()
-                         if pb.getJointInfo(self._robot, j, physicsClientId=c)[2] != pb.JOINT_FIXED]
-        info = [pb.getJointInfo(self._robot, j, physicsClientId=c) for j in self._movable]
-        self._ik_lower = [i[8] for i in info]
-        self._ik_upper = [i[9] for i in info]
-        self._ik_ranges = [u - lo for lo, u in zip(self._ik_lower, self._ik_upper)]
-        self._ik_rest = list(rc.home) + [0.04] * (len(self._movable) - len(rc.home))
-        lower = [pb.getJointInfo(self._robot, j, physicsClientId=c)[8] for j in self._arm]
-        upper = [pb.getJointInfo(self._robot, j, physicsClientId=c)[9] for j in self._arm]
-        self.safety = SafetyFilter(self.config.safety_config(lower, upper, rc.gripper_max_width), self.control_dt)
+        limits = self.kinematics
+        self.safety = SafetyFilter(self.config.safety_config(limits.lower, limits.upper, rc.gripper_max_width),
+                                   self.control_dt)
         for f in self._fingers:
             pb.changeDynamics(self._robot, f, lateralFriction=1.5, spinningFriction=0.002, physicsClientId=c)
         for follower in self._fingers[1:]:
@@ -174,12 +165,7 @@ class PyBulletArm(ArmInterface, WorldView):
         return cached[1].copy()
 
     def _tcp_of(self, q: np.ndarray) -> np.ndarray:
-        # one round trip for all joints (7 resetJointState calls cost 3x more); same positions, same FK bits
-        pb.resetJointStatesMultiDof(self._kin_robot, self._arm, [[v] for v in np.asarray(q, float).tolist()],
-                                    physicsClientId=self._kin_client)
-        s = pb.getLinkState(self._kin_robot, self._tcp, computeForwardKinematics=True,
-                            physicsClientId=self._kin_client)
-        return self.robot_config.tcp_from_link(s[4], s[5])
+        return self.kinematics.tcp_position(q)
 
     # -- commands (all through self.safety) -----------------------------------------------------
     def command_joints(self, positions: Sequence[float]) -> np.ndarray:
@@ -190,12 +176,7 @@ class PyBulletArm(ArmInterface, WorldView):
     def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
         goal = self.safety.filter_ee_target(position, self.ee_pose().position)
         orn = self.safety.filter_orientation(self.tool_down() if orientation is None else orientation)
-        q = pb.calculateInverseKinematics(
-            self._robot, self._tcp, self.robot_config.link_from_tcp(goal, orn).tolist(), orn.tolist(),
-            lowerLimits=self._ik_lower, upperLimits=self._ik_upper, jointRanges=self._ik_ranges,
-            restPoses=self._ik_rest, maxNumIterations=60, residualThreshold=1e-5,
-            physicsClientId=self._client)
-        return self.command_joints(np.asarray(q[: len(self._arm)]))
+        return self.command_joints(self.kinematics.ik(goal, orn, self._arm_positions()))
 
     def command_gripper(self, width: float) -> float:
         self._gripper_target = self.safety.filter_gripper(width)
@@ -365,9 +346,11 @@ class PyBulletArm(ArmInterface, WorldView):
         return any(pt[3] > 0 for pt in points)
 
     def close(self) -> None:
-        for client in (getattr(self, "_client", None), getattr(self, "_kin_client", None)):
-            if client is not None and pb.isConnected(client):
-                pb.disconnect(client)
+        client = getattr(self, "_client", None)
+        if client is not None and pb.isConnected(client):
+            pb.disconnect(client)
+        if getattr(self, "kinematics", None) is not None:
+            self.kinematics.close()
 
     def __enter__(self) -> PyBulletArm:
         return self

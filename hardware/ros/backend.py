@@ -179,8 +179,7 @@ class RosArm(ArmInterface):
         q = self._arm_positions()
         goal = self.safety.filter_ee_target(position, self.kinematics.tcp_position(q))
         orn = self.safety.filter_orientation(self.tool_down() if orientation is None else orientation)
-        solution = self.kinematics.ik(goal, orn, q, self._finger_positions())
-        return self.command_joints(solution)
+        return self.command_joints(self.kinematics.ik(goal, orn, q))
 
     def command_gripper(self, width: float) -> float:
         self._check_remote_estop()

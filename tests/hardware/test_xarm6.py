@@ -188,12 +188,8 @@ def test_kinematics_client_matches_the_simulated_arm(arm):
             assert np.allclose(kin.tcp_position(q), arm.ee_pose().position, atol=1e-6)
             np.testing.assert_allclose(kin.tcp_pose(q).orientation, arm.ee_pose().orientation, atol=1e-6)
             step = arm.ee_pose().position + np.array([0.02, -0.01, -0.02])  # inside max_ee_step: no clamp
-            fingers = [float(pb.getJointState(arm.body_id("robot"), j, physicsClientId=arm.physics_client)[0])
-                       for j in (link_index(arm, n) for n in ("left_outer_knuckle", "left_finger",
-                                                              "left_inner_knuckle", "right_outer_knuckle",
-                                                              "right_finger", "right_inner_knuckle"))]
             expected = arm.command_ee(step)
-            ik = kin.ik(step, arm.tool_down(), q, fingers)
+            ik = kin.ik(step, arm.tool_down(), q)
             filtered = arm.safety.filter_joint_target(ik, q, kin.tcp_position)
             assert np.allclose(filtered, expected, atol=1e-4)
         np.testing.assert_array_equal(kin.lower, arm.safety.config.joint_lower)

@@ -223,7 +223,7 @@ def test_scripted_demonstrations_succeed(skill):
 
 
 @pytest.mark.parametrize("skill,demonstrate", [("push", expert_demonstration), ("move_to", expert_demonstration),
-                                               ("place", demonstration)])
+                                               ("pick", expert_demonstration), ("place", demonstration)])
 def test_demonstrators_succeed_and_noisy_demonstrations_keep_clean_labels(skill, demonstrate):
     """DART (state-based experts, and the place skill's waypoint follower): the executed actions are
     perturbed, the labels are the demonstrator's clean actions."""

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from skill_lib.controllers import CLOSED, OPEN
 from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.skills import pick
+from skill_lib.spec import ACTION_SCALE
+
+
+#: how much wider than the cube the fingers may be and still hold it (they close on its faces)
+HELD_SLACK = 0.004
 
 
 class PickEnv(SkillEnv):
@@ -30,9 +37,32 @@ class PickEnv(SkillEnv):
     def _achieved(self) -> np.ndarray:
         return self.arm.object("cube").position
 
+    def expert_action(self) -> np.ndarray:
+        """The pick controller as a function of the current state alone: over the cube, down to its grasp
+        height, close, and once the fingers hold it, up to the goal. The waypoint follower's phase (how long
+        it has waited at the grasp point) is invisible to a policy, and with an exact IK the hand rests there
+        in states that are the same with either label, so its clones learned when to close poorly."""
+        cube = self.arm.object("cube")
+        hand = self.arm.ee_pose().position
+        grasp = np.array([cube.position[0], cube.position[1], pick.grasp_height(cube)])
+        closing = self._last_action[3] < 0.0
+        held = closing and self.arm.contacts("gripper", "cube") and \
+            self.arm.gripper_width() <= 2 * cube.half_extents[1] + HELD_SLACK
+        if held:  # lift to the goal, then hold still there
+            error = self.goal - hand
+            move = np.zeros(3) if np.linalg.norm(error) <= 0.005 else np.clip(error / ACTION_SCALE, -0.6, 0.6)
+            return np.append(move, CLOSED).astype(np.float32)
+        if closing or np.linalg.norm(hand - grasp) <= 0.004:  # at the grasp point: close, keep still
+            return np.array([0.0, 0.0, 0.0, CLOSED], dtype=np.float32)
+        if np.linalg.norm(hand[:2] - grasp[:2]) <= 0.01:  # above it: straight down
+            target, speed = grasp, 0.5
+        else:  # over to above it, high enough to clear the cube
+            target, speed = np.array([grasp[0], grasp[1], cube.top_z + pick.APPROACH]), 1.0
+        move = np.clip((target - hand) / ACTION_SCALE, -speed, speed)
+        return np.append(move, OPEN).astype(np.float32)
+
     def demonstrator(self):
-        from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy
-        from skill_lib.skills import pick
+        from skill_lib.controllers import Waypoint, WaypointPolicy
 
         goal = self.goal.astype(float)
         return WaypointPolicy(lambda ctx: pick._waypoints(ctx)[:3] + [Waypoint(goal, CLOSED, tolerance=0.01,
