@@ -22,7 +22,8 @@ def robot_in_pybullet(request):
 
 
 def _joints(client: int, body: int) -> list[tuple]:
-    return [pb.getJointInfo(body, j, physicsClientId=client) for j in range(pb.getNumJoints(body, physicsClientId=client))]
+    count = pb.getNumJoints(body, physicsClientId=client)
+    return [pb.getJointInfo(body, j, physicsClientId=client) for j in range(count)]
 
 
 def test_every_link_frame_matches_pybullet_at_random_joint_positions(robot_in_pybullet):
