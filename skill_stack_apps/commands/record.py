@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     record.add_argument("--no-camera", action="store_true", help="leave out the camera topics (most of the bytes)")
     record.add_argument("--tasks", type=int, default=0, help="stop after N tasks ended (default: until Ctrl-C)")
     record.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
+    record.add_argument("--robot", default="panda", help="the robot (config/robots) whose link frames go on tf")
+    record.add_argument("--no-tf", action="store_true", help="write no tf, tf_static or markers (where the "
+                                                             "graph's robot_state_publisher sends /tf)")
     record.set_defaults(handler=cmd_record)
 
 
@@ -32,7 +35,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # as skillstack launch (README: ROS 2)
     camera = "false" if args.no_camera else "true"
     ros_args = ["--ros-args", "-p", f"out:={args.out}", "-p", f"camera:={camera}", "-p",
-                f"stop_after_tasks:={args.tasks}", "-p", f"duration:={float(args.duration)}"]
+                f"stop_after_tasks:={args.tasks}", "-p", f"duration:={float(args.duration)}", "-p",
+                f"robot:={args.robot}", "-p", f"tf:={'false' if args.no_tf else 'true'}"]
     if args.namespace.strip("/"):
         ros_args += ["-r", f"__ns:=/{args.namespace.strip('/')}"]
     return main([sys.argv[0] or "skillstack", *ros_args])

@@ -106,7 +106,8 @@ class SimBackend(Backend):
     def close(self) -> None:
         self._closing.set()
         self._requests.put(None)  # wake the worker
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # closed before start (the server could not listen): no worker yet
+            self._thread.join(timeout=30)
         super().close()
 
     def _work(self) -> None:

@@ -1,7 +1,8 @@
 """ROS 2 message definitions as MCAP `ros2msg` schemas, without ROS installed.
 
 The standard definitions a recording uses are shipped beside this module (msg/<package>/<Type>.msg, copied
-unchanged from ROS 2 Kilted's common_interfaces, rcl_interfaces and builtin_interfaces); the project's own
+unchanged from ROS 2 Kilted's common_interfaces, rcl_interfaces and builtin_interfaces, and geometry2's
+tf2_msgs/TFMessage, which has no PyPI wheel); the project's own
 (skill_stack_interfaces) are read from interfaces/msg of the source tree or from an installed share directory.
 A schema is the type's text followed by every type it uses, each after a line of 80 '=' and `MSG: pkg/Type`,
 as rosbag2 writes them.

@@ -3,8 +3,12 @@
 It subscribes, in its namespace, to every topic of writer.TOPICS (joint states, joint trajectory commands,
 camera colour/depth/info, objects, the scheduler's status and events, corrections, the skill server's parameter
 updates) and /rosout, and writes each message as it arrives, still serialised as ROS sent it, with the ROS 2
-schemas a Foxglove panel needs. Log time is the node's ROS clock at receipt. It stops on Ctrl-C / SIGTERM,
-after `duration` seconds, or once `stop_after_tasks` tasks ended on `status`; the file is always finished.
+schemas a Foxglove panel needs. Log time is the node's ROS clock at receipt. With `tf` on (the default) it also
+writes what Foxglove's 3D panel draws, computed from the joint and object states it receives as
+robot_state_publisher would (recording/scene3d.py): `tf` stamped as each joint state, `tf_static`, `markers`.
+The graph itself publishes no /tf (tf2_msgs has no PyPI wheel; on a robot, robot_state_publisher does).
+It stops on Ctrl-C / SIGTERM, after `duration` seconds, or once `stop_after_tasks` tasks ended on `status`; the
+file is always finished.
 Parameters: skill_stack_apps.recording.node_config.RecorderConfig (`--help` lists them).
 """
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 
+from hardware.robots import load_robot
 from hardware.ros.common import COMMAND_QOS, STATUS_QOS, declare_config, spin_node
+from hardware.ros.messages import object_from_msg
 from skill_stack_apps.recording.node_config import RecorderConfig
 from skill_stack_apps.recording.runs import new_run_dir
 from skill_stack_apps.recording.writer import ROSOUT, TOPICS, Recorder
@@ -40,6 +46,10 @@ TERMINAL = ("succeeded", "failed", "canceled")
 STOP_GRACE_S = 1.0
 
 
+def _ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
 def message_class(datatype: str) -> Any:
     """The generated Python class of e.g. "sensor_msgs/msg/JointState"."""
     package, kind, name = datatype.split("/")
@@ -53,7 +63,8 @@ class RecorderNode(Node):
         path = Path(cfg.path) if cfg.path else new_run_dir(Path(cfg.out)) / "run.mcap"
         namespace = self.get_namespace().strip("/")
         self.recorder = Recorder(path, origin_ns=self._now_ns(), namespace=namespace,
-                                 metadata={"source": "ros", "namespace": "/" + namespace, "node": self.get_name()})
+                                 metadata={"source": "ros", "namespace": "/" + namespace, "node": self.get_name()},
+                                 robot=load_robot(cfg.robot) if cfg.tf else None)
         #: tasks seen on `status`: (task, final state); the last one may still run
         self.tasks: list[tuple[str, str]] = []
         self.done = False
@@ -94,9 +105,29 @@ class RecorderNode(Node):
                 self.get_logger().info(f"receiving {name} ({count} publisher(s))")
 
     def _writer_for(self, name: str, datatype: str) -> Callable[[bytes], None]:
+        derive = self._derivation(name, datatype) if self.config.tf else None
+
         def write(data: bytes) -> None:
-            self.recorder.raw(name, datatype, self._now_ns(), data)
+            now = self._now_ns()
+            self.recorder.raw(name, datatype, now, data)
+            if derive is not None:
+                derive(now, data)
         return write
+
+    def _derivation(self, name: str, datatype: str) -> Callable[[int, bytes], None] | None:
+        """What the 3D topics are computed from: joint states (the arm's links) and object states."""
+        kind, scene = message_class(datatype), self.recorder.scene
+        if name == self.resolve_topic_name("joint_states"):
+            def arm(log_ns: int, data: bytes) -> None:
+                msg = deserialize_message(data, kind)
+                scene.arm(log_ns, _ns(msg.header.stamp), msg.name, msg.position)
+            return arm
+        if name == self.resolve_topic_name("objects"):
+            def objects(log_ns: int, data: bytes) -> None:
+                msg = deserialize_message(data, kind)
+                scene.objects(log_ns, _ns(msg.header.stamp), {o.name: object_from_msg(o) for o in msg.objects})
+            return objects
+        return None
 
     def _on_status(self, msg: Any) -> None:
         self.recorder.raw(self.resolve_topic_name("status"), TOPICS["status"], self._now_ns(),

@@ -17,3 +17,7 @@ class RecorderConfig:
     rosout: bool = documented(True, "record /rosout, every node's log lines")
     stop_after_tasks: int = documented(0, "stop once this many tasks ended on `status` (0: run until Ctrl-C)")
     duration: float = documented(0.0, "stop after this many seconds (0: no limit)")
+    robot: str = documented("panda", "the robot description (config/robots) whose link frames go on tf")
+    tf: bool = documented(True, "write tf, tf_static and markers for Foxglove's 3D panel, computed from "
+                                "joint_states and objects as robot_state_publisher would (off where the graph "
+                                "publishes its own /tf: this node does not record it)")

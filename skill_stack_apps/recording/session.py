@@ -6,8 +6,9 @@
     recording.close(report)
 
 `recording.arm` stands in for the arm: each control step (`step()`) records the joint states (20 Hz, one per
-step), the joint target commanded since the last step (as the skill server's one JointTrajectory per period),
-and every `camera_every` steps the RGB-D frame and the object states. The clock is the simulator's
+step) with the arm's link frames (/tf), the joint target commanded since the last step (as the skill server's
+one JointTrajectory per period), and every `camera_every` steps the RGB-D frame and the object states (with
+their frames and boxes for Foxglove's 3D panel: recording/scene3d.py). The clock is the simulator's
 (`arm.sim_time`), so the file's intervals are the robot's, however fast the process ran.
 """
 from __future__ import annotations
@@ -177,7 +178,7 @@ class RunRecording:
 
     def __init__(self, path: str | Path, arm: ArmInterface, world: WorldView, *,
                  metadata: Mapping[str, str] | None = None, camera_every: int = CAMERA_EVERY) -> None:
-        self.recorder = Recorder(path, metadata=metadata)
+        self.recorder = Recorder(path, metadata=metadata, robot=arm.robot_config)  # robot: /tf of its links
         self.arm = RecordingArm(arm, world, self.recorder, camera_every=camera_every)
         self._status: dict[str, Any] = {"state": "idle", "task": "", "skill_index": 0, "skill_count": 0,
                                         "skill_name": "", "progress": 0.0, "message": "", "hardware_ok": True}

@@ -8,6 +8,7 @@
     rec.status(t, state=..., skill_name=..., ...)      # /status            skill_stack_interfaces/TaskStatus
     rec.event(t, record)                               # /events (JSON in std_msgs/String) and a /rosout line
     rec.correction(t, text)                            # /corrections       std_msgs/String
+    # with robot=RobotConfig: /tf with each joint state, /tf_static, and /tf + /markers with each object state
     rec.close(result={"success": "true"})
 
 `t` is seconds on the run's clock: simulated seconds for the in-process simulator, ROS time over ROS. A message's
@@ -15,6 +16,7 @@ log time (and its header stamp) is `origin_ns + t`: by default `origin_ns` is th
 opens, so Foxglove shows the run's date while every interval is on the run's own clock. Topic names are
 those of the ROS graph (README "Nodes, topics, QoS"), under `namespace` if one is given. Calls are thread-safe.
 `raw(...)` writes an already serialised CDR message (the ROS recorder node does, without decoding).
+What Foxglove's 3D panel draws (/tf, /tf_static, /markers) is scene3d.SceneFrames's: `rec.scene`.
 """
 from __future__ import annotations
 
@@ -34,8 +36,10 @@ from mcap_ros2._dynamic import serialize_dynamic  # the CDR encoder mcap_ros2's 
 
 from hardware.arm import WorldView
 from hardware.camera import RGBDFrame
+from hardware.robots import RobotConfig
 from planners.episode_log import jsonable
 from skill_stack_apps.recording.msgdefs import schema_text
+from skill_stack_apps.recording.scene3d import BASE_FRAME, MARKERS, TF, TF_STATIC, SceneFrames
 
 #: topic (relative) -> ROS 2 type of everything a recording may hold; the ROS recorder subscribes to these
 TOPICS: dict[str, str] = {
@@ -50,12 +54,13 @@ TOPICS: dict[str, str] = {
     "corrections": "std_msgs/msg/String",
     "skill_server/parameter_updates": "std_msgs/msg/String",
 }
+#: what the recorder writes for Foxglove's 3D panel from the joint and object states (scene3d); not subscribed
+DERIVED_TOPICS: dict[str, str] = dict([TF, TF_STATIC, MARKERS])
 #: the log lines of every node (absolute: /rosout is never namespaced); in-process, one line per event
 ROSOUT = ("/rosout", "rcl_interfaces/msg/Log")
 #: rcl_interfaces/Log levels
 INFO, WARN = 20, 30
 CAMERA_FRAME = "camera_color_optical_frame"
-BASE_FRAME = "base_link"
 
 
 def _stamp(ns: int) -> dict[str, int]:
@@ -66,7 +71,7 @@ class Recorder:
     """Writes one MCAP file; see the module docstring for the topics and the clock."""
 
     def __init__(self, path: str | Path, *, origin_ns: int | None = None, namespace: str = "",
-                 metadata: Mapping[str, str] | None = None) -> None:
+                 metadata: Mapping[str, str] | None = None, robot: RobotConfig | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.origin_ns = time.time_ns() if origin_ns is None else int(origin_ns)
@@ -83,6 +88,8 @@ class Recorder:
         self.counts: dict[str, int] = {}
         self._last_ns = self.origin_ns
         self._mcap.add_metadata("recording", {"started_ns": str(self.origin_ns), **(metadata or {})})
+        #: /tf, /tf_static and /markers, from the joint and object states written here (the arm's links need `robot`)
+        self.scene = SceneFrames(self, robot)
 
     # -- plumbing -------------------------------------------------------------------------------
     def topic(self, name: str) -> str:
@@ -109,7 +116,10 @@ class Recorder:
 
     def write(self, topic: str, datatype: str, t: float, message: Mapping[str, Any]) -> None:
         """Any message as a dict of its fields (missing fields are zero), on `topic` (relative: namespaced)."""
-        ns = self.time_ns(t)
+        self.write_at(topic, datatype, self.time_ns(t), message)
+
+    def write_at(self, topic: str, datatype: str, ns: int, message: Mapping[str, Any]) -> None:
+        """`write` at an absolute log time in nanoseconds."""
         with self._lock:
             if self._closed:
                 return
@@ -133,6 +143,7 @@ class Recorder:
         self.write("joint_states", TOPICS["joint_states"], t, {
             "header": self.header(t), "name": list(names), "position": [float(p) for p in positions],
             "velocity": [float(v) for v in velocities] if velocities is not None else []})
+        self.scene.arm(self.time_ns(t), self.time_ns(t), names, positions)
 
     def command(self, t: float, names: Sequence[str], positions: Sequence[float], seconds: float = 0.0) -> None:
         """One joint target, as the skill server sends it: a one-point JointTrajectory (no points: hold)."""
@@ -156,6 +167,7 @@ class Recorder:
             "header": header, "height": height, "width": width, "encoding": "32FC1", "step": width * 4,
             "data": np.ascontiguousarray(frame.depth, dtype="<f4").tobytes()})
         cam = frame.camera
+        self.scene.camera(self.time_ns(t), frame_id, cam.base_from_camera)
         self.write("camera/camera_info", TOPICS["camera/camera_info"], t, {
             "header": header, "height": cam.height, "width": cam.width, "distortion_model": "plumb_bob",
             "d": [0.0] * 5, "k": [float(v) for v in cam.K.ravel()], "r": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
@@ -177,6 +189,7 @@ class Recorder:
                 "grasp_point_names": list(obj.grasp_points),
                 "grasp_points": [float(v) for point in obj.grasp_points.values() for v in point]})
         self.write("objects", TOPICS["objects"], t, {"header": self.header(t), "objects": states})
+        self.scene.objects(self.time_ns(t), self.time_ns(t), objects)
 
     # -- the task ---------------------------------------------------------------------------------
     def status(self, t: float, **fields: Any) -> None:

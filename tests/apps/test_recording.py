@@ -41,7 +41,9 @@ def test_the_recording_sits_in_the_run_directory_with_the_ros_topics_and_types(r
         "/camera/image_raw": "sensor_msgs/msg/Image", "/camera/depth/image_raw": "sensor_msgs/msg/Image",
         "/camera/camera_info": "sensor_msgs/msg/CameraInfo", "/objects": "skill_stack_interfaces/msg/ObjectStates",
         "/status": "skill_stack_interfaces/msg/TaskStatus", "/events": "std_msgs/msg/String",
-        "/rosout": "rcl_interfaces/msg/Log", "/corrections": "std_msgs/msg/String"}
+        "/rosout": "rcl_interfaces/msg/Log", "/corrections": "std_msgs/msg/String",
+        "/tf": "tf2_msgs/msg/TFMessage", "/tf_static": "tf2_msgs/msg/TFMessage",
+        "/markers": "visualization_msgs/msg/MarkerArray"}
 
 
 def test_joint_states_come_once_per_control_step_on_the_simulated_clock(run):

@@ -87,6 +87,45 @@ def test_joint_states_arrive_at_the_control_rate_in_order(recorded):
     assert items[0][1].name[0] == "panda_joint1"
 
 
+def test_tf_carries_the_arms_links_stamped_as_each_joint_state_and_placed_by_its_kinematics(recorded):
+    """The recorder computes /tf from the joint states it receives (the graph has no robot_state_publisher):
+    one message per joint state with its stamp, frames under base_link, the tool where the arm's FK puts it."""
+    from hardware.kinematics import Kinematics
+    from hardware.robots import load_robot
+    types = recorded["types"]
+    assert types[f"{NS}/tf"] == types[f"{NS}/tf_static"] == "tf2_msgs/msg/TFMessage"
+    assert types[f"{NS}/markers"] == "visualization_msgs/msg/MarkerArray"
+    states = recorded["messages"][f"{NS}/joint_states"]
+    arm = [m for _, m in recorded["messages"][f"{NS}/tf"] if m.transforms[0].child_frame_id == "panda_link1"]
+    assert len(arm) == len(states)
+    for (_, state), tf in zip(states, arm):
+        assert {(t.header.stamp.sec, t.header.stamp.nanosec) for t in tf.transforms} == \
+            {(state.header.stamp.sec, state.header.stamp.nanosec)}
+    tree = {}
+    for msg in [recorded["messages"][f"{NS}/tf_static"][-1][1], arm[-1]]:
+        tree.update({t.child_frame_id: (t.header.frame_id, t.transform) for t in msg.transforms})
+    pose, frame = np.eye(4), "panda_grasptarget"
+    while frame != "base_link":
+        frame, transform = tree[frame]
+        q, p = transform.rotation, transform.translation
+        x, y, z, w = q.x, q.y, q.z, q.w
+        step = np.eye(4)
+        step[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+        step[:3, 3] = [p.x, p.y, p.z]
+        pose = step @ pose
+    kinematics = Kinematics(load_robot("panda"))
+    try:
+        tool = kinematics.tcp_position(states[-1][1].position[:7])
+    finally:
+        kinematics.close()
+    assert pose[:3, 3] == pytest.approx(tool, abs=1e-5)
+    objects = recorded["messages"][f"{NS}/objects"][-1][1].objects
+    boxes = [m for m in recorded["messages"][f"{NS}/markers"][-1][1].markers if m.ns == "objects"]
+    assert len(boxes) == len(objects) > 3
+
+
 def test_commands_decode_and_come_about_once_per_control_period(recorded):
     events = [json.loads(m.data) for _, m in recorded["messages"][f"{NS}/events"]]
     steps = sum(e["steps"] for e in events if e["event"] == "skill_end")
