@@ -60,7 +60,7 @@ def test_push_moves_the_object_by_the_distance(direction, distance, axis, sign):
                       arm, arm)
             moved = arm.object("yellow_cube").position - start
             errors.append(abs(moved[axis] - sign * distance) + abs(moved[1 - axis]))
-    assert max(errors) < 0.02, errors
+    assert max(errors) < 0.012, errors  # at most 6.6 mm over 50 seeds: a cube turning under the fingers misses by 2 cm+
 
 
 def test_move_to_and_gripper_skills():
