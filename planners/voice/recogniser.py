@@ -20,7 +20,6 @@ import os
 import tempfile
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -30,7 +29,8 @@ import numpy as np
 
 from planners.corrections.context import CorrectionContext
 from planners.voice import agreement
-from planners.voice.audio import SAMPLE_RATE, AudioError, read_wav, resample, rms_dbfs
+from planners.voice.audio import SAMPLE_RATE, AudioError, read_wav, rms_dbfs
+from planners.voice.framing import NoiseFloor, Segmenter, perturbed
 from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_grammar
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
@@ -41,16 +41,8 @@ from planners.voice.vocabulary import GrammarVocabulary
 
 log = logging.getLogger(__name__)
 
-#: below this level nothing can be told apart from the noise floor added below: silence
+#: below this level nothing can be told apart from the noise floor (planners.voice.framing): silence
 SILENCE_DBFS = -65.0
-#: standard deviation of the noise floor, in 16-bit steps (about -58 dBFS). pocketsphinx's noise
-#: estimate and feature normalisation break down on stretches of exact digital zero (synthesised speech,
-#: padded or edited files); a real microphone never gives those. A seeded noise floor like a quiet
-#: microphone's made 28/32 of the espeak fixtures decode exactly instead of 16/32.
-NOISE_FLOOR = 40.0
-NOISE_SEED = 0
-#: audio kept either side of what the endpointer calls speech, and the longest utterance kept
-SPEECH_MARGIN_S, MAX_UTTERANCE_S = 0.2, 30.0
 EXAMPLE = "say e.g. 'two centimeters to the left', 'grasp it lower', 'slower', 'that goes in the tray'"
 #: pocketsphinx's search settings: more Gaussians per frame than its default 4 (fewer confusions on the
 #: development phrasings, at 0.1 s more per decode)
@@ -130,68 +122,6 @@ def _add_grammar(decoder, grammar: CorrectionGrammar) -> None:
     except (ValueError, RuntimeError) as err:  # a grammar bug, not bad audio: say so plainly
         raise RuntimeError(f"pocketsphinx rejected the correction grammar: {err}") from err
     decoder.activate_search(GRAMMAR_NAME)
-
-
-def _perturbed(pcm: bytes, rate: float) -> bytes:
-    """The audio played at `rate` (0.9: 10 % slower and lower), for planners.voice.verdict."""
-    if rate == 1.0:
-        return pcm
-    played = resample(np.frombuffer(pcm, "<i2"), int(round(SAMPLE_RATE * rate)))
-    return np.clip(np.round(played), -32768, 32767).astype("<i2").tobytes()
-
-
-class _NoiseFloor:
-    """Adds the seeded noise floor; one per stream, so chunk boundaries do not change the result."""
-
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng(NOISE_SEED)
-
-    def __call__(self, samples: np.ndarray) -> bytes:
-        noisy = samples.astype(np.float64) + self._rng.normal(0.0, NOISE_FLOOR, samples.size)
-        return np.clip(np.round(noisy), -32768, 32767).astype("<i2").tobytes()
-
-
-class _Segmenter:
-    """Cuts a stream of frames into utterances where pocketsphinx's endpointer hears speech, with a margin
-    either side: the endpointer clips faint word ends ("further"), which then fail to match."""
-
-    def __init__(self, endpointer) -> None:
-        self._endpointer = endpointer
-        self.frame_bytes: int = endpointer.frame_bytes
-        self._frames: deque[tuple[float, bytes]] = deque(maxlen=int(MAX_UTTERANCE_S / endpointer.frame_length))
-        self._now = 0.0
-        self._start: float | None = None  # of the utterance being collected (margin included)
-        self._end: float | None = None  # once speech has ended: when its trailing margin is complete
-
-    def _cut(self, end: float) -> bytes:
-        start = self._start if self._start is not None else end
-        utterance = b"".join(f for t, f in self._frames if start <= t < end)
-        self._start = self._end = None
-        return utterance
-
-    def push(self, frame: bytes) -> bytes | None:
-        """Feed one frame (`frame_bytes` long); returns an utterance's audio when one is complete."""
-        endpointer, done = self._endpointer, None
-        self._frames.append((self._now, frame))
-        self._now += endpointer.frame_length
-        was_speech = endpointer.in_speech
-        endpointer.process(frame)
-        if endpointer.in_speech and not was_speech:
-            if self._end is not None:  # speech again before the last one's margin ran out: cut it here
-                done = self._cut(self._now)
-            self._start = endpointer.speech_start - SPEECH_MARGIN_S
-        elif was_speech and not endpointer.in_speech:
-            self._end = endpointer.speech_end + SPEECH_MARGIN_S
-        elif self._end is not None and self._now >= self._end:
-            done = self._cut(self._end)
-        keep_from = self._start if self._start is not None else self._now - 2 * SPEECH_MARGIN_S - 0.5
-        while self._frames and self._frames[0][0] < keep_from:  # idle audio older than any start can be
-            self._frames.popleft()
-        return done
-
-    def finish(self) -> bytes | None:
-        """The utterance in progress when the stream ends, if any."""
-        return self._cut(self._now) if self._start is not None else None
 
 
 class CorrectionRecognizer:
@@ -315,7 +245,7 @@ class CorrectionRecognizer:
         if self._language_model is None:
             raise ValueError("hear() needs the language model: CorrectionRecognizer(..., language_model=True)")
         # each take gets its own noise floor, as a recording of its own would
-        takes = [_NoiseFloor()(np.frombuffer(_perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
+        takes = [NoiseFloor()(np.frombuffer(perturbed(samples.astype("<i2").tobytes(), rate), "<i2"))
                  for rate in PERTURBATIONS]
         with self._lock:
             hearings = self._hearings(self._decoder, takes, every_take)
@@ -333,7 +263,7 @@ class CorrectionRecognizer:
                              f"{duration:.1f} s); check the microphone level")
         if self._language_model is None:
             with self._lock:
-                text, confidence = self._decode(self._decoder, _NoiseFloor()(samples))
+                text, confidence = self._decode(self._decoder, NoiseFloor()(samples))
             return self._grammar_transcript(text, confidence, source, duration, level, notes)
         understand = understand or understanding(DEFAULT_CONTEXT)
         verdict = self.decide(self.hear(samples, understand=understand), understand)
@@ -380,8 +310,8 @@ class CorrectionRecognizer:
         import pocketsphinx
 
         decoder = _new_decoder(self._words, self.grammar, self._language_model)
-        segmenter = _Segmenter(pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE))
-        noise_floor, pending, frame_bytes = _NoiseFloor(), b"", segmenter.frame_bytes
+        segmenter = Segmenter(pocketsphinx.Endpointer(sample_rate=SAMPLE_RATE))
+        noise_floor, pending, frame_bytes = NoiseFloor(), b"", segmenter.frame_bytes
         for chunk in chunks:
             pending += bytes(chunk)
             while len(pending) >= frame_bytes:
@@ -403,7 +333,7 @@ class CorrectionRecognizer:
                 return None
             return Transcript(text, confidence, duration)
         # the stream's audio has its noise floor already; the perturbed takes are played from it
-        takes = [_perturbed(pcm, rate) for rate in PERTURBATIONS]
+        takes = [perturbed(pcm, rate) for rate in PERTURBATIONS]
         hearings = self._may_teach(decoder, takes, self._hearings(decoder, takes), understand)
         verdict = self.decide(hearings, understand)
         if verdict.sure or (unsure and verdict.did_you_mean):
