@@ -169,18 +169,22 @@ class PyBulletArm(ArmInterface, WorldView):
 
     # -- commands (all through self.safety) -----------------------------------------------------
     def command_joints(self, positions: Sequence[float]) -> np.ndarray:
-        self._arm_target = self.safety.filter_joint_target(positions, self._arm_positions(), self._tcp_of)
+        return self._command_joints(positions, self._arm_positions())
+
+    def _command_joints(self, positions: Sequence[float], current: np.ndarray) -> np.ndarray:
+        self._arm_target = self.safety.filter_joint_target(positions, current, self._tcp_of)
         self._apply_arm_target()  # the finger motors keep their target: no need to send it again
         return self._arm_target.copy()
 
     def command_ee(self, position: Sequence[float], orientation: Sequence[float] | None = None) -> np.ndarray:
         goal = self.safety.filter_ee_target(position, self.ee_pose().position)
         orn = self.safety.filter_orientation(self.tool_down() if orientation is None else orientation)
-        return self.command_joints(self.kinematics.ik(goal, orn, self._arm_positions()))
+        current = self._arm_positions()  # one reading: no physics runs between the IK and its safety check
+        return self._command_joints(self.kinematics.ik(goal, orn, current), current)
 
     def command_gripper(self, width: float) -> float:
         self._gripper_target = self.safety.filter_gripper(width)
-        self._apply_targets()
+        self._apply_finger_target()  # the arm motors keep their target
         return self._gripper_target
 
     def _apply_arm_target(self) -> None:
@@ -189,14 +193,16 @@ class PyBulletArm(ArmInterface, WorldView):
                                      forces=[self.robot_config.max_joint_force] * len(self._arm),
                                      physicsClientId=self._client)
 
-    def _apply_targets(self) -> None:
-        c, rc = self._client, self.robot_config
-        self._apply_arm_target()
+    def _apply_finger_target(self) -> None:
         if self._fingers:
-            motors = self._finger_motors
+            rc, motors = self.robot_config, self._finger_motors
             pb.setJointMotorControlArray(self._robot, motors, pb.POSITION_CONTROL,
                                          targetPositions=rc.finger_targets(self._gripper_target)[: len(motors)],
-                                         forces=[rc.max_finger_force] * len(motors), physicsClientId=c)
+                                         forces=[rc.max_finger_force] * len(motors), physicsClientId=self._client)
+
+    def _apply_targets(self) -> None:
+        self._apply_arm_target()
+        self._apply_finger_target()
 
     def step(self) -> None:
         for _ in range(self._substeps):
