@@ -10,6 +10,9 @@ PACKAGE = "skill_stack"
 CONSOLE = ["fastapi>=0.110", "uvicorn>=0.35", "websockets>=13"]
 #: the fleet's correction store on a PostgreSQL server (planners/corrections/memory/postgres.py)
 FLEET = ["psycopg[binary]>=3.2"]
+#: training runs side by side on Ray, on this machine or a cluster (skill_lib/learning/distributed.py); the client
+#: part for `--address ray://HOST:10001`
+RAY = ["ray[client]>=2.60,<3"]
 
 setup(
     name=PACKAGE,
@@ -52,7 +55,7 @@ setup(
     extras_require={
         # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg);
         # selenium drives Debian's chromium in the console's browser tests (scripts/install_browser.sh)
-        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET],
+        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET, *RAY],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         # (visualization_msgs: the recordings' MarkerArray schema is checked against it; tf2_msgs has no wheel)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",
@@ -68,6 +71,8 @@ setup(
         "console": CONSOLE,
         # a fleet's shared correction store on PostgreSQL (`SKILL_STACK_MEMORY=postgresql://...`)
         "fleet": FLEET,
+        # `skillstack train` with several skills or seeds, `--workers`, `--address`
+        "ray": RAY,
         # reference suite for side-by-side benchmarks
         "bench": ["panda-gym==3.0.7", "gymnasium"],
     },

@@ -1,6 +1,6 @@
 """The layout's rules, read from the source (every import, including those inside functions): dependencies point
-down only, ROS is imported only by node modules and the ROS backend, no module reaches into another's
-private names."""
+down only, ROS is imported only by node modules and the ROS backend, Ray only by the distributed training module
+(inside its functions), no module reaches into another's private names."""
 from __future__ import annotations
 
 import ast
@@ -20,6 +20,8 @@ ROS_MODULES = {"hardware/node.py", "skill_lib/node.py", "planners/node.py", "har
                "planners/ros/skill_client.py", "skill_stack_apps/recording/node.py",
                "skill_stack_apps/console/ros.py"}
 ROS_PACKAGES = ("rclpy", "rcl_interfaces", "builtin_interfaces", "skill_stack_interfaces")
+#: the one module that imports Ray, and only when it runs jobs: everything else works without the `ray` extra
+RAY_MODULE = "skill_lib/learning/distributed.py"
 
 
 def _modules() -> list[Path]:
@@ -68,3 +70,16 @@ def test_no_module_imports_another_modules_private_names():
                for path in _modules() for module, names, line in _imports(path)
                if module.split(".")[0] in LAYERS for name in names if name.startswith("_")]
     assert not private, "\n".join(private)
+
+
+def test_ray_is_imported_only_inside_the_distributed_training_functions():
+    offending = [f"{rel}:{line} imports {module}" for path in _modules()
+                 if (rel := str(path.relative_to(REPO))) != RAY_MODULE
+                 for module, _, line in _imports(path) if module.split(".")[0] == "ray"]
+    assert not offending, "\n".join(offending)
+    tree = ast.parse((REPO / RAY_MODULE).read_text())
+    top_level = [node.lineno for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                 and any((node.module if isinstance(node, ast.ImportFrom) else alias.name or "").split(".")[0] == "ray"
+                         for alias in node.names)]
+    assert not top_level, f"{RAY_MODULE} imports Ray at module level (lines {top_level})"
+    assert any(module == "ray" for module, _, _ in _imports(REPO / RAY_MODULE))  # the test looks at the right file

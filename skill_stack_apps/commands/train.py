@@ -1,19 +1,28 @@
-"""`skillstack train SKILL`: train a skill's policy (multi-critic SAC + HER + demonstration warm start)."""
+"""`skillstack train SKILL`: train a skill's policy (multi-critic SAC + HER + demonstration warm start); several
+skills or seeds at once run side by side on Ray (skill_lib/learning/distributed.py)."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from skill_stack_apps.commands import EXIT_OK, error
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
+
+if TYPE_CHECKING:
+    from skill_lib.learning.distributed import TrainJob
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a skill's policy in PyBullet (resumable)",
+    train = sub.add_parser("train", help="train a skill's policy in PyBullet (resumable; several at once on Ray)",
                            description="Unset options come from the skill's recipe (skill_lib/learning/recipes.py): "
-                                       "the bare command reproduces checkpoints/SKILL/policy.pt.")
-    train.add_argument("skill", help="move_to, pick, place or push")
-    train.add_argument("--seed", type=int, default=0)
+                                       "the bare command reproduces checkpoints/SKILL/policy.pt. One run per skill "
+                                       "and seed; a single run trains in this process, several run side by side on "
+                                       "Ray (the `ray` extra), with the same results as one by one.")
+    train.add_argument("skills", nargs="+", metavar="SKILL", help="move_to, pick, place or push")
+    train.add_argument("--seed", "--seeds", dest="seeds", type=int, nargs="+", default=[0], metavar="N",
+                       help="one run per seed (default 0)")
     # None: the skill's recipe (skill_lib/learning/recipes.py), which reproduces its committed checkpoint
     train.add_argument("--steps", type=int, help="RL environment steps after the warm start (0: warm start only)")
     train.add_argument("--demos", type=int, help="scripted demonstrations for the warm start")
@@ -28,45 +37,112 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--eval-every", type=int, help="environment steps between evaluations")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
-    train.add_argument("--json", action="store_true", help="end with one JSON line (skill, success_rate, ...)")
+    train.add_argument("--json", action="store_true",
+                       help="end with one JSON line: the run's summary (skill, success_rate, ...), or a list of "
+                            "them in run order when there are several (a failed run's has an error)")
+    ray = train.add_argument_group("Ray", "where several runs train; either option also sends a single run to Ray")
+    ray.add_argument("--workers", type=int,
+                     help="runs at once on this machine (the CPUs Ray may use here; default: all cores, at most one "
+                          "per run)")
+    ray.add_argument("--address",
+                     help="a Ray cluster instead of this machine: auto (the one `ray start` started here), "
+                          "HOST:6379 or ray://HOST:10001. Its nodes need skill_stack installed and --out on a file "
+                          "system they share with this one")
     train.set_defaults(handler=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from skill_lib.learning import learning_spec
+    from skill_lib.learning.distributed import TrainJob
     from skill_lib.learning.recipes import recipe
-    from skill_lib.learning.train import train
 
     try:
-        learning_spec(args.skill)
+        for skill in args.skills:
+            learning_spec(skill)
     except ValueError as err:
         return error(str(err))
     errors = [f"{flag} must be >= 0" for flag, value in (("--steps", args.steps), ("--bc-steps", args.bc_steps),
                                                           ("--demo-noise", args.demo_noise))
               if value is not None and value < 0]
     errors += [f"{flag} must be positive" for flag, value in (("--eval-every", args.eval_every),
-                                                              ("--demos", args.demos), ("--actor-lr", args.actor_lr))
+                                                              ("--demos", args.demos), ("--actor-lr", args.actor_lr),
+                                                              ("--workers", args.workers))
                if value is not None and value <= 0]
+    # the same run twice would train twice into one directory, at the same time
+    errors += [f"{what} {value} given twice" for what, values in (("skill", args.skills), ("seed", args.seeds))
+               for value in sorted(set(values), key=values.index) if values.count(value) > 1]
+    if args.workers is not None and args.address is not None:
+        errors.append("--workers is for this machine; on a cluster (--address) its own CPUs decide")
     if errors:
         return error("; ".join(errors))
-    config = recipe(args.skill, seed=args.seed, total_steps=args.steps, multi_critic=not args.single_critic,
-                    lagrangian_safety=args.lagrangian, eval_every=args.eval_every, demo_episodes=args.demos,
-                    bc_pretrain_steps=args.bc_steps, demo_noise=args.demo_noise, actor_update=args.actor_update,
-                    actor_lr=args.actor_lr)
     kind = "single" if args.single_critic else "multi"
-    run_dir = args.out / f"{args.skill}-{kind}-seed{args.seed}"
+    jobs = [TrainJob(recipe(skill, seed=seed, total_steps=args.steps, multi_critic=not args.single_critic,
+                            lagrangian_safety=args.lagrangian, eval_every=args.eval_every, demo_episodes=args.demos,
+                            bc_pretrain_steps=args.bc_steps, demo_noise=args.demo_noise,
+                            actor_update=args.actor_update, actor_lr=args.actor_lr),
+                     args.out / f"{skill}-{kind}-seed{seed}", resume=not args.no_resume)
+            for skill in args.skills for seed in args.seeds]
+    for job in jobs:
+        _describe(job)
+    if len(jobs) == 1 and args.workers is None and args.address is None:
+        return _train_here(jobs[0], args.json)
+    return _train_on_ray(jobs, args.workers, args.address, args.json)
+
+
+def _describe(job: TrainJob) -> None:
+    config = job.config
+    kind = "multi" if config.multi_critic else "single"
     rl = "no RL (warm start only)"
     if config.total_steps:
         rl = f"then {config.total_steps} RL steps ({config.actor_update} actor update, actor lr {config.actor_lr:g})"
-    print(f"training {args.skill} ({kind}-critic, seed {args.seed}) in {run_dir}: {config.demo_episodes} "
+    print(f"training {config.skill} ({kind}-critic, seed {config.seed}) in {job.run_dir}: {config.demo_episodes} "
           f"demonstrations (DART noise {config.demo_noise}), {config.bc_pretrain_steps} behaviour-cloning updates, "
           f"{rl}")
+
+
+def _outcome(summary: dict, run_dir: Path) -> str:
+    return (f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps (best "
+            f"{summary['best_success_rate']:.2f}, kept in {run_dir / 'policy.pt'}); curve {run_dir / 'curve.png'}")
+
+
+def _train_here(job: TrainJob, as_json: bool) -> int:
+    """One run in this process, with its progress bars: Ray is not needed (nor imported)."""
+    from skill_lib.learning.train import train
+
     try:
-        summary = train(config, run_dir, resume=not args.no_resume)
+        summary = train(job.config, job.run_dir, resume=job.resume)
     except ValueError as err:  # settings the skill's environment cannot honour
         return error(str(err))
-    print(f"success rate {summary['success_rate']:.2f} after {summary['steps']} steps (best "
-          f"{summary['best_success_rate']:.2f}, kept in {run_dir / 'policy.pt'}); curve {run_dir / 'curve.png'}")
-    if args.json:
+    print(_outcome(summary, job.run_dir))
+    if as_json:
         print(json.dumps(summary))
     return EXIT_OK
+
+
+def _train_on_ray(jobs: list[TrainJob], workers: int | None, address: str | None, as_json: bool) -> int:
+    """The runs as Ray tasks; a line on stderr as each finishes, then each run's outcome in run order."""
+    from skill_lib.learning.distributed import run_jobs
+
+    if address is None:
+        workers = workers or min(len(jobs), os.cpu_count() or 1)
+        print(f"{len(jobs)} run(s) on Ray on this machine, {workers} at once", flush=True)
+    else:
+        print(f"{len(jobs)} run(s) on the Ray cluster at {address}", flush=True)
+    try:
+        results = run_jobs(jobs, workers, address)
+    except ImportError as err:
+        return error(str(err), EXIT_FAILED)
+    except ConnectionError as err:  # no cluster at that address
+        return error(f"cannot reach Ray at {address}: {err}", EXIT_FAILED)
+    for result in results:
+        outcome = f"failed: {result.error}" if result.summary is None else _outcome(result.summary, result.job.run_dir)
+        print(f"{result.job.name}: {outcome}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"{len(failed)} of {len(results)} runs failed")
+    if as_json:
+        summaries = [r.summary if r.summary is not None else
+                     {"skill": r.job.config.skill, "seed": r.job.config.seed, "run_dir": str(r.job.run_dir),
+                      "error": r.error} for r in results]
+        print(json.dumps(summaries[0] if len(summaries) == 1 else summaries))
+    return EXIT_FAILED if failed else EXIT_OK
