@@ -59,11 +59,14 @@ class PushEnv(SkillEnv):
         rel = hand[:2] - cube.position[:2]
         lateral = float(np.linalg.norm(rel - (rel @ d) * d))
         low = hand[2] < z + 0.006  # at push height (higher, the fingers ride up a small cube)
-        if left <= push.LEAD:  # far enough: back off the cube and up, as the push skill ends, then stay
+        if left <= push.LEAD:  # far enough: back off the cube, then up, as the push skill ends, then stay
             if hand[2] > cube.top_z + 0.05:
                 return np.array([0.0, 0.0, 0.0, CLOSED], dtype=np.float32)
-            back = d * 0.02 if rel @ d > -(half + push.FINGER_HALF + 0.02) else np.zeros(2)
-            target, speed = np.append(hand[:2] - back, cube.top_z + 0.06), 0.3
+            if rel @ d > -(half + push.FINGER_HALF + 0.02) and hand[2] < cube.top_z:
+                # level first: fingers rising along the face drag the cube back (5 mm, short of the goal)
+                target, speed = np.append(hand[:2] - d * 0.02, hand[2]), 0.3
+            else:
+                target, speed = np.append(hand[:2], cube.top_z + 0.06), 0.3
         elif low and lateral < half and rel @ d < -half:  # behind the cube's face: push, steering to its centre
             target, speed = np.append(behind + d * (float(np.linalg.norm(to_goal)) + 0.01), z), 0.3
         elif np.linalg.norm(hand[:2] - start[:2]) < 0.01:  # above the start point: go down
