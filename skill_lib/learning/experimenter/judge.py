@@ -97,11 +97,10 @@ def judge_curve(successes: Sequence[float], window: int = WINDOW, alpha: float =
     return CurveJudgement(verdict, tested, s, p_up, p_down)
 
 
-def read_curve(path: Path) -> list[float]:
-    """The evaluation successes of a run's curve.csv, in step order."""
+def read_curve(path: Path) -> list[tuple[int, float]]:
+    """(step, evaluation success) of each row of a run's curve.csv, in step order."""
     with path.open(newline="") as f:
-        rows = sorted(csv.DictReader(f), key=lambda row: int(float(row["step"])))
-    return [float(row["success"]) for row in rows]
+        return sorted((int(float(row["step"])), float(row["success"])) for row in csv.DictReader(f))
 
 
 # -- a candidate against the current policy -------------------------------------------------------
@@ -136,10 +135,10 @@ class HeldOut:
 
 
 class Decision(Enum):
-    KEEP_MORE_SUCCESS = "kept: more successful"
-    KEEP_LESS_EFFORT = "kept: as successful, with less effort"
-    REJECT_LESS_SAFE = "rejected: less safe"
-    REJECT_NOT_BETTER = "rejected: not better"
+    KEEP_MORE_SUCCESS = "more successful"
+    KEEP_LESS_EFFORT = "as successful, with less effort"
+    REJECT_LESS_SAFE = "less safe"
+    REJECT_NOT_BETTER = "not better"
 
     @property
     def kept(self) -> bool:

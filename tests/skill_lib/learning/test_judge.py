@@ -46,7 +46,7 @@ def test_a_noisy_rise_is_not_called_improving_on_too_little_evidence() -> None:
 
 def test_read_curve_sorts_by_step(tmp_path: Path) -> None:
     (tmp_path / "curve.csv").write_text("demo_success,step,success\n1.0,0,0.5\n,1000,0.75\n,500,0.625\n")
-    assert read_curve(tmp_path / "curve.csv") == [0.5, 0.625, 0.75]
+    assert read_curve(tmp_path / "curve.csv") == [(0, 0.5), (500, 0.625), (1000, 0.75)]
 
 
 def held_out(successes: list[bool], safety: float = 0.0, effort: float = -1.0, name: str = "p") -> HeldOut:
