@@ -24,6 +24,7 @@ from skill_lib.learning.envs.base import REWARD_TERMS
 from skill_lib.learning.mcsac import Episode, MultiCriticSAC, Replay, TrainConfig, make_env
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never reuse training seeds
+TRAIN_SEED_STRIDE = 100_000  # a run's training episodes are seeded from seed * TRAIN_SEED_STRIDE on
 REPLAY_FIELDS = ("obs", "achieved", "goal", "actions", "terms", "let_go")
 
 
@@ -94,6 +95,13 @@ def demo_arrays(episodes: list[Episode], labels: list[np.ndarray] | None = None)
 
 def eval_seeds(seed: int, episodes: int) -> list[int]:
     return [EVAL_SEED_OFFSET + seed * 10_000 + i for i in range(episodes)]
+
+
+def training_seeds(config: TrainConfig) -> range:
+    """Every seed a run's training episodes may use: its demonstrations, then one per RL episode (an episode takes
+    at least one step, so at most `total_steps` of them). A held-out evaluation checks its seeds against these."""
+    start = config.seed * TRAIN_SEED_STRIDE
+    return range(start, start + config.demo_episodes + config.total_steps)
 
 
 def evaluate(agent: MultiCriticSAC, env, episodes: int, seed: int) -> float:
@@ -218,7 +226,7 @@ def _warm_start(run: _Run) -> None:
     """Demonstrations into the replay, behaviour cloning of their (clean) actions, a first evaluation, and a
     checkpoint: the warm start can take minutes, and a later (or resumed) RL run starts from it."""
     config, env, agent = run.config, run.env, run.agent
-    seeds = [config.seed * 100_000 + i for i in range(config.demo_episodes)]
+    seeds = [config.seed * TRAIN_SEED_STRIDE + i for i in range(config.demo_episodes)]
     demonstrate = expert_demonstration if hasattr(env.unwrapped, "expert_action") else demonstration
     runs = []
     for i, s in enumerate(seeds, 1):
@@ -252,7 +260,7 @@ def _reinforce(run: _Run) -> None:
     episode_index = len(replay.episodes)
     stats: dict[str, float] = {}
     while run.step < config.total_steps:
-        episode, _, cost = run_episode(run.env, agent.act, config.seed * 100_000 + episode_index)
+        episode, _, cost = run_episode(run.env, agent.act, config.seed * TRAIN_SEED_STRIDE + episode_index)
         episode_index += 1
         episode.terms *= run.scales
         replay.add(episode)

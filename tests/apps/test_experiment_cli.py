@@ -1,6 +1,9 @@
 """`skillstack experiment`: the dry run on the held-out log set (tests/fixtures/experimenter/heldout, not looked at
-while the analyser was developed), the refusal to pretend it trains, and the optional model endpoint, played by
-ReplayChat, a test double of an OpenAI-compatible server on loopback that replays recorded chat completions."""
+while the analyser was developed); the optional model endpoint, played by ReplayChat, a test double of an
+OpenAI-compatible server on loopback that replays recorded chat completions; and train -> judge -> promote end to
+end with tiny trainings (move_to: 30 demonstrations, 800 cloning updates, a small network; seconds) against a
+temporary registry: a candidate kept and promoted (trained on Ray, 1 worker), one rejected (in this process), and
+logs whose proposals cannot be trained yet."""
 from __future__ import annotations
 
 import json
@@ -11,9 +14,15 @@ from typing import Any
 
 import pytest
 
+from skill_lib.learning import recipes
+from skill_lib.learning.registry import PolicyRegistry
 from skill_stack_apps.cli import main
 
 HELDOUT = Path(__file__).resolve().parents[1] / "fixtures" / "experimenter" / "heldout"
+#: what no flag sets, over the recipe: a small network, 2-episode training evaluations, updates from the 20th step
+TINY = {"eval_episodes": 2, "learning_starts": 20, "batch_size": 32, "critic_warmup_updates": 10, "hidden": 64}
+#: a tiny training that learns move_to (9-10 of 10 held out) and the held-out comparison's size
+FLAGS = ["--seeds", "0", "--demos", "30", "--bc-steps", "800", "--steps", "0", "--eval-episodes", "10"]
 
 
 class ReplayChat:
@@ -62,7 +71,8 @@ def test_dry_run_proposes_from_held_out_logs_and_writes_a_report(tmp_path: Path,
     assert code == 0
     result = json.loads(out.strip().splitlines()[-1])
     assert result["proposals"] and all({"skill", "what", "evidence"} <= set(p) for p in result["proposals"])
-    assert all(p["evidence"] for p in result["proposals"]) and result["trained"] is False
+    assert all(p["evidence"] for p in result["proposals"]) and result["dry_run"] is True
+    assert result["trained"] == result["kept"] == result["rejected"] == []
     skills = {p["skill"] for p in result["proposals"]}
     assert {"pull", "pick", "place", "push"} <= skills
     report = Path(result["report"])
@@ -70,10 +80,124 @@ def test_dry_run_proposes_from_held_out_logs_and_writes_a_report(tmp_path: Path,
     assert result["proposals"][0]["what"] in report.read_text()
 
 
-def test_without_dry_run_it_says_training_is_not_available_and_fails(tmp_path: Path, capsys) -> None:
-    code, out, err = run(capsys, "--json", "--logs", str(HELDOUT), "--out", str(tmp_path / "r"))
-    assert code == 1 and "training from the experimenter is not available yet" in err
-    assert json.loads(out.strip().splitlines()[-1])["report"] is None and not (tmp_path / "r").exists()
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every recipe with TINY's settings (the training size comes from the command's flags)."""
+    recipe = recipes.recipe
+    monkeypatch.setattr(recipes, "recipe", lambda skill, **overrides: recipe(skill, **{**TINY, **overrides}))
+
+
+def below_target(tmp_path: Path) -> Path:
+    """A `skillstack eval --json` result that puts move_to below target: the proposal "move_to/evaluation"."""
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({"skill": "move_to", "episodes": 10, "success_rate": 0.0, "policy": "v1"}) + "\n")
+    return path
+
+
+def sections(report: Path) -> list[str]:
+    return [line for line in report.read_text().splitlines() if line.startswith("## ")]
+
+
+@pytest.mark.slow
+def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path, capsys, tiny) -> None:
+    from skill_lib.learning.train import train
+
+    registry = PolicyRegistry(tmp_path / "registry")
+    # the current move_to policy: untrained (no demonstrations, no updates), 0 of 10 held out
+    train(recipes.recipe("move_to", seed=3, demo_episodes=0, bc_pretrain_steps=0, total_steps=0), tmp_path / "v1",
+          quiet=True)
+    registry.promote("move_to", registry.register("move_to", tmp_path / "v1" / "policy.pt", data="untrained").version)
+    code, out, err = run(capsys, "--json", "--logs", str(HELDOUT), str(below_target(tmp_path)), "--out",
+                         str(tmp_path / "x"), "--registry", str(registry.root), *FLAGS, "--workers", "1")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    [kept] = result["kept"]
+    assert kept["id"] == "move_to/evaluation" and kept["version"] == 2 and kept["parent"] == 1
+    assert kept["compared_with"] == "v1" and kept["decision"] == "more successful"
+    assert kept["b"] >= 5 and kept["c"] == 0 and kept["p_success"] < 0.05
+    assert kept["held_out"]["current"]["success_rate"] == 0.0 and kept["held_out"]["candidate"]["seed"] == 7
+    [trained] = result["trained"]
+    assert trained["id"] == "move_to/evaluation" and [r["seed"] for r in trained["runs"]] == [0]
+    assert trained["runs"][0]["curve"] == "too short to test"  # a warm start alone: one evaluation
+    assert result["rejected"] == [] and "[1/1] move_to (multi-critic, seed 0)" in err  # Ray's progress line
+    # the rest of the curriculum: not trainable yet, or over the budget (pick's failures; one proposal a run)
+    assert {p["id"] for p in result["not_trainable"]} >= {"place/targets/tray", "pull/new_policy",
+                                                          "push/parameters/distance"}
+    assert [p["id"] for p in result["not_tried"]] == ["pick/failures/cube"]
+
+    promoted = registry.promoted("move_to")
+    assert promoted is not None and promoted.version == 2 and promoted.parent == 1
+    assert promoted.recipe["seed"] == 0 and promoted.recipe["demo_episodes"] == 30 and promoted.recipe["hidden"] == 64
+    assert promoted.metrics["success_rate"] == kept["held_out"]["candidate"]["success_rate"] >= 0.5
+    assert promoted.metrics["episodes"] == 10 and "move_to/evaluation" in promoted.data
+    assert registry.checkpoint(promoted).read_bytes() == \
+        (tmp_path / "x" / "train" / "move_to-evaluation-seed0" / "policy.pt").read_bytes()
+    assert registry.rollback("move_to").version == 1  # the registry's rollback undoes a promotion
+
+    report = Path(result["report"])
+    assert sections(report) == ["## Proposals", "## How the experimenter decided", "## Tried", "## Kept",
+                                "## Rejected", "## Not trainable yet", "## Not tried", "## What ran",
+                                "## Evaluations"]
+    text = report.read_text()
+    assert f"- success: b = {kept['b']}, c = 0, p_success = " in text and "kept: more successful" in text
+    assert "seeds 1070000-1070009" in text and (report.parent / "curves-move_to-evaluation.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_candidate_no_better_than_the_scripted_controller_is_rejected_and_not_registered(
+        tmp_path: Path, capsys, tiny) -> None:
+    registry = PolicyRegistry(tmp_path / "registry")  # no move_to policy: the scripted controller is the current one
+    code, out, err = run(capsys, "--json", "--logs", str(below_target(tmp_path)), "--out", str(tmp_path / "x"),
+                         "--registry", str(registry.root), "--seeds", "0", "--demos", "3", "--bc-steps", "30",
+                         "--steps", "200", "--eval-every", "25", "--eval-episodes", "6")
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    [rejected] = result["rejected"]
+    assert rejected["id"] == "move_to/evaluation" and rejected["decision"] == "not better"
+    assert rejected["compared_with"] == "the scripted reference controller"
+    assert rejected["held_out"]["current"]["success_rate"] == 1.0 and "version" not in rejected
+    assert result["kept"] == [] and "[1/1]" in err  # trained in this process: one run, no --workers
+    assert result["trained"][0]["runs"][0]["curve"] in ("stalled", "declining", "still improving", "converged")
+    assert registry.versions("move_to") == [] and not (registry.root / "registry.json").exists()
+    text = Path(result["report"]).read_text()
+    assert "## Rejected\n\n- `move_to/evaluation`" in text and "rejected: not better" in text
+    assert "Mann-Kendall over the last" in text  # the curve had enough evaluations for the trend test
+
+
+def test_proposals_that_cannot_be_trained_yet_are_reported_not_trained(tmp_path: Path, capsys) -> None:
+    # a tray, a drawer, a lego brick and a 2 cm push: no environment has an option for any of them
+    logs = [str(HELDOUT / run) for run in ("002-single_skill", "021-extra", "026-extra", "028-extra")]
+    code, out, err = run(capsys, "--json", "--logs", *logs, "--out", str(tmp_path / "x"), "--registry",
+                         str(tmp_path / "registry"))
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["proposals"] and result["trained"] == result["kept"] == result["rejected"] == []
+    assert {p["id"] for p in result["not_trainable"]} == {p["id"] for p in result["proposals"]}
+    assert all(p["why"] for p in result["not_trainable"])
+    for line in out.splitlines()[:-1]:
+        if line.startswith(tuple(p["id"] for p in result["proposals"])):
+            assert ": not trainable yet: " in line
+    text = Path(result["report"]).read_text()
+    assert "Nothing: no proposal can be trained today" in text and "## Not trainable yet" in text
+    assert not (tmp_path / "x" / "train").exists() and not (tmp_path / "registry").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0", "0"], "seed 0 given twice"),
+    (["--max-proposals", "0"], "--max-proposals must be positive"),
+    (["--workers", "2", "--address", "auto"], "--workers is for this machine"),
+])
+def test_bad_budgets_are_one_line_errors(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    code, _, err = run(capsys, "--logs", str(HELDOUT), "--out", str(tmp_path / "x"), *argv)
+    assert code == 2 and err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_held_out_seeds_that_a_run_trains_on_stop_it_before_training(tmp_path: Path, capsys) -> None:
+    code, out, err = run(capsys, "--json", "--logs", str(below_target(tmp_path)), "--out", str(tmp_path / "x"),
+                         "--registry", str(tmp_path / "registry"), "--seeds", "7", "--eval-seed", "7")
+    assert code == 1 and "held-out seed 1070000 (--eval-seed 7)" in err and len(err.splitlines()) == 1
+    assert json.loads(out.strip().splitlines()[-1])["report"] is None and not (tmp_path / "x").exists()
 
 
 def test_bad_log_paths_are_one_line_errors(tmp_path: Path, capsys) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,20 @@ TARGET_SUCCESS = 0.95
 CORRECTION_WEIGHT = 0.5
 #: how many decline reasons and example runs a proposal quotes
 QUOTED = 3
+
+
+class WeakSpot(Enum):
+    """What kind of weak spot a proposal is about (the second part of its id)."""
+
+    NEW_POLICY = "new policy"
+    OBJECTS = "objects"
+    TARGETS = "targets"
+    PARAMETERS = "parameters"
+    REGIONS = "regions"
+    START_STATES = "start states"
+    FAILURES = "failures"
+    CORRECTIONS = "corrections"
+    EVALUATION = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -60,10 +75,11 @@ class Proposal:
     evidence: tuple[str, ...]
     gain: float
     task: TrainingTask
+    axis: WeakSpot
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "skill": self.skill, "what": self.what, "evidence": list(self.evidence),
-                "gain": round(self.gain, 4), "task": asdict(self.task)}
+                "gain": round(self.gain, 4), "task": asdict(self.task), "axis": self.axis.value}
 
 
 def outside_training(item: Analysed) -> tuple[str, str]:
@@ -204,7 +220,7 @@ def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
         skill_total = analysis.by_skill[skill].attempts
         proposals.append(Proposal("/".join(k.replace(" ", "_") for k in key if k), skill, what,
                                   _evidence(items, skill_total, analysis.runs), weight * len(items) / max(total, 1),
-                                  task))
+                                  task, WeakSpot(key[1])))
     for evaluation in evaluations:
         if evaluation.success_rate < TARGET_SUCCESS:
             share = analysis.by_skill[evaluation.skill].attempts / total if evaluation.skill in analysis.by_skill \
@@ -214,7 +230,7 @@ def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
                 f"fine-tune {evaluation.skill} in its environment: held-out success {evaluation.success_rate:.2f} "
                 f"< {TARGET_SUCCESS}", (f"skillstack eval: {evaluation.success_rate:.2f} over {evaluation.episodes} "
                                         f"episodes of {evaluation.policy} ({evaluation.source})",),
-                (1.0 - evaluation.success_rate) * share, TrainingTask(evaluation.skill)))
+                (1.0 - evaluation.success_rate) * share, TrainingTask(evaluation.skill), WeakSpot.EVALUATION))
     return sorted(_merged(proposals), key=lambda p: (-p.gain, p.id))
 
 

@@ -142,5 +142,5 @@ def test_the_weak_spots_of_issue_18_are_proposed_from_real_logs(split: str, tmp_
     assert ranked[0].gain >= ranked[-1].gain and ranked == propose(analyse(logs.attempts, logs.runs))
     report = write_report(tmp_path, logs, [FIXTURES / split], analysis, ranked, "the deterministic proposer")
     text = report.read_text()
-    assert "Not done: training" in text and all(p.what in text for p in ranked)
+    assert "a dry run: nothing was trained" in text and all(p.what in text for p in ranked)
     assert (tmp_path / "attempts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

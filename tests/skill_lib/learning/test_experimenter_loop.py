@@ -1,0 +1,90 @@
+"""The experimenter's plan before anything trains (skill_lib/learning/experimenter/trainable.py, loop.py): which
+proposals of the held-out log set can be trained today and why the others cannot, the budget, proposals that
+share a training, and held-out seeds that a run would have trained on. Nothing here trains (the end to end runs
+are in tests/apps/test_experiment_cli.py)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from skill_lib.learning.experimenter.analyse import analyse
+from skill_lib.learning.experimenter.logs import Evaluation, read_logs
+from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, check_held_out, plan
+from skill_lib.learning.experimenter.propose import Proposal, TrainingTask, WeakSpot, propose
+from skill_lib.learning.experimenter.trainable import why_not_trainable
+from skill_lib.learning.registry import PolicyRegistry
+
+HELDOUT = Path(__file__).resolve().parents[2] / "fixtures" / "experimenter" / "heldout"
+
+
+@pytest.fixture(scope="module")
+def proposals() -> list[Proposal]:
+    logs = read_logs([HELDOUT])
+    evaluations = [Evaluation("move_to", 100, 0.5, "v1", "eval.json"), Evaluation("pick", 100, 0.9, "v1", "eval.json")]
+    return propose(analyse(logs.attempts, logs.runs), evaluations)
+
+
+def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
+    return {p.id: p for p in proposals}
+
+
+def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
+    trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
+    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube"]
+    why = {p.id: why_not_trainable(p) for p in proposals}
+    assert "no option for tray as the target" in why["place/targets/tray"]
+    assert "no option for mug objects" in why["pick/objects/mug"]
+    assert "no option for lego objects" in why["pick/objects/lego"]
+    assert "pull has no learning environment" in why["pull/new_policy"]
+    assert "distance 5-15 cm, with no option for 5-23 cm" in why["push/parameters/distance"]
+    assert "no option for the middle left" in why["pick/regions/middle_left"]
+    assert "start states" in why["pick/start_states/other_contexts"]
+    assert "training the policy does not learn them" in why["move_to/corrections/cube_(height)"]
+
+
+def test_a_trainable_kind_of_proposal_on_what_the_environment_lacks_is_not_trainable() -> None:
+    failures = Proposal("pick/failures/mug", "pick", "fine-tune pick on mug", ("1 of 1",), 0.1,
+                        TrainingTask("pick", objects=("mug",)), WeakSpot.FAILURES)
+    assert "no option for mug objects" in str(why_not_trainable(failures))
+    new_push = Proposal("push/new_policy", "push", "learn a push policy", ("3 of 3",), 0.1,
+                        TrainingTask("push", objects=("cube",), parameter_ranges={"distance": (0.02, 0.25)}),
+                        WeakSpot.NEW_POLICY)
+    assert "no option for 2-25 cm" in str(why_not_trainable(new_push))
+    assert why_not_trainable(replace(new_push, task=TrainingTask("push", parameter_ranges={"distance": (0.06, 0.1)}))) \
+        is None
+
+
+def test_the_budget_and_shared_trainings(proposals: list[Proposal], tmp_path: Path) -> None:
+    # trainable, in the curriculum's order: pick/evaluation (gain 0.044), move_to/evaluation, pick/failures/cube
+    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=1, seeds=(3, 4)), tmp_path)}
+    assert list(trials) == [p.id for p in proposals]  # a trial per proposal, in order
+    assert [i for i, t in trials.items() if t.trained] == ["pick/evaluation"]
+    assert [(r.job.config.skill, r.job.config.seed, r.job.run_dir) for r in trials["pick/evaluation"].runs] == [
+        ("pick", seed, tmp_path / "train" / f"pick-evaluation-seed{seed}") for seed in (3, 4)]
+    assert trials["move_to/evaluation"].outcome is TrialOutcome.NOT_TRIED
+    assert "--max-proposals" in trials["move_to/evaluation"].why
+    # pick's failures need the same training as pick's evaluation: one pick training serves both
+    assert trials["pick/failures/cube"].outcome is TrialOutcome.SAME_TRAINING
+    assert "its training is pick/evaluation's" in trials["pick/failures/cube"].why
+    assert all(t.outcome is TrialOutcome.NOT_TRAINABLE for i, t in trials.items()
+               if why_not_trainable(by_id(proposals)[i]) is not None)
+    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=2), tmp_path)}
+    assert [i for i, t in trials.items() if t.trained] == ["pick/evaluation", "move_to/evaluation"]
+    assert [r.job.config.seed for r in trials["move_to/evaluation"].runs] == [0, 1, 2]  # the default seeds
+
+
+def test_held_out_seeds_a_run_trained_or_chose_its_policy_on_are_refused(proposals: list[Proposal],
+                                                                         tmp_path: Path) -> None:
+    registry = PolicyRegistry(tmp_path / "registry")  # empty: the scripted controllers are the current policies
+    trials = plan(proposals, LoopConfig(seeds=(7,), eval_seed=7), tmp_path)
+    with pytest.raises(ValueError, match=r"held-out seed 1070000 \(--eval-seed 7\) is one the .* run of seed 7 was "
+                                         r"trained or chosen on"):
+        check_held_out(trials, {}, registry, LoopConfig(seeds=(7,), eval_seed=7))
+    # training episodes: a seed-10 run's demonstrations are seeded 1_000_000 on, evaluation seed 0's episodes too
+    config = LoopConfig(seeds=(10,), eval_seed=0, overrides={"demo_episodes": 5})
+    with pytest.raises(ValueError, match="seed 10 was trained or chosen on"):
+        check_held_out(plan(proposals, config, tmp_path), {}, registry, config)
+    config = LoopConfig(seeds=(0, 1, 2), eval_seed=7)
+    check_held_out(plan(proposals, config, tmp_path), {}, registry, config)
