@@ -216,6 +216,8 @@ def _resume(run: _Run) -> None:
     run.agent.load_state_dict(state["agent"])
     run.step, run.curve = state["step"], state["curve"]
     run.rng.bit_generator.state = state["rng"]
+    if "torch_rng" in state:  # older checkpoints lack it: they resume, but not bit for bit
+        torch.set_rng_state(state["torch_rng"])
     load_replay(run.run_dir / "replay.npz", run.replay)
     for episode in run.replay.episodes:
         run.agent.observe_terms(episode.terms)
@@ -311,8 +313,10 @@ def _report(run: _Run) -> dict:
 
 def _save_checkpoint(run_dir: Path, agent: MultiCriticSAC, step: int, curve: list[dict], rng: np.random.Generator,
                      demos: dict[str, np.ndarray] | None, replay: Replay) -> None:
+    # torch's generator too: the policy samples its exploration noise from it, so without it a resumed run
+    # drifts from an uninterrupted one
     torch.save({"agent": agent.state_dict(), "step": step, "curve": curve, "rng": rng.bit_generator.state,
-                "demos": demos}, run_dir / "checkpoint.tmp")
+                "torch_rng": torch.get_rng_state(), "demos": demos}, run_dir / "checkpoint.tmp")
     os.replace(run_dir / "checkpoint.tmp", run_dir / "checkpoint.pt")  # a crash never leaves half a checkpoint
     save_replay(run_dir / "replay.npz", replay)
 

@@ -136,6 +136,21 @@ def test_training_checkpoints_resume_and_the_policy_loads(tmp_path):
     env.close()
 
 
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    """Stopped at an evaluation and resumed, a run ends with the same weights and curve as one that never
+    stopped: the checkpoint holds every random state, and each episode starts from the world as built."""
+    steps = dict(SHORT, eval_every=150)
+    whole = train(TrainConfig(**steps), tmp_path / "whole", quiet=True)
+    train(TrainConfig(**{**steps, "total_steps": 150}), tmp_path / "resumed", quiet=True)
+    resumed = train(TrainConfig(**steps), tmp_path / "resumed", quiet=True)
+    assert resumed["steps"] == whole["steps"] and resumed["success_rate"] == whole["success_rate"]
+    for name in ("policy.pt", "last_policy.pt"):
+        a, b = (torch.load(tmp_path / run / name, weights_only=False)["actor"] for run in ("whole", "resumed"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    curves = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=False)["curve"] for run in ("whole", "resumed")]
+    assert curves[0] == curves[1]
+
+
 def test_a_warm_start_only_run_is_checkpointed_and_rl_resumes_from_it(tmp_path, monkeypatch, capsys):
     """`--steps 0` then `--steps N` in the same directory: the second run fine-tunes the first run's
     clone instead of redoing its demonstrations and behaviour cloning (minutes for place and push), which
