@@ -78,12 +78,13 @@ class PushEnv(SkillEnv):
 
     def reset(self, *, seed=None, options=None):
         obs, info = super().reset(seed=seed, options=options)
-        direction, _ = self._direction_and_distance()
+        direction, _ = self.direction_and_distance()
         self._direction = np.asarray(push.DIRECTIONS[direction])
         self.tool_yaw = push.tool_yaw(self._direction)  # as the push skill turns the hand
         return obs, info
 
-    def _direction_and_distance(self) -> tuple[str, float]:
+    def direction_and_distance(self) -> tuple[str, float]:
+        """The push this episode asks for, as the push skill is asked it: direction and metres."""
         delta = (self.goal - self.arm.object("cube").position)[:2]
         axis = int(np.argmax(np.abs(delta)))
         names = (("backward", "forward"), ("right", "left"))[axis]
@@ -128,7 +129,7 @@ class PushEnv(SkillEnv):
     def demonstrator(self):
         from skill_lib.controllers import WaypointPolicy
 
-        direction, distance = self._direction_and_distance()
+        direction, distance = self.direction_and_distance()
         policy = WaypointPolicy(push._waypoints)
         self._demo_params = {"object": "cube", "direction": direction, "distance": distance}
         return policy
