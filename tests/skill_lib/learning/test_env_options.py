@@ -72,3 +72,25 @@ def test_default_options_are_not_written_and_old_configs_load_with_defaults(tmp_
     obs = {"observation": np.zeros(19, np.float32), "achieved_goal": np.zeros(3, np.float32),
            "desired_goal": np.zeros(3, np.float32)}
     assert np.allclose(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["push", "--push-distances", "0.05", "0.3"], "--push-distances: push distances must satisfy"),
+    (["push", "--push-distances", "0.2", "0.1"], "low < high"),
+    (["pick", "--push-distances", "0.05", "0.25"], "not among the skills to train"),
+])
+def test_skillstack_train_checks_push_distances(tmp_path, capsys, argv, message):
+    from skill_stack_apps.cli import main
+    assert main(["train", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and not any(tmp_path.iterdir())
+
+
+def test_skillstack_train_names_a_run_by_its_push_distances(monkeypatch, tmp_path, capsys):
+    from skill_stack_apps.commands import train as command
+    jobs = []
+    monkeypatch.setattr(command, "_train_here", lambda job, as_json: jobs.append(job) or 0)
+    from skill_stack_apps.cli import main
+    assert main(["train", "push", "--push-distances", "0.05", "0.25", "--out", str(tmp_path)]) == 0
+    (job,) = jobs
+    assert job.config.env_options == {"distances": (0.05, 0.25)} and job.run_dir == tmp_path / "push-multi-d5-25cm-seed0"
