@@ -93,4 +93,5 @@ def test_skillstack_train_names_a_run_by_its_push_distances(monkeypatch, tmp_pat
     from skill_stack_apps.cli import main
     assert main(["train", "push", "--push-distances", "0.05", "0.25", "--out", str(tmp_path)]) == 0
     (job,) = jobs
-    assert job.config.env_options == {"distances": (0.05, 0.25)} and job.run_dir == tmp_path / "push-multi-d5-25cm-seed0"
+    assert job.config.env_options == {"distances": (0.05, 0.25)}
+    assert job.run_dir == tmp_path / "push-multi-d5-25cm-seed0"
