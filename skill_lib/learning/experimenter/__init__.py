@@ -7,6 +7,7 @@ gain (deterministic; `llm` lets an OpenAI-compatible model order and justify it,
 proposals a skill's own environment can train, with which options (a wider push range; the others are reported, not
 trained), `loop` trains their candidates (Ray, skill_lib/learning/distributed.py), `heldout` runs a policy's
 held-out episodes, `judge` holds the stated tests (learning-curve trend; candidate against the current policy on
-success, effort and safety), and `loop` promotes kept candidates in the policy registry (skill_lib/learning/registry.py).
+success, effort and safety), and `loop` promotes kept candidates in the policy registry
+(skill_lib/learning/registry.py).
 `report` writes the markdown report and its plots.
 """
