@@ -12,7 +12,9 @@ Read top to bottom: config, networks, replay with hindsight relabelling, the upd
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -69,6 +71,28 @@ class TrainConfig:
     eval_every: int = 2_000
     eval_episodes: int = 50
     torch_threads: int = 1
+    #: keyword arguments of the skill's environment (make_env), e.g. {"distances": (0.05, 0.25)} for push;
+    #: empty: the environment as registered. What a policy was trained on, so its adapter reads them too
+    env_options: dict[str, Any] = field(default_factory=dict)
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    """The config as checkpoints store it. Empty env_options are left out: a default run's files stay byte for byte
+    what they were before the field existed, and old and new default checkpoints read back the same way."""
+    saved = asdict(config)
+    if not saved["env_options"]:
+        del saved["env_options"]
+    return saved
+
+
+def config_from_dict(saved: Mapping[str, Any]) -> TrainConfig:
+    """The config a checkpoint stores; settings this version does not know are dropped (a file from another
+    version), missing ones take their defaults (no env_options: the environment as registered)."""
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    config.term_weights = tuple(config.term_weights)
+    config.env_options = dict(config.env_options)
+    return config
 
 
 # -- networks ------------------------------------------------------------------------------------
@@ -343,7 +367,7 @@ class MultiCriticSAC:
         return losses
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.config), "norm": self.norm.state_dict(), "actor": self.actor.state_dict(),
+        return {"config": config_dict(self.config), "norm": self.norm.state_dict(), "actor": self.actor.state_dict(),
                 "critics": self.critics.state_dict(), "targets": self.targets.state_dict(),
                 "log_alpha": self.log_alpha.detach(), "term_scale": self.term_scale, "lagrange": self.lagrange,
                 "updates": self.updates,
@@ -366,9 +390,13 @@ class MultiCriticSAC:
         self.term_scale = state.get("term_scale", torch.zeros(len(REWARD_TERMS)))
 
 
-def make_env(skill: str) -> gym.Env:
-    """The environment of a skill, or a panda-gym environment as "panda:PandaReach-v3" (baselines)."""
+def make_env(skill: str, options: Mapping[str, Any] | None = None) -> gym.Env:
+    """The environment of a skill, built with `options` (TrainConfig.env_options: its constructor's keyword
+    arguments; ValueError for ones it refuses), or a panda-gym environment as "panda:PandaReach-v3" (baselines,
+    no options)."""
     from skill_lib.learning.envs.panda_gym import PREFIX, PandaGymTerms
     if skill.startswith(PREFIX):
+        if options:
+            raise ValueError(f"panda-gym environments take no options, not {sorted(options)}")
         return PandaGymTerms(skill[len(PREFIX):])
-    return gym.make(learning_spec(skill).env_id)
+    return gym.make(learning_spec(skill).env_id, **dict(options or {}))

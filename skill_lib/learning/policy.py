@@ -196,9 +196,17 @@ class LearnedPlace(LearnedPick):
 class LearnedPush(LearnedPick):
     """push driven by the push policy: goal = the object moved `distance` in `direction` from where it
     started (re-read every step, so "push it further" mid-push moves the goal); done once it has moved
-    far enough and the hand is off it, above it."""
+    far enough and the hand is off it, above it. The distances it takes, and its episode limit (which its
+    observation counts towards), are those of the environment its checkpoint was trained in (the config's
+    env_options; a policy without one: the push environment's defaults)."""
 
-    max_steps = 150
+    def __init__(self, agent) -> None:
+        from skill_lib.learning.envs.push import episode_steps, trained_distances
+
+        super().__init__(agent)
+        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
+        self.distances = trained_distances(config.env_options if config is not None else {})
+        self.max_steps = episode_steps(self.distances)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.push import PushEnv
@@ -207,8 +215,8 @@ class LearnedPush(LearnedPick):
         obj = world.object(params["object"])
         (x0, y0), (x1, y1) = PushEnv.goal_box
         end = obj.position[:2] + np.asarray(push.DIRECTIONS[params["direction"]]) * params["distance"]
-        if not PushEnv.distances[0] <= params["distance"] <= PushEnv.distances[1]:
-            return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(PushEnv.distances, 100))
+        if not self.distances[0] <= params["distance"] <= self.distances[1]:
+            return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(self.distances, 100))
         if not (x0 <= end[0] <= x1 and y0 <= end[1] <= y1):
             return "the push ends outside the area the learned policy was trained on"
         return _outside_training(obj, "object")

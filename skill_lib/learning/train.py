@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from skill_lib.learning.envs.base import REWARD_TERMS
-from skill_lib.learning.mcsac import Episode, MultiCriticSAC, Replay, TrainConfig, make_env
+from skill_lib.learning.mcsac import (Episode, MultiCriticSAC, Replay, TrainConfig, config_dict, config_from_dict,
+                                     make_env)
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluation episodes never reuse training seeds
 TRAIN_SEED_STRIDE = 100_000  # a run's training episodes are seeded from seed * TRAIN_SEED_STRIDE on
@@ -196,7 +197,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = True, quiet: bool =
     torch.set_num_threads(config.torch_threads)
     started = time.time()
     run_dir.mkdir(parents=True, exist_ok=True)
-    env, eval_env = make_env(config.skill), make_env(config.skill)
+    env, eval_env = make_env(config.skill, config.env_options), make_env(config.skill, config.env_options)
     space = env.observation_space
     agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
                            env.action_space.shape[0])
@@ -323,8 +324,14 @@ def _save_checkpoint(run_dir: Path, agent: MultiCriticSAC, step: int, curve: lis
 
 def save_policy(agent: MultiCriticSAC, path: Path) -> None:
     """Inference-only file (actor + input normaliser + config): what the skill layer loads."""
-    torch.save({"config": asdict(agent.config), "norm": agent.norm.state_dict(), "actor": agent.actor.state_dict()},
+    torch.save({"config": config_dict(agent.config), "norm": agent.norm.state_dict(), "actor": agent.actor.state_dict()},
                path)
+
+
+def load_config(path: Path) -> TrainConfig:
+    """The training settings a policy.pt or checkpoint.pt carries, without building its networks."""
+    state = torch.load(path, weights_only=False)
+    return config_from_dict(state["config"] if "config" in state else state["agent"]["config"])
 
 
 def load_policy(path: Path) -> MultiCriticSAC:
@@ -332,10 +339,8 @@ def load_policy(path: Path) -> MultiCriticSAC:
     pool that competes with the real-time processes around it."""
     torch.set_num_threads(1)
     state = torch.load(path, weights_only=False)
-    known = {f.name for f in fields(TrainConfig)}  # a file from another version may carry other settings
-    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
-    config.term_weights = tuple(config.term_weights)
-    env = make_env(config.skill)
+    config = config_from_dict(state["config"])
+    env = make_env(config.skill, config.env_options)
     space = env.observation_space
     agent = MultiCriticSAC(config, space["observation"].shape[0], space["desired_goal"].shape[0],
                            env.action_space.shape[0])

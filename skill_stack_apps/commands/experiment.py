@@ -4,7 +4,8 @@ promote the ones that are better without being less safe, and write a report of 
 rejected. `--dry-run` only analyses and proposes.
 
 What can be trained today: a skill's own environment, with its recipe trained anew (a learned policy's failures,
-an evaluation below target, a skill without a policy); every other proposal is reported "not trainable yet" with
+an evaluation below target, a skill without a policy, a wider push distance range through the environment's
+`distances` option); every other proposal is reported "not trainable yet" with
 why (skill_lib/learning/experimenter/trainable.py). How candidates are judged (stated tests, held-out seeds):
 skill_lib/learning/experimenter/judge.py, and the report. A kept candidate becomes the promoted version in the
 registry (the scheduler and skill server load it at their next start; `skillstack policies rollback SKILL` undoes
@@ -87,6 +88,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from skill_lib.learning.experimenter.logs import LogError, read_logs
     from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, run_trials
     from skill_lib.learning.experimenter.propose import propose
+    from skill_lib.learning.experimenter.trainable import trained_parameters
     from skill_lib.learning.experimenter.report import PLOT, write_report
     from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry, RegistryError
 
@@ -97,10 +99,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     try:
         logs = read_logs(args.logs)
         learned = registry.skills()
+        trained = trained_parameters(registry)  # a promoted push's range is its checkpoint's
     except (LogError, RegistryError) as err:
         return _fail(str(err), args.json)
     analysis = analyse(logs.attempts, logs.runs)
-    proposals = propose(analysis, logs.evaluations, learned=learned)
+    proposals = propose(analysis, logs.evaluations, learned=learned, trained=trained)
     proposer = "the deterministic proposer (skill_lib/learning/experimenter/propose.py)"
     if args.llm is not None and proposals:
         try:

@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="sac: maximise the critics; awac: advantage-weighted fit of the replay's actions")
     train.add_argument("--actor-lr", type=float, help="learning rate of the RL actor updates")
     train.add_argument("--eval-every", type=int, help="environment steps between evaluations")
+    train.add_argument("--push-distances", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                       help="push: train on pushes of LOW-HIGH metres (the environment's `distances` option, within "
+                            "the push skill's 0.02-0.25; default 0.05 0.15); the episode limit grows with HIGH, and "
+                            "the learned push then takes the pushes its checkpoint was trained on")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     train.add_argument("--json", action="store_true",
@@ -73,14 +77,25 @@ def cmd_train(args: argparse.Namespace) -> int:
                for value in sorted(set(values), key=values.index) if values.count(value) > 1]
     if args.workers is not None and args.address is not None:
         errors.append("--workers is for this machine; on a cluster (--address) its own CPUs decide")
+    options: dict[str, dict] = {skill: {} for skill in args.skills}  # each skill's environment options
+    if args.push_distances is not None:
+        from skill_lib.learning.envs.push import trained_distances
+        try:
+            options["push"] = {"distances": trained_distances({"distances": args.push_distances})}
+        except ValueError as err:
+            errors.append(f"--push-distances: {err}")
+        if "push" not in args.skills:
+            errors.append("--push-distances is for push, which is not among the skills to train")
     if errors:
         return error("; ".join(errors))
     kind = "single" if args.single_critic else "multi"
     jobs = [TrainJob(recipe(skill, seed=seed, total_steps=args.steps, multi_critic=not args.single_critic,
                             lagrangian_safety=args.lagrangian, eval_every=args.eval_every, demo_episodes=args.demos,
                             bc_pretrain_steps=args.bc_steps, demo_noise=args.demo_noise,
-                            actor_update=args.actor_update, actor_lr=args.actor_lr),
-                     args.out / f"{skill}-{kind}-seed{seed}", resume=not args.no_resume)
+                            actor_update=args.actor_update, actor_lr=args.actor_lr,
+                            env_options=options.get(skill) or None),
+                     args.out / f"{skill}-{kind}{_options_name(options.get(skill, {}))}-seed{seed}",
+                     resume=not args.no_resume)
             for skill in args.skills for seed in args.seeds]
     for job in jobs:
         _describe(job)
@@ -89,13 +104,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_on_ray(jobs, args.workers, args.address, args.json)
 
 
+def _options_name(options: dict) -> str:
+    """A run directory's mark for environment options, so a run with them never resumes one without (or with
+    others): "-d5-25cm" for pushes of 5-25 cm."""
+    if "distances" not in options:
+        return ""
+    low, high = options["distances"]
+    return f"-d{low * 100:g}-{high * 100:g}cm"
+
+
 def _describe(job: TrainJob) -> None:
     config = job.config
     kind = "multi" if config.multi_critic else "single"
     rl = "no RL (warm start only)"
     if config.total_steps:
         rl = f"then {config.total_steps} RL steps ({config.actor_update} actor update, actor lr {config.actor_lr:g})"
-    print(f"training {config.skill} ({kind}-critic, seed {config.seed}) in {job.run_dir}: {config.demo_episodes} "
+    where = f" with {config.env_options}" if config.env_options else ""
+    print(f"training {config.skill}{where} ({kind}-critic, seed {config.seed}) in {job.run_dir}: {config.demo_episodes} "
           f"demonstrations (DART noise {config.demo_noise}), {config.bc_pretrain_steps} behaviour-cloning updates, "
           f"{rl}")
 

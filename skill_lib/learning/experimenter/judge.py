@@ -113,6 +113,9 @@ class HeldOut:
     successes: tuple[bool, ...]
     #: per episode, (task, safety, effort) summed over its steps
     returns: tuple[tuple[float, ...], ...]
+    #: per episode, whether the policy would have declined it (not run, counted as a failure; heldout.py); empty:
+    #: none was
+    declined: tuple[bool, ...] = ()
 
     @property
     def episodes(self) -> int:

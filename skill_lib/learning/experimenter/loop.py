@@ -1,9 +1,9 @@
 """The experimenter's train -> judge -> promote step, for a curriculum the proposer made.
 
 1. Plan: in the curriculum's order, each proposal is not trainable yet (trainable.py says why), or needs the same
-   training as one before it (a skill's trainable proposals all train its recipe in its own environment), or is
-   over the budget (`max_proposals`), or is trained: one run of the skill's recipe per seed, the training size
-   overridable. The held-out seeds are checked against every seed each run, and the current policy, trained or
+   training as one before it (the same skill's recipe with the same environment options), or is over the budget
+   (`max_proposals`), or is trained: one run of the skill's recipe per seed, with the environment options
+   trainable.env_options gives (a wider push range), the training size overridable. The held-out seeds are checked against every seed each run, and the current policy, trained or
    chose its policy on; any overlap stops the experiment before anything trains.
 2. Train: the runs as Ray tasks (distributed.py; results do not depend on the worker count), or in this process
    when there is one run and neither workers nor an address were asked for.
@@ -12,7 +12,9 @@
    run kept; ties: the first seed). Training evaluations use the run's own evaluation seeds, never the held-out
    ones, so choosing among seeds does not bias the comparison. The candidate and the current policy (the
    promoted version, or the scripted reference controller when none is promoted) run the same held-out episodes
-   in the skill's environment and judge.compare decides.
+   in the skill's environment with the candidate's options (for a wider push range: the wider range), and
+   judge.compare decides. An episode the current policy would decline (a push outside the range its checkpoint
+   was trained on) counts as its failure (heldout.py), and the report says how many.
 4. Promote: a kept candidate is registered (parent: the version it was compared with; recipe: its TrainConfig;
    data: the proposal; metrics: its held-out figures) and promoted, unless the promoted version changed while it
    trained (then it is rejected: it was compared with a policy that no longer runs). A rejected candidate is not
@@ -33,8 +35,9 @@ from skill_lib.learning.distributed import JobResult, Report, TrainJob, print_pr
 from skill_lib.learning.experimenter.heldout import (SCRIPTED, held_out_seeds, policy_config, reused_seeds,
                                                      run_held_out)
 from skill_lib.learning.experimenter.judge import Comparison, CurveJudgement, compare, judge_curve, read_curve
-from skill_lib.learning.experimenter.propose import Proposal
-from skill_lib.learning.experimenter.trainable import what_is_trained, why_not_trainable
+from skill_lib.learning.experimenter.propose import TRAINED_PARAMETERS, Proposal, TrainedRanges
+from skill_lib.learning.experimenter.trainable import (env_options, trained_parameters, what_is_trained,
+                                                       why_not_trainable)
 from skill_lib.learning.mcsac import TrainConfig
 from skill_lib.learning.registry import PolicyRegistry, PolicyVersion
 from skill_lib.learning.train import train
@@ -111,24 +114,29 @@ def recipe_fields(config: TrainConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
-def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path) -> list[Trial]:
+def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
+         trained: TrainedRanges = TRAINED_PARAMETERS) -> list[Trial]:
     """A trial per proposal, in order; those to train have their jobs (runs) and outcome TRAINING_FAILED until
-    they are judged."""
+    they are judged. `trained`: the parameter ranges the current policies were trained on (what a candidate's
+    environment options widen)."""
     trials: list[Trial] = []
-    trained_for: dict[str, str] = {}  # skill -> the id of the proposal trained for it
+    trained_for: dict[tuple[str, str], str] = {}  # (skill, its options) -> the id of the proposal trained for it
     for proposal in proposals:
         why = why_not_trainable(proposal)
+        options = env_options(proposal, trained) if why is None else {}
+        training = (proposal.skill, repr(sorted(options.items())))
         if why is not None:
             trials.append(Trial(proposal, TrialOutcome.NOT_TRAINABLE, why))
-        elif proposal.skill in trained_for:
-            trials.append(Trial(proposal, TrialOutcome.SAME_TRAINING,
-                                f"its training is {trained_for[proposal.skill]}'s: {what_is_trained(proposal.skill)}"))
+        elif training in trained_for:
+            trials.append(Trial(proposal, TrialOutcome.SAME_TRAINING, f"its training is {trained_for[training]}'s: "
+                                                                      f"{what_is_trained(proposal.skill, options)}"))
         elif len(trained_for) >= config.max_proposals:
             trials.append(Trial(proposal, TrialOutcome.NOT_TRIED, f"over the budget: {config.max_proposals} "
                                                                  f"proposal(s) trained per experiment (--max-proposals)"))
         else:
-            trained_for[proposal.skill] = proposal.id
-            jobs = [TrainJob(recipes.recipe(proposal.skill, seed=seed, **config.overrides),
+            trained_for[training] = proposal.id
+            overrides = {**config.overrides, **({"env_options": options} if options else {})}
+            jobs = [TrainJob(recipes.recipe(proposal.skill, seed=seed, **overrides),
                              out / "train" / f"{slug(proposal.id)}-seed{seed}", resume=False) for seed in config.seeds]
             trials.append(Trial(proposal, TrialOutcome.TRAINING_FAILED, "not trained yet",
                                 [SeedRun(job, None, None, None) for job in jobs]))
@@ -187,10 +195,12 @@ def judge_trial(trial: Trial, current: PolicyVersion | None, registry: PolicyReg
     trial.candidate = max(finished, key=lambda run: run.summary["best_success_rate"] if run.summary else 0.0)
     seeds = held_out_seeds(config.eval_seed, config.eval_episodes)
     trial.current = SCRIPTED if current is None else f"v{current.version}"
-    say(f"held out: {skill} {trial.current} on {len(seeds)} episodes (--eval-seed {config.eval_seed})")
-    incumbent = run_held_out(skill, None if current is None else registry.checkpoint(current), seeds)
+    options = trial.candidate.job.config.env_options  # the episodes the candidate was trained for, the wider ones
+    where = f" with {options}" if options else ""
+    say(f"held out: {skill} {trial.current} on {len(seeds)} episodes{where} (--eval-seed {config.eval_seed})")
+    incumbent = run_held_out(skill, None if current is None else registry.checkpoint(current), seeds, options)
     say(f"held out: the {skill} candidate (seed {trial.candidate.job.config.seed}) on the same episodes")
-    candidate = run_held_out(skill, trial.candidate.job.run_dir / "policy.pt", seeds)
+    candidate = run_held_out(skill, trial.candidate.job.run_dir / "policy.pt", seeds, options)
     trial.comparison = compare(candidate, incumbent)
     decision = trial.comparison.decision
     if not decision.kept:
@@ -206,7 +216,7 @@ def judge_trial(trial: Trial, current: PolicyVersion | None, registry: PolicyReg
     version = registry.register(
         skill, run.job.run_dir / "policy.pt", parent=None if current is None else current.version,
         recipe=recipe_fields(run.job.config),
-        data=f"{proposal.what} (experimenter proposal {proposal.id}; {what_is_trained(skill)}, seed "
+        data=f"{proposal.what} (experimenter proposal {proposal.id}; {what_is_trained(skill, options)}, seed "
              f"{run.job.config.seed})",
         metrics={**candidate.metrics(config.eval_seed), "compared_with": trial.current})
     trial.version = registry.promote(skill, version.version)
@@ -218,7 +228,7 @@ def run_trials(proposals: Sequence[Proposal], registry: PolicyRegistry, config: 
     """Plan, train, judge and promote (the module doc); a trial per proposal, in the curriculum's order. Raises
     ValueError for held-out seeds that overlap training seeds, RegistryError for a promoted checkpoint that is
     missing or changed, ImportError without Ray where Ray is needed: all before anything trains."""
-    trials = plan(proposals, config, out)
+    trials = plan(proposals, config, out, trained_parameters(registry))
     current = current_policies(trials, registry)
     check_held_out(trials, current, registry, config)
     jobs = [run.job for trial in trials for run in trial.runs]

@@ -19,14 +19,14 @@ reproducible from the report.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
-from skill_lib.learning.envs.push import PushEnv
+from skill_lib.learning.envs.push import DISTANCES, PushEnv
 from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, region
 from skill_lib.learning.experimenter.logs import Evaluation
 from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
@@ -34,7 +34,11 @@ from skill_lib.skills.common import DIRECTIONS
 
 #: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
 CUBE_SKILLS = ("pick", "place", "push")
-TRAINED_PARAMETERS: dict[tuple[str, str], tuple[float, float]] = {("push", "distance"): PushEnv.distances}
+#: parameter ranges the skills' environments train on by default (their recipes). A policy trained with other
+#: environment options has its own (trainable.trained_parameters reads the promoted ones from the registry)
+TRAINED_PARAMETERS: dict[tuple[str, str], tuple[float, float]] = {("push", "distance"): DISTANCES}
+#: (skill, parameter) -> (low, high) the current policies were trained on
+TrainedRanges = Mapping[tuple[str, str], tuple[float, float]]
 #: a held-out success rate below this is a weak spot (issue #18's target for a committed policy)
 TARGET_SUCCESS = 0.95
 CORRECTION_WEIGHT = 0.5
@@ -82,8 +86,9 @@ class Proposal:
                 "gain": round(self.gain, 4), "task": asdict(self.task), "axis": self.axis.value}
 
 
-def outside_training(item: Analysed) -> tuple[str, str]:
-    """(axis, value): the first way a declined attempt's context lies outside the policy's training."""
+def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS) -> tuple[str, str]:
+    """(axis, value): the first way a declined attempt's context lies outside the policy's training (parameter
+    ranges: `trained`, the current policies')."""
     skill, context = item.attempt.skill, item.context
     if skill in CUBE_SKILLS and (context.category != "cube" or context.edge is None
                                  or not CUBE_EDGES[0] <= context.edge <= CUBE_EDGES[1]):
@@ -92,8 +97,8 @@ def outside_training(item: Analysed) -> tuple[str, str]:
         return "targets", str(context.target_category)
     if skill == "place" and item.attempt.params.get("surface") == "table":
         return "targets", "table beside an object"
-    if context.parameter is not None and (skill, context.parameter[0]) in TRAINED_PARAMETERS:
-        low, high = TRAINED_PARAMETERS[(skill, context.parameter[0])]
+    if context.parameter is not None and (skill, context.parameter[0]) in trained:
+        low, high = trained[(skill, context.parameter[0])]
         value = item.attempt.params.get(context.parameter[0])
         if isinstance(value, (int, float)) and not low <= value <= high:
             return "parameters", context.parameter[0]
@@ -148,24 +153,25 @@ def _task(skill: str, items: Sequence[Analysed], *, objects: Sequence[str] = (),
                         tuple(sorted({item.context.region for item in items})))
 
 
-def _widened(skill: str, items: Sequence[Analysed]) -> dict[str, tuple[float, float]]:
+def _widened(skill: str, items: Sequence[Analysed], trained: TrainedRanges) -> dict[str, tuple[float, float]]:
+    """The observed ranges, each merged with the one the current policy was trained on: widening never narrows."""
     ranges = _observed_ranges(items)
-    for (trained_skill, name), (low, high) in TRAINED_PARAMETERS.items():
+    for (trained_skill, name), (low, high) in trained.items():
         if trained_skill == skill and name in ranges:
             ranges[name] = (min(low, ranges[name][0]), max(high, ranges[name][1]))
     return ranges
 
 
-def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, TrainingTask]:
+def _from_group(key: tuple[str, str, str], items: list[Analysed], trained: TrainedRanges) -> tuple[str, TrainingTask]:
     """(what, task) of one weak spot."""
     skill, axis, value = key
     learned = sum(1 for item in items if item.kind is AttemptKind.LEARNED_FAILED)
     if axis == "new policy":
         return f"learn a {skill} policy: none exists, so the scripted controller ran", _task(skill, items)
     if axis == "objects":
-        trained = ["cube"] if skill in CUBE_SKILLS else []
+        cubes = ["cube"] if skill in CUBE_SKILLS else []
         return (f"train {skill} on {value} objects too (its policy was trained on 3-5 cm cubes)",
-                _task(skill, items, objects=trained))
+                _task(skill, items, objects=cubes))
     if axis == "targets":
         if value.startswith("table"):
             return (f"train {skill} to set objects on the table beside another (its policy sets them onto cubes "
@@ -173,8 +179,8 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, 
         return (f"train {skill} into a {value} (its policy was trained onto cubes and the table)",
                 _task(skill, items, targets=("cube", "table", value)))
     if axis == "parameters":
-        low, high = TRAINED_PARAMETERS.get((skill, value), (0.0, 0.0))
-        ranges = _widened(skill, items)
+        low, high = trained.get((skill, value), (0.0, 0.0))
+        ranges = _widened(skill, items, trained)
         wide = ranges.get(value, (low, high))
         return (f"widen {skill}'s {value} to {wide[0] * 100:.0f}-{wide[1] * 100:.0f} cm (its policy was trained on "
                 f"{low * 100:.0f}-{high * 100:.0f} cm)", _task(skill, items, ranges=ranges))
@@ -187,13 +193,14 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed]) -> tuple[str, 
     return f"learn what operators correct in {skill} on {value}", _task(skill, items)
 
 
-def _group_key(item: Analysed, learned: Collection[str] | None) -> tuple[str, str, str] | None:
+def _group_key(item: Analysed, learned: Collection[str] | None, trained: TrainedRanges
+               ) -> tuple[str, str, str] | None:
     skill = item.attempt.skill
     if item.kind is AttemptKind.NO_POLICY:
         # a skill that has a policy now ran without it by configuration (a node's learned_skills), or before it had one
         return None if learned is not None and skill in learned else (skill, "new policy", "")
     if item.kind is AttemptKind.DECLINED:
-        return (skill, *outside_training(item))
+        return (skill, *outside_training(item, trained))
     if item.kind is AttemptKind.LEARNED_FAILED:
         return skill, "failures", item.context.category
     if item.attempt.corrections:
@@ -203,19 +210,21 @@ def _group_key(item: Analysed, learned: Collection[str] | None) -> tuple[str, st
 
 
 def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
-            learned: Collection[str] | None = None) -> list[Proposal]:
+            learned: Collection[str] | None = None, trained: TrainedRanges = TRAINED_PARAMETERS) -> list[Proposal]:
     """The curriculum, highest expected gain first. `learned`: the skills that have a learned policy now (the
-    registry's); attempts that ran without one are not proposed for those (None: every such attempt is)."""
+    registry's); attempts that ran without one are not proposed for those (None: every such attempt is).
+    `trained`: the parameter ranges the current policies were trained on (trainable.trained_parameters; default:
+    the environments' own)."""
     total = len(analysis.items)
     groups: dict[tuple[str, str, str], list[Analysed]] = {}
     for item in analysis.items:
-        key = _group_key(item, learned)
+        key = _group_key(item, learned, trained)
         if key is not None:
             groups.setdefault(key, []).append(item)
     proposals = []
     for key, items in groups.items():
         skill = key[0]
-        what, task = _from_group(key, items)
+        what, task = _from_group(key, items, trained)
         weight = CORRECTION_WEIGHT if key[1] == "corrections" else 1.0
         skill_total = analysis.by_skill[skill].attempts
         proposals.append(Proposal("/".join(k.replace(" ", "_") for k in key if k), skill, what,

@@ -128,8 +128,9 @@ def _protocol(loop: LoopConfig, runs: int) -> list[str]:
         f"environment, trained anew (not fine-tuned from the promoted weights); recipe overrides: {overrides}; "
         f"trained {where}.",
         "- A proposal whose task needs an environment option that does not exist is reported as not trainable "
-        "yet (skill_lib/learning/experimenter/trainable.py), never trained on something else; proposals that "
-        "need the same training as an earlier one share its trial.",
+        "yet (skill_lib/learning/experimenter/trainable.py), never trained on something else; a wider push range "
+        "trains with the `distances` option (the current policy's range merged with the proposal's, within the "
+        "skill's bounds); proposals that need the same training as an earlier one share its trial.",
         f"- Learning curves: exact Mann-Kendall permutation test over the last {judge.WINDOW} training "
         f"evaluations (S = sum over pairs i < j of sign(x_j - x_i); p_up, p_down = the share of all orderings of "
         f"those values with S at least, at most the observed), one-sided at alpha {judge.ALPHA}: still improving "
@@ -140,7 +141,9 @@ def _protocol(loop: LoopConfig, runs: int) -> list[str]:
         f"- Held out: the candidate and the current policy (the promoted version, or the scripted reference "
         f"controller when none is promoted) run the same {loop.eval_episodes} episodes of the skill's environment, "
         f"seeds {seeds[0]}-{seeds[-1]} (`skillstack eval SKILL --episodes {loop.eval_episodes} --seed "
-        f"{loop.eval_seed}`), checked against every seed either was trained or chosen on.",
+        f"{loop.eval_seed}`), checked against every seed either was trained or chosen on. A candidate trained "
+        f"with environment options (a wider push range) is compared in that environment; an episode the current "
+        f"policy would decline there (a push outside its checkpoint's range) counts as its failure.",
         f"- Decision (skill_lib/learning/experimenter/judge.py): success by an exact one-sided McNemar test "
         f"(b = episodes only the candidate succeeded in, c = only the current one, p = P(Binomial(b + c, 1/2) >= "
         f"b)); effort by an exact one-sided sign test on each episode's effort return (w higher, l lower, ties "
@@ -166,6 +169,9 @@ def _held_out_table(trial: Trial) -> list[str]:
             f"- effort: w = {comparison.effort_wins}, l = {comparison.effort_losses}, p_effort = "
             f"{comparison.p_less_effort:.4g}",
             f"- safety, summed: candidate {comparison.safety[0]:g}, current {comparison.safety[1]:g}",
+            *(f"- declined, counted as failures (task return -episode limit, no safety cost or effort): {name} "
+              f"{sum(h.declined)}/{h.episodes} (pushes outside the range its checkpoint was trained on)"
+              for name, h in rows if any(h.declined)),
             f"- decision: **{'kept' if comparison.decision.kept else 'rejected'}: {comparison.decision.value}**", ""]
 
 

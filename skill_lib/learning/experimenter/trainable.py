@@ -1,33 +1,85 @@
 """Which proposals can be trained today, and on what.
 
-Every learnable skill trains in its own environment only (skill_lib/learning/envs): 3-5 cm cubes, set onto cubes
-and the table, pushes of 5-15 cm, start positions drawn from fixed boxes. No environment has an option to train on
-anything else yet, so a proposal is trainable only when what it asks for is more of what the skill's environment
-already is: the learned policy's failures on cubes (FAILURES), an evaluation below target (EVALUATION), a skill
-that has an environment and no policy (NEW_POLICY). Its candidate is the skill's recipe
-(skill_lib/learning/recipes.py) trained anew at the experiment's seeds, in that environment.
+Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes, set onto cubes and the
+table, start positions drawn from fixed boxes, pushes of 5-15 cm unless asked for others. A proposal is trainable
+when what it asks for is more of what the skill's environment already is: the learned policy's failures on cubes
+(FAILURES), an evaluation below target (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or
+when it asks for a parameter range an environment option gives (PARAMETERS: push distances, the `distances`
+option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the experiment's seeds,
+with the environment options `env_options` gives: for a ranged parameter, the range the current policy was trained
+on merged with the proposal's, clipped to the skill's bounds (a candidate never covers less than what it would
+replace; the learned push declines by its own checkpoint's range, so a promoted candidate runs the pushes it was
+trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);
 - objects other than cubes, place targets other than cubes and the table (OBJECTS, TARGETS, and any proposal
   whose task names them);
-- a parameter range outside the environment's (PARAMETERS: pushes of 2-25 cm). PushEnv.distances is a class
-  constant, and the learned push declines pushes outside it (skill_lib/learning/policy.py): an environment option
-  alone would leave a promoted candidate declining the very pushes it was trained for, so both wait;
+- a parameter range no environment option gives (any parameter other than push's distance);
 - regions and start states outside the environment's boxes (REGIONS, START_STATES);
 - operator corrections (CORRECTIONS): they change a skill's parameters, which its policy takes as input, so
   training the policy does not learn them.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from skill_lib.learning import LEARNABLE
-from skill_lib.learning.experimenter.propose import CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, WeakSpot
+from skill_lib.learning.envs.push import trained_distances
+from skill_lib.learning.experimenter.propose import (CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, TrainedRanges,
+                                                     WeakSpot)
+from skill_lib.learning.registry import PolicyRegistry
+from skill_lib.skills import push
+from skill_lib.spec import ParamSpec
 
 #: what the cube skills' environments train on
 TRAINED_OBJECTS = ("cube",)
 TRAINED_TARGETS = ("cube", "table")
-#: the weak spots a skill's own environment can train for
-TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY)
+#: the weak spots a skill's own environment can train for (PARAMETERS: those in RANGE_OPTIONS)
+TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS)
+#: (skill, parameter) -> the environment option that sets the range trained on, and the parameter (its bounds)
+RANGE_OPTIONS: dict[tuple[str, str], tuple[str, ParamSpec]] = {("push", "distance"): ("distances", push.DISTANCE)}
+
+
+def trained_range(skill: str, name: str, env_options: Mapping[str, Any]) -> tuple[float, float]:
+    """The range of a ranged parameter a policy trained with these environment options covers."""
+    if (skill, name) == ("push", "distance"):
+        return trained_distances(env_options)
+    raise ValueError(f"no environment option sets {skill}'s {name}")
+
+
+def trained_parameters(registry: PolicyRegistry) -> dict[tuple[str, str], tuple[float, float]]:
+    """The parameter ranges the promoted policies were trained on (from their checkpoints' configs); a skill with
+    none promoted: its environment's default (what its recipe trains). RegistryError for a missing or changed
+    checkpoint."""
+    from skill_lib.learning.train import load_config
+
+    ranges = dict(TRAINED_PARAMETERS)
+    for skill, name in RANGE_OPTIONS:
+        version = registry.promoted(skill)
+        if version is not None:
+            ranges[(skill, name)] = trained_range(skill, name, load_config(registry.checkpoint(version)).env_options)
+    return ranges
+
+
+def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS) -> dict[str, Any]:
+    """The environment options its candidate trains with: each ranged parameter's range as the current policy was
+    trained on (`trained`), merged with the proposal's, clipped to the skill's bounds; none where that is the
+    environment's default (the recipe as it is, byte for byte)."""
+    options: dict[str, Any] = {}
+    for (skill, name), (option, spec) in RANGE_OPTIONS.items():
+        if skill != proposal.skill:
+            continue
+        low, high = trained.get((skill, name), TRAINED_PARAMETERS[(skill, name)])
+        if name in proposal.task.parameter_ranges:
+            asked = proposal.task.parameter_ranges[name]
+            low, high = min(low, asked[0]), max(high, asked[1])
+        shortest, longest = spec.bounds
+        wide = (round(max(low, shortest), 3), round(min(high, longest), 3))
+        if wide != TRAINED_PARAMETERS[(skill, name)]:
+            options[option] = wide
+    return options
 
 
 def _cm(low: float, high: float) -> str:
@@ -35,7 +87,8 @@ def _cm(low: float, high: float) -> str:
 
 
 def why_not_trainable(proposal: Proposal) -> str | None:
-    """Why the proposal cannot be trained today (one line), or None: it trains in its skill's own environment."""
+    """Why the proposal cannot be trained today (one line), or None: it trains in its skill's own environment, with
+    `env_options`."""
     skill, task, axis = proposal.skill, proposal.task, proposal.axis
     if skill not in LEARNABLE:
         return f"{skill} has no learning environment (learnable: {', '.join(LEARNABLE)})"
@@ -46,14 +99,10 @@ def why_not_trainable(proposal: Proposal) -> str | None:
     targets = [t for t in task.targets if t not in TRAINED_TARGETS]
     if targets:
         return f"{env} sets cubes onto cubes and the table, with no option for {', '.join(targets)} as the target"
-    for name, (low, high) in task.parameter_ranges.items():
-        trained = TRAINED_PARAMETERS.get((skill, name))
-        if trained is not None and not (trained[0] <= low and high <= trained[1]):
-            return (f"{env} trains {name} {_cm(*trained)}, with no option for {_cm(low, high)} (and the learned "
-                    f"{skill} declines {name}s outside {_cm(*trained)}, skill_lib/learning/policy.py, so a promoted "
-                    f"candidate would not run on them either)")
     if axis is WeakSpot.PARAMETERS:
-        return f"{env} has no option for the parameter ranges {', '.join(task.parameter_ranges) or 'asked for'}"
+        unset = [name for name in task.parameter_ranges if (skill, name) not in RANGE_OPTIONS]
+        if unset or not task.parameter_ranges:
+            return f"{env} has no option for the parameter ranges {', '.join(unset) or 'asked for'}"
     if axis is WeakSpot.REGIONS:
         return (f"{env} draws its start and goal positions from fixed boxes, with no option for the "
                 f"{', '.join(task.regions)}")
@@ -67,5 +116,7 @@ def why_not_trainable(proposal: Proposal) -> str | None:
     return None
 
 
-def what_is_trained(skill: str) -> str:
-    return f"the {skill} recipe (skill_lib/learning/recipes.py) trained anew in the {skill} environment"
+def what_is_trained(skill: str, options: Mapping[str, Any] | None = None) -> str:
+    """`options`: the environment options (env_options) it trains with."""
+    with_options = f" with {', '.join(f'{k}={v}' for k, v in options.items())}" if options else ""
+    return f"the {skill} recipe (skill_lib/learning/recipes.py) trained anew in the {skill} environment{with_options}"

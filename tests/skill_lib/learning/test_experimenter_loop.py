@@ -13,7 +13,7 @@ from skill_lib.learning.experimenter.analyse import analyse
 from skill_lib.learning.experimenter.logs import Evaluation, read_logs
 from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, check_held_out, plan
 from skill_lib.learning.experimenter.propose import Proposal, TrainingTask, WeakSpot, propose
-from skill_lib.learning.experimenter.trainable import why_not_trainable
+from skill_lib.learning.experimenter.trainable import env_options, why_not_trainable
 from skill_lib.learning.registry import PolicyRegistry
 
 HELDOUT = Path(__file__).resolve().parents[2] / "fixtures" / "experimenter" / "heldout"
@@ -32,13 +32,12 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
-    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube"]
+    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "push/parameters/distance"]
     why = {p.id: why_not_trainable(p) for p in proposals}
     assert "no option for tray as the target" in why["place/targets/tray"]
     assert "no option for mug objects" in why["pick/objects/mug"]
     assert "no option for lego objects" in why["pick/objects/lego"]
     assert "pull has no learning environment" in why["pull/new_policy"]
-    assert "distance 5-15 cm, with no option for 5-23 cm" in why["push/parameters/distance"]
     assert "no option for the middle left" in why["pick/regions/middle_left"]
     assert "start states" in why["pick/start_states/other_contexts"]
     assert "training the policy does not learn them" in why["move_to/corrections/cube_(height)"]
@@ -51,9 +50,40 @@ def test_a_trainable_kind_of_proposal_on_what_the_environment_lacks_is_not_train
     new_push = Proposal("push/new_policy", "push", "learn a push policy", ("3 of 3",), 0.1,
                         TrainingTask("push", objects=("cube",), parameter_ranges={"distance": (0.02, 0.25)}),
                         WeakSpot.NEW_POLICY)
-    assert "no option for 2-25 cm" in str(why_not_trainable(new_push))
-    assert why_not_trainable(replace(new_push, task=TrainingTask("push", parameter_ranges={"distance": (0.06, 0.1)}))) \
-        is None
+    assert why_not_trainable(new_push) is None  # the distances option gives 2-25 cm
+    assert env_options(new_push) == {"distances": (0.02, 0.25)}
+    assert env_options(replace(new_push, task=TrainingTask("push", parameter_ranges={"distance": (0.06, 0.1)}))) == {}
+    offsets = Proposal("place/parameters/offset_x", "place", "widen place's offset_x", ("1 of 1",), 0.1,
+                       TrainingTask("place", parameter_ranges={"offset_x": (-0.1, 0.1)}), WeakSpot.PARAMETERS)
+    assert "no option for the parameter ranges offset_x" in str(why_not_trainable(offsets))
+
+
+def test_a_push_distance_proposal_trains_the_push_recipe_on_the_merged_range(proposals: list[Proposal],
+                                                                           tmp_path: Path) -> None:
+    wider = by_id(proposals)["push/parameters/distance"]
+    assert wider.task.parameter_ranges["distance"] == (0.05, 0.23)  # observed 16-23 cm, merged with 5-15
+    assert env_options(wider) == {"distances": (0.05, 0.23)}
+    # merged with what the current policy was trained on (never narrower), clipped to the skill's 2-25 cm
+    assert env_options(wider, {("push", "distance"): (0.05, 0.25)}) == {"distances": (0.05, 0.25)}
+    asked = replace(wider, task=TrainingTask("push", parameter_ranges={"distance": (0.01, 0.3)}))
+    assert env_options(asked) == {"distances": (0.02, 0.25)}
+    trials = {t.proposal.id: t for t in plan([wider, by_id(proposals)["pick/evaluation"]],
+                                             LoopConfig(max_proposals=2, seeds=(3,)), tmp_path)}
+    (run,) = trials["push/parameters/distance"].runs
+    assert run.job.config.env_options == {"distances": (0.05, 0.23)}
+    assert run.job.config.demo_episodes == 600  # the push recipe otherwise
+    assert trials["pick/evaluation"].runs[0].job.config.env_options == {}
+
+
+def test_held_out_counts_what_the_current_policy_would_decline_as_its_failures(tmp_path: Path) -> None:
+    from skill_lib.learning.experimenter.heldout import run_held_out
+    from skill_lib.learning.mcsac import MultiCriticSAC, TrainConfig
+    from skill_lib.learning.train import save_policy
+
+    save_policy(MultiCriticSAC(TrainConfig(skill="push", hidden=8), 19, 3, 4), tmp_path / "default.pt")
+    held = run_held_out("push", tmp_path / "default.pt", (11, 12, 13), {"distances": (0.2, 0.25)})
+    assert held.declined == (True, True, True) and held.successes == (False, False, False)
+    assert held.returns == ((-150.0, 0.0, 0.0),) * 3  # its own episode limit, no safety cost, no effort
 
 
 def test_the_budget_and_shared_trainings(proposals: list[Proposal], tmp_path: Path) -> None:
@@ -88,3 +118,16 @@ def test_held_out_seeds_a_run_trained_or_chose_its_policy_on_are_refused(proposa
         check_held_out(plan(proposals, config, tmp_path), {}, registry, config)
     config = LoopConfig(seeds=(0, 1, 2), eval_seed=7)
     check_held_out(plan(proposals, config, tmp_path), {}, registry, config)
+
+
+def test_the_promoted_push_range_is_read_from_its_checkpoint(tmp_path: Path) -> None:
+    from skill_lib.learning.experimenter.trainable import trained_parameters
+    from skill_lib.learning.mcsac import MultiCriticSAC, TrainConfig
+    from skill_lib.learning.train import save_policy
+
+    registry = PolicyRegistry(tmp_path / "registry")
+    assert trained_parameters(registry) == {("push", "distance"): (0.05, 0.15)}  # none promoted: the default
+    config = TrainConfig(skill="push", hidden=8, env_options={"distances": (0.05, 0.25)})
+    save_policy(MultiCriticSAC(config, 19, 3, 4), tmp_path / "policy.pt")
+    registry.promote("push", registry.register("push", tmp_path / "policy.pt").version)
+    assert trained_parameters(registry) == {("push", "distance"): (0.05, 0.25)}

@@ -1,0 +1,97 @@
+"""Environment options through the training config: the push range (issue #18 item 2, first step).
+
+A push environment takes `distances=(low, high)` within the push skill's bounds and sizes its episode limit for the
+longest push; the config carries the options into every checkpoint; the learned push declines by the range its own
+checkpoint was trained on; checkpoints without the field load as the environment's defaults.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hardware.pybullet import PyBulletArm, PyBulletConfig
+from skill_lib.learning.envs.push import DISTANCES, STEPS, episode_steps, trained_distances
+from skill_lib.learning.mcsac import MultiCriticSAC, TrainConfig, config_dict, make_env
+from skill_lib.learning.policy import LearnedPush
+from skill_lib.learning.train import load_config, load_policy, save_policy
+
+
+@pytest.mark.parametrize("distances", [(0.01, 0.1), (0.05, 0.3), (0.1, 0.1), (0.15, 0.05), (0.1,), "far"])
+def test_push_environment_refuses_distances_outside_the_skill_bounds(distances):
+    with pytest.raises(ValueError, match="distances"):
+        make_env("push", {"distances": distances})
+
+
+def test_push_episode_limit_grows_with_the_longest_push_and_keeps_150_by_default():
+    assert episode_steps(DISTANCES) == STEPS == 150
+    assert episode_steps((0.02, 0.10)) == 150  # a shorter range keeps the default limit
+    assert episode_steps((0.05, 0.20)) == 170 and episode_steps((0.05, 0.25)) == 190
+    env = make_env("push", {"distances": [0.05, 0.25]})  # a list, as JSON gives it back
+    try:
+        assert env.unwrapped.distances == (0.05, 0.25) and env.unwrapped.max_steps == 190
+        env.reset(seed=1)
+        assert make_env("push").unwrapped.max_steps == 150
+    finally:
+        env.close()
+
+
+def test_other_options_are_refused_by_the_environment():
+    with pytest.raises(TypeError):
+        make_env("pick", {"distances": (0.05, 0.25)})
+
+
+def _checkpoint(tmp_path, **env_options) -> MultiCriticSAC:
+    agent = MultiCriticSAC(TrainConfig(skill="push", hidden=8, env_options=env_options), 19, 3, 4)
+    save_policy(agent, tmp_path / "policy.pt")
+    return load_policy(tmp_path / "policy.pt")
+
+
+def test_learned_push_declines_by_the_range_its_checkpoint_was_trained_on(tmp_path):
+    wide, default = _checkpoint(tmp_path, distances=(0.05, 0.25)), _checkpoint(tmp_path)
+    assert wide.config.env_options == {"distances": (0.05, 0.25)} and default.config.env_options == {}
+    twenty = {"object": "red_cube", "direction": "left", "distance": 0.2}
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert LearnedPush(wide).declines(arm, twenty) is None
+        assert "5-15 cm" in LearnedPush(default).declines(arm, twenty)
+    assert LearnedPush(wide).max_steps == 190 and LearnedPush(default).max_steps == 150
+
+
+def test_default_options_are_not_written_and_old_configs_load_with_defaults(tmp_path):
+    config = TrainConfig(skill="push")
+    assert "env_options" not in config_dict(config)  # the default recipe's files stay byte for byte as before
+    assert config_dict(TrainConfig(env_options={"distances": (0.05, 0.2)}))["env_options"] == {"distances": (0.05, 0.2)}
+    agent = MultiCriticSAC(TrainConfig(skill="push", hidden=8), 19, 3, 4)
+    save_policy(agent, tmp_path / "policy.pt")
+    state = torch.load(tmp_path / "policy.pt", weights_only=False)
+    state["config"]["retired_setting"] = 1  # a file from another version
+    torch.save(state, tmp_path / "old.pt")
+    loaded = load_policy(tmp_path / "old.pt")
+    assert loaded.config.env_options == {} and trained_distances(loaded.config.env_options) == DISTANCES
+    assert load_config(tmp_path / "old.pt") == loaded.config
+    obs = {"observation": np.zeros(19, np.float32), "achieved_goal": np.zeros(3, np.float32),
+           "desired_goal": np.zeros(3, np.float32)}
+    assert np.allclose(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["push", "--push-distances", "0.05", "0.3"], "--push-distances: push distances must satisfy"),
+    (["push", "--push-distances", "0.2", "0.1"], "low < high"),
+    (["pick", "--push-distances", "0.05", "0.25"], "not among the skills to train"),
+])
+def test_skillstack_train_checks_push_distances(tmp_path, capsys, argv, message):
+    from skill_stack_apps.cli import main
+    assert main(["train", *argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and not any(tmp_path.iterdir())
+
+
+def test_skillstack_train_names_a_run_by_its_push_distances(monkeypatch, tmp_path, capsys):
+    from skill_stack_apps.commands import train as command
+    jobs = []
+    monkeypatch.setattr(command, "_train_here", lambda job, as_json: jobs.append(job) or 0)
+    from skill_stack_apps.cli import main
+    assert main(["train", "push", "--push-distances", "0.05", "0.25", "--out", str(tmp_path)]) == 0
+    (job,) = jobs
+    assert job.config.env_options == {"distances": (0.05, 0.25)}
+    assert job.run_dir == tmp_path / "push-multi-d5-25cm-seed0"
