@@ -1,5 +1,6 @@
-"""Every committed checkpoint still performs (success over 20 seeded held-out episodes above a floor) and
-was trained with its skill's recipe, so the bare `skillstack train SKILL` reproduces it."""
+"""Every promoted checkpoint (what the skill layer runs: the registry's promoted version) still performs
+(success over 20 seeded held-out episodes above a floor) and was trained with its skill's recipe, so the bare
+`skillstack train SKILL` reproduces it."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -8,12 +9,19 @@ import pytest
 import torch
 
 from skill_lib.learning.mcsac import TrainConfig, make_env
-from skill_lib.learning.policy import CHECKPOINTS
 from skill_lib.learning.recipes import recipe
+from skill_lib.learning.registry import PolicyRegistry
 from skill_lib.learning.train import evaluate, load_policy
 
-COMMITTED = sorted(p.parent.name for p in CHECKPOINTS.glob("*/policy.pt"))
+REGISTRY = PolicyRegistry()
+COMMITTED = REGISTRY.skills()
 FLOOR = 0.9
+
+
+def promoted(skill: str):
+    path = REGISTRY.promoted_checkpoint(skill)
+    assert path is not None, f"{skill}: no promoted version"
+    return path
 
 
 def test_the_committed_checkpoints_are_the_expected_ones():
@@ -23,7 +31,7 @@ def test_the_committed_checkpoints_are_the_expected_ones():
 @pytest.mark.parametrize("skill", COMMITTED)
 def test_committed_checkpoint_success_above_floor(skill):
     env = make_env(skill)
-    rate = evaluate(load_policy(CHECKPOINTS / skill / "policy.pt"), env, 20, seed=3)
+    rate = evaluate(load_policy(promoted(skill)), env, 20, seed=3)
     env.close()
     assert rate >= FLOOR, f"{skill}: {rate:.2f} < {FLOOR}"
 
@@ -36,7 +44,7 @@ RL_FIELDS = ("multi_critic", "actor_update", "actor_lr", "eval_every", "eval_epi
 
 @pytest.mark.parametrize("skill", COMMITTED)
 def test_committed_checkpoint_was_trained_with_its_recipe(skill):
-    saved = torch.load(CHECKPOINTS / skill / "policy.pt", weights_only=False)["config"]
+    saved = torch.load(promoted(skill), weights_only=False)["config"]
     expected, defaults = asdict(recipe(skill, seed=saved["seed"])), asdict(TrainConfig())
     # a checkpoint older than a setting was trained with its default
     checked = WARM_START_FIELDS + (RL_FIELDS if expected["total_steps"] else ())
