@@ -121,9 +121,8 @@ def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path
     assert trained["runs"][0]["curve"] == "too short to test"  # a warm start alone: one evaluation
     assert result["rejected"] == [] and "[1/1] move_to (multi-critic, seed 0)" in err  # Ray's progress line
     # the rest of the curriculum: not trainable yet, or over the budget (pick's failures; one proposal a run)
-    assert {p["id"] for p in result["not_trainable"]} >= {"place/targets/tray", "pull/new_policy",
-                                                          "push/parameters/distance"}
-    assert [p["id"] for p in result["not_tried"]] == ["pick/failures/cube"]
+    assert {p["id"] for p in result["not_trainable"]} >= {"place/targets/tray", "pull/new_policy"}
+    assert {p["id"] for p in result["not_tried"]} == {"pick/failures/cube", "push/parameters/distance"}
 
     promoted = registry.promoted("move_to")
     assert promoted is not None and promoted.version == 2 and promoted.parent == 1

@@ -69,8 +69,10 @@ def test_refusals_are_one_line(root: Path, tmp_path: Path, capsys) -> None:
     assert code == 2 and "no policy for 'pull'" in err
 
 
-def test_skills_shows_the_committed_policies_as_version_1(capsys) -> None:
+def test_skills_shows_the_promoted_versions(capsys) -> None:
+    promoted = PolicyRegistry().promoted("pick")
+    assert promoted is not None
     code, out, _ = cli(capsys, "skills")
     assert code == 0
-    assert "    policy: learned v1 (promoted)" in out.split("pick(")[1].split("place(")[0]
+    assert f"    policy: learned v{promoted.version} " in out.split("pick(")[1].split("place(")[0]
     assert "    policy: scripted controller (no learned policy)" in out.split("pull(")[1]
