@@ -31,21 +31,6 @@ def arm():
     a.close()
 
 
-@pytest.fixture
-def make_arm():
-    """Factory for fresh arms, all closed at teardown."""
-    made = []
-
-    def make(seed: int = 0, **kw) -> PyBulletArm:
-        a = PyBulletArm(PyBulletConfig(seed=seed, **kw))
-        made.append(a)
-        return a
-
-    yield make
-    for a in made:
-        a.close()
-
-
 def limits(arm: PyBulletArm) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(arm.safety.config.joint_lower), np.asarray(arm.safety.config.joint_upper)
 
@@ -284,24 +269,13 @@ def _positions(arm: PyBulletArm) -> dict[str, np.ndarray]:
     return {name: o.position for name, o in arm.objects().items()}
 
 
-def _sweep(arm: PyBulletArm) -> None:
-    """A command sequence that sweeps the gripper through the cubes, so objects really move."""
-    for goal in [(0.45, -0.3, 0.02), (0.45, 0.2, 0.02), (0.6, 0.2, 0.02), (0.6, -0.3, 0.02), (0.5, 0.0, 0.3)]:
-        for _ in range(25):
-            arm.command_ee(goal)
-            arm.step()
-    arm.command_gripper(0.0)
-    for _ in range(10):
-        arm.step()
-
-
-def test_same_seed_same_world(make_arm):
+def test_same_seed_same_world(make_arm, sweep):
     a, b = make_arm(7), make_arm(7)
     start_a, start_b = _positions(a), _positions(b)
     for name in start_a:
         np.testing.assert_array_equal(start_a[name], start_b[name])
-    _sweep(a)
-    _sweep(b)
+    sweep(a)
+    sweep(b)
     end_a, end_b = _positions(a), _positions(b)
     moved = [n for n in end_a if np.linalg.norm(end_a[n] - start_a[n]) > 0.01]
     assert moved, "the sweep should push at least one object"
@@ -319,7 +293,7 @@ def test_different_seeds_different_objects(make_arm):
         assert np.linalg.norm(pa[name][:2] - pb_[name][:2]) > 1e-4, name
 
 
-def test_objects_at_rest_sleep_and_wake_when_moved_or_touched(make_arm):
+def test_objects_at_rest_sleep_and_wake_when_moved_or_touched(make_arm, sweep):
     """Resting objects sleep (the solver skips them: their poses stay bit for bit, where an awake resting body
     drifts in the last bits), yet one lifted by set_object_pose falls, and ones the hand runs into move."""
     arm = make_arm(0)
@@ -338,75 +312,8 @@ def test_objects_at_rest_sleep_and_wake_when_moved_or_touched(make_arm):
     settle(arm)
     assert arm.object("red_cube").bottom_z < 0.002  # fell back onto the table
     before = _positions(arm)
-    _sweep(arm)
+    sweep(arm)
     assert any(np.linalg.norm(p - before[n]) > 0.01 for n, p in _positions(arm).items())
-
-
-# -- simulation snapshots ----------------------------------------------------------------------------
-
-def _bullet_state(arm: PyBulletArm) -> list[tuple]:
-    """Every body's base pose and velocity and every joint's position and velocity, as Bullet holds them."""
-    c = arm.physics_client
-    state: list[tuple] = []
-    for body in range(pb.getNumBodies(physicsClientId=c)):
-        state += [pb.getBasePositionAndOrientation(body, physicsClientId=c),
-                  pb.getBaseVelocity(body, physicsClientId=c)]
-        state += [pb.getJointState(body, j, physicsClientId=c)[:2]
-                  for j in range(pb.getNumJoints(body, physicsClientId=c))]
-    return state
-
-
-def _reach_and_grasp(arm: PyBulletArm) -> list[list[tuple]]:
-    """Steps on the motor targets as they are, then down onto the red cube and close the hand (motors, contacts
-    and a sleeping or resting object all count); the world after every step."""
-    seen = []
-    for _ in range(3):
-        arm.step()
-        seen.append(_bullet_state(arm))
-    goal = arm.object("red_cube").position + [0.0, 0.0, 0.01]
-    for _ in range(20):
-        arm.command_ee(goal)
-        arm.step()
-        seen.append(_bullet_state(arm))
-    arm.command_gripper(0.0)
-    for _ in range(8):
-        arm.step()
-        seen.append(_bullet_state(arm))
-    return seen
-
-
-@pytest.mark.parametrize("scene", ["default", "drawer"])
-def test_restore_state_puts_the_world_back_exactly(make_arm, scene):
-    arm = make_arm(0, scene=scene)
-    for _ in range(50):  # past two seconds at rest: the objects sleep when saved
-        arm.step()
-    arm.command_ee([0.4, 0.1, 0.25])  # saved mid-motion, toward a target away from home
-    arm.command_gripper(0.05)
-    arm.step()
-    saved = _bullet_state(arm)
-    snapshot = arm.save_state()
-    assert _bullet_state(arm) == saved
-    after_save = _reach_and_grasp(arm)
-    # Another history: objects swept around and left to sleep, and an e-stop.
-    _sweep(arm)
-    arm.estop()
-    for _ in range(50):
-        arm.step()
-    arm.restore_state(snapshot)
-    assert _bullet_state(arm) == saved
-    assert arm.sim_time == snapshot.sim_time and not arm.estopped
-    assert _reach_and_grasp(arm) == after_save  # bit for bit, step by step
-
-
-def test_restore_state_restores_an_estop(make_arm):
-    arm = make_arm(0)
-    arm.estop()
-    snapshot = arm.save_state()
-    arm.reset_estop()
-    arm.restore_state(snapshot)
-    assert arm.estopped
-    with pytest.raises(EStopActive):
-        arm.command_gripper(0.0)
 
 
 # -- scene -------------------------------------------------------------------------------------------

@@ -21,8 +21,7 @@ import gymnasium as gym
 from skill_lib.learning.envs.base import SkillEnv
 from skill_lib.learning.experimenter.judge import HeldOut
 from skill_lib.learning.mcsac import TrainConfig, make_env
-from skill_lib.learning.train import (demonstration, eval_seeds, load_config, load_policy, run_episode,
-                                      training_seeds)
+from skill_lib.learning.train import demonstration, eval_seeds, load_policy, run_episode, training_seeds
 
 SCRIPTED = "the scripted reference controller"
 
@@ -35,11 +34,6 @@ def reused_seeds(seeds: Sequence[int], config: TrainConfig) -> list[int]:
     """The held-out seeds a run with this config trained on or chose its policy on (empty: none)."""
     trained, selected = training_seeds(config), set(eval_seeds(config.seed, config.eval_episodes))
     return [s for s in seeds if s in trained or s in selected]
-
-
-def policy_config(checkpoint: Path) -> TrainConfig:
-    """The training settings a policy.pt carries."""
-    return load_config(checkpoint)
 
 
 def declines(config: TrainConfig, env: gym.Env) -> bool:

@@ -32,15 +32,14 @@ from typing import Any
 
 from skill_lib.learning import recipes
 from skill_lib.learning.distributed import JobResult, Report, TrainJob, print_progress, run_jobs
-from skill_lib.learning.experimenter.heldout import (SCRIPTED, held_out_seeds, policy_config, reused_seeds,
-                                                     run_held_out)
+from skill_lib.learning.experimenter.heldout import SCRIPTED, held_out_seeds, reused_seeds, run_held_out
 from skill_lib.learning.experimenter.judge import Comparison, CurveJudgement, compare, judge_curve, read_curve
 from skill_lib.learning.experimenter.propose import TRAINED_PARAMETERS, Proposal, TrainedRanges
 from skill_lib.learning.experimenter.trainable import (env_options, trained_parameters, what_is_trained,
                                                        why_not_trainable)
 from skill_lib.learning.mcsac import TrainConfig
 from skill_lib.learning.registry import PolicyRegistry, PolicyVersion
-from skill_lib.learning.train import train
+from skill_lib.learning.train import load_config, train
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def check_held_out(trials: Sequence[Trial], current: dict[str, PolicyVersion | N
     seeds = held_out_seeds(config.eval_seed, config.eval_episodes)
     configs = [(f"the {run.job.config.skill} run of seed {run.job.config.seed}", run.job.config)
                for trial in trials for run in trial.runs]
-    configs += [(f"the promoted {skill} v{version.version}", policy_config(registry.checkpoint(version)))
+    configs += [(f"the promoted {skill} v{version.version}", load_config(registry.checkpoint(version)))
                 for skill, version in current.items() if version is not None]
     for who, train_config in configs:
         reused = reused_seeds(seeds, train_config)
