@@ -17,12 +17,9 @@ import numpy as np
 from hardware.types import ObjectState
 from planners.grounding import describe_object
 from skill_lib.predicates import IN_LINE, SIDES, inside
-from skill_lib.skills.place import SKILL as PLACE
+from skill_lib.skills.place import FLOOR_FRACTION, SKILL as PLACE
 from planners.plan import SkillCall, TaskError
 
-#: The tray's walls slope inwards: its floor spans this fraction of its rim (pybullet_data tray/traybox.urdf at
-#: the scene's scale 0.4: walls tilted 33 degrees from 0.10 m out, floor edge at 0.084 m of the 0.121 m rim).
-FLOOR_FRACTION = 0.69
 #: clearance between two placed objects' footprints, and between a footprint and the floor's edge (metres):
 #: a place lands within ~5 mm of its aim
 GAP = 0.012

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
 from skill_lib.spec import Policy, SkillContext, SkillSpec
@@ -155,26 +156,61 @@ class LearnedPick(LearnedPolicy):
 
 
 class LearnedPlace(LearnedPick):
-    """place driven by the place policy: goal = the held cube resting on the target cube (or a stack),
-    shifted by the offsets; done once it rests there and the hand has let go."""
+    """place driven by the place policy: goal = the held cube resting where the skill is asked to put it (on the
+    target cube or a stack, on the table beside the target, on a container's floor; shifted by the offsets); done
+    once it rests there and the hand has let go. What it takes is what its checkpoint was trained to set cubes down
+    on (the config's env_options `targets`; a policy without one: the table and cubes)."""
 
     max_steps = 70
     tolerance = 0.025
     RELEASE_WITHIN = 0.03  # metres from its goal (each axis) the held cube must be before the hand may open
 
+    def __init__(self, agent) -> None:
+        from skill_lib.learning.envs.place import trained_targets
+
+        super().__init__(agent)
+        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
+        self.targets = trained_targets(config.env_options if config is not None else {})
+
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
-        target = world.object(params["target"])
+        from skill_lib.learning.envs import place as env
+
+        trained = f"learned place was trained to set cubes down on {', '.join(self.targets)}"
+        target, held = world.object(params["target"]), world.object(params["object"])
         if params.get("surface") == "table":
-            return "learned place was trained to set cubes onto cubes and the table, not beside another object"
+            if "beside" not in self.targets:
+                return f"{trained}, not on the table beside another object"
+            spot = target.position[:2] + [params["offset_x"], params["offset_y"]]
+            (x0, y0), (x1, y1) = env.BESIDE_BOX
+            if not (x0 <= spot[0] <= x1 and y0 <= spot[1] <= y1):
+                return "the spot on the table is outside the area the learned place was trained on"
+            return _outside_training(held, "object")
         if target.is_container:
-            return f"learned place was trained on the table and on cubes, not into a {target.category}"
-        return _outside_training(world.object(params["object"]), "object") or \
-            _outside_training(target, "target")
+            if "container" not in self.targets:
+                return f"{trained}, not into a {target.category}"
+            (x0, y0), (x1, y1) = env.CONTAINER_BOX
+            rims = [scale * env.TRAYBOX_HALF for scale, _ in env.CONTAINERS.values()]
+            if not min(rims) - 0.005 <= float(np.min(target.half_extents[:2])) <= \
+                    float(np.max(target.half_extents[:2])) <= max(rims) + 0.005:
+                return f"learned place was trained on trays of {min(rims) * 200:.0f}-{max(rims) * 200:.0f} cm, not " \
+                       f"the {target.category} {target.name}"
+            if not (x0 <= target.position[0] <= x1 and y0 <= target.position[1] <= y1):
+                return f"the {target.category} {target.name} is outside the area the learned place was trained on"
+            return _outside_training(held, "object")
+        return _outside_training(held, "object") or _outside_training(target, "target")
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
+        from skill_lib.skills import place
+
         held, target = (ctx.world.object(ctx.params[k]) for k in ("object", "target"))
+        if ctx.params.get("surface") == "table":
+            support = P.TABLE_Z
+        elif target.is_container:
+            support = place.container_floor_z(target)
+        else:
+            support = target.top_z
         return np.array([target.position[0] + ctx.params["offset_x"], target.position[1] + ctx.params["offset_y"],
-                         target.top_z + held.half_extents[2]])
+                         support + held.half_extents[2]])
 
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
         # Never drop the cube away from its goal. A fine-tuned policy opened the hand once in 40 scene places

@@ -27,8 +27,14 @@ WARM_STARTS: dict[str, dict] = {
     # the hand); without the noise the clones stopped short of or overshot the lift goal (93-100 % held out)
     "pick": {"demo_episodes": 200, "bc_pretrain_steps": 6_000, "demo_noise": 0.1},
     # the waypoint follower with DART noise; long carries need the extra demonstrations and updates
-    "place": {"demo_episodes": 300, "bc_pretrain_steps": 16_000, "demo_noise": 0.1},
+    "place": {"demo_episodes": 400, "bc_pretrain_steps": 20_000, "demo_noise": 0.1},
     "push": {"demo_episodes": 600, "bc_pretrain_steps": 20_000, "demo_noise": 0.1},
+}
+
+#: per skill: the options of its environment (TrainConfig.env_options), where they are not its defaults
+ENVIRONMENTS: dict[str, dict] = {
+    # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
+    "place": {"targets": ["table", "cube", "beside", "container"]},
 }
 
 #: per skill: the RL phase, where it is on (TrainConfig fields, over FINE_TUNING)
@@ -42,5 +48,6 @@ RL_PHASES: dict[str, dict] = {
 def recipe(skill: str, **overrides) -> TrainConfig:
     """The skill's training configuration, with any field overridden (`None` values are ignored)."""
     learning_spec(skill)  # a clear error for a skill that is not learnable
-    config = TrainConfig(skill=skill, **{**FINE_TUNING, **RL_PHASES.get(skill, {})}, **WARM_STARTS[skill])
+    config = TrainConfig(skill=skill, **{**FINE_TUNING, **RL_PHASES.get(skill, {})}, **WARM_STARTS[skill],
+                         env_options=dict(ENVIRONMENTS.get(skill, {})))
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardware.types import ObjectState
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
 from skill_lib.skills.common import OBJECT, SPEED, exists
@@ -18,6 +19,16 @@ HAND_CLEAR = 0.05
 #: a place on the table beside the target lands within this of its spot (metres)
 TABLE_SPOT_TOLERANCE = 0.025
 SURFACES = ("target", "table")
+#: The tray's walls slope inwards: its floor spans this fraction of its rim (pybullet_data tray/traybox.urdf at
+#: the scene's scale 0.4: walls tilted 33 degrees from 0.10 m out, floor edge at 0.084 m of the 0.121 m rim).
+FLOOR_FRACTION = 0.69
+#: the traybox's floor is this share of its height thick (measured at scales 0.3 and 0.4: 8.3 of 43 mm, 10.7 of 57)
+FLOOR_SHARE = 0.19
+
+
+def container_floor_z(container: ObjectState) -> float:
+    """Height of a container's floor, where what is put in it rests."""
+    return container.bottom_z + FLOOR_SHARE * (container.top_z - container.bottom_z)
 
 
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:

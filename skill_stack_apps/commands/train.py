@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="push: train on pushes of LOW-HIGH metres (the environment's `distances` option, within "
                             "the push skill's 0.02-0.25; default 0.05 0.15); the episode limit grows with HIGH, and "
                             "the learned push then takes the pushes its checkpoint was trained on")
+    train.add_argument("--place-targets", nargs="+", metavar="TARGET",
+                       help="place: what to set cubes down on, any of table, cube, beside, container (the "
+                            "environment's `targets` option; default: the recipe's, all four); the learned place then "
+                            "takes the places its checkpoint was trained on")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     train.add_argument("--json", action="store_true",
@@ -86,6 +90,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             errors.append(f"--push-distances: {err}")
         if "push" not in args.skills:
             errors.append("--push-distances is for push, which is not among the skills to train")
+    if args.place_targets is not None:
+        from skill_lib.learning.envs.place import trained_targets
+        try:
+            options["place"] = {"targets": list(trained_targets({"targets": args.place_targets}))}
+        except ValueError as err:
+            errors.append(f"--place-targets: {err}")
+        if "place" not in args.skills:
+            errors.append("--place-targets is for place, which is not among the skills to train")
     if errors:
         return error("; ".join(errors))
     kind = "single" if args.single_critic else "multi"
@@ -106,7 +118,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _options_name(options: dict) -> str:
     """A run directory's mark for environment options, so a run with them never resumes one without (or with
-    others): "-d5-25cm" for pushes of 5-25 cm."""
+    others): "-d5-25cm" for pushes of 5-25 cm, "-on-table-cube" for places onto the table and cubes."""
+    if "targets" in options:
+        return "-on-" + "-".join(options["targets"])
     if "distances" not in options:
         return ""
     low, high = options["distances"]

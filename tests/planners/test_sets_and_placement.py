@@ -12,7 +12,8 @@ from hardware.pybullet import PyBulletArm, PyBulletConfig
 from hardware.types import ObjectState
 from planners.grounding import ground_set, is_set_reference
 from planners.parser import parse_task
-from planners.placement import FLOOR_FRACTION, GAP, WALL_GAP, Footprint, assign_spots
+from planners.placement import GAP, WALL_GAP, Footprint, assign_spots
+from skill_lib.skills.place import FLOOR_FRACTION
 from planners.plan import Goal, SkillCall, TaskError
 
 CUBES = ["red_cube", "green_cube", "blue_cube", "yellow_cube", "small_red_cube", "small_blue_cube"]

@@ -1,8 +1,19 @@
-"""Place: starting with the cube in hand, set it down at a goal and let go: on the table or on top of a
-tower of one or two 5 cm cubes (stacking), the goal being where the held cube's centre comes to rest."""
+"""Place: starting with the cube in hand, set it down at a goal and let go, the goal being where the held cube's
+centre comes to rest.
+
+What it is set down on is an option (`targets`, TrainConfig.env_options), any of TARGETS:
+- "table": a free spot on the table;
+- "cube": on top of a tower of one or two 5 cm cubes (stacking);
+- "beside": a spot on the table next to one or two 5 cm cubes (a place "to the left of", "between" ...);
+- "container": a spot on the floor of a tray (pybullet_data's traybox at scale 0.3 or 0.4, where the scenes' trays
+  and bins come from), with up to two 5 cm cubes in it already (packing).
+The default, ("table", "cube"), is the environment the first place policies were trained in, draw for draw.
+"""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,17 +28,63 @@ PARKED = ((0.95, 0.45), (0.95, -0.45))
 TOWER_SLOP = 0.012  # metres one tower cube may sit off the one below
 CLEARANCE = 0.04  # metres of air between the held cube and the tower while carrying (demonstrator)
 
+TARGETS = ("table", "cube", "beside", "container")
+DEFAULT_TARGETS = ("table", "cube")
+#: an episode's kind, drawn uniformly from those whose target is trained: "cube1"/"cube2" are towers of one and
+#: two cubes. The default targets draw exactly as the first environment did (its tower height, 0-2)
+KINDS = (("table", "table"), ("cube1", "cube"), ("cube2", "cube"), ("beside", "beside"), ("container", "container"))
+#: the containers: name -> traybox scale, and where each waits when not used (on the table, out of reach)
+CONTAINERS = {"tray": (0.4, (1.1, 0.25)), "bin": (0.3, (1.1, -0.25))}
+#: half the traybox's rim width at scale 1 (metres; measured: 0.121 at scale 0.4, 0.091 at 0.3)
+TRAYBOX_HALF = 0.3025
+#: where a container's centre goes, (x, y) min and max: the scenes' trays and bins, at the table's sides or middle
+CONTAINER_BOX = ((0.42, -0.42), (0.60, 0.42))
+#: where a spot beside other cubes goes (x, y): the area the planner sets things down in on the table, less a margin
+BESIDE_BOX = ((0.32, -0.33), (0.68, 0.33))
+#: air between the placed cube's footprint and a neighbour's (planners/placement.py's BESIDE_GAP, and its slack)
+BESIDE_AIR = (0.03, 0.07)
+#: air between footprints on a container's floor (planners/placement.py's GAP), and between the floor's edge and one
+PACKING_GAP = 0.012
+
+
+def trained_targets(env_options: Mapping[str, Any]) -> tuple[str, ...]:
+    """What an environment with these options (TrainConfig.env_options) sets cubes down on, checked (ValueError for
+    unknown ones or none)."""
+    value = env_options.get("targets", DEFAULT_TARGETS)
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"place targets must be a non-empty list of {', '.join(TARGETS)}, not {value!r}")
+    unknown = [t for t in value if t not in TARGETS]
+    if unknown:
+        raise ValueError(f"unknown place targets {unknown}: choose from {', '.join(TARGETS)}")
+    return tuple(t for t in TARGETS if t in value)
+
+
+def _floor_reach(container_half: np.ndarray, held_half: float) -> np.ndarray:
+    """How far (x, y) from a container's centre the centre of a cube of half edge `held_half` may go on its floor."""
+    return container_half[:2] * place.FLOOR_FRACTION - PACKING_GAP - held_half
+
 
 class PlaceEnv(SkillEnv):
     max_steps = 70
     distance_threshold = 0.025
     cube_box = ((0.33, -0.27), (0.65, 0.27))
+    targets = DEFAULT_TARGETS  # per environment: the `targets` option
+
+    def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = trained_targets({"targets": targets})
+        self._kinds = tuple(kind for kind, target in KINDS if target in self.targets)
+        self._container_z: dict[str, float] = {}  # base height that sets a container on the table
+        self.container: str | None = None  # this episode's container, if any
 
     def _scene(self, edge: float) -> SceneSpec:
         scene = cube_scene(edge)
         tower = tuple(ObjectSpec(name=f"tower_{i}", category="cube", color="blue", position=xy, edge=TOWER_EDGE)
                       for i, xy in enumerate(PARKED))
-        return dataclasses.replace(scene, objects=scene.objects + tower)
+        containers = tuple(ObjectSpec(name=name, category=name, color="white", position=xy, urdf="tray/traybox.urdf",
+                                      scale=scale, container=True)
+                           for name, (scale, xy) in CONTAINERS.items()) if "container" in self.targets else ()
+        return dataclasses.replace(scene, objects=scene.objects + tower + containers)
 
     def _setup_episode(self) -> None:
         cube = self.arm.object("cube").position
@@ -35,22 +92,82 @@ class PlaceEnv(SkillEnv):
             xy = self.np_random.uniform(*self.cube_box)
             if np.linalg.norm(xy - cube[:2]) > 0.09:
                 break
-        height = int(self.np_random.integers(3))  # cubes under the goal: 0 (table), 1 or 2
-        # Towers the robot built are neither aligned nor square: each cube sits up to TOWER_SLOP off the one
-        # below and turned. Perfect towers only made a place that missed on the scene's second level.
-        top = xy.copy()
+        kind = self._kinds[int(self.np_random.integers(len(self._kinds)))]
+        edge = float(self.arm.object("cube").half_extents[2] * 2)
         for i in range(2):
-            if i < height:
-                top = top + (self.np_random.uniform(-TOWER_SLOP, TOWER_SLOP, 2) if i else 0.0)
-                self.arm.set_object_pose(f"tower_{i}", [top[0], top[1], TOWER_EDGE * (i + 0.5) + 0.001],
-                                         yaw=float(self.np_random.uniform(-0.4, 0.4)))
-            else:
-                self.arm.set_object_pose(f"tower_{i}", [*PARKED[i], TOWER_EDGE / 2 + 0.001])
-        xy = top
+            self.arm.set_object_pose(f"tower_{i}", [*PARKED[i], TOWER_EDGE / 2 + 0.001])
+        self.container = None
+        if kind in ("table", "cube1", "cube2"):
+            xy, z = self._tower(xy, 0 if kind == "table" else int(kind[-1]))
+        elif kind == "beside":
+            xy, z = self._beside(cube, edge), 0.0
+        else:
+            xy, z = self._in_container(cube, edge)
         # The start state is the end of a pick, produced by the scripted pick skill.
         run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
-        edge = float(self.arm.object("cube").half_extents[2] * 2)
-        self._goal = np.array([xy[0], xy[1], height * TOWER_EDGE + edge / 2])
+        held = float(self.arm.object("cube").half_extents[2])  # as it is held: a cube tilted in the hand is taller
+        self._goal = np.array([xy[0], xy[1], z + held])
+
+    def _tower(self, xy: np.ndarray, height: int) -> tuple[np.ndarray, float]:
+        """Cubes under the goal: 0 (the table), 1 or 2. Towers the robot built are neither aligned nor square: each
+        cube sits up to TOWER_SLOP off the one below and turned (perfect towers only made a place that missed on the
+        scene's second level)."""
+        top = xy.copy()
+        for i in range(height):
+            top = top + (self.np_random.uniform(-TOWER_SLOP, TOWER_SLOP, 2) if i else 0.0)
+            self.arm.set_object_pose(f"tower_{i}", [top[0], top[1], TOWER_EDGE * (i + 0.5) + 0.001],
+                                     yaw=float(self.np_random.uniform(-0.4, 0.4)))
+        return top, height * TOWER_EDGE
+
+    def _beside(self, cube: np.ndarray, edge: float) -> np.ndarray:
+        """A spot on the table with a cube beside it (and, half the time, another on the opposite side: "between"),
+        each BESIDE_AIR from the spot's footprint along x or y."""
+        while True:
+            xy = self.np_random.uniform(*BESIDE_BOX)
+            axis = np.eye(2)[int(self.np_random.integers(2))] * self.np_random.choice([-1.0, 1.0])
+            sides = (1.0, -1.0) if self.np_random.random() < 0.5 else (1.0,)
+            neighbours = [xy + s * axis * (edge / 2 + TOWER_EDGE / 2 + self.np_random.uniform(*BESIDE_AIR))
+                          + self.np_random.uniform(-0.015, 0.015, 2) * axis[::-1] for s in sides]
+            (x0, y0), (x1, y1) = BESIDE_BOX
+            inside = all(x0 - 0.05 <= n[0] <= x1 + 0.05 and y0 - 0.05 <= n[1] <= y1 + 0.05 for n in neighbours)
+            if inside and all(np.linalg.norm(p - cube[:2]) > 0.09 for p in [xy, *neighbours]):
+                break
+        for i, n in enumerate(neighbours):
+            self.arm.set_object_pose(f"tower_{i}", [n[0], n[1], TOWER_EDGE / 2 + 0.001],
+                                     yaw=float(self.np_random.uniform(-0.4, 0.4)))
+        return xy
+
+    def _in_container(self, cube: np.ndarray, edge: float) -> tuple[np.ndarray, float]:
+        """A spot on the floor of the tray or the bin, set down somewhere clear of the cube, with 0-2 cubes in it."""
+        names = tuple(CONTAINERS)
+        self.container = name = names[int(self.np_random.integers(len(names)))]
+        for other in names:
+            self._move_container(other, CONTAINERS[other][1])
+        while True:  # clear of the cube to be picked, by 3 cm along x or y
+            centre = self.np_random.uniform(*CONTAINER_BOX)
+            self._move_container(name, centre)
+            box = self.arm.object(name)
+            if np.max(np.abs(cube[:2] - centre) - box.half_extents[:2]) > edge / 2 + 0.03:
+                break
+        taken: list[tuple[np.ndarray, float]] = []  # (centre, half edge) on the floor
+        for half in (edge / 2, TOWER_EDGE / 2, TOWER_EDGE / 2)[:1 + int(self.np_random.integers(3))]:
+            reach = _floor_reach(box.half_extents, half)
+            for _ in range(50):
+                spot = centre + self.np_random.uniform(-reach, reach)
+                if all(np.max(np.abs(spot - c) - (half + h)) >= PACKING_GAP for c, h in taken):
+                    taken.append((spot, half))
+                    break
+        floor = place.container_floor_z(box)
+        for i, (spot, _) in enumerate(taken[1:]):
+            self.arm.set_object_pose(f"tower_{i}", [spot[0], spot[1], floor + TOWER_EDGE / 2 + 0.001],
+                                     yaw=float(self.np_random.uniform(-0.3, 0.3)))
+        return taken[0][0], floor
+
+    def _move_container(self, name: str, xy: Sequence[float]) -> None:
+        if name not in self._container_z:  # where its base goes so that its bottom is 1 mm above the table
+            self.arm.set_object_pose(name, [xy[0], xy[1], 0.0])
+            self._container_z[name] = 0.001 - self.arm.object(name).bottom_z
+        self.arm.set_object_pose(name, [xy[0], xy[1], self._container_z[name]])
 
     def _sample_goal(self) -> np.ndarray:
         return self._goal
@@ -68,13 +185,16 @@ class PlaceEnv(SkillEnv):
         from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy
 
         goal = self.goal.astype(float)
+        # carry clear of a container's rim (the goal is on its floor) or of a tower
+        rim = self.arm.object(self.container).top_z if self.container else 0.0
 
         def waypoints(ctx):
             tcp = ctx.arm.ee_pose().position
             held = ctx.world.object("cube")
             grip = tcp[2] - held.position[2]
             release = goal + np.array([0.0, 0.0, grip + 0.006])
-            carry = max(tcp[2], goal[2] + held.half_extents[2] * 2 + CLEARANCE + grip)
+            carry = max(tcp[2], goal[2] + held.half_extents[2] * 2 + CLEARANCE + grip,
+                        rim + held.half_extents[2] * 2 + CLEARANCE + grip)
             return [Waypoint(np.array([tcp[0], tcp[1], carry]), CLOSED, tolerance=0.015),
                     Waypoint(np.array([release[0], release[1], carry]), CLOSED, tolerance=0.008),
                     Waypoint(release, CLOSED, speed=0.4, tolerance=0.004, hold_steps=2),
