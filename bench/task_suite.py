@@ -10,6 +10,8 @@ report); an expected refusal counts when planning refuses it (TaskError) and the
 "replanning" tasks have a person move an object after one of its skills (back where it started, or to a free
 spot on the table): they count when the executor re-planned and the goals hold. "taught" tasks first teach a
 definition ("tidying up means ...") into a correction memory of their own, then ask for it in other words.
+"learned only" (issue #18's coverage): of the tasks that went as expected and moved the arm, those where every skill
+run, opening and closing the gripper aside, ran its learned policy: no scripted controller, no fallback to one.
 
     python bench/task_suite.py [--split heldout|dev|heldout-b|heldout-c] [--per-category 25] [--category sets]...
 """
@@ -166,9 +168,18 @@ class Person(ExecutionObserver):
         self.moved = True
 
 
-def run(task: Task, scheduler, data: Path, perception: bool = False) -> tuple[bool, str]:
-    """(as expected?, what happened). `perception`: plan and run on perceived object states (the goals are still
-    read from PyBullet)."""
+#: skills with no policy to learn: they only open or close the fingers
+NOT_LEARNABLE = ("open_gripper", "close_gripper")
+
+
+def learned_only(outcomes) -> bool:
+    """Every skill run, but the gripper's, ran its learned policy."""
+    return all(o.policy == "learned" for o in outcomes if o.skill not in NOT_LEARNABLE)
+
+
+def run(task: Task, scheduler, data: Path, perception: bool = False) -> tuple[bool, str, bool | None]:
+    """(as expected?, what happened, learned only: None where the arm was not to move). `perception`: plan and run
+    on perceived object states (the goals are still read from PyBullet)."""
     from hardware.perception import Perception
     from hardware.perception.world import PerceivedWorld
     from hardware.pybullet import PyBulletArm, PyBulletConfig
@@ -188,14 +199,14 @@ def run(task: Task, scheduler, data: Path, perception: bool = False) -> tuple[bo
                 record_correction(task.teach, CorrectionContext(objects=world.objects(), source="cli"),
                                   scheduler.corrections)
             except CorrectionError as err:
-                return False, f"NOT TAUGHT: {err}"[:110]
+                return False, f"NOT TAUGHT: {err}"[:110], None
         try:
             plan = scheduler.plan(task.text, world)
         except TaskError as err:
             still = bool(np.allclose(arm.joint_state().positions, before, atol=1e-6))
-            return task.refusal and still, f"refused: {err}"[:110]
+            return task.refusal and still, f"refused: {err}"[:110], None
         if task.refusal:
-            return False, f"PLANNED, expected a refusal: {[str(c) for c in plan.calls]}"
+            return False, f"PLANNED, expected a refusal: {[str(c) for c in plan.calls]}", None
         start = {n: o.position.copy() for n, o in arm.objects().items()}
         person = Person(arm, task.disturb, task.seed) if task.disturb else None
         report = scheduler.execute(plan, arm, world, observer=person)
@@ -203,10 +214,12 @@ def run(task: Task, scheduler, data: Path, perception: bool = False) -> tuple[bo
             arm.step()
         holds = all(goal_holds(g, arm, arm, start) for g in plan.goals)
         if person is not None and not (person.moved and report.replans):
-            return False, f"NOT DISTURBED ({'moved' if person.moved else 'not moved'}, {len(report.replans)} replans)"
+            moved = "moved" if person.moved else "not moved"
+            return False, f"NOT DISTURBED ({moved}, {len(report.replans)} replans)", None
         ran = ", ".join(f"{o.skill} {o.policy}" for o in report.outcomes)
         replans = f"{len(report.replans)} re-plan(s); " if report.replans else ""
-        return holds, f"{'goals hold' if holds else 'GOALS DO NOT HOLD: ' + report.message[:60]} [{replans}{ran}]"
+        what = f"{'goals hold' if holds else 'GOALS DO NOT HOLD: ' + report.message[:60]} [{replans}{ran}]"
+        return holds, what, holds and learned_only(report.outcomes)
 
 
 def main() -> None:
@@ -229,13 +242,16 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     scheduler = Scheduler(learned=True)
     tally: dict[str, list[bool]] = defaultdict(list)
+    learned: dict[str, list[bool]] = defaultdict(list)  # per category: learned only, of the successes that moved
     started = time.perf_counter()
     data = Path(tempfile.mkdtemp(prefix="task_suite_"))
     for i, task in enumerate(tasks, 1):
-        ok, what = run(task, scheduler, data, args.perception)
+        ok, what, only_learned = run(task, scheduler, data, args.perception)
         tally[task.category].append(ok)
+        if only_learned is not None and ok:
+            learned[task.category].append(only_learned)
         print_task(i, len(tasks), task, ok, what)
-    print_tally(categories, tally, f"{time.perf_counter() - started:.0f} s")
+    print_tally(categories, tally, f"{time.perf_counter() - started:.0f} s", learned)
 
 
 def print_task(i: int, count: int, task: Task, ok: bool, what: str) -> None:
@@ -243,14 +259,23 @@ def print_task(i: int, count: int, task: Task, ok: bool, what: str) -> None:
           f"{'ok' if ok else 'NOT AS EXPECTED'} - {what}", flush=True)
 
 
-def print_tally(categories: list[str], tally: dict[str, list[bool]], how: str) -> None:
-    """Per category and in all: how many tasks went as expected."""
-    print(f"\n{'category':<14} {'as expected':>12}   ({how})")
-    for category in categories:
-        results = tally[category]
-        print(f"{category:<14} {sum(results):>6}/{len(results):<5} {100 * sum(results) / len(results):5.0f} %")
-    total = [ok for results in tally.values() for ok in results]
-    print(f"{'all':<14} {sum(total):>6}/{len(total):<5} {100 * sum(total) / len(total):5.0f} %")
+def print_tally(categories: list[str], tally: dict[str, list[bool]], how: str,
+                learned: dict[str, list[bool]] | None = None) -> None:
+    """Per category and in all: how many tasks went as expected, and (given `learned`) how many of the successes
+    that moved the arm ran learned policies only."""
+    def share(results: list[bool]) -> str:
+        if not results:
+            return f"{'-':>6} {'':<5} {'':>7}"
+        return f"{sum(results):>6}/{len(results):<5} {100 * sum(results) / len(results):5.0f} %"
+
+    print(f"\n{'category':<14} {'as expected':>14}" + (f" {'learned only':>16}" if learned is not None else "") +
+          f"   ({how})")
+    learned_ = learned or {}
+    rows = [(c, tally[c], learned_.get(c, [])) for c in categories]
+    rows.append(("all", [ok for c in categories for ok in tally[c]],
+                 [only for c in categories for only in learned_.get(c, [])]))
+    for name, results, only in rows:
+        print(f"{name:<14} {share(results)}" + (f" {share(only)}" if learned is not None else ""))
 
 
 if __name__ == "__main__":

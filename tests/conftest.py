@@ -1,12 +1,15 @@
 """Test-wide settings: nothing a test (or a process it starts) writes lands in the user's data dir."""
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-# Set at import, before any fixture starts a subprocess: they inherit it.
+# Set at import, before any fixture starts a subprocess: they inherit it. Removed when the run ends.
 os.environ["SKILL_STACK_DATA"] = tempfile.mkdtemp(prefix="skill_stack_test_data_")
+atexit.register(shutil.rmtree, os.environ["SKILL_STACK_DATA"], ignore_errors=True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"

@@ -127,18 +127,20 @@ def _outside_training(obj, what: str) -> str | None:
 
 
 class LearnedPick(LearnedPolicy):
-    """pick driven by the pick policy: goal = the object lifted LIFT above where it started."""
+    """pick driven by the pick policy: goal = the object lifted LIFT above where it started. It declines a hand that
+    starts outside the box its checkpoint was trained from (the config's env_options `hand_box`), with a margin."""
 
     max_steps = 60
     tolerance = 0.03  # the environment's success radius
     LIFT = 0.12
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
-        from skill_lib.learning.envs.pick import PickEnv
+        from skill_lib.learning.envs.pick import trained_hand_box
 
         if params.get("grasp_offset") or params.get("grasp_point"):
             return "grasp offsets and grasp points (operators' corrections) are followed by the scripted controller"
-        lo, hi = (np.asarray(corner) for corner in PickEnv.hand_box)
+        config = getattr(self.agent, "config", None)  # the box its checkpoint was trained from
+        lo, hi = (np.asarray(corner) for corner in trained_hand_box(config.env_options if config is not None else {}))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return (f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), outside where the learned pick "
                     f"was trained to start from")

@@ -88,7 +88,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from skill_lib.learning.experimenter.logs import LogError, read_logs
     from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, run_trials
     from skill_lib.learning.experimenter.propose import propose
-    from skill_lib.learning.experimenter.trainable import trained_parameters
+    from skill_lib.learning.experimenter.trainable import trained_parameters, trained_place_targets
     from skill_lib.learning.experimenter.report import PLOT, write_report
     from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry, RegistryError
 
@@ -100,10 +100,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         logs = read_logs(args.logs)
         learned = registry.skills()
         trained = trained_parameters(registry)  # a promoted push's range is its checkpoint's
+        place_targets = trained_place_targets(registry)  # likewise what a promoted place sets cubes down on
     except (LogError, RegistryError) as err:
         return _fail(str(err), args.json)
     analysis = analyse(logs.attempts, logs.runs)
-    proposals = propose(analysis, logs.evaluations, learned=learned, trained=trained)
+    proposals = propose(analysis, logs.evaluations, learned=learned, trained=trained, place_targets=place_targets)
     proposer = "the deterministic proposer (skill_lib/learning/experimenter/propose.py)"
     if args.llm is not None and proposals:
         try:

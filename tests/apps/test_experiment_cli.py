@@ -100,13 +100,20 @@ def sections(report: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path, capsys, tiny) -> None:
-    from skill_lib.learning.train import train
+    from skill_lib.learning.envs.place import TARGETS
+    from skill_lib.learning.mcsac import MultiCriticSAC, TrainConfig
+    from skill_lib.learning.train import save_policy, train
 
     registry = PolicyRegistry(tmp_path / "registry")
     # the current move_to policy: untrained (no demonstrations, no updates), 0 of 10 held out
     train(recipes.recipe("move_to", seed=3, demo_episodes=0, bc_pretrain_steps=0, total_steps=0), tmp_path / "v1",
           quiet=True)
     registry.promote("move_to", registry.register("move_to", tmp_path / "v1" / "policy.pt", data="untrained").version)
+    # a place trained to set cubes down everywhere (untrained weights): the logs' declined tray places are no
+    # proposal, and move_to's evaluation heads the curriculum
+    place = MultiCriticSAC(TrainConfig(skill="place", hidden=8, env_options={"targets": list(TARGETS)}), 19, 3, 4)
+    save_policy(place, tmp_path / "place.pt")
+    registry.promote("place", registry.register("place", tmp_path / "place.pt", data="untrained").version)
     code, out, err = run(capsys, "--json", "--logs", str(HELDOUT), str(below_target(tmp_path)), "--out",
                          str(tmp_path / "x"), "--registry", str(registry.root), *FLAGS, "--workers", "1")
     assert code == 0, err
@@ -121,7 +128,8 @@ def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path
     assert trained["runs"][0]["curve"] == "too short to test"  # a warm start alone: one evaluation
     assert result["rejected"] == [] and "[1/1] move_to (multi-critic, seed 0)" in err  # Ray's progress line
     # the rest of the curriculum: not trainable yet, or over the budget (pick's failures; one proposal a run)
-    assert {p["id"] for p in result["not_trainable"]} >= {"place/targets/tray", "pull/new_policy"}
+    assert {p["id"] for p in result["not_trainable"]} >= {"pick/objects/mug", "pull/new_policy"}
+    assert not any(p["id"].startswith("place/targets") for p in result["proposals"])
     assert {p["id"] for p in result["not_tried"]} == {"pick/failures/cube", "push/parameters/distance"}
 
     promoted = registry.promoted("move_to")

@@ -40,12 +40,17 @@ def _arm(seen) -> np.ndarray:
     return np.array([dict(zip(msg.name, msg.position))[n] for n in ARM])
 
 
-def _stream(publisher, target: np.ndarray, seconds: float) -> None:
+def _stream(publisher, target: np.ndarray, seconds: float) -> float:
+    """Publish `target` at 20 Hz for `seconds`; returns the longest gap between two messages (this process's own
+    lateness: under load a sleep here can outlast the node's watchdog timeout)."""
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+    sent = []
     for _ in range(int(seconds / 0.05)):
         publisher.publish(JointTrajectory(joint_names=ARM, points=[JointTrajectoryPoint(positions=target.tolist())]))
+        sent.append(time.monotonic())
         time.sleep(0.05)
+    return float(np.max(np.diff(sent)))
 
 
 def test_a_stream_ended_with_an_empty_trajectory_holds_its_target_without_a_watchdog_trip(hardware):
@@ -53,12 +58,19 @@ def test_a_stream_ended_with_an_empty_trajectory_holds_its_target_without_a_watc
 
     _, seen, publisher, _ = hardware
     target = _arm(seen) + np.array([0.3, 0, 0, 0, 0, 0, 0])
-    _stream(publisher, target, 0.6)
+    before = seen["status"][-1].commands_received
+    gap = _stream(publisher, target, 0.6)
     publisher.publish(JointTrajectory(joint_names=ARM))  # the end of the stream
     time.sleep(1.2)  # over twice the watchdog timeout
-    assert not any(s.watchdog_tripped for s in seen["status"][-5:]), seen["status"][-1].message
+    last = seen["status"][-1]
+    # statuses by the commands the node had taken: after the end of the stream (the last command), and during it
+    after_end = [s for s in seen["status"] if s.commands_received == last.commands_received]
+    during = [s for s in seen["status"] if before < s.commands_received < last.commands_received]
+    assert len(after_end) >= 2 and not any(s.watchdog_tripped for s in after_end), last.message
+    if gap < 0.4:  # this process kept its stream within the watchdog's 0.5 s (it does unless starved of CPU)
+        assert not any(s.watchdog_tripped for s in during), last.message
     assert np.abs(_arm(seen) - target).max() < 0.01, "the arm keeps the stream's last target"
-    assert seen["status"][-1].commands_rejected == 0, seen["status"][-1].message
+    assert last.commands_rejected == 0, last.message
 
 
 def test_a_stream_that_just_stops_trips_the_watchdog(hardware):

@@ -13,7 +13,7 @@ import torch
 
 from skill_lib.learning import LEARNABLE
 from skill_lib.learning.mcsac import MultiCriticSAC, Replay, TrainConfig, make_env
-from skill_lib.learning.recipes import RL_PHASES, WARM_STARTS, recipe
+from skill_lib.learning.recipes import ENVIRONMENTS, RL_PHASES, WARM_STARTS, recipe
 from skill_lib.learning.train import demonstration, expert_demonstration, load_policy, train
 
 SHORT = dict(skill="move_to", total_steps=300, eval_every=300, eval_episodes=4, demo_episodes=4,
@@ -200,7 +200,9 @@ def test_every_learnable_skill_has_a_recipe_and_options_override_it():
     config = recipe("place", demo_episodes=5, total_steps=None, actor_lr=3e-4)
     assert (config.demo_episodes, config.actor_lr) == (5, 3e-4)  # given: override
     # None: the recipe's
-    assert config.total_steps == RL_PHASES["place"]["total_steps"] and config.bc_pretrain_steps == 16_000
+    assert config.total_steps == RL_PHASES["place"]["total_steps"]
+    assert config.bc_pretrain_steps == WARM_STARTS["place"]["bc_pretrain_steps"]
+    assert config.env_options == ENVIRONMENTS["place"] and recipe("move_to").env_options == {}
     assert recipe("pick").total_steps == 0  # no RL phase in its recipe
     with pytest.raises(ValueError, match="learnable"):
         recipe("fly")

@@ -1,5 +1,12 @@
-"""Pick: grasp the cube and lift it to a goal point above its start."""
+"""Pick: grasp the cube and lift it to a goal point above its start.
+
+Where the hand starts is an option (`hand_box=((x, y, z), (x, y, z))`, TrainConfig.env_options: min and max corners,
+metres); the default is HAND_BOX, the box the first pick policies were trained from.
+"""
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,14 +18,33 @@ from skill_lib.spec import ACTION_SCALE
 
 #: how much wider than the cube the fingers may be and still hold it (they close on its faces)
 HELD_SLACK = 0.004
+#: where the hand starts (x, y, z min; max) unless asked for another box: where an earlier skill on the table may
+#: have left it (home, 0.36 m up, is just above it)
+HAND_BOX = ((0.30, -0.25, 0.12), (0.60, 0.25, 0.35))
+
+
+def trained_hand_box(env_options: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The box the hand starts in for an environment with these options (TrainConfig.env_options), checked
+    (ValueError: not two (x, y, z) corners with min < max)."""
+    value = env_options.get("hand_box", HAND_BOX)
+    try:
+        lo, hi = (tuple(float(v) for v in corner) for corner in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"pick hand_box must be two (x, y, z) corners, not {value!r}") from None
+    if len(lo) != 3 or len(hi) != 3 or not all(a < b for a, b in zip(lo, hi)):
+        raise ValueError(f"pick hand_box must be two (x, y, z) corners, min < max, not {value!r}")
+    return lo, hi
 
 
 class PickEnv(SkillEnv):
     max_steps = 60
     distance_threshold = 0.03
     cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
-    #: where the hand starts (x, y, z min; max): where an earlier skill may have left it
-    hand_box = ((0.30, -0.25, 0.12), (0.60, 0.25, 0.35))
+    hand_box = HAND_BOX  # per environment: the `hand_box` option
+
+    def __init__(self, *, hand_box: Sequence[Sequence[float]] = HAND_BOX, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hand_box = trained_hand_box({"hand_box": hand_box})
 
     def _setup_episode(self) -> None:
         # Start where an earlier skill may have left the hand (after a place, a push, a pull), not only

@@ -76,6 +76,7 @@ class PlaceEnv(SkillEnv):
         self._kinds = tuple(kind for kind, target in KINDS if target in self.targets)
         self._container_z: dict[str, float] = {}  # base height that sets a container on the table
         self.container: str | None = None  # this episode's container, if any
+        self.target = self.targets[0]  # what this episode sets the cube down on: one of TARGETS
 
     def _scene(self, edge: float) -> SceneSpec:
         scene = cube_scene(edge)
@@ -93,6 +94,7 @@ class PlaceEnv(SkillEnv):
             if np.linalg.norm(xy - cube[:2]) > 0.09:
                 break
         kind = self._kinds[int(self.np_random.integers(len(self._kinds)))]
+        self.target = dict(KINDS)[kind]
         edge = float(self.arm.object("cube").half_extents[2] * 2)
         for i in range(2):
             self.arm.set_object_pose(f"tower_{i}", [*PARKED[i], TOWER_EDGE / 2 + 0.001])

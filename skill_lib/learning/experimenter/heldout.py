@@ -38,10 +38,14 @@ def reused_seeds(seeds: Sequence[int], config: TrainConfig) -> list[int]:
 
 def declines(config: TrainConfig, env: gym.Env) -> bool:
     """Whether a policy trained with `config` would decline the episode `env` was just reset to: a push outside the
-    distances its environment options gave it (what LearnedPush.declines checks on the robot)."""
+    distances its environment options gave it, a place onto a target they did not (what LearnedPush.declines and
+    LearnedPlace.declines check on the robot)."""
+    from skill_lib.learning.envs.place import PlaceEnv, trained_targets
     from skill_lib.learning.envs.push import PushEnv, trained_distances
 
     push = env.unwrapped
+    if isinstance(push, PlaceEnv):
+        return push.target not in trained_targets(config.env_options)
     if not isinstance(push, PushEnv):
         return False
     low, high = trained_distances(config.env_options)

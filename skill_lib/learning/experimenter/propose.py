@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from skill_lib.learning.envs.place import DEFAULT_TARGETS
 from skill_lib.learning.envs.push import DISTANCES, PushEnv
 from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, region
 from skill_lib.learning.experimenter.logs import Evaluation
@@ -86,16 +87,18 @@ class Proposal:
                 "gain": round(self.gain, 4), "task": asdict(self.task), "axis": self.axis.value}
 
 
-def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS) -> tuple[str, str]:
+def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS,
+                     place_targets: Collection[str] = DEFAULT_TARGETS) -> tuple[str, str]:
     """(axis, value): the first way a declined attempt's context lies outside the policy's training (parameter
-    ranges: `trained`, the current policies')."""
+    ranges: `trained`, the current policies'; what the current place sets cubes down on: `place_targets`, the place
+    environment's targets)."""
     skill, context = item.attempt.skill, item.context
     if skill in CUBE_SKILLS and (context.category != "cube" or context.edge is None
                                  or not CUBE_EDGES[0] <= context.edge <= CUBE_EDGES[1]):
         return "objects", context.category
-    if skill == "place" and context.target_is_container:
+    if skill == "place" and context.target_is_container and "container" not in place_targets:
         return "targets", str(context.target_category)
-    if skill == "place" and item.attempt.params.get("surface") == "table":
+    if skill == "place" and item.attempt.params.get("surface") == "table" and "beside" not in place_targets:
         return "targets", "table beside an object"
     if context.parameter is not None and (skill, context.parameter[0]) in trained:
         low, high = trained[(skill, context.parameter[0])]
@@ -193,14 +196,14 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed], trained: Train
     return f"learn what operators correct in {skill} on {value}", _task(skill, items)
 
 
-def _group_key(item: Analysed, learned: Collection[str] | None, trained: TrainedRanges
-               ) -> tuple[str, str, str] | None:
+def _group_key(item: Analysed, learned: Collection[str] | None, trained: TrainedRanges,
+               place_targets: Collection[str]) -> tuple[str, str, str] | None:
     skill = item.attempt.skill
     if item.kind is AttemptKind.NO_POLICY:
         # a skill that has a policy now ran without it by configuration (a node's learned_skills), or before it had one
         return None if learned is not None and skill in learned else (skill, "new policy", "")
     if item.kind is AttemptKind.DECLINED:
-        return (skill, *outside_training(item, trained))
+        return (skill, *outside_training(item, trained, place_targets))
     if item.kind is AttemptKind.LEARNED_FAILED:
         return skill, "failures", item.context.category
     if item.attempt.corrections:
@@ -210,15 +213,17 @@ def _group_key(item: Analysed, learned: Collection[str] | None, trained: Trained
 
 
 def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
-            learned: Collection[str] | None = None, trained: TrainedRanges = TRAINED_PARAMETERS) -> list[Proposal]:
+            learned: Collection[str] | None = None, trained: TrainedRanges = TRAINED_PARAMETERS,
+            place_targets: Collection[str] = DEFAULT_TARGETS) -> list[Proposal]:
     """The curriculum, highest expected gain first. `learned`: the skills that have a learned policy now (the
     registry's); attempts that ran without one are not proposed for those (None: every such attempt is).
     `trained`: the parameter ranges the current policies were trained on (trainable.trained_parameters; default:
-    the environments' own)."""
+    the environments' own); `place_targets`: what the current place was trained to set cubes down on
+    (trainable.trained_place_targets)."""
     total = len(analysis.items)
     groups: dict[tuple[str, str, str], list[Analysed]] = {}
     for item in analysis.items:
-        key = _group_key(item, learned, trained)
+        key = _group_key(item, learned, trained, place_targets)
         if key is not None:
             groups.setdefault(key, []).append(item)
     proposals = []

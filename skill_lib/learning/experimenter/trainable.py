@@ -1,20 +1,21 @@
 """Which proposals can be trained today, and on what.
 
 Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes, set onto cubes and the
-table, start positions drawn from fixed boxes, pushes of 5-15 cm unless asked for others. A proposal is trainable
-when what it asks for is more of what the skill's environment already is: the learned policy's failures on cubes
-(FAILURES), an evaluation below target (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or
-when it asks for a parameter range an environment option gives (PARAMETERS: push distances, the `distances`
-option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the experiment's seeds,
+table (beside cubes, into trays and bins when asked), start positions drawn from fixed boxes, pushes of 5-15 cm
+unless asked for others. A proposal is trainable when what it asks for is more of what the skill's environment
+already is: the learned policy's failures on cubes (FAILURES), an evaluation below target (EVALUATION), a skill that
+has an environment and no policy (NEW_POLICY); or when it asks for a parameter range or a place target an
+environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS: the table beside an object, a
+tray or a bin, the place environment's `targets`). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the experiment's seeds,
 with the environment options `env_options` gives: for a ranged parameter, the range the current policy was trained
-on merged with the proposal's, clipped to the skill's bounds (a candidate never covers less than what it would
-replace; the learned push declines by its own checkpoint's range, so a promoted candidate runs the pushes it was
-trained for).
+on merged with the proposal's, clipped to the skill's bounds; for place targets, the current policy's and the
+proposal's (a candidate never covers less than what it would replace; the learned push and place decline by their
+own checkpoints' options, so a promoted candidate runs what it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);
-- objects other than cubes, place targets other than cubes and the table (OBJECTS, TARGETS, and any proposal
-  whose task names them);
+- objects other than cubes, place targets other than cubes, the table and trays and bins (OBJECTS, TARGETS, and
+  any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);
 - regions and start states outside the environment's boxes (REGIONS, START_STATES);
 - operator corrections (CORRECTIONS): they change a skill's parameters, which its policy takes as input, so
@@ -22,10 +23,11 @@ Every other proposal is "not trainable yet", and why is said, never trained on s
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from skill_lib.learning import LEARNABLE
+from skill_lib.learning.envs.place import DEFAULT_TARGETS, trained_targets
 from skill_lib.learning.envs.push import trained_distances
 from skill_lib.learning.experimenter.propose import (CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, TrainedRanges,
                                                      WeakSpot)
@@ -35,9 +37,12 @@ from skill_lib.spec import ParamSpec
 
 #: what the cube skills' environments train on
 TRAINED_OBJECTS = ("cube",)
-TRAINED_TARGETS = ("cube", "table")
+#: place targets a proposal names -> the place environment's `targets` that train them (its trays and bins are
+#: pybullet_data's traybox, what the scenes' trays and bins are)
+PLACE_TARGETS = {"cube": "cube", "table": "table", "table beside an object": "beside", "tray": "container",
+                 "bin": "container"}
 #: the weak spots a skill's own environment can train for (PARAMETERS: those in RANGE_OPTIONS)
-TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS)
+TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS, WeakSpot.TARGETS)
 #: (skill, parameter) -> the environment option that sets the range trained on, and the parameter (its bounds)
 RANGE_OPTIONS: dict[tuple[str, str], tuple[str, ParamSpec]] = {("push", "distance"): ("distances", push.DISTANCE)}
 
@@ -63,11 +68,26 @@ def trained_parameters(registry: PolicyRegistry) -> dict[tuple[str, str], tuple[
     return ranges
 
 
-def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS) -> dict[str, Any]:
+def trained_place_targets(registry: PolicyRegistry) -> tuple[str, ...]:
+    """What the promoted place was trained to set cubes down on (its checkpoint's `targets`); none promoted: the
+    environment's default. RegistryError for a missing or changed checkpoint."""
+    from skill_lib.learning.train import load_config
+
+    version = registry.promoted("place")
+    return trained_targets(load_config(registry.checkpoint(version)).env_options if version else {})
+
+
+def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
+                place_targets: Sequence[str] = DEFAULT_TARGETS) -> dict[str, Any]:
     """The environment options its candidate trains with: each ranged parameter's range as the current policy was
-    trained on (`trained`), merged with the proposal's, clipped to the skill's bounds; none where that is the
-    environment's default (the recipe as it is, byte for byte)."""
+    trained on (`trained`), merged with the proposal's, clipped to the skill's bounds; for place, the targets the
+    current policy was trained on (`place_targets`) and the proposal's; none where that is the environment's
+    default."""
     options: dict[str, Any] = {}
+    if proposal.skill == "place":
+        targets = trained_targets({"targets": [*place_targets, *(PLACE_TARGETS[t] for t in proposal.task.targets)]})
+        if targets != DEFAULT_TARGETS:
+            options["targets"] = list(targets)
     for (skill, name), (option, spec) in RANGE_OPTIONS.items():
         if skill != proposal.skill:
             continue
@@ -96,9 +116,10 @@ def why_not_trainable(proposal: Proposal) -> str | None:
     objects = [o for o in task.objects if o not in TRAINED_OBJECTS] if skill in CUBE_SKILLS else []
     if objects:
         return f"{env} has 3-5 cm cubes only, with no option for {', '.join(objects)} objects"
-    targets = [t for t in task.targets if t not in TRAINED_TARGETS]
+    targets = [t for t in task.targets if t not in PLACE_TARGETS]
     if targets:
-        return f"{env} sets cubes onto cubes and the table, with no option for {', '.join(targets)} as the target"
+        return (f"{env} sets cubes onto cubes and the table, beside cubes and into trays and bins, with no option for "
+                f"{', '.join(targets)} as the target")
     if axis is WeakSpot.PARAMETERS:
         unset = [name for name in task.parameter_ranges if (skill, name) not in RANGE_OPTIONS]
         if unset or not task.parameter_ranges:

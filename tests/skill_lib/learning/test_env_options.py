@@ -13,7 +13,7 @@ import torch
 from hardware.pybullet import PyBulletArm, PyBulletConfig
 from skill_lib.learning.envs.push import DISTANCES, STEPS, episode_steps, trained_distances
 from skill_lib.learning.mcsac import MultiCriticSAC, TrainConfig, config_dict, make_env
-from skill_lib.learning.policy import LearnedPush
+from skill_lib.learning.policy import LearnedPick, LearnedPush
 from skill_lib.learning.train import load_config, load_policy, save_policy
 
 
@@ -95,3 +95,32 @@ def test_skillstack_train_names_a_run_by_its_push_distances(monkeypatch, tmp_pat
     (job,) = jobs
     assert job.config.env_options == {"distances": (0.05, 0.25)}
     assert job.run_dir == tmp_path / "push-multi-d5-25cm-seed0"
+
+
+@pytest.mark.parametrize("box", [((0.3, -0.2, 0.1), (0.2, 0.2, 0.3)), ((0.3, 0.1), (0.6, 0.2)), "wide", None])
+def test_pick_environment_refuses_a_hand_box_that_is_not_two_corners(box):
+    with pytest.raises(ValueError, match="hand_box"):
+        make_env("pick", {"hand_box": box})
+
+
+def test_learned_pick_declines_a_hand_outside_the_box_its_checkpoint_was_trained_from(tmp_path):
+    wide_box = [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]]
+    agents = []
+    for i, options in enumerate(({"hand_box": wide_box}, {})):
+        agent = MultiCriticSAC(TrainConfig(skill="pick", hidden=8, env_options=options), 19, 3, 4)
+        save_policy(agent, tmp_path / f"{i}.pt")
+        agents.append(load_policy(tmp_path / f"{i}.pt"))
+    wide, default = agents
+    over_tray = np.array([0.5, 0.42, 0.16])  # where a place into the default scene's tray leaves the hand
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert LearnedPick(wide).declines(arm, {"object": "red_cube"}, over_tray) is None
+        assert "outside where the learned pick" in LearnedPick(default).declines(arm, {"object": "red_cube"}, over_tray)
+    env = make_env("pick", {"hand_box": wide_box}).unwrapped
+    try:
+        starts = []
+        for seed in range(12):
+            env.reset(seed=seed)
+            starts.append(env.arm.ee_pose().position)
+        assert max(abs(s[1]) for s in starts) > 0.3  # some over the sides, where the default box never starts
+    finally:
+        env.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from skill_lib.learning import recipes
 from skill_lib.learning.experimenter.analyse import analyse
 from skill_lib.learning.experimenter.logs import Evaluation, read_logs
 from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, check_held_out, plan
@@ -32,9 +33,9 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
-    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "push/parameters/distance"]
+    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube",
+                         "place/targets/table_beside_an_object", "place/targets/tray", "push/parameters/distance"]
     why = {p.id: why_not_trainable(p) for p in proposals}
-    assert "no option for tray as the target" in why["place/targets/tray"]
     assert "no option for mug objects" in why["pick/objects/mug"]
     assert "no option for lego objects" in why["pick/objects/lego"]
     assert "pull has no learning environment" in why["pull/new_policy"]
@@ -72,7 +73,7 @@ def test_a_push_distance_proposal_trains_the_push_recipe_on_the_merged_range(pro
     (run,) = trials["push/parameters/distance"].runs
     assert run.job.config.env_options == {"distances": (0.05, 0.23)}
     assert run.job.config.demo_episodes == 600  # the push recipe otherwise
-    assert trials["pick/evaluation"].runs[0].job.config.env_options == {}
+    assert trials["pick/evaluation"].runs[0].job.config.env_options == recipes.ENVIRONMENTS["pick"]  # the recipe's
 
 
 def test_held_out_counts_what_the_current_policy_would_decline_as_its_failures(tmp_path: Path) -> None:
@@ -87,22 +88,24 @@ def test_held_out_counts_what_the_current_policy_would_decline_as_its_failures(t
 
 
 def test_the_budget_and_shared_trainings(proposals: list[Proposal], tmp_path: Path) -> None:
-    # trainable, in the curriculum's order: pick/evaluation (gain 0.044), move_to/evaluation, pick/failures/cube
-    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=1, seeds=(3, 4)), tmp_path)}
+    # trainable, in the curriculum's order: place/targets/tray (gain 0.297), pick/evaluation (0.044),
+    # move_to/evaluation, push/parameters/distance, place/targets/table_beside_an_object, pick/failures/cube
+    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=1), tmp_path)}
     assert list(trials) == [p.id for p in proposals]  # a trial per proposal, in order
-    assert [i for i, t in trials.items() if t.trained] == ["pick/evaluation"]
+    assert [i for i, t in trials.items() if t.trained] == ["place/targets/tray"]
+    assert trials["pick/evaluation"].outcome is TrialOutcome.NOT_TRIED
+    assert "--max-proposals" in trials["pick/evaluation"].why
+    assert all(t.outcome is TrialOutcome.NOT_TRAINABLE for i, t in trials.items()
+               if why_not_trainable(by_id(proposals)[i]) is not None)
+    assert [r.job.config.seed for r in trials["place/targets/tray"].runs] == [0, 1, 2]  # the default seeds
+    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=2, seeds=(3, 4)), tmp_path)}
+    assert [i for i, t in trials.items() if t.trained] == ["place/targets/tray", "pick/evaluation"]
     assert [(r.job.config.skill, r.job.config.seed, r.job.run_dir) for r in trials["pick/evaluation"].runs] == [
         ("pick", seed, tmp_path / "train" / f"pick-evaluation-seed{seed}") for seed in (3, 4)]
     assert trials["move_to/evaluation"].outcome is TrialOutcome.NOT_TRIED
-    assert "--max-proposals" in trials["move_to/evaluation"].why
     # pick's failures need the same training as pick's evaluation: one pick training serves both
     assert trials["pick/failures/cube"].outcome is TrialOutcome.SAME_TRAINING
     assert "its training is pick/evaluation's" in trials["pick/failures/cube"].why
-    assert all(t.outcome is TrialOutcome.NOT_TRAINABLE for i, t in trials.items()
-               if why_not_trainable(by_id(proposals)[i]) is not None)
-    trials = {t.proposal.id: t for t in plan(proposals, LoopConfig(max_proposals=2), tmp_path)}
-    assert [i for i, t in trials.items() if t.trained] == ["pick/evaluation", "move_to/evaluation"]
-    assert [r.job.config.seed for r in trials["move_to/evaluation"].runs] == [0, 1, 2]  # the default seeds
 
 
 def test_held_out_seeds_a_run_trained_or_chose_its_policy_on_are_refused(proposals: list[Proposal],
@@ -131,3 +134,19 @@ def test_the_promoted_push_range_is_read_from_its_checkpoint(tmp_path: Path) -> 
     save_policy(MultiCriticSAC(config, 19, 3, 4), tmp_path / "policy.pt")
     registry.promote("push", registry.register("push", tmp_path / "policy.pt").version)
     assert trained_parameters(registry) == {("push", "distance"): (0.05, 0.25)}
+
+
+def test_a_place_target_proposal_trains_the_place_environment_on_it_and_what_the_policy_had(
+        proposals: list[Proposal], tmp_path: Path) -> None:
+    tray, beside = (by_id(proposals)[f"place/targets/{t}"] for t in ("tray", "table_beside_an_object"))
+    assert env_options(tray) == {"targets": ["table", "cube", "container"]}
+    assert env_options(beside, place_targets=("table", "cube", "container")) == \
+        {"targets": ["table", "cube", "beside", "container"]}  # never less than the current policy's
+    bowl = replace(tray, task=TrainingTask("place", targets=("cube", "table", "bowl")))
+    assert "no option for bowl as the target" in str(why_not_trainable(bowl))
+    (trial,) = plan([tray], LoopConfig(max_proposals=1, seeds=(3,)), tmp_path)
+    assert trial.runs[0].job.config.env_options == {"targets": ["table", "cube", "container"]}
+    # a place trained on every target takes trays: the same declines are not proposed again
+    logs = read_logs([HELDOUT])
+    again = propose(analyse(logs.attempts, logs.runs), place_targets=("table", "cube", "beside", "container"))
+    assert not any(p.id.startswith("place/targets") for p in again)
