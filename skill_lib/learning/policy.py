@@ -159,8 +159,8 @@ class LearnedPick(LearnedPolicy):
 
 class LearnedPlace(LearnedPick):
     """place driven by the place policy: goal = the held cube resting where the skill is asked to put it (on the
-    target cube or a stack, on the table beside the target, on a container's floor; shifted by the offsets); done
-    once it rests there and the hand has let go. What it takes is what its checkpoint was trained to set cubes down
+    target cube or a stack, on the table beside the target, on a container's floor; shifted by the offsets, re-read
+    every step); done once it rests there and the hand has let go. What it takes is what its checkpoint was trained to set cubes down
     on (the config's env_options `targets`; a policy without one: the table and cubes)."""
 
     max_steps = 70
@@ -213,6 +213,10 @@ class LearnedPlace(LearnedPick):
             support = target.top_z
         return np.array([target.position[0] + ctx.params["offset_x"], target.position[1] + ctx.params["offset_y"],
                          support + held.half_extents[2]])
+
+    def act(self, ctx: SkillContext) -> np.ndarray:
+        self.goal = self._goal(ctx).astype(np.float32)  # follows the target, and an operator's new offsets mid-place
+        return super().act(ctx)
 
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
         # Never drop the cube away from its goal. A fine-tuned policy opened the hand once in 40 scene places

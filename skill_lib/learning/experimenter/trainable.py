@@ -114,8 +114,9 @@ def why_not_trainable(proposal: Proposal) -> str | None:
         return f"{skill} has no learning environment (learnable: {', '.join(LEARNABLE)})"
     env = f"the {skill} environment"
     objects = [o for o in task.objects if o not in TRAINED_OBJECTS] if skill in CUBE_SKILLS else []
-    if objects:
-        return f"{env} has 3-5 cm cubes only, with no option for {', '.join(objects)} objects"
+    if objects or axis is WeakSpot.OBJECTS:  # (an object the logs could not name is no cube either)
+        named = ", ".join(objects) or proposal.id.rsplit("/", 1)[-1]
+        return f"{env} has 3-5 cm cubes only, with no option for {named} objects"
     targets = [t for t in task.targets if t not in PLACE_TARGETS]
     if targets:
         return (f"{env} sets cubes onto cubes and the table, beside cubes and into trays and bins, with no option for "
