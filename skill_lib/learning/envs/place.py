@@ -128,6 +128,7 @@ class PlaceEnv(SkillEnv):
             xy = self.np_random.uniform(*BESIDE_BOX)
             axis = np.eye(2)[int(self.np_random.integers(2))] * self.np_random.choice([-1.0, 1.0])
             sides = (1.0, -1.0) if self.np_random.random() < 0.5 else (1.0,)
+            # each BESIDE_AIR out along the side's axis, up to 1.5 cm across it (axis[::-1] is zero along it)
             neighbours = [xy + s * axis * (edge / 2 + TOWER_EDGE / 2 + self.np_random.uniform(*BESIDE_AIR))
                           + self.np_random.uniform(-0.015, 0.015, 2) * axis[::-1] for s in sides]
             (x0, y0), (x1, y1) = BESIDE_BOX
