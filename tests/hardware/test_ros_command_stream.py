@@ -63,10 +63,11 @@ def test_a_stream_ended_with_an_empty_trajectory_holds_its_target_without_a_watc
     publisher.publish(JointTrajectory(joint_names=ARM))  # the end of the stream
     time.sleep(1.2)  # over twice the watchdog timeout
     last = seen["status"][-1]
-    # statuses by the commands the node had taken: after the end of the stream (the last command), and during it
+    # statuses by the commands the node had taken: after the end of the stream (the last command), and during it.
+    # A trip after the end would publish one of its own (statuses go out on every change)
     after_end = [s for s in seen["status"] if s.commands_received == last.commands_received]
     during = [s for s in seen["status"] if before < s.commands_received < last.commands_received]
-    assert len(after_end) >= 2 and not any(s.watchdog_tripped for s in after_end), last.message
+    assert after_end and not any(s.watchdog_tripped for s in after_end), last.message
     if gap < 0.4:  # this process kept its stream within the watchdog's 0.5 s (it does unless starved of CPU)
         assert not any(s.watchdog_tripped for s in during), last.message
     assert np.abs(_arm(seen) - target).max() < 0.01, "the arm keeps the stream's last target"
