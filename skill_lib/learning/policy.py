@@ -160,8 +160,8 @@ class LearnedPick(LearnedPolicy):
 class LearnedPlace(LearnedPick):
     """place driven by the place policy: goal = the held cube resting where the skill is asked to put it (on the
     target cube or a stack, on the table beside the target, on a container's floor; shifted by the offsets, re-read
-    every step); done once it rests there and the hand has let go. What it takes is what its checkpoint was trained to set cubes down
-    on (the config's env_options `targets`; a policy without one: the table and cubes)."""
+    every step); done once it rests there and the hand has let go. What it takes is what its checkpoint was trained to
+    set cubes down on (the config's env_options `targets`; a policy without one: the table and cubes)."""
 
     max_steps = 70
     tolerance = 0.025

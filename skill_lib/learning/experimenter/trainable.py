@@ -6,11 +6,12 @@ unless asked for others. A proposal is trainable when what it asks for is more o
 already is: the learned policy's failures on cubes (FAILURES), an evaluation below target (EVALUATION), a skill that
 has an environment and no policy (NEW_POLICY); or when it asks for a parameter range or a place target an
 environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS: the table beside an object, a
-tray or a bin, the place environment's `targets`). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the experiment's seeds,
-with the environment options `env_options` gives: for a ranged parameter, the range the current policy was trained
-on merged with the proposal's, clipped to the skill's bounds; for place targets, the current policy's and the
-proposal's (a candidate never covers less than what it would replace; the learned push and place decline by their
-own checkpoints' options, so a promoted candidate runs what it was trained for).
+tray or a bin, the place environment's `targets`). Its candidate is the skill's recipe
+(skill_lib/learning/recipes.py) trained anew at the experiment's seeds, with the environment options `env_options`
+gives: for a ranged parameter, the range the current policy was trained on merged with the proposal's, clipped to
+the skill's bounds; for place targets, the current policy's and the proposal's (a candidate never covers less than
+what it would replace; the learned push and place decline by their own checkpoints' options, so a promoted candidate
+runs what it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);

@@ -45,7 +45,7 @@ def test_a_cube_dropped_in_a_tray_rests_on_the_floor_the_place_skill_aims_at(sca
 
 
 def _episodes(target: str, seeds: range):
-    """(environment after reset, demonstrator succeeded) per seed, for one target."""
+    """(environment, its goal, every object's state) after each seed's reset, for one target."""
     env = make_env("place", {"targets": [target]}).unwrapped
     try:
         for seed in seeds:
