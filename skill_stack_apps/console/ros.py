@@ -44,6 +44,12 @@ CORRECTION_FOLLOW_S, SERVICE_TIMEOUT_S = 60.0, 5.0
 ARM_UPDATES_HZ = 5.0
 
 
+def _unawaited(future: Any) -> None:
+    """A request whose answer nobody reads (the result or the feedback says how it ended): its failure, e.g. the
+    node destroyed at close while it was in flight, is fetched when it completes, so rclpy does not print it."""
+    future.add_done_callback(lambda done: done.exception())
+
+
 @dataclass
 class RosConfig:
     #: the graph's namespace ("" for the root, e.g. "robot1")
@@ -215,7 +221,7 @@ class RosBackend(Backend):
         with self._lock:
             self._goal = (task_id, handle)
         if view.cancel_requested:
-            handle.cancel_goal_async()
+            _unawaited(handle.cancel_goal_async())
         handle.get_result_async().add_done_callback(lambda done: self._on_result(task_id, done))
 
     def _on_feedback(self, task_id: int, feedback: Any) -> None:
@@ -258,7 +264,7 @@ class RosBackend(Backend):
         with self._lock:
             goal = self._goal
         if goal is not None and goal[0] == task_id and goal[1] is not None:
-            goal[1].cancel_goal_async()
+            _unawaited(goal[1].cancel_goal_async())
         # a goal still being sent is cancelled when it is accepted (_on_goal_response)
 
     # -- e-stop ----------------------------------------------------------------------------------
