@@ -100,9 +100,20 @@ def displacement(start: np.ndarray, now: np.ndarray) -> np.ndarray:
     return (np.asarray(now) - np.asarray(start))[:2]
 
 
+#: metres: a displacement tolerance is at most the distance less this, so an object left where it was never
+#: passes a short move (a 2 cm push passed with a 2 cm tolerance without touching the cube)
+MIN_MOVE = 0.01
+
+
+def displacement_tolerance(distance: float) -> float:
+    """How far from the asked displacement an object may end: 2 cm or 20 % of the distance, whichever is
+    larger, but never more than the distance less MIN_MOVE."""
+    return min(max(0.02, 0.2 * distance), distance - MIN_MOVE)
+
+
 def displaced_as_asked(start: np.ndarray, now: np.ndarray, offset: np.ndarray,
                        tolerance: float | None = None) -> bool:
-    """Moved by `offset` (xy) within tolerance: 2 cm or 20 % of the distance, whichever is larger."""
+    """Moved by `offset` (xy) within tolerance (`displacement_tolerance` of its length by default)."""
     offset = np.asarray(offset, float)
-    tol = tolerance if tolerance is not None else max(0.02, 0.2 * float(np.linalg.norm(offset)))
+    tol = tolerance if tolerance is not None else displacement_tolerance(float(np.linalg.norm(offset)))
     return bool(np.linalg.norm(displacement(start, now) - offset) <= tol)

@@ -1,6 +1,7 @@
 """The spatial predicates the 'beside' and 'between' goals check, on objects arranged in the simulator."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hardware.pybullet import PyBulletArm, PyBulletConfig
@@ -56,3 +57,11 @@ def test_between(arm):
     assert not P.is_between(arm, "green_cube", "red_cube", "yellow_cube")
     settle_at(arm, green_cube=(0.40, 0.12))  # against the yellow cube, not between
     assert not P.is_between(arm, "green_cube", "red_cube", "yellow_cube")
+
+
+@pytest.mark.parametrize("distance", [0.02, 0.03, 0.05, 0.25])
+def test_an_object_left_where_it_was_is_not_displaced(distance):
+    start = np.array([0.5, 0.0, 0.025])
+    assert not P.displaced_as_asked(start, start, [0.0, distance])
+    assert not P.displaced_as_asked(start, start + [0.0, P.MIN_MOVE - 0.001, 0.0], [0.0, distance])
+    assert P.displaced_as_asked(start, start + [0.0, distance - 0.005, 0.0], [0.0, distance])

@@ -36,6 +36,18 @@ def test_push_episode_limit_grows_with_the_longest_push_and_keeps_150_by_default
         env.close()
 
 
+def test_a_short_push_that_leaves_the_cube_where_it_was_is_no_success():
+    env = make_env("push", {"distances": (0.02, 0.03)})
+    try:
+        for seed in range(3):
+            env.reset(seed=seed)
+            _, distance = env.unwrapped.direction_and_distance()
+            _, _, _, _, info = env.step(np.zeros(4, np.float32))  # the hand stays up: the cube does not move
+            assert not info["is_success"] and env.unwrapped._tolerance == pytest.approx(distance - 0.01)
+    finally:
+        env.close()
+
+
 def test_other_options_are_refused_by_the_environment():
     with pytest.raises(TypeError):
         make_env("pick", {"distances": (0.05, 0.25)})
