@@ -13,13 +13,13 @@ import numpy as np
 from hardware.arm import ArmInterface, WorldView
 from planners.corrections.live import LiveCorrections
 from planners.episode_log import EpisodeLog
-from planners.goals import ARM_GOALS, describe, goal_holds
+from planners.goals import ARM_GOALS, describe, follow, goal_holds
 from planners.plan import Goal, Plan, SkillCall, TaskError
 from planners.replan import replan
 from planners.recording import VideoRecorder
 from skill_lib.outcome import SkillOutcome
 from skill_lib.runner import LocalSkillRunner, SkillRunner
-from skill_lib.spec import RetryContext, SkillSpec
+from skill_lib.spec import RetryContext, SkillParamError, SkillSpec
 
 SETTLE_STEPS = 10
 #: how many times a task is re-planned from the world as it is before it is reported as failed
@@ -70,12 +70,15 @@ class Executor:
         self.should_stop = should_stop
         #: object positions when the current call's first attempt started
         self._attempt_start: dict[str, np.ndarray] = {}
+        #: the running task's goals, as the corrections applied so far have moved them
+        self._goals: list[Goal] = []
 
     def _log(self, event: str, **data) -> None:
         if self.log is not None:
             self.log.write(event, **data)
 
     def _run_call(self, index: int, call: SkillCall, attempt: int, *, scripted: bool = False) -> SkillOutcome:
+        planned = call
         if self.prepare_call is not None:
             call = self.prepare_call(index, call)
         self.observer.skill_started(index, call, attempt)
@@ -101,10 +104,21 @@ class Executor:
         outcome = self.runner.run(call.skill, call.params, scripted=scripted, on_start=on_start, on_step=on_step,
                                   should_stop=self.should_stop, param_updates=param_updates)
         self.observer.skill_finished(index, outcome)
+        self._follow_corrections(planned, params)
         self._log("skill_end", index=index, skill=call.skill, success=outcome.success, message=outcome.message,
                   outcome=outcome.kind.value, steps=outcome.steps, sim_seconds=round(outcome.sim_seconds, 3),
                   policy=outcome.policy)
         return outcome
+
+    def _follow_corrections(self, planned: SkillCall, ran: Mapping) -> None:
+        """Move the goals built from `planned` to where the corrected parameters that ran (`ran`) aim."""
+        spec = self.skills[planned.skill]
+        try:
+            before, after = spec.bind(planned.params), spec.bind(ran)
+        except SkillParamError:  # the call failed on its parameters: it moved nothing to follow
+            return
+        if before != after:
+            self._goals = [follow(g, planned.skill, before, after) for g in self._goals]
 
     def _recover(self, index: int, call: SkillCall, failed: SkillOutcome) -> SkillOutcome:
         """One retry, as the skill's retry rule says: its recovery steps (e.g. a re-pick before a place whose
@@ -145,6 +159,7 @@ class Executor:
     def run(self, plan: Plan) -> TaskReport:
         start = {name: obj.position.copy() for name, obj in self.world.objects().items()}
         report = TaskReport(plan.task, plan.skill_names, False, "")
+        self._goals = list(plan.goals)
         self._log("task_start", task=plan.task, plan=[str(c) for c in plan.calls], notes=list(plan.notes))
         calls, first = list(plan.calls), 0
         while True:
@@ -155,9 +170,10 @@ class Executor:
                 break
             for _ in range(SETTLE_STEPS):
                 self.arm.step()
-            holds = [goal_holds(g, self.world, self.arm, start) for g in plan.goals]
-            report.goals = [(describe(g), ok) for g, ok in zip(plan.goals, holds)]
-            unmet = [g for g, ok in zip(plan.goals, holds) if not ok]
+            goals = self._goals
+            holds = [goal_holds(g, self.world, self.arm, start) for g in goals]
+            report.goals = [(describe(g), ok) for g, ok in zip(goals, holds)]
+            unmet = [g for g, ok in zip(goals, holds) if not ok]
             if failed is None and not unmet:
                 report.success = True
                 report.message = "goal reached: " + "; ".join(d for d, _ in report.goals)
@@ -168,7 +184,7 @@ class Executor:
                 report.message = why + (f" (after {len(report.replans)} re-plans)" if report.replans else "")
                 break
             try:
-                calls = replan(_to_redo(plan.goals, holds), self.world, start)
+                calls = replan(_to_redo(goals, holds), self.world, start)
             except TaskError as err:
                 report.message = f"{why}; cannot re-plan: {err}"
                 break

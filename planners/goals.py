@@ -1,11 +1,16 @@
 """Checks a task's goals against the world (the simulator's state), not the executor's report."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 
 from hardware.arm import ArmInterface, WorldView
 from planners.plan import Goal
 from skill_lib import predicates as P
+from skill_lib.skills.common import DIRECTIONS
 
 AT_TOLERANCE = 0.02
 #: goals on the arm itself, which any later skill changes
@@ -49,6 +54,35 @@ def goal_holds(goal: Goal, world: WorldView, arm: ArmInterface, start: dict[str,
             return width > 0.9 * arm.gripper_max_width
         return width < 0.005 or any(world.contacts("gripper", n) for n in world.objects())
     raise ValueError(f"unknown goal kind {goal.kind!r}")
+
+
+def follow(goal: Goal, skill: str, planned: Mapping[str, Any], ran: Mapping[str, Any]) -> Goal:
+    """`goal` as the skill call that ran brings it about, where the goal was built from the call's `planned`
+    parameters and corrections (remembered or live) changed them into `ran` (both with defaults filled): an
+    operator who taught "hover 5 cm higher" asked for the tool 5 cm higher, so the task's goal moves with it
+    (the unmoved goal failed the corrected task, and re-planned against the correction). Only a goal built from
+    that call's own parameters moves: a move_to's tool position, a push's or pull's displacement, a place's spot."""
+    same_object = goal.obj is not None and goal.obj == planned.get("object") == ran.get("object")
+    if skill == "move_to" and goal.kind == "at" and goal.position is not None \
+            and goal.target == planned["target"] == ran["target"]:
+        x, y, z = goal.position
+        return replace(goal, position=(x, y, round(z + ran["height"] - planned["height"], 6)))
+    if skill == "push" and goal.kind == "displaced" and same_object and goal.offset is not None \
+            and np.allclose(goal.offset, _push_offset(planned)):
+        return replace(goal, offset=_push_offset(ran))
+    if skill == "pull" and goal.kind == "displaced" and same_object and goal.offset is not None:
+        scale = ran["distance"] / planned["distance"]
+        return replace(goal, offset=(goal.offset[0] * scale, goal.offset[1] * scale))
+    if skill == "place" and goal.kind in ("in", "table_spot") and same_object and goal.offset is not None \
+            and planned["target"] == ran["target"] and goal.target in (None, planned["target"]):
+        dx, dy = ran["offset_x"] - planned["offset_x"], ran["offset_y"] - planned["offset_y"]
+        return replace(goal, offset=(goal.offset[0] + dx, goal.offset[1] + dy))
+    return goal
+
+
+def _push_offset(params: Mapping[str, Any]) -> tuple[float, float]:
+    dx, dy = DIRECTIONS[params["direction"]]
+    return float(dx * params["distance"]), float(dy * params["distance"])
 
 
 def side_words(side: str | None) -> str:
