@@ -21,8 +21,10 @@ def _xy_inside(obj: ObjectState, support: ObjectState, margin: float = 0.0) -> b
 
 
 def inside(o: ObjectState, c: ObjectState) -> bool:
-    """o's centre lies within c's footprint and below its rim."""
-    return _xy_inside(o, c) and o.bottom_z < c.top_z and o.position[2] < c.top_z
+    """o's centre lies within c's footprint, its bottom below the rim, and its centre below the rim too or, for an
+    object taller than the walls (a mug in a tray), its bottom in the lower half of the container (not on the rim)."""
+    low = o.position[2] < c.top_z or o.bottom_z < (c.bottom_z + c.top_z) / 2
+    return _xy_inside(o, c) and o.bottom_z < c.top_z and low
 
 
 def is_in(world: WorldView, obj: str, container: str) -> bool:

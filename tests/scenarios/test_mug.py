@@ -85,3 +85,25 @@ def test_the_mug_needs_its_handle_once_and_cubes_are_untouched(scene, tmp_path):
             assert cube.success and cube.outcomes[0].params["grasp_point"] == ""
     finally:
         memory.close()
+
+
+@pytest.mark.slow
+def test_the_mug_held_by_its_handle_goes_into_the_tray(scene, tmp_path):
+    """Taller than the tray's walls, the mug stands on its floor with its centre above the rim: it is in it."""
+    memory = CorrectionMemory.open(tmp_path / "corrections.db")
+    scheduler = Scheduler(SkillLibrary(default_skills(), index_dir=tmp_path / "index"), corrections=memory,
+                          learned=False, replans=0)
+    try:
+        for seed in range(2):
+            with PyBulletArm(PyBulletConfig(seed=seed), scene=scene) as arm:
+                if seed == 0:
+                    record_correction("grasp it by the handle", CorrectionContext(
+                        task="pick up the mug", skill="pick", object="mug", objects=arm.objects()), memory)
+                report = scheduler.execute(scheduler.plan("put the mug in the tray", arm), arm, arm)
+                mug, tray = arm.object("mug"), arm.object("tray")
+                assert report.success, report.message
+                assert np.all(np.abs(mug.position[:2] - tray.position[:2]) < tray.half_extents[:2])
+                assert tray.bottom_z < mug.bottom_z < tray.bottom_z + 0.02  # on the floor, not on the rim
+                assert mug.position[2] > tray.top_z and not arm.contacts("gripper", "mug")
+    finally:
+        memory.close()
