@@ -72,7 +72,7 @@ def test_a_push_distance_proposal_trains_the_push_recipe_on_the_merged_range(pro
                                              LoopConfig(max_proposals=2, seeds=(3,)), tmp_path)}
     (run,) = trials["push/parameters/distance"].runs
     assert run.job.config.env_options == {"distances": (0.05, 0.23)}
-    assert run.job.config.demo_episodes == 600  # the push recipe otherwise
+    assert run.job.config.demo_episodes == recipes.WARM_STARTS["push"]["demo_episodes"]  # the push recipe otherwise
     assert trials["pick/evaluation"].runs[0].job.config.env_options == recipes.ENVIRONMENTS["pick"]  # the recipe's
 
 
