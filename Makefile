@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 CORE   := $(VENV)/.installed-core
 FULL   := $(VENV)/.installed-full
+#: pytest-xdist workers for the tests that can share the machine (one per core of the 2-core CI machine); the
+#: ROS graph tests (marker `serial`: timing bounds) run after them, alone
+TEST_WORKERS ?= 2
 DEMO_TASK ?= put the red cube in the tray, then stack the blue cube on the green cube
 
 # Nothing is fetched at run time; every ROS 2 process stays on loopback discovery.
@@ -40,7 +43,9 @@ demo: $(CORE)
 test: $(FULL)
 	bash scripts/build_interfaces.sh $(VENV)   # rebuilds only if interfaces/ changed (0.1 s otherwise)
 	$(PY) -m mypy                             # the files listed in setup.cfg [mypy]
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"; rest=$$?; \
+	$(PY) -m pytest -q -m serial; serial=$$?; \
+	[ $$rest -eq 0 ] && [ $$serial -eq 0 ]
 
 interfaces: $(FULL)
 	bash scripts/build_interfaces.sh $(VENV)

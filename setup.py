@@ -55,7 +55,7 @@ setup(
     extras_require={
         # psutil: Fast DDS's `shm clean`, run before the ROS tests; mypy: `make test` type-checks (setup.cfg);
         # selenium drives Debian's chromium in the console's browser tests (scripts/install_browser.sh)
-        "test": ["pytest", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET, *RAY],
+        "test": ["pytest", "pytest-xdist", "psutil", "mypy", "selenium>=4.10", *CONSOLE, *FLEET, *RAY],
         # ROS 2 Kilted from PyPI wheels, for machines without ROS 2 from apt (see README)
         # (visualization_msgs: the recordings' MarkerArray schema is checked against it; tf2_msgs has no wheel)
         "ros": ["ros-rclpy", "ros-rmw-fastrtps-cpp", "ros-std-msgs", "ros-std-srvs", "ros-sensor-msgs",

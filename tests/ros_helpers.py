@@ -33,8 +33,13 @@ requires_ros = pytest.mark.skipif(ROS_MISSING is not None, reason=ROS_MISSING or
 
 
 def domain_id() -> int:
-    """A ROS domain for one test module: from the pid, so concurrent test runs do not meet (10..99)."""
-    return 10 + (os.getpid() * 7 + next(_counter) * 13) % 90
+    """A ROS domain for one test module: from the pid, so concurrent test runs do not meet (10..99); under
+    pytest-xdist each worker draws from its own part of that range, so two workers never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    size = 90 // count
+    first = 10 + size * (int(worker[2:]) if worker.startswith("gw") else 0)
+    return first + (os.getpid() * 7 + next(_counter) * 13) % size
 
 
 def ros_env(domain: int) -> dict[str, str]:

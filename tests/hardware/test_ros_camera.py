@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ros_helpers import hardware_node, requires_ros, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 NS = "/camera_robot"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ros_helpers import hardware_node, requires_ros, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 NS = "/stream_robot"
 ARM = [f"panda_joint{i}" for i in range(1, 8)]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ros_helpers import Spinner, domain_id, requires_ros, wait_for
 
-pytestmark = requires_ros
+pytestmark = [requires_ros, pytest.mark.serial]
 TIMEOUT = 0.4
 
 

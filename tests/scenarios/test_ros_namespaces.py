@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ros_helpers import LaunchedGraph, Spinner, domain_id, requires_ros
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ros_helpers import graph_with_client, requires_ros, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 
 STATUS_SUCCEEDED = 4  # action_msgs/GoalStatus
 

@@ -13,7 +13,7 @@ import pytest
 from mcap_reading import read_all
 from ros_helpers import REPO, graph_with_client, requires_ros, ros_env, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 
 NS = "/robot1"
 TASK = "pick up the red cube"

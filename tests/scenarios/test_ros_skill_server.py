@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from ros_helpers import Spinner, graph_with_client, requires_ros, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 
 STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED = 4, 5, 6  # action_msgs/GoalStatus
 

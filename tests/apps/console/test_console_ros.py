@@ -11,7 +11,7 @@ from ros_helpers import graph_with_client, requires_ros
 from browser import chromium, open_page, requires_browser, type_into, until
 from console_client import VOICE, Console, stop_console, wait_for
 
-pytestmark = [requires_ros, pytest.mark.slow]
+pytestmark = [requires_ros, pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")
