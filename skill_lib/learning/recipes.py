@@ -7,7 +7,7 @@ advantage-weighted (AWAC) actor update where RL measurably improves the clone (t
 a cloned policy within a few hundred updates). Place has it: its clone lets go of the cube but often does
 not lift the hand clear of it in time; 5000 steps of RL take it from 70-96 % to 97-100 % (onto every target). Push has
 it for safety: over 2-23 cm its clones press the fingers into the table (up to 67 of 100 episodes with unsafe steps),
-and the RL phase's safety critic took the promoted seed to none at 100 % success (the other two seeds lost success
+and the multi-critic RL phase took the promoted seed to none at 100 % success (the other two seeds lost success
 instead: docs/BENCHMARKS.md). Elsewhere the RL phase is off (the clones are at 99-100 %, where fine-tuning has not
 yet shown a gain); `--steps N` turns it on.
 """
