@@ -197,7 +197,6 @@ class SkillGraphClient:
     def __init__(self, client: BackgroundNode, robot: str = "panda") -> None:
         from lifecycle_msgs.srv import ChangeState
         from rcl_interfaces.srv import SetParameters
-        from rclpy.action import ActionClient
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
         from skill_stack_interfaces.action import ExecuteSkill
@@ -205,7 +204,7 @@ class SkillGraphClient:
         from std_srvs.srv import Trigger
 
         from hardware.robots import load_robot
-        from hardware.ros.common import STATUS_QOS
+        from hardware.ros.common import STATUS_QOS, ActionClient
 
         node = client.node
         self.action_type = ExecuteSkill

@@ -138,7 +138,7 @@ def sim_config(priority: int, log: Path) -> Path:
 
 def measure(load: int, args: argparse.Namespace) -> None:
     """A fresh graph, then the tasks, with `load` busy processes per core beside it."""
-    from rclpy.action import ActionClient
+    from hardware.ros.common import ActionClient
     from skill_stack_interfaces.action import ExecuteTask
 
     domain = 60 + (os.getpid() + load) % 30

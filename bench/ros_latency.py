@@ -116,14 +116,13 @@ def _rclpy_version() -> str:
 
 def run(args: argparse.Namespace, domain: int, env: dict) -> None:
     import rclpy
-    from rclpy.action import ActionClient
     from rclpy.executors import MultiThreadedExecutor
     from skill_stack_interfaces.action import ExecuteTask
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
     from hardware.pybullet import PyBulletArm, PyBulletConfig
     from hardware.ros.backend import RosArm
-    from hardware.ros.common import COMMAND_QOS
+    from hardware.ros.common import COMMAND_QOS, ActionClient
     from hardware.ros.config import RosArmConfig
     from hardware.ros.world import RosWorldView
     from planners.scheduler import Scheduler

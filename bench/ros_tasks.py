@@ -100,7 +100,7 @@ def task_goals(tasks: list[Task], robot: str) -> list[list | None]:
 
 
 def over_ros(tasks: list[Task], goals: list[list | None], robot: str, load: int) -> list[bool]:
-    from rclpy.action import ActionClient
+    from hardware.ros.common import ActionClient
     from skill_stack_interfaces.action import ExecuteTask
 
     from hardware.ros.backend import RosArm

@@ -64,14 +64,13 @@ class SuiteClient:
     """What the suite needs of the graph beyond SkillGraphClient: tasks, corrections and the person."""
 
     def __init__(self, client, hardware: SkillGraphClient) -> None:
-        from rclpy.action import ActionClient
         from skill_stack_interfaces.action import ExecuteTask
         from skill_stack_interfaces.msg import TaskStatus
         from skill_stack_interfaces.srv import SetObjectPose
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
-        from hardware.ros.common import COMMAND_QOS, STATUS_QOS
+        from hardware.ros.common import COMMAND_QOS, STATUS_QOS, ActionClient
         from hardware.ros.config import RosArmConfig
         from hardware.ros.backend import RosArm
         from hardware.ros.world import RosWorldView

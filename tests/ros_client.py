@@ -21,7 +21,6 @@ class RobotClient:
     """Talks to the graph under `namespace` ('' for the root) from the spinner's node."""
 
     def __init__(self, spinner: Spinner, namespace: str = "") -> None:
-        from rclpy.action import ActionClient
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
         from skill_stack_interfaces.action import ExecuteTask
@@ -29,7 +28,7 @@ class RobotClient:
         from std_msgs.msg import String
         from std_srvs.srv import Trigger
 
-        from hardware.ros.common import COMMAND_QOS, STATUS_QOS
+        from hardware.ros.common import COMMAND_QOS, STATUS_QOS, ActionClient
 
         self.spinner, node = spinner, spinner.node
         ns = f"/{namespace.strip('/')}" if namespace.strip("/") else ""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import rclpy
+import rclpy.action
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
@@ -70,6 +71,17 @@ async def in_thread(node: Node, thread: ThreadPoolExecutor, work: Callable[..., 
     job.add_done_callback(resume)
     await finished
     return job.result()
+
+
+class ActionClient(rclpy.action.ActionClient):
+    """rclpy's action client, safe to create on a node that another thread already spins: rclpy (the pip wheels)
+    adds the client to its node before it sets the lock the executor takes to wait on it, and an executor that got
+    there first died with "'ActionClient' object has no attribute '_lock'" (ros2/rclpy#1589), leaving a client
+    that never hears back."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
 
 class BackgroundNode:

@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from hardware.ros.common import COMMAND_QOS
+from hardware.ros.common import COMMAND_QOS, ActionClient
 from skill_lib.outcome import OutcomeKind, SkillOutcome
 from skill_lib.runner import SkillRunner, StartHook
 

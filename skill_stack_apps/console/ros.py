@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rclpy.action import ActionClient
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from hardware.ros.common import COMMAND_QOS, STATUS_QOS, BackgroundNode
+from hardware.ros.common import COMMAND_QOS, STATUS_QOS, ActionClient, BackgroundNode
 from hardware.ros.messages import rgb_from_image
 from hardware.scene import load_scene, nominal_objects
 from planners.corrections.live import LiveResult

@@ -22,7 +22,7 @@ class SkillClient:
     """ExecuteSkill goals, the simulator's object states and the arm's joint states, seen from outside."""
 
     def __init__(self, spinner: Spinner) -> None:
-        from rclpy.action import ActionClient
+        from hardware.ros.common import ActionClient
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import JointState
         from skill_stack_interfaces.action import ExecuteSkill
