@@ -198,14 +198,20 @@ class Backend(ABC):
         except ImportError as err:
             raise ConsoleError(501, f"voice input is not available in this install ({err}); "
                                "pip install -e '.[voice]'") from None
-        from skill_stack_apps.commands.correct import SKILL_NAMES, hears_with_moonshine
+        from planners.corrections.context import CorrectionContext
+        from planners.voice.meaning import hearing_context, understanding
+        from skill_stack_apps.commands.correct import SKILL_NAMES, hears_with_open_vocabulary
 
         vocabulary = scene_vocabulary(dict(self.objects), SKILL_NAMES)
+        # decodes are read as corrections of this scene, as the text will be (without it, "two centimetres on
+        # the left" reads as a correction of an object called "on")
+        understand = understanding(hearing_context(CorrectionContext(objects=dict(self.objects) or None)))
         with tempfile.TemporaryDirectory(prefix="skillstack-voice-") as folder:
             path = Path(folder) / "recording.wav"
             path.write_bytes(wav)
             try:
-                transcript = transcribe_file(path, vocabulary, open_vocabulary=hears_with_moonshine(self.recogniser))
+                transcript = transcribe_file(path, vocabulary, understand,
+                                             open_vocabulary=hears_with_open_vocabulary(self.recogniser))
             except (AudioError, OSError, RuntimeError) as err:  # the voice errors name the file: name the upload
                 raise ConsoleError(422, str(err).replace(str(path), "the recording")) from None
         if not transcript.text.strip():
