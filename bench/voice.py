@@ -1,11 +1,11 @@
 """Spoken corrections in words the recogniser was never built from: held-out phrasings, spoken by espeak-ng
 (two voices, three speeds, with and without added noise), side by side in the same run:
-- "open + pocketsphinx": `open_vocabulary=True`, Moonshine's open-vocabulary transcript taken when pocketsphinx's
+- "open + pocketsphinx": `open_vocabulary=True`, Whisper's open-vocabulary transcript taken when pocketsphinx's
   constrained decodes agree (planners.voice.agreement);
 - "pocketsphinx LM": pocketsphinx alone, language model and grammar at three playback rates
   (planners.voice.verdict), decided from the very same decodes;
 - "grammar alone": pocketsphinx's grammar, one decode, no refusal rule;
-- "open alone": Moonshine's transcript taken as it is (no check; to show what the check is for).
+- "open alone": Whisper's transcript taken as it is (no check; to show what the check is for).
 
     python bench/voice.py [--set heldout|dev] [--keep DIR] [--show-wrong]
 
@@ -18,11 +18,8 @@ tuned against: DEV is for that (the agreement rule was also built on DEV only).
 pocketsphinx decode): what a perfect decision rule could reach with these recognisers.
 The script checks that no held-out sentence is one the model was built from (nor one its templates make).
 Off-topic sentences are spoken the same way and must all be refused. Needs espeak-ng and sox; the held-out
-set (360 utterances, ~1160 Moonshine decodes) took 40 minutes on 2 vCPUs busy with other jobs (2026-12-01).
-Moonshine runs in a worker process that is replaced every 50 decodes or above 1.5 GB (moonshine-cpp 0.1.4 leaks
-on every decode; planners.voice.moonshine_worker): that run peaked at 0.3 GB in this process and 1.6 GB in a
-worker, where the one before, with the model in this process, was killed at 18.6 GB. The last line printed is
-the peak memory of this process and of its largest replaced worker.
+set (360 utterances, ~1160 Whisper decodes) takes about 25 minutes on 2 vCPUs. The last line printed is the
+peak memory of this process (Whisper runs in it) and of its largest child (espeak-ng or sox).
 """
 from __future__ import annotations
 
@@ -213,7 +210,7 @@ def hear_all(recognizer: CorrectionRecognizer, grammar: CorrectionRecognizer, u:
     hearing (the oracle), the hearings, and the grammar alone's seconds."""
     hearings = recognizer.hear(read_wav(u.path).samples, every_take=True)
     if not hearings.open_vocabulary:  # the recogniser went on with pocketsphinx alone; its warning says why
-        sys.exit("bench/voice.py: Moonshine cannot run here, or was lost: no open recogniser to compare")
+        sys.exit("bench/voice.py: Whisper cannot run here, or failed: no open recogniser to compare")
     results = []
     for hearing in (hearings, replace(hearings, open_vocabulary=())):  # with the open recogniser, and without
         verdict = recognizer.decide(hearing, understand)
@@ -304,8 +301,7 @@ def main() -> None:
           + ", ".join(f"{name} {sum(r[1][k] == 'wrong' for r in off)}" for k, name in enumerate(RECOGNISERS)))
     print("seconds per utterance, mean (median): "
           + ", ".join(f"{name} {np.mean(s):.2f} ({np.median(s):.2f}, of {len(s)})" for name, s in seconds.items()))
-    # ru_maxrss is in KB on Linux; the children's is the largest reaped one's: a replaced Moonshine worker (espeak-ng
-    # and sox are small; the worker in use when the run ends is not counted)
+    # ru_maxrss is in KB on Linux; the children's is the largest reaped one's
     print(f"peak resident memory: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
           f"largest child {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     if args.show_wrong:

@@ -1,11 +1,12 @@
 """Deciding what was said from two recognisers that fail differently: the open-vocabulary one
-(planners.voice.moonshine: hears any English, mishears words into other English words) and pocketsphinx's
+(planners.voice.whisper: hears any English, mishears words into other English words) and pocketsphinx's
 vocabulary-constrained decodes (planners.voice.verdict: the language model and the grammar at three playback
 rates; they hear only correction words, so they force anything onto the nearest correction).
 
 The open recogniser hears the utterance as recorded and played 10 % slower and faster; pocketsphinx's language
 model and grammar hear it as recorded. A meaning is supported when
-- most of the open recogniser's takes mean it (stable: a close call flips between takes); or
+- most of the open recogniser's takes mean it (stable: a close call flips between takes), unless it is a taught
+  definition (its phrase is words only the open recogniser hears, and its takes may all mishear it alike); or
 - an open take means it, and a pocketsphinx decode means the same; or
 - an open take, with its words that are no correction words replaced by a pocketsphinx decode's words in the
   same place *that sound alike* (CMUdict phones, SOUND_ALIKE), means it, and so does that decode. This hears
@@ -16,10 +17,10 @@ model and grammar hear it as recorded. A meaning is supported when
   planners.voice.verdict; the open recogniser mishears short template phrasings ("brass blower" for "grasp
   lower") that pocketsphinx's grammar is built for.
 Exactly one supported meaning is taken, if no open take means another correction; two that differ, or none,
-or an open take that means another, is unsure: refused, with the best guess offered. On the development phrasings (bench/voice.py --set dev) this took no wrong correction, and the
-open recogniser taken as it is did (it heard "the tower means ..." for "a tower means ..."): refusing is
-always allowed, guessing wrong is not. Pocketsphinx's slower and faster takes added one right answer in 132
-there, for three times the decoding: they are not used.
+or an open take that means another, is unsure: refused, with the best guess offered: refusing is always
+allowed, guessing wrong is not. The rule was built on the development phrasings (bench/voice.py --set dev) with
+Moonshine base as the open recogniser (no wrong correction there); pocketsphinx's slower and faster takes added
+one right answer in 132, for three times the decoding, so they are not used.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import difflib
 import re
 from collections.abc import Callable, Collection, Sequence
 
-from planners.voice.meaning import Meaning, Understanding
+from planners.voice.meaning import Meaning, Understanding, teaches
 from planners.voice.verdict import Verdict, same_words
 
 #: most phone edits, as a share of the longer phone sequence, for two word runs to "sound alike" (write/right:
@@ -109,7 +110,10 @@ def decide(heard: Sequence[str | None], lm_texts: Sequence[str | None], grammar_
         if text and (meaning := understand(text)) is not None:
             readings.append((text, meaning))
     supported = {m for _, m in readings if m in constrained_meanings}  # both recognisers
-    supported |= {m for m in take_meanings if m is not None and take_meanings.count(m) * 2 > len(takes)}  # stable
+    # stable; not for a taught definition, whose phrase is new words that only the open recogniser hears and all
+    # its takes may mishear alike ("that's how it means ..." for "a tower means ...")
+    supported |= {m for m in take_meanings
+                  if m is not None and take_meanings.count(m) * 2 > len(takes) and not teaches(m)}
     if lm_texts and grammar_texts and same_words(lm_texts[0], grammar_texts[0]):  # an exact match of a template
         supported |= {m for m in constrained_meanings[:1] if m is not None}
 

@@ -22,6 +22,12 @@ Meaning = tuple[Hashable, ...]
 Understanding = Callable[[str], "Meaning | None"]
 
 
+def teaches(meaning: Meaning | None) -> bool:
+    """Whether a meaning is a taught definition (a "task" record; without the scene, the definition itself)."""
+    return meaning is not None and any(isinstance(part, tuple) and part and part[0] in ("task", "definition")
+                                       for part in meaning)
+
+
 def _rule_args(rule: PlanRule) -> str:
     """A rule's arguments without the words that said them: an ordering's actions keep their verb and object,
     not their 'phrase'; a destination its container, not the name it was called by (a taught definition's

@@ -1,10 +1,10 @@
 """Spoken corrections: WAV files, audio streams and a microphone -> text, with pocketsphinx (offline).
 
-Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.moonshine, Moonshine from
-its package), which hears any English; an n-gram language model of the ways corrections and taught tasks are
+Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.whisper, Whisper tiny.en from
+its package, prompted with the scene's words), which hears any English; an n-gram language model of the ways corrections and taught tasks are
 said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
 By default a meaning is taken when the open recogniser and pocketsphinx agree on it
-(planners.voice.agreement: the agreement rule); with `open_vocabulary=False`, or where Moonshine cannot run
+(planners.voice.agreement: the agreement rule); with `open_vocabulary=False`, or where Whisper cannot run
 (see CorrectionRecognizer), pocketsphinx decodes the utterance as recorded and slightly slower and faster and
 decides alone (planners.voice.verdict: stable across the playback rates). Otherwise UnsureError says "did you
 mean ...?". `language_model=False` is the grammar alone.
@@ -34,10 +34,10 @@ from planners.voice.framing import NoiseFloor, Segmenter, perturbed
 from planners.voice.grammar import GRAMMAR_NAME, CorrectionGrammar, build_grammar
 from planners.voice.language_model import (LM_SEARCH, is_known_word, language_model_text, load_language_model,
                                            model_words, pronunciations, write_dictionary)
-from planners.voice.meaning import Understanding, hearing_context, understanding
-from planners.voice.moonshine_worker import MoonshineWorker
+from planners.voice.meaning import Understanding, hearing_context, teaches, understanding
 from planners.voice.verdict import PERTURBATIONS, Verdict, decide
 from planners.voice.vocabulary import GrammarVocabulary
+from planners.voice.whisper import WhisperTranscriber, prompt_for
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _add_grammar(decoder, grammar: CorrectionGrammar) -> None:
 class CorrectionRecognizer:
     """A decoder loaded with one vocabulary's grammar and (unless `language_model=False`) language model, and
     with the language model (unless `open_vocabulary=False`) the open-vocabulary recogniser: the agreement rule.
-    Where Moonshine cannot run (moonshine-cpp missing, as off x86-64 Linux, or its worker does not start), the
+    Where Whisper cannot run (faster-whisper or its weights' package missing, or the model does not load), the
     recogniser is pocketsphinx alone, said in one warning; `uses_open_vocabulary` tells which. File decoding is
     serialised by a lock (one decoder); each stream gets a decoder of its own, as a stream holds it between
     utterances."""
@@ -139,9 +139,9 @@ class CorrectionRecognizer:
         self._words = self.grammar.words | (model_words(self._language_model) if self._language_model else set())
         self._decoder = _new_decoder(self._words, self.grammar, self._language_model)
         self._lock = threading.Lock()
-        # a worker process (it contains the model's leak); the grammar alone has no decodes to agree with
-        self._open = _open_recogniser() if open_vocabulary and language_model else None
-        # one thread for the open recogniser, so that it runs beside pocketsphinx (it waits on its worker process)
+        # the grammar alone has no decodes to agree with
+        self._open = _open_recogniser(vocabulary) if open_vocabulary and language_model else None
+        # one thread for the open recogniser, so that it runs beside pocketsphinx (both release the GIL)
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice-open") \
             if self._open is not None else None
 
@@ -179,8 +179,8 @@ class CorrectionRecognizer:
         """Every decode of one utterance given as played at each of PERTURBATIONS (as recorded first): the
         open recogniser's of each take, on its own thread, and beside it pocketsphinx's, of the take as
         recorded only when the open recogniser decides with it (unless `every_take`), else of each. If the open
-        recogniser fails on it (its worker died twice, or could not be restarted), pocketsphinx decides it and
-        every utterance after it alone: a worker that cannot start would otherwise hold up each one."""
+        recogniser fails on it, pocketsphinx decides it and every utterance after it alone: a recogniser that
+        failed once would otherwise fail on, or hold up, each one."""
         start = time.perf_counter()
         heard_open = None
         if self._open is not None and self._beside is not None and open_vocabulary:
@@ -194,9 +194,8 @@ class CorrectionRecognizer:
             try:
                 texts = heard_open.result()
             except AudioError as err:
-                worker, self._open = self._open, None
-                if worker is not None:  # not yet dropped by another stream's utterance
-                    worker.close()
+                dropped, self._open = self._open, None
+                if dropped is not None:  # not yet dropped by another stream's utterance
                     _say_pocketsphinx_alone(err)
                 more_lm, more_grammar = self._constrained(decoder, takes[len(constrained_takes):])
                 lm_texts, grammar_texts = lm_texts + more_lm, grammar_texts + more_grammar
@@ -221,7 +220,7 @@ class CorrectionRecognizer:
         if verdict.sure or len(hearings.language_model) < len(PERTURBATIONS):
             return verdict
         alone = decide(hearings.language_model, hearings.grammar, understand)
-        return alone if alone.sure and _teaches(understand(alone.text)) else verdict
+        return alone if alone.sure and teaches(understand(alone.text)) else verdict
 
     def _may_teach(self, decoder, takes: list[bytes], hearings: Hearings, understand: Understanding) -> Hearings:
         """The hearings with pocketsphinx's slower and faster takes too, when the open decision is unsure and
@@ -229,7 +228,7 @@ class CorrectionRecognizer:
         recogniser's takes rarely agree on ("tie-ving up means ..."), and pocketsphinx's language model knows
         the taught phrases (on the development phrasings this took one more right and no wrong one)."""
         lm = hearings.language_model
-        if (not hearings.open_vocabulary or len(lm) >= len(takes) or not lm[0] or not _teaches(understand(lm[0]))
+        if (not hearings.open_vocabulary or len(lm) >= len(takes) or not lm[0] or not teaches(understand(lm[0]))
                 or self.decide(hearings, understand).sure):
             return hearings
         rest = self._hearings(decoder, takes, every_take=True, open_vocabulary=False)
@@ -344,23 +343,19 @@ class CorrectionRecognizer:
         return None
 
 
-def _open_recogniser() -> MoonshineWorker | None:
-    """Moonshine in its worker process, or None (pocketsphinx alone) with one warning saying why and what it costs."""
+def _open_recogniser(vocabulary: GrammarVocabulary) -> WhisperTranscriber | None:
+    """Whisper prompted with the vocabulary, or None (pocketsphinx alone) with one warning saying why and what it
+    costs."""
     try:
-        return MoonshineWorker()
+        return WhisperTranscriber(prompt_for(vocabulary))
     except AudioError as err:
         _say_pocketsphinx_alone(err)
         return None
 
 
 def _say_pocketsphinx_alone(reason: AudioError) -> None:
-    log.warning("voice: %s; hearing corrections with pocketsphinx alone from now on, which is faster but "
-                "understands fewer and takes more wrong ones (docs/BENCHMARKS.md, \"Voice\")", reason)
-
-
-def _teaches(meaning) -> bool:
-    """Whether a meaning is a taught definition (a "task" record; without the scene, the definition itself)."""
-    return bool(meaning) and any(part and part[0] in ("task", "definition") for part in meaning)
+    log.warning("voice: %s; hearing corrections with pocketsphinx alone from now on, which "
+                "understands about half as many (docs/BENCHMARKS.md, \"Voice\")", reason)
 
 
 _RECOGNIZERS: dict[tuple, CorrectionRecognizer] = {}
@@ -371,7 +366,7 @@ _MAX_CACHED = 4
 def recognizer_for(vocabulary: GrammarVocabulary, *, language_model: bool = True,
                    open_vocabulary: bool = True) -> CorrectionRecognizer:
     """The recogniser for a vocabulary, built once (the models, grammar and language model take ~1-2 s).
-    `open_vocabulary=False` is pocketsphinx alone: faster, but right less often (docs/BENCHMARKS.md, "Voice")."""
+    `open_vocabulary=False` is pocketsphinx alone: right less often (docs/BENCHMARKS.md, "Voice")."""
     key = (tuple(vocabulary.phrases), tuple(sorted((k, tuple(v)) for k, v in vocabulary.slots.items())),
            language_model, open_vocabulary and language_model)
     with _RECOGNIZERS_LOCK:

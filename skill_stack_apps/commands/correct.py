@@ -12,12 +12,12 @@ from planners.corrections.memory.record import SCOPES
 from skill_lib.skills import default_skills
 
 SKILL_NAMES = tuple(spec.name for spec in default_skills())
-#: --recogniser: the agreement rule of Moonshine and pocketsphinx (the default), or pocketsphinx alone (faster)
+#: --recogniser: the agreement rule of Whisper and pocketsphinx (the default), or pocketsphinx alone
 RECOGNISERS = ("agreement", "pocketsphinx")
 DEFAULT_RECOGNISER = RECOGNISERS[0]
 
 
-def hears_with_moonshine(recogniser: str) -> bool:
+def hears_with_open_vocabulary(recogniser: str) -> bool:
     """Whether a --recogniser choice is planners.voice.recogniser's `open_vocabulary=True`."""
     return recogniser == "agreement"
 
@@ -25,8 +25,8 @@ def hears_with_moonshine(recogniser: str) -> bool:
 def add_recogniser_option(parser: argparse.ArgumentParser, default: str | None = DEFAULT_RECOGNISER) -> None:
     parser.add_argument("--recogniser", choices=RECOGNISERS, default=default,
                         help="how speech is heard: 'agreement' (the default) takes a correction only when "
-                             "Moonshine and pocketsphinx support one meaning; 'pocketsphinx' alone is faster but right "
-                             "less often (README 'Voice corrections')")
+                             "Whisper and pocketsphinx support one meaning; 'pocketsphinx' alone is right less often "
+                             "(README 'Voice corrections')")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +69,7 @@ def _fail(message: str, as_json: bool, code: int = EXIT_USAGE, **extra) -> int:
 
 
 def _transcribe(audio: Path, objects: dict, context, recogniser: str) -> tuple[str, float | None, str]:
-    """The words of `audio`, heard with the language model and grammar of this scene (and Moonshine, with the
+    """The words of `audio`, heard with the language model and grammar of this scene (and Whisper, with the
     agreement `recogniser`) and checked as a correction given in `context`, their confidence, and what decided
     (planners.voice.recogniser.Transcript.source). Raises ValueError with a one-line reason
     (planners.voice.recogniser.UnsureError: "did you mean ...?")."""
@@ -83,7 +83,7 @@ def _transcribe(audio: Path, objects: dict, context, recogniser: str) -> tuple[s
     vocabulary = scene_vocabulary(objects, SKILL_NAMES)
     try:  # silent, corrupt, unsure audio: an AudioError (a ValueError), whose message names the file
         transcript = transcribe_file(audio, vocabulary, understanding(hearing_context(context)),
-                                     open_vocabulary=hears_with_moonshine(recogniser))
+                                     open_vocabulary=hears_with_open_vocabulary(recogniser))
     except (OSError, RuntimeError) as err:
         raise ValueError(str(err)) from None
     if not transcript.text or not transcript.text.strip():

@@ -59,7 +59,7 @@ class RosConfig:
     db: str | Path | None = None
     #: ROS domain (default: $ROS_DOMAIN_ID, else 0)
     domain: int | None = None
-    #: how speech is heard: "agreement" (Moonshine and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
+    #: how speech is heard: "agreement" (Whisper and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
     recogniser: str = "agreement"
 
 

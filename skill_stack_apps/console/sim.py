@@ -57,7 +57,7 @@ class SimConfig:
     idle_fps: float = 2.0
     #: write each task's run.mcap beside its episode log (joint states, commands, camera, objects, events)
     record: bool = False
-    #: how speech is heard: "agreement" (Moonshine and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
+    #: how speech is heard: "agreement" (Whisper and pocketsphinx) or "pocketsphinx" alone (`--recogniser`)
     recogniser: str = "agreement"
 
 

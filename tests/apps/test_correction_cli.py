@@ -95,7 +95,7 @@ def test_audio_without_the_voice_module_or_file_is_a_clear_error(capsys, data_di
 
 
 def test_spoken_correction_heard_by_both_recognisers_by_default(capsys, data_dir):
-    pytest.importorskip("moonshine_cpp", reason="voice extra not installed: pip install -e '.[voice]'")
+    pytest.importorskip("faster_whisper", reason="voice extra not installed: pip install -e '.[voice]'")
     wav = REPO / "tests" / "fixtures" / "voice" / "back_three_cm.wav"  # espeak-ng: "three centimeters back"
     code, out, _ = run(capsys, "correct", "--audio", str(wav), "--skill", "place", "--json")
     result = last_json(out)
@@ -105,20 +105,20 @@ def test_spoken_correction_heard_by_both_recognisers_by_default(capsys, data_dir
     assert (record.skill, record.parameter, record.value) == ("place", "offset_x", -0.03)
 
 
-def test_without_moonshine_cpp_a_spoken_correction_is_heard_by_pocketsphinx_alone_said_once(data_dir):
-    """Where moonshine-cpp cannot be imported (it has a wheel for x86-64 Linux only; here its import is made to
-    fail in the command's own process), the default recogniser goes on with pocketsphinx alone: one warning line
+def test_without_faster_whisper_a_spoken_correction_is_heard_by_pocketsphinx_alone_said_once(data_dir):
+    """Where faster-whisper cannot be imported (not installed, or its CTranslate2 has no wheel for the platform;
+    here its import is made to fail in the command's own process), the default recogniser goes on with pocketsphinx alone: one warning line
     on stderr says why and what it costs, and the correction is heard and stored."""
     pytest.importorskip("pocketsphinx", reason="voice extra not installed: pip install -e '.[voice]'")
-    no_moonshine = ("import sys; sys.modules['moonshine_cpp'] = None; from skill_stack_apps.cli import main; "
+    no_whisper = ("import sys; sys.modules['faster_whisper'] = None; from skill_stack_apps.cli import main; "
                     "sys.exit(main(sys.argv[1:]))")
     wav = REPO / "tests" / "fixtures" / "voice" / "left_two_cm.wav"  # one pocketsphinx alone is sure of
-    proc = subprocess.run([sys.executable, "-c", no_moonshine, "correct", "--audio", str(wav), "--skill", "place",
+    proc = subprocess.run([sys.executable, "-c", no_whisper, "correct", "--audio", str(wav), "--skill", "place",
                            "--json"], capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [warning] = proc.stderr.strip().splitlines()
-    assert "needs moonshine-cpp (x86-64 Linux only)" in warning and "pocketsphinx alone" in warning, warning
-    assert "understands fewer and takes more wrong ones" in warning
+    assert "needs faster-whisper" in warning and "pocketsphinx alone" in warning, warning
+    assert "understands about half as many" in warning
     result = last_json(proc.stdout)
     assert result["knowledge"]["parameter"] == "offset_y" and result["heard_by"] in ("language model", "grammar")
     [record] = stored(data_dir)

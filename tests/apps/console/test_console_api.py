@@ -172,12 +172,13 @@ def test_a_correction_during_the_place_moves_the_drop_point_and_is_stored(tmp_pa
 def test_a_spoken_correction_in_a_wav_body_is_transcribed_and_stored(console):
     wav = (VOICE / "left_two_cm.wav").read_bytes()
     result = console.ok("POST", "/api/corrections", wav, content_type="audio/wav")
-    assert result["source"] == "voice" and result["heard"]["text"] == "two centimeters to the left"
-    assert result["text"] == "two centimeters to the left" and result["status"] == "stored"
+    said = ("two centimeters to the left", "two centimetres to the left")  # Whisper spells it the British way
+    assert result["source"] == "voice" and result["heard"]["text"] in said
+    assert result["text"] == result["heard"]["text"] and result["status"] == "stored"
     assert result["records"][0]["parameter"] == "offset_y" and result["records"][0]["value"] == 0.02
     assert console.backend.store.get(result["records"][0]["id"]).source == "voice"
-    # heard by the default recogniser, the agreement rule (pocketsphinx alone where moonshine-cpp is missing)
-    if find_spec("moonshine_cpp") is not None:
+    # heard by the default recogniser, the agreement rule (pocketsphinx alone where faster-whisper is missing)
+    if find_spec("faster_whisper") is not None:
         assert result["heard"]["heard_by"] == "open vocabulary"
 
 

@@ -75,10 +75,12 @@ def test_push_to_talk_with_the_fake_microphone(browser, tmp_path):
         page = until(browser, lambda p: (p["feed"] and p["feed"][0]["status"] != "queued") or p["notice"],
                      "the spoken correction", 30)
         assert page["feed"] and page["feed"][0]["status"] == "stored", page
-        assert '"two centimeters to the left"' in page["feed"][0]["text"]
+        # either spelling: Whisper writes "centimetres", pocketsphinx's dictionary "centimeters"
+        said = ("two centimeters to the left", "two centimetres to the left")
+        assert any(f'"{text}"' in page["feed"][0]["text"] for text in said)
         assert "place.offset_y +0.02" in page["feed"][0]["text"]
         [record] = console.backend.store.all()
-        assert (record.source, record.text, record.value) == ("voice", "two centimeters to the left", 0.02)
+        assert (record.source, record.value) == ("voice", 0.02) and record.text in said
     finally:
         stop_console(console)
 

@@ -1,5 +1,5 @@
 """`skillstack console` on the command line: what its options become in the backend it starts (built from the
-parsed arguments as cmd_console builds it, not started: no simulator, no server, no Moonshine worker)."""
+parsed arguments as cmd_console builds it, not started: no simulator, no server, no Whisper model)."""
 from __future__ import annotations
 
 import pytest
@@ -39,7 +39,7 @@ def test_without_the_option_the_backend_uses_the_default_recogniser(tmp_path):
 
 
 def test_push_to_talk_is_decoded_by_the_recogniser_given_on_the_command_line(tmp_path):
-    """pocketsphinx alone (not the default agreement rule, which would start Moonshine and say "open
+    """pocketsphinx alone (not the default agreement rule, which would load Whisper and say "open
     vocabulary"): the WAV the page would post is heard by pocketsphinx's language model or grammar."""
     backend = _backend(tmp_path, "--recogniser", "pocketsphinx")
     try:

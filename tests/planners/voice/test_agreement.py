@@ -61,10 +61,22 @@ def test_agreement_of_the_two_recognisers_is_taken():
 
 def test_a_stable_open_hearing_is_taken_and_an_unstable_one_is_not():
     # pocketsphinx heard nothing of use, but two of the open recogniser's three takes mean the same
-    stable = verdict(["Clean up means to start an ashram queue.", "Clean up means to stack the large cubes.",
-                      "Clean up means to stack the large cubes"], ["clean up means stop the large cubes"], [None])
-    assert stable.sure and stable.text == "clean up means to stack the large cubes"
+    stable = verdict(["Go much slower than that.", "Go much slower than that", "Go much older"],
+                     ["go much blue block"], [None])
+    assert stable.sure and stable.text == "go much slower than that"
     assert not verdict(["go much slower than that", "go much slow than", "go much"], [None], [None]).sure
+
+
+def test_a_taught_definition_is_not_taken_on_the_open_recogniser_alone():
+    """Its phrase is words only the open recogniser hears, and all its takes can mishear it alike: Whisper heard
+    "a tower means ..." as "that's how it means ..." three times (bench/voice.py --set dev)."""
+    misheard = verdict(["That's how it means to stack the large cubes."] * 3,
+                       ["a tower means stacking the large cubes"], ["two meters to the left"])
+    assert not misheard.sure
+    # with a pocketsphinx decode that means the same definition, it is taken
+    heard = verdict(["Clean up means to start an ashram queue.", "Clean up means to stack the large cubes.",
+                     "Clean up means to stack the large cubes"], ["clean up means to stack the large cubes"], [None])
+    assert heard.sure and heard.text == "clean up means to stack the large cubes"
     # a take that means another correction makes it a close call ("the tower" is another phrase taught)
     assert not verdict(["The tower means to stack the large cubes.", "A tower means to stack the large cubes.",
                         "A tower means to stack the large cubes"], ["a tower means stacking the large"], [None]).sure

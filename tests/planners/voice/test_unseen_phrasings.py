@@ -2,7 +2,7 @@
 as the right correction or refuses them, never a wrong one, where the grammar alone cannot; off-topic speech
 and noise are refused; a task is taught by voice, through `skillstack teach --audio`. Real pocketsphinx, no
 fakes: pocketsphinx alone (`open_vocabulary=False`, `--recogniser pocketsphinx`), except where a task is taught
-through the CLI's default, the agreement rule with Moonshine (the open recogniser on these recordings:
+through the CLI's default, the agreement rule with Whisper (the open recogniser on these recordings:
 test_open_vocabulary.py)."""
 from __future__ import annotations
 
@@ -60,9 +60,7 @@ def test_the_unseen_phrasings_are_in_no_grammar_template(scene):
 
 
 def test_unseen_phrasings_are_the_right_correction_or_refused_never_a_wrong_one(scene):
-    """Measured: 4 of 4 right with pocketsphinx alone (here), 3 of 4 with the agreement rule (Moonshine heard "hold
-    the blue block from the top", British voice at 190 words/min, as "told ..." and "thought ...": refused);
-    the grammar alone gets none right."""
+    """Measured: 4 of 4 right with pocketsphinx alone (here); the grammar alone gets none right."""
     vocabulary, understand = scene
     right = 0
     for row in rows("unseen"):

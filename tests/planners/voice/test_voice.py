@@ -2,7 +2,7 @@
 scripts/make_voice_fixtures.sh), through the language model and grammar (and the grammar alone), to what
 `distill` makes of the transcript. Bad audio is made here, in tmp_path. No fakes of the recogniser.
 pocketsphinx alone throughout (`open_vocabulary=False`, `--recogniser pocketsphinx`): the default, the agreement
-rule with Moonshine, is tested in test_open_vocabulary.py. Phrasings beyond the grammar: test_unseen_phrasings.py."""
+rule with Whisper, is tested in test_open_vocabulary.py. Phrasings beyond the grammar: test_unseen_phrasings.py."""
 from __future__ import annotations
 
 import logging
