@@ -19,8 +19,9 @@ model and grammar hear it as recorded. A meaning is supported when
 Exactly one supported meaning is taken, if no open take means another correction; two that differ, or none,
 or an open take that means another, is unsure: refused, with the best guess offered: refusing is always
 allowed, guessing wrong is not. The rule was built on the development phrasings (bench/voice.py --set dev) with
-Moonshine base as the open recogniser (no wrong correction there); pocketsphinx's slower and faster takes added
-one right answer in 132, for three times the decoding, so they are not used.
+Moonshine base as the open recogniser (no wrong correction there); with Whisper it took one there, a definition
+heard alike in every take, hence the clause on definitions. Pocketsphinx's slower and faster takes added one
+right answer in 132, for three times the decoding, so they are not used.
 """
 from __future__ import annotations
 
