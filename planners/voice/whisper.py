@@ -5,8 +5,8 @@ model is loaded from the package's folder, never by name, which is the path that
 It hears any English words, so it hears phrasings no template or n-gram has; it also mishears freely ("hover"
 as "hurry"), so its transcript is never taken alone: planners.voice.agreement takes it only when the
 vocabulary-constrained pocketsphinx decodes agree (see there). It is prompted with the scene's correction words
-(`prompt_for`), which Whisper reads as text said just before, so that it spells the scene's words. The model stays flat at ~0.23 GB over hundreds of decodes (measured 2026-12-01), so
-it runs in the caller's process.
+(`prompt_for`), which Whisper reads as text said just before, so that it spells the scene's words. Its memory
+stays flat (~0.23 GB over 150 decodes, measured 2026-12-01), so it runs in the caller's process.
 """
 from __future__ import annotations
 
@@ -73,8 +73,7 @@ def prompt_for(vocabulary: GrammarVocabulary, max_words: int = PROMPT_WORDS) -> 
 
 
 class WhisperTranscriber:
-    """One loaded model (~0.3 s to load, ~0.2 GB), prompted with `prompt` (see prompt_for); calls are
-    serialised."""
+    """One loaded model (~0.23 GB), prompted with `prompt` (see prompt_for); calls are serialised."""
 
     def __init__(self, prompt: str = "", threads: int = 2) -> None:
         try:
