@@ -3,6 +3,7 @@ where it is without a watchdog trip, one that just stops trips the watchdog; a c
 transition reads the parameters again (a new seed, a new scene); the node says whether it runs real-time."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -140,6 +141,9 @@ def test_a_ros_arm_ends_its_stream_only_where_the_controller_accepts_an_empty_tr
                  "the hardware and this test subscribed")
         arm.stop_motion()  # a cancel
         arm.forget_targets()  # the skill's end
+        # delivery, not a fixed pause (a loaded machine's DDS can take longer); then time for any extra message
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: len(sent) >= (2 if stream_end else 1), 5.0, "the stream's end")
         time.sleep(0.5)
     finally:
         arm.close()
