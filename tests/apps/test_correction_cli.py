@@ -106,12 +106,12 @@ def test_spoken_correction_heard_by_both_recognisers_by_default(capsys, data_dir
 
 
 def test_without_faster_whisper_a_spoken_correction_is_heard_by_pocketsphinx_alone_said_once(data_dir):
-    """Where faster-whisper cannot be imported (not installed, or its CTranslate2 has no wheel for the platform;
-    here its import is made to fail in the command's own process), the default recogniser goes on with pocketsphinx alone: one warning line
-    on stderr says why and what it costs, and the correction is heard and stored."""
+    """Where faster-whisper cannot be imported (not installed, or CTranslate2 has no wheel for the platform; here
+    its import is made to fail in the command's own process), the default recogniser goes on with pocketsphinx
+    alone: one warning line on stderr says why and what it costs, and the correction is heard and stored."""
     pytest.importorskip("pocketsphinx", reason="voice extra not installed: pip install -e '.[voice]'")
     no_whisper = ("import sys; sys.modules['faster_whisper'] = None; from skill_stack_apps.cli import main; "
-                    "sys.exit(main(sys.argv[1:]))")
+                  "sys.exit(main(sys.argv[1:]))")
     wav = REPO / "tests" / "fixtures" / "voice" / "left_two_cm.wav"  # one pocketsphinx alone is sure of
     proc = subprocess.run([sys.executable, "-c", no_whisper, "correct", "--audio", str(wav), "--skill", "place",
                            "--json"], capture_output=True, text=True, timeout=120, env=dict(os.environ))
