@@ -1,8 +1,9 @@
 """Spoken corrections: WAV files, audio streams and a microphone -> text, with pocketsphinx (offline).
 
 Three hearings of the same audio: an open-vocabulary recogniser (planners.voice.whisper, Whisper tiny.en from
-its package, prompted with the scene's words), which hears any English; an n-gram language model of the ways corrections and taught tasks are
-said (planners.voice.language_model); and the JSGF grammar of the correction templates (planners.voice.grammar).
+its package, prompted with the scene's words), which hears any English; an n-gram language model of the ways
+corrections and taught tasks are said (planners.voice.language_model); and the JSGF grammar of the correction
+templates (planners.voice.grammar).
 By default a meaning is taken when the open recogniser and pocketsphinx agree on it
 (planners.voice.agreement: the agreement rule); with `open_vocabulary=False`, or where Whisper cannot run
 (see CorrectionRecognizer), pocketsphinx decodes the utterance as recorded and slightly slower and faster and
