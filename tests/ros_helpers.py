@@ -153,15 +153,13 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: f
 
 class Spinner:
     """An rclpy context of its own with a node spun in a background thread (hardware.ros.common.BackgroundNode,
-    two executor threads), and a wait for a future's result."""
+    one executor thread as in the nodes: rclpy's multi-threaded executor delivered messages up to 2 s late),
+    and a wait for a future's result."""
 
     def __init__(self, domain: int, name: str = "test_client") -> None:
-        from rclpy.executors import MultiThreadedExecutor
-
         from hardware.ros.common import BackgroundNode
 
-        self._spun = BackgroundNode(domain, name, lambda context: MultiThreadedExecutor(num_threads=2,
-                                                                                      context=context))
+        self._spun = BackgroundNode(domain, name)
         self.node = self._spun.node
 
     def result(self, future, timeout: float, what: str):

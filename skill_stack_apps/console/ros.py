@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -102,8 +101,8 @@ class RosBackend(Backend):
         from skill_stack_interfaces.msg import HardwareStatus, TaskStatus
 
         domain = self.config.domain if self.config.domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "0"))
-        self._spun = BackgroundNode(domain, "operator_console",
-                                    lambda context: MultiThreadedExecutor(num_threads=2, context=context))
+        # one executor thread, as in the nodes: rclpy's multi-threaded executor delivered messages up to 2 s late
+        self._spun = BackgroundNode(domain, "operator_console")
         node, ns = self._spun.node, self.ns
         self._action: Any = ActionClient(node, ExecuteTask, f"{ns}/execute_task")
         self._goal_type, self._task_status = ExecuteTask.Goal, TaskStatus
