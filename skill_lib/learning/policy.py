@@ -285,7 +285,7 @@ class LearnedPush(LearnedPick):
         obj = ctx.world.object(ctx.params["object"])
         left = float((self.goal - obj.position)[:2] @ self._direction)
         return left <= push.LEAD + 0.003 and not ctx.world.contacts("gripper", obj.name) and \
-            ctx.arm.ee_pose().position[2] > obj.top_z + 0.04
+            ctx.arm.ee_pose().position[2] > obj.top_z + push.HAND_CLEAR
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,

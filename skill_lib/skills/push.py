@@ -14,6 +14,8 @@ GAP = 0.03  # start this far behind the object's face
 # off (3 of 20 seeds); at 12 mm, under 17 degrees and 7 mm (the same on 30 seeds held out).
 PUSH_HEIGHT = 0.012
 LEAD = 0.002  # stop this short of the distance: the object slides a little after contact ends
+#: a push is done with the hand this far above the object's top, off it: the next skill starts clear of it
+HAND_CLEAR = 0.04
 
 
 def tool_yaw(direction: np.ndarray) -> float:
