@@ -59,7 +59,7 @@ class HardwareNode(LifecycleNode):
         self._message = "waiting for configure"
         self._watchdog: Watchdog | None = None
         self._streaming = False  # a command stream runs: the watchdog guards it
-        self._timers: list = []
+        self._activity_timers: list = []  # the control loop's (not `_timers`: rclpy's Node keeps its own there)
         self._command_sub = None
         self._pubs: dict = {}
         self._last_camera = 0.0
@@ -106,7 +106,7 @@ class HardwareNode(LifecycleNode):
         self._watchdog = Watchdog(self.config.watchdog_timeout, self._on_watchdog)
         self._command_sub = self.create_subscription(JointTrajectory, self.config.command_topic,
                                                      self._on_trajectory, COMMAND_QOS)
-        self._timers = [self.create_timer(1.0 / hz, self._tick)]
+        self._activity_timers = [self.create_timer(1.0 / hz, self._tick)]
         self._lifecycle = "active"
         result = super().on_activate(state)
         self._report("active: stepping at %d Hz" % hz)
@@ -141,9 +141,9 @@ class HardwareNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_activity(self) -> None:
-        for timer in self._timers:
+        for timer in self._activity_timers:
             self.destroy_timer(timer)
-        self._timers = []
+        self._activity_timers = []
         if self._command_sub is not None:
             self.destroy_subscription(self._command_sub)
             self._command_sub = None

@@ -1,5 +1,6 @@
 """The hardware node's lifecycle over real rclpy: nothing moves or publishes until it is configured and
-activated; deactivate stops the stream; cleanup closes the backend; shutdown finalizes the node."""
+activated; deactivate stops the stream; cleanup closes the backend; shutdown finalizes the node. The status
+comes at its rate."""
 from __future__ import annotations
 
 import time
@@ -50,6 +51,9 @@ def test_transitions_gate_the_robot(hardware):
     assert not joints, "an inactive hardware node publishes no joint states"
     transition(Transition.TRANSITION_ACTIVATE, "active")
     wait_for(lambda: len(joints) > 5, 5, "joint states while active")
+    before = len(states)
+    time.sleep(2.0)
+    assert len(states) - before >= 3, "the status comes at its rate (2 Hz), not only when it changes"
     transition(Transition.TRANSITION_DEACTIVATE, "inactive")
     time.sleep(0.3)
     count = len(joints)
