@@ -149,8 +149,9 @@ def recipe_runs(args: argparse.Namespace, base: TrainConfig) -> None:
 
 def _held_out(skill: str, path: Path) -> str:
     from skill_lib.learning.mcsac import make_env
-    from skill_lib.learning.train import eval_seeds, evaluation, load_policy, run_episode
-    agent, env = load_policy(path), make_env(skill)
+    from skill_lib.learning.train import eval_seeds, evaluation, load_config, load_policy, run_episode
+    # in the environment the policy was trained in (push's distances, place's targets), as `skillstack eval` does
+    agent, env = load_policy(path), make_env(skill, load_config(path).env_options)
     result = evaluation([run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
                          for seed in eval_seeds(HELD_OUT_SEED, HELD_OUT_EPISODES)])
     env.close()
