@@ -30,7 +30,7 @@ WARM_STARTS: dict[str, dict] = {
     "pick": {"demo_episodes": 200, "bc_pretrain_steps": 6_000, "demo_noise": 0.1},
     # the waypoint follower with DART noise; long carries need the extra demonstrations and updates
     "place": {"demo_episodes": 400, "bc_pretrain_steps": 20_000, "demo_noise": 0.1},
-    # the wider range (2-25 cm) needs more of both than 5-15 cm did (600, 20000)
+    # the wider range (2-23 cm) needs more of both than 5-15 cm did (600, 20000)
     "push": {"demo_episodes": 1000, "bc_pretrain_steps": 30_000, "demo_noise": 0.1},
 }
 
@@ -40,9 +40,8 @@ ENVIRONMENTS: dict[str, dict] = {
     "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]]},
     # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
     "place": {"targets": ["table", "cube", "beside", "container"]},
-    # every push the skill takes (push.DISTANCE, 2-25 cm), not only 5-15 cm: the experimenter found 2-23 cm in the
-    # episode logs, and 24-25 cm ran scripted until push v5
-    "push": {"distances": (0.02, 0.25)},
+    # the pushes the experimenter found in the episode logs (2-23 cm), not only 5-15 cm
+    "push": {"distances": (0.02, 0.23)},
 }
 
 #: per skill: the RL phase, where it is on (TrainConfig fields, over FINE_TUNING)
