@@ -251,19 +251,3 @@ def test_demonstrators_succeed_and_noisy_demonstrations_keep_clean_labels(skill,
     assert wins >= 5
     assert labels.shape == episode.actions.shape and not np.allclose(labels[:, :3], episode.actions[:, :3])
     assert np.array_equal(labels[:, 3], episode.actions[:, 3])  # the gripper command is not perturbed
-
-
-def test_a_push_succeeds_only_once_the_hand_is_off_the_cube_and_above_it():
-    """The learned push is done with the hand clear above the cube (LearnedPush._reached), so the push
-    environment's success and task reward ask for it too: without it the effort term taught the policy to
-    leave the hand resting by the cube, and every push ran to its step limit."""
-    env = make_env("push", {"distances": (0.05, 0.15)})
-    try:
-        episode, success, _ = expert_demonstration(env, 3)
-        tolerance = env.unwrapped._tolerance
-    finally:
-        env.close()
-    at_goal = np.linalg.norm(episode.achieved[1:] - episode.goal, axis=1) < tolerance
-    assert success and episode.let_go[-1]
-    assert (at_goal & ~episode.let_go).any(), "the cube never reached the goal before the hand rose: proves nothing"
-    assert np.array_equal(episode.terms[:, 0] == 0.0, at_goal & episode.let_go)

@@ -1,5 +1,4 @@
-"""Push: slide the cube on the table to a goal position (gripper kept closed by the policy), then lift the hand
-off it: success is the cube at the goal and the hand clear above it, where the learned push is done.
+"""Push: slide the cube on the table to a goal position (gripper kept closed by the policy).
 
 The distances pushed are an option (`distances=(low, high)`, TrainConfig.env_options), within the push skill's own
 bounds; the episode limit grows with the longest push (`episode_steps`), and the default range keeps today's 150
@@ -91,13 +90,6 @@ class PushEnv(SkillEnv):
 
     def _success(self, achieved: np.ndarray, goal: np.ndarray) -> np.ndarray:
         return np.linalg.norm(achieved - goal, axis=-1) < self._tolerance
-
-    def _let_go(self) -> bool:
-        # off the cube and back above it, as the push skill ends (LearnedPush's done): a hand left resting
-        # on the cube is not done, and without this the effort term taught the policy to stay there
-        cube = self.arm.object("cube")
-        return not self.arm.contacts("gripper", "cube") and \
-            self.arm.ee_pose().position[2] > cube.top_z + push.HAND_CLEAR
 
     def direction_and_distance(self) -> tuple[str, float]:
         """The push this episode asks for, as the push skill is asked it: direction and metres."""
