@@ -116,7 +116,7 @@ def _rclpy_version() -> str:
 
 def run(args: argparse.Namespace, domain: int, env: dict) -> None:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from skill_stack_interfaces.action import ExecuteTask
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace, domain: int, env: dict) -> None:
 
     rclpy.init(domain_id=domain)
     node = rclpy.create_node("bench")
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = SingleThreadedExecutor()  # as the nodes: rclpy's multi-threaded one delivered messages late
     executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
     client = ActionClient(node, ExecuteTask, "execute_task")
