@@ -152,8 +152,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: f
 
 
 class Spinner:
-    """An rclpy context of its own with a node spun in a background thread (hardware.ros.common.BackgroundNode,
-    one executor thread as in the nodes: rclpy's multi-threaded executor delivered messages up to 2 s late),
+    """An rclpy context of its own with a node spun in a background thread (hardware.ros.common.BackgroundNode),
     and a wait for a future's result."""
 
     def __init__(self, domain: int, name: str = "test_client") -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import rclpy
 import rclpy.action
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
@@ -86,16 +86,15 @@ class ActionClient(rclpy.action.ActionClient):
 
 class BackgroundNode:
     """A client's rclpy context of its own (in `domain`) with one node, spun in a daemon thread: for scripts,
-    benches and tests that talk to a graph from outside. Callbacks should only store what arrives; by
-    default one executor thread runs them (`make_executor` gets the context and may give another)."""
+    benches, tests and the console that talk to a graph from outside. Callbacks should only store what arrives.
+    One executor thread runs them, as in the nodes: rclpy's multi-threaded executor delivered messages up to
+    ~2 s late (docs/BENCHMARKS.md, "ROS 2")."""
 
-    def __init__(self, domain: int, name: str,
-                 make_executor: Callable[[rclpy.Context], Executor] = lambda c: SingleThreadedExecutor(context=c)
-                 ) -> None:
+    def __init__(self, domain: int, name: str) -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain)
         self.node = rclpy.create_node(name, context=self.context)
-        self.executor = make_executor(self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()

@@ -101,7 +101,6 @@ class RosBackend(Backend):
         from skill_stack_interfaces.msg import HardwareStatus, TaskStatus
 
         domain = self.config.domain if self.config.domain is not None else int(os.environ.get("ROS_DOMAIN_ID", "0"))
-        # one executor thread, as in the nodes: rclpy's multi-threaded executor delivered messages up to 2 s late
         self._spun = BackgroundNode(domain, "operator_console")
         node, ns = self._spun.node, self.ns
         self._action: Any = ActionClient(node, ExecuteTask, f"{ns}/execute_task")
