@@ -114,6 +114,8 @@ CUBE_EDGES = (0.027, 0.058)  # 3-5 cm, with room for the bounding box of a cube 
 TRAINED_BOX = ((0.31, -0.29), (0.67, 0.29))
 #: how far beyond the pick environment's start box the hand may start (home, 0.36 m up, is just above it)
 HAND_MARGIN = 0.05
+#: the end of the learned pick's reason for declining where the hand starts (which episode logs do not hold)
+HAND_OUTSIDE = "outside where the learned pick was trained to start from"
 
 
 def _outside_training(obj, what: str) -> str | None:
@@ -142,8 +144,7 @@ class LearnedPick(LearnedPolicy):
         config = getattr(self.agent, "config", None)  # the box its checkpoint was trained from
         lo, hi = (np.asarray(corner) for corner in trained_hand_box(config.env_options if config is not None else {}))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
-            return (f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), outside where the learned pick "
-                    f"was trained to start from")
+            return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
         return _outside_training(world.object(params["object"]), "object")
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:

@@ -88,6 +88,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from skill_lib.learning.experimenter.logs import LogError, read_logs
     from skill_lib.learning.experimenter.loop import LoopConfig, TrialOutcome, run_trials
     from skill_lib.learning.experimenter.propose import propose
+    from skill_lib.learning.experimenter.recheck import promoted_policies, taken_now
     from skill_lib.learning.experimenter.trainable import trained_parameters, trained_place_targets
     from skill_lib.learning.experimenter.report import PLOT, write_report
     from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry, RegistryError
@@ -101,10 +102,13 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         learned = registry.skills()
         trained = trained_parameters(registry)  # a promoted push's range is its checkpoint's
         place_targets = trained_place_targets(registry)  # likewise what a promoted place sets cubes down on
+        policies = promoted_policies(registry.root)  # logged declines are asked again of these
     except (LogError, RegistryError) as err:
         return _fail(str(err), args.json)
     analysis = analyse(logs.attempts, logs.runs)
-    proposals = propose(analysis, logs.evaluations, learned=learned, trained=trained, place_targets=place_targets)
+    proposals = propose(analysis, logs.evaluations, learned=learned, trained=trained, place_targets=place_targets,
+                        policies=policies)
+    stale = taken_now(analysis, policies)
     proposer = "the deterministic proposer (skill_lib/learning/experimenter/propose.py)"
     if args.llm is not None and proposals:
         try:
@@ -114,6 +118,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / "experiments" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     print(f"read {logs.runs} runs ({len(analysis.items)} skill attempts) and {len(logs.evaluations)} evaluations; "
           f"{len(proposals)} proposals ({proposer}):")
+    if stale:
+        print(f"not proposed: {sum(stale.values())} logged declines the promoted policies would take now ("
+              + ", ".join(f"{skill} {n}" for skill, n in sorted(stale.items())) + ")")
     for rank, proposal in enumerate(proposals, 1):
         print(f"  {rank}. [{proposal.gain:.3f}] {proposal.what}\n       {proposal.evidence[0]}")
     trials, loop = None, None
@@ -129,7 +136,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             return _fail(str(err), args.json)
         except ConnectionError as err:  # no Ray cluster at that address
             return _fail(f"cannot reach Ray at {args.address}: {err}", args.json)
-    report = write_report(out, logs, args.logs, analysis, proposals, proposer, trials, loop)
+    report = write_report(out, logs, args.logs, analysis, proposals, proposer, trials, loop, stale)
     if trials is None:
         print("dry run: nothing trained")
     else:
@@ -139,7 +146,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"proposals": [p.to_dict() for p in proposals], "report": str(report),
                           "plot": str(out / PLOT), "runs": logs.runs, "attempts": len(analysis.items),
-                          "evaluations": len(logs.evaluations), "proposer": proposer, "dry_run": args.dry_run,
+                          "evaluations": len(logs.evaluations), "declines_taken_now": dict(stale),
+                          "proposer": proposer, "dry_run": args.dry_run,
                           **_outcomes(trials or [], args.eval_seed)}))
     failed = [t for t in trials or [] if t.outcome is TrialOutcome.TRAINING_FAILED]
     if failed:

@@ -2,7 +2,8 @@
 deliver, propose training tasks for them, train what can be trained today, judge it and promote what is better.
 
 `logs` reads episode logs and evaluations, `analyse` classifies every skill attempt and tallies them per skill,
-object category, region and parameter range, `propose` turns the weak spots into a curriculum ordered by expected
+object category, region and parameter range, `recheck` asks the promoted policies again about each logged decline
+(one they take now is no weak spot), `propose` turns the weak spots into a curriculum ordered by expected
 gain (deterministic; `llm` lets an OpenAI-compatible model order and justify it, checked). `trainable` says which
 proposals a skill's own environment can train, with which options (a wider push range; the others are reported, not
 trained), `loop` trains their candidates (Ray, skill_lib/learning/distributed.py), `heldout` runs a policy's

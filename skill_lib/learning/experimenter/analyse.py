@@ -3,13 +3,14 @@ policy, no learned policy, scripted on request, a scripted retry) and where (obj
 the table, parameter range), tallied per skill and per each of those.
 
 Where an object was is not in the log: it is the scene's nominal position (config/scenes, jitter at most a few
-cm), moved by the run's earlier successful places and pushes of it.
+cm; its size as the simulator builds it), moved across the table by the run's earlier successful places and pushes of it (its height is left as the
+scene has it).
 """
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 
@@ -88,6 +89,8 @@ class Context:
     edge: float | None
     #: where the handled object (or, for place and move_to, the target) was, when known
     position: tuple[float, float] | None
+    #: the scene's objects where they were when the attempt began, as far as the log tells (see the module doc)
+    objects: dict[str, ObjectState] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,10 +102,18 @@ class Analysed:
 
 @lru_cache(maxsize=32)
 def _scene(name: str) -> dict[str, ObjectState]:
+    """The scene's objects at their nominal places, with the sizes the simulator measures (the scene file gives
+    cubes' edges only; a tray's or a mug's size is its mesh's)."""
+    from hardware.pybullet.backend import PyBulletArm, PyBulletConfig
+
     try:
-        return nominal_objects(name)
+        nominal = nominal_objects(name)
+        with PyBulletArm(PyBulletConfig(scene=name)) as arm:
+            built = arm.objects()
     except (SceneError, OSError):
         return {}
+    return {n: replace(built[n], position=np.append(o.position[:2], built[n].position[2])) if n in built else o
+            for n, o in nominal.items()}
 
 
 def _contexts(attempts: list[SkillAttempt]) -> list[Context]:
@@ -121,7 +132,8 @@ def _contexts(attempts: list[SkillAttempt]) -> list[Context]:
             category=obj.category if obj else "unknown", target_category=goal.category if goal else None,
             target_is_container=bool(goal and goal.is_container), region=region(at) if at is not None else "unknown",
             parameter=parameter_range(params), edge=float(obj.half_extents.max() * 2) if obj else None,
-            position=(float(at[0]), float(at[1])) if at is not None else None))
+            position=(float(at[0]), float(at[1])) if at is not None else None,
+            objects={n: replace(o, position=np.append(where[n], o.position[2])) for n, o in objects.items()}))
         if attempt.success and placed is not None and name in where:
             if attempt.skill == "place" and target in where:
                 where[name] = where[target] + [params.get("offset_x", 0.0), params.get("offset_y", 0.0)]

@@ -7,7 +7,8 @@ Each weak spot becomes one proposal:
   trained on (read from the policies and environments below): the object, a container (or the table beside an
   object) as the place target, the parameter range, the region of the table (where a push ends, too), else the
   start state (where the hand was, a corrected
-  parameter): widen training along that axis;
+  parameter): widen training along that axis. Given the promoted policies, a decline the promoted policy of its
+  skill would now take is no weak spot any more (recheck.py);
 - learned attempts that failed, per object category: fine-tune there;
 - attempts that ran as they should but needed operator corrections, per category and corrected parameter;
 - evaluations (`skillstack eval --json`) below TARGET_SUCCESS: fine-tune in the skill's environment.
@@ -26,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from skill_lib.learning.envs.place import DEFAULT_TARGETS
+from skill_lib.learning.envs.place import CONTAINER_BOX, DEFAULT_TARGETS
 from skill_lib.learning.envs.push import DISTANCES, PushEnv
 from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, region
 from skill_lib.learning.experimenter.logs import Evaluation
+from skill_lib.learning.experimenter.recheck import Recheck, recheck
 from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
 from skill_lib.skills.common import DIRECTIONS
+from skill_lib.spec import Policy
 
 #: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
 CUBE_SKILLS = ("pick", "place", "push")
@@ -105,8 +108,8 @@ def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS
         value = item.attempt.params.get(context.parameter[0])
         if isinstance(value, (int, float)) and not low <= value <= high:
             return "parameters", context.parameter[0]
-    if context.position is not None:
-        (x0, y0), (x1, y1) = TRAINED_BOX
+    if context.position is not None and skill in CUBE_SKILLS:  # the learned move_to takes any place
+        (x0, y0), (x1, y1) = CONTAINER_BOX if skill == "place" and context.target_is_container else TRAINED_BOX
         x, y = context.position
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             return "regions", context.region
@@ -117,6 +120,11 @@ def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS
             x, y = x + direction[0] * distance, y + direction[1] * distance
             if not (x0 <= x <= x1 and y0 <= y <= y1):
                 return "regions", f"{region(np.array([x, y]))} (where the push ends)"
+    held = context.objects.get(str(item.attempt.params.get("object"))) if skill == "place" else None
+    if held is not None:  # a place also declines a cube it takes from outside the area (out of a tray)
+        (x0, y0), (x1, y1) = TRAINED_BOX
+        if not (x0 <= held.position[0] <= x1 and y0 <= held.position[1] <= y1):
+            return "regions", f"{region(held.position)} (where the cube is taken from)"
     return "start states", "other contexts"
 
 
@@ -197,12 +205,14 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed], trained: Train
 
 
 def _group_key(item: Analysed, learned: Collection[str] | None, trained: TrainedRanges,
-               place_targets: Collection[str]) -> tuple[str, str, str] | None:
+               place_targets: Collection[str], policies: Mapping[str, Policy] | None) -> tuple[str, str, str] | None:
     skill = item.attempt.skill
     if item.kind is AttemptKind.NO_POLICY:
         # a skill that has a policy now ran without it by configuration (a node's learned_skills), or before it had one
         return None if learned is not None and skill in learned else (skill, "new policy", "")
     if item.kind is AttemptKind.DECLINED:
+        if policies is not None and recheck(item, policies) is Recheck.TAKEN_NOW:
+            return None
         return (skill, *outside_training(item, trained, place_targets))
     if item.kind is AttemptKind.LEARNED_FAILED:
         return skill, "failures", item.context.category
@@ -214,16 +224,18 @@ def _group_key(item: Analysed, learned: Collection[str] | None, trained: Trained
 
 def propose(analysis: Analysis, evaluations: Sequence[Evaluation] = (),
             learned: Collection[str] | None = None, trained: TrainedRanges = TRAINED_PARAMETERS,
-            place_targets: Collection[str] = DEFAULT_TARGETS) -> list[Proposal]:
+            place_targets: Collection[str] = DEFAULT_TARGETS,
+            policies: Mapping[str, Policy] | None = None) -> list[Proposal]:
     """The curriculum, highest expected gain first. `learned`: the skills that have a learned policy now (the
     registry's); attempts that ran without one are not proposed for those (None: every such attempt is).
     `trained`: the parameter ranges the current policies were trained on (trainable.trained_parameters; default:
     the environments' own); `place_targets`: what the current place was trained to set cubes down on
-    (trainable.trained_place_targets)."""
+    (trainable.trained_place_targets); `policies`: the promoted policies (recheck.promoted_policies), whose
+    declines are asked again (None: every logged decline is a weak spot)."""
     total = len(analysis.items)
     groups: dict[tuple[str, str, str], list[Analysed]] = {}
     for item in analysis.items:
-        key = _group_key(item, learned, trained, place_targets)
+        key = _group_key(item, learned, trained, place_targets, policies)
         if key is not None:
             groups.setdefault(key, []).append(item)
     proposals = []

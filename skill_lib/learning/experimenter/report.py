@@ -6,7 +6,7 @@ the order and each decision can be checked by hand."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from skill_lib.learning.envs.base import REWARD_TERMS
@@ -53,9 +53,10 @@ def plot(analysis: Analysis, path: Path) -> None:
 
 def write_report(out: Path, logs: LogSet, sources: Sequence[Path], analysis: Analysis,
                  proposals: Sequence[Proposal], proposer: str, trials: Sequence[Trial] | None = None,
-                 loop: LoopConfig | None = None) -> Path:
+                 loop: LoopConfig | None = None, taken_now: Mapping[str, int] | None = None) -> Path:
     """OUT/report.md, OUT/attempts.png and a curves-<proposal>.png per trained proposal; returns the report's path.
-    trials None: a dry run (analyse and propose only)."""
+    trials None: a dry run (analyse and propose only). taken_now: skill -> logged declines its promoted policy
+    would now take (recheck.taken_now), which were not proposed."""
     out.mkdir(parents=True, exist_ok=True)
     plot(analysis, out / PLOT)
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -69,6 +70,10 @@ def write_report(out: Path, logs: LogSet, sources: Sequence[Path], analysis: Ana
              f"learned, uncorrected successes (an attempt counts 1, an attempt that only needed corrections "
              f"{CORRECTION_WEIGHT}; an evaluation below {TARGET_SUCCESS} its shortfall times the skill's share). "
              "Ties in the order go by id.", ""]
+    if taken_now:
+        lines += [f"Not proposed: {sum(taken_now.values())} logged declines that the promoted policies would take now "
+                  f"({', '.join(f'{skill} {n}' for skill, n in sorted(taken_now.items()))}; each asked again of its "
+                  "skill's promoted policy, in the world as the log tells it).", ""]
     if not proposals:
         lines += ["None: no weak spot in these logs.", ""]
     for rank, proposal in enumerate(proposals, 1):

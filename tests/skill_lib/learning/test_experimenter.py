@@ -13,7 +13,9 @@ from planners.episode_log import EpisodeLog
 from skill_lib.learning.experimenter.analyse import AttemptKind, analyse, kind_of, region
 from skill_lib.learning.experimenter.logs import LogError, read_logs
 from skill_lib.learning.experimenter.propose import TARGET_SUCCESS, propose
+from skill_lib.learning.experimenter.recheck import Recheck, promoted_policies, recheck, taken_now
 from skill_lib.learning.experimenter.report import write_report
+from skill_lib.learning.registry import CHECKPOINTS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "experimenter"
 HAND_OUTSIDE = "the hand starts at (0.45, 0.34, 0.16), outside where the learned pick was trained to start from"
@@ -144,3 +146,37 @@ def test_the_weak_spots_of_issue_18_are_proposed_from_real_logs(split: str, tmp_
     text = report.read_text()
     assert "a dry run: nothing was trained" in text and all(p.what in text for p in ranked)
     assert (tmp_path / "attempts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_logged_declines_are_asked_again_of_the_promoted_policies(tmp_path: Path) -> None:
+    """A decline made by an older policy is no weak spot once the promoted one takes the context (the committed
+    place takes trays, the committed push 2-23 cm); one it still declines, or one that rests on what the log does
+    not hold (where the hand started, what it held), stays proposed."""
+    write_run(tmp_path / "a", "mixed", [
+        ("place", {"object": "green_cube", "target": "tray", "offset_x": 0.0, "offset_y": 0.0}, "scripted",
+         "learned place was trained on the table and on cubes, not into a tray", True),
+        ("push", {"object": "blue_cube", "direction": "left", "distance": 0.2}, "scripted",
+         "learned push trained on pushes of 5-15 cm", True),
+        ("push", {"object": "red_cube", "direction": "forward", "distance": 0.25}, "scripted",
+         "learned push trained on pushes of 5-15 cm", True),
+        ("pick", {"object": "yellow_cube"}, "scripted", HAND_OUTSIDE, True),
+        ("move_to", {"target": "tray", "height": 0.1}, "scripted",
+         "the learned move_to was trained with an empty gripper, and it holds the yellow_cube", True),
+        ("place", {"object": "green_cube", "target": "yellow_cube", "offset_x": 0.0, "offset_y": 0.0}, "scripted",
+         "object green_cube is outside the area the learned policy was trained on", True),
+    ])
+    logs = read_logs([tmp_path / "a"])
+    analysis = analyse(logs.attempts, logs.runs)
+    policies = promoted_policies(CHECKPOINTS)
+    assert [recheck(item, policies) for item in analysis.items] == [
+        Recheck.TAKEN_NOW, Recheck.TAKEN_NOW, Recheck.STILL_DECLINED, Recheck.CANNOT_TELL, Recheck.CANNOT_TELL,
+        Recheck.STILL_DECLINED]
+    assert taken_now(analysis, policies) == {"place": 1, "push": 1}
+    before = {p.id for p in propose(analysis)}
+    after = {p.id: p for p in propose(analysis, policies=policies)}
+    assert {"place/targets/tray", "push/parameters/distance"} <= before
+    # the 25 cm push, the hand's start, what the hand held (move_to has no area); the green cube comes out of the tray
+    assert set(after) == {"push/parameters/distance", "pick/start_states/other_contexts",
+                          "move_to/start_states/other_contexts",
+                          "place/regions/middle_left_(where_the_cube_is_taken_from)"}
+    assert after["push/parameters/distance"].evidence[0].startswith("1 of 2 push attempts")
