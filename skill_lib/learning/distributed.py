@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -87,14 +88,33 @@ def _import_ray(local: bool) -> Any:
     return ray
 
 
+#: seconds to wait for a cluster's address to accept a connection before Ray is asked to join it
+CONNECT_TIMEOUT = 5.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise ConnectionError unless something accepts a TCP connection at a cluster address "host:port" or
+    "ray://host:port" within `timeout` s: Ray itself retries an unreachable one for minutes. "auto" (and any
+    address without a port) is left to Ray, which answers at once when no cluster is found."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answered at {host}:{port} within {timeout:g} s ({err}); "
+                              "is the cluster's head node running there?") from None
+
+
 @contextmanager
 def ray_session(workers: int | None = None, address: str | None = None) -> Iterator[None]:
     """Ray for this process: an instance started on this machine with `workers` CPUs (None: all its cores),
     or, with `address` ("auto", "host:6379", "ray://host:10001"), a running cluster, whose own CPUs then
     decide how many jobs run at once. Shut down (or disconnected) on exit.
 
-    Raises ImportError without Ray, ValueError for workers < 1 or workers with an address, RuntimeError when
-    this process is already connected to Ray (the caller's session would be shut down under it)."""
+    Raises ImportError without Ray, ValueError for workers < 1 or workers with an address, ConnectionError for an
+    address where nothing answers (check_reachable), RuntimeError when this process is already connected to Ray
+    (the caller's session would be shut down under it)."""
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
     if workers is not None and address is not None:
@@ -107,6 +127,7 @@ def ray_session(workers: int | None = None, address: str | None = None) -> Itera
     if address is None:  # "local": a new instance even when RAY_ADDRESS names a cluster (that is --address)
         ray.init(address="local", num_cpus=workers, num_gpus=0, include_dashboard=False, **quiet)
     else:
+        check_reachable(address)
         ray.init(address=address, **quiet)
     try:
         yield

@@ -193,3 +193,33 @@ def test_an_unreachable_cluster_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "run_jobs", unreachable)
     code, _, stderr = command("train", "move_to", "--address", "auto", "--out", str(tmp_path))
     assert code == 1 and stderr == "error: cannot reach Ray at auto: Could not find any running Ray instance.\n"
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_nothing_answers_fails_in_seconds(tmp_path, scheme):
+    """Ray retries an unreachable cluster address for minutes (killed after 5 min here); the check in front of it
+    says so in one line within its timeout, without starting anything."""
+    import socket
+    import time
+
+    with socket.socket() as listening:  # a loopback port that was just free: nothing listens there
+        listening.bind(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
+    address = f"{scheme}127.0.0.1:{port}"
+    start = time.monotonic()
+    code, _, stderr = command("train", "move_to", "--address", address, "--out", str(tmp_path))
+    assert time.monotonic() - start < 30
+    assert code == 1 and stderr.startswith(f"error: cannot reach Ray at {address}: nothing answered at 127.0.0.1:")
+    assert stderr.count("\n") == 1 and not any(tmp_path.iterdir())
+
+
+def test_a_listening_address_passes_the_reachability_check():
+    import socket
+
+    from skill_lib.learning.distributed import check_reachable
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}", timeout=2.0)
+    check_reachable("auto")  # no port: left to Ray
