@@ -39,8 +39,9 @@ WAV_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")
 POLL_S, MAX_FPS = 0.05, 10.0
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+def error(status: int, message: str, did_you_mean: str | None = None) -> JSONResponse:
+    body = {"error": " ".join(str(message).split())}
+    return JSONResponse(body | {"did_you_mean": did_you_mean} if did_you_mean else body, status_code=status)
 
 
 def is_loopback(host: str) -> bool:
@@ -93,7 +94,7 @@ def create_app(backend: Backend, *, token: str | None = None, loopback: bool = T
 
     @app.exception_handler(ConsoleError)
     async def console_error(request: Request, err: ConsoleError) -> JSONResponse:
-        return error(err.status, err.message)
+        return error(err.status, err.message, err.did_you_mean)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:

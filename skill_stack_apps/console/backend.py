@@ -39,11 +39,12 @@ MAX_LISTED = 500
 
 
 class ConsoleError(Exception):
-    """A request the console refuses: the HTTP status and a one-line message for `{"error": ...}`."""
+    """A request the console refuses: the HTTP status and a one-line message for `{"error": ...}`;
+    `did_you_mean`: speech heard, but not surely: the best guess, for the operator to confirm or edit."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, did_you_mean: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.did_you_mean = status, message, did_you_mean
 
 
 def not_found(what: str) -> ConsoleError:
@@ -213,7 +214,8 @@ class Backend(ABC):
                 transcript = transcribe_file(path, vocabulary, understand,
                                              open_vocabulary=hears_with_open_vocabulary(self.recogniser))
             except (AudioError, OSError, RuntimeError) as err:  # the voice errors name the file: name the upload
-                raise ConsoleError(422, str(err).replace(str(path), "the recording")) from None
+                guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)  # an UnsureError's
+                raise ConsoleError(422, str(err).replace(str(path), "the recording"), guess) from None
         if not transcript.text.strip():
             raise ConsoleError(422, "no speech recognised in the recording")
         return {"text": transcript.text, "confidence": transcript.confidence, "seconds": transcript.duration_s,

@@ -3,8 +3,8 @@ policy, no learned policy, scripted on request, a scripted retry) and where (obj
 the table, parameter range), tallied per skill and per each of those.
 
 Where an object was is not in the log: it is the scene's nominal position (config/scenes, jitter at most a few
-cm; its size as the simulator builds it), moved across the table by the run's earlier successful places and pushes of it (its height is left as the
-scene has it).
+cm; its size as the simulator builds it), moved across the table by the run's earlier successful places and pushes
+of it (its height is left as the scene has it).
 """
 from __future__ import annotations
 

@@ -238,7 +238,14 @@ async function stopTalking() {
   $("ptt").textContent = "transcribing…";
   const data = await api("POST", "/api/corrections", wav(chunks, rate), "audio/wav");
   $("ptt").textContent = "hold to talk";
-  notice(data.error ? "voice: " + data.error : "");
+  if (data.did_you_mean) {  // heard, not surely: nothing is done until the operator sends it (or an edit of it)
+    $("correction-input").value = data.did_you_mean;
+    $("correction-input").focus();
+    notice(`voice: not sure what was said. Did you mean "${data.did_you_mean}"? It is in the correction box: ` +
+           "press Send, or change it first.");
+  } else {
+    notice(data.error ? "voice: " + data.error : "");
+  }
 }
 
 function wav(chunks, rate) {

@@ -17,6 +17,7 @@ from skill_stack_apps.console.sim import SimBackend, SimConfig
 
 REPO = Path(__file__).resolve().parents[3]
 VOICE = REPO / "tests" / "fixtures" / "voice"
+UNSEEN_VOICE = VOICE / "unseen"  # phrasings in no grammar template (tests/planners/voice/test_unseen_phrasings.py)
 
 
 class Console:

@@ -243,3 +243,20 @@ def test_cli_refuses_a_public_address_without_a_token(capsys):
     assert "token" in capsys.readouterr().err
     assert main(["console", "--host", "0.0.0.0", "--token", "short"]) == 2
 
+
+
+def test_speech_heard_but_not_surely_offers_a_guess_and_does_nothing(tmp_path):
+    """pocketsphinx hears this definition differently in its takes: refused with the best guess ("did you mean"),
+    nothing stored; the guess, sent as text, teaches the task."""
+    from console_client import UNSEEN_VOICE
+
+    console = start_console(tmp_path, recogniser="pocketsphinx")
+    try:
+        wav = (UNSEEN_VOICE / "clear_the_table_means_gb.wav").read_bytes()
+        code, data = console.call("POST", "/api/corrections", wav, content_type="audio/wav")
+        assert code == 422 and "did you mean" in data["error"] and data["did_you_mean"] in data["error"], data
+        assert console.ok("GET", "/api/corrections")["records"] == []
+        taught = console.ok("POST", "/api/corrections", {"text": data["did_you_mean"]})
+        assert taught["status"] == "stored" and [r["kind"] for r in taught["records"]] == ["task"], taught
+    finally:
+        stop_console(console)

@@ -1,6 +1,7 @@
 """The console page in headless Chromium over the in-process stack: a task typed and run to success (checked in
 PyBullet), a correction typed during the place (stored, applied in PyBullet, switched off, undone), a correction
-spoken into the fake microphone (push-to-talk), and the e-stop (the arm stops and holds, the task fails)."""
+spoken into the fake microphone (push-to-talk), a "did you mean" for speech heard unsurely, and the e-stop (the
+arm stops and holds, the task fails)."""
 from __future__ import annotations
 
 import pytest
@@ -101,5 +102,38 @@ def test_estop_stops_the_arm_and_the_task_fails(browser, tmp_path):
         assert estopped and moved < 1e-3, moved
         find("#estop-reset").click()
         until(browser, lambda p: not p["estopped"], "the e-stop reset", 10)
+    finally:
+        stop_console(console)
+
+
+
+def test_unsure_speech_is_offered_in_the_correction_box_and_nothing_is_done(browser, tmp_path):
+    """What the page does with a "did you mean" (the server's answer to speech it heard, but not surely: real
+    decodes in test_console_api.py; through the browser's capture, whether one recording comes out unsure depends
+    on how long the button is held, so here the hearing is a named fake): the guess goes into the correction box,
+    nothing is stored, and sent from there it is taken as typed (a taught task)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from skill_stack_apps.console.backend import ConsoleError
+
+    guess = "when i say clear the table i mean put everything in the tray"
+
+    def fake_unsure_hearing(wav: bytes) -> dict:
+        raise ConsoleError(422, f"not sure what was said in the recording: did you mean '{guess}'?", guess)
+
+    console = start_console(tmp_path)
+    console.backend._transcribe = fake_unsure_hearing
+    try:
+        find = open_page(browser, console)
+        ActionChains(browser).click_and_hold(find("#ptt")).pause(1.0).release().perform()
+        page = until(browser, lambda p: p["notice"] or p["feed"], "the page to answer", 30)
+        assert "Did you mean" in page["notice"] and f'"{guess}"' in page["notice"], page
+        assert find("#correction-input").get_attribute("value") == guess
+        assert not page["feed"] and console.backend.store.all() == []
+        find("#correction-send").click()
+        page = until(browser, lambda p: p["feed"] and p["feed"][0]["status"] != "queued", "the sent guess", 20)
+        assert page["feed"][0]["status"] == "stored", page
+        [record] = console.backend.store.all()
+        assert (record.kind, record.text) == ("task", guess)
     finally:
         stop_console(console)
