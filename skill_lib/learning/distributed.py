@@ -5,8 +5,9 @@ config's torch threads) and nothing here does.
 Determinism: a job's files depend on its config alone, not on how many workers ran or which jobs ran before
 it. Each job gets a fresh worker process (`max_calls=1`: no torch random state, PyBullet client or torch
 thread setting is inherited from an earlier job), `train()` pins torch to the config's threads (Ray also sets
-OMP_NUM_THREADS to the task's CPUs), and a job whose worker dies is reported, not retried: a retry would
-resume from the last checkpoint, which does not reproduce an uninterrupted run (README, "Learned skills").
+OMP_NUM_THREADS to the task's CPUs), and a job whose worker dies is reported, not retried: the same command
+again resumes each run from its last checkpoint, as an uninterrupted run would have gone on (README, "Learned
+skills").
 
 Ray is imported here only, and only when jobs run, so everything else works without it (the `ray` extra).
 On this machine Ray stays on loopback: its processes listen on 127.0.0.1 only, no dashboard, no usage
