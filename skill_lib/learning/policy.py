@@ -16,7 +16,7 @@ import numpy as np
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
-from skill_lib.spec import Policy, SkillContext, SkillSpec
+from skill_lib.spec import ACTION_SCALE, Policy, SkillContext, SkillSpec
 
 
 def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarray, touching: bool,
@@ -239,9 +239,18 @@ class LearnedPlace(LearnedPick):
 class LearnedPush(LearnedPick):
     """push driven by the push policy: goal = the object moved `distance` in `direction` from where it
     started (re-read every step, so "push it further" mid-push moves the goal); done once it has moved
-    far enough and the hand is off it, above it. The distances it takes, and its episode limit (which its
-    observation counts towards), are those of the environment its checkpoint was trained in (the config's
-    env_options; a policy without one: the push environment's defaults)."""
+    far enough and the hand is off it, above it. Once the object is there (within LEAD of the distance, or within
+    the postcondition's tolerance with the hand off it for LET_GO steps: the policy stops where its training's
+    success held), the hand backs off level and rises as the scripted push's does: the policy pushes, but was not
+    trained to rise clear (it hovers 1-2 cm above the object, so the push ran to its step limit and the next skill
+    started from low over the object). The distances it takes, and its episode limit (which its observation counts towards), are those of the
+    environment its checkpoint was trained in (the config's env_options; a policy without one: the push
+    environment's defaults)."""
+
+    #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
+    BACK_OFF = 0.02
+    RETREAT_SPEED = 0.3
+    LET_GO = 5
 
     def __init__(self, agent) -> None:
         from skill_lib.learning.envs.push import episode_steps, trained_distances
@@ -271,6 +280,8 @@ class LearnedPush(LearnedPick):
         self.tool_yaw = push.tool_yaw(self._direction)
         self._start = ctx.world.object(ctx.params["object"]).position.copy()
         ctx.memory["start"] = self._start  # the skill's postcondition measures the push from here
+        self._backed_off_to: np.ndarray | None = None  # where the retreat backs off to, once it has begun
+        self._off = 0  # steps in a row the hand has been off the object with the push within tolerance
         super().reset(ctx)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
@@ -280,13 +291,39 @@ class LearnedPush(LearnedPick):
         self.goal = self._goal(ctx).astype(np.float32)
         return super().act(ctx)
 
-    def _reached(self, ctx: SkillContext) -> bool:
+    def _there(self, ctx: SkillContext) -> bool:
         from skill_lib.skills import push
 
         obj = ctx.world.object(ctx.params["object"])
-        left = float((self.goal - obj.position)[:2] @ self._direction)
-        return left <= push.LEAD + 0.003 and not ctx.world.contacts("gripper", obj.name) and \
+        if float((self.goal - obj.position)[:2] @ self._direction) <= push.LEAD:  # as the scripted push stops
+            return True
+        within = P.displaced_as_asked(self._start, obj.position, self.goal[:2] - self._start[:2])
+        self._off = self._off + 1 if within and not ctx.world.contacts("gripper", obj.name) else 0
+        return self._off >= self.LET_GO
+
+    def _reached(self, ctx: SkillContext) -> bool:
+        from skill_lib.skills import push
+
+        # there once is enough: a cube that tipped under the fingers settles back a few mm (the postcondition,
+        # and the executor's retry of what is left, judge the distance)
+        obj = ctx.world.object(ctx.params["object"])
+        return self._backed_off_to is not None and not ctx.world.contacts("gripper", obj.name) and \
             ctx.arm.ee_pose().position[2] > obj.top_z + push.HAND_CLEAR
+
+    def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
+        """The policy's action until the object is there; then the retreat: back off level, then rise."""
+        from skill_lib.skills import push
+
+        tcp = ctx.arm.ee_pose().position
+        if self._backed_off_to is None:
+            if not self._there(ctx):
+                return action
+            self._backed_off_to = tcp - np.append(self._direction * self.BACK_OFF, 0.0)
+        aim = self._backed_off_to.copy()
+        if np.linalg.norm((aim - tcp)[:2]) < 0.006:  # backed off: rise clear of the object
+            aim[2] = ctx.world.object(ctx.params["object"]).top_z + push.HAND_CLEAR + 0.02
+        move = np.clip((aim - tcp) / ACTION_SCALE, -self.RETREAT_SPEED, self.RETREAT_SPEED)
+        return np.append(move, CLOSED).astype(action.dtype)
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,
