@@ -243,9 +243,9 @@ class LearnedPush(LearnedPick):
     the postcondition's tolerance with the hand off it for LET_GO steps: the policy stops where its training's
     success held), the hand backs off level and rises as the scripted push's does: the policy pushes, but was not
     trained to rise clear (it hovers 1-2 cm above the object, so the push ran to its step limit and the next skill
-    started from low over the object). The distances it takes, and its episode limit (which its observation counts towards), are those of the
-    environment its checkpoint was trained in (the config's env_options; a policy without one: the push
-    environment's defaults)."""
+    started from low over the object). The distances it takes, and its episode limit (which its observation counts
+    towards), are those of the environment its checkpoint was trained in (the config's env_options; a policy
+    without one: the push environment's defaults)."""
 
     #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
     BACK_OFF = 0.02
