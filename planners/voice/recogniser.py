@@ -51,8 +51,8 @@ DECODER_CONFIG = {"topn": 16}
 #: where a correction was given, when the caller does not say (see planners.voice.meaning.hearing_context)
 DEFAULT_CONTEXT = hearing_context(CorrectionContext())
 
-__all__ = ["AudioError", "CorrectionRecognizer", "Hearings", "Transcript", "UnsureError", "listen_microphone", "read_wav",
-           "recognizer_for", "transcribe_file", "transcribe_stream"]
+__all__ = ["AudioError", "CorrectionRecognizer", "Hearings", "Transcript", "UnsureError", "guess_of", "listen_microphone",
+           "read_wav", "recognizer_for", "transcribe_file", "transcribe_stream"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,11 @@ class UnsureError(AudioError):
     def __init__(self, message: str, transcript: Transcript) -> None:
         super().__init__(message)
         self.transcript = transcript
+
+
+def guess_of(err: Exception) -> str | None:
+    """The "did you mean" an UnsureError offers (None for any other error)."""
+    return err.transcript.did_you_mean if isinstance(err, UnsureError) else None
 
 
 def _new_decoder(words: Iterable[str], grammar: CorrectionGrammar | None = None, language_model: str | None = None):

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 from planners.corrections.memory.record import SCOPES
@@ -122,8 +123,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
             text, confidence, heard_by = _transcribe(args.audio, objects, heard_context,
                                                      args.recogniser or DEFAULT_RECOGNISER)
         except ValueError as err:
-            guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)
-            return _fail(str(err), args.json, text=None, **({"did_you_mean": guess} if guess else {}))
+            from planners.voice.recogniser import guess_of
+
+            offered: dict[str, Any] = {"did_you_mean": guess} if (guess := guess_of(err)) else {}
+            return _fail(str(err), args.json, text=None, **offered)
         source = "voice"
         print(f'heard: "{text}"' + (f" (confidence {confidence:.2f})" if confidence is not None else ""))
     if args.teach and match_definition(normalize(text)) is None:

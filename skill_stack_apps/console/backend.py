@@ -194,7 +194,7 @@ class Backend(ABC):
 
     def _transcribe(self, wav: bytes) -> dict[str, Any]:
         try:
-            from planners.voice.recogniser import AudioError, transcribe_file
+            from planners.voice.recogniser import AudioError, guess_of, transcribe_file
             from planners.voice.vocabulary import scene_vocabulary
         except ImportError as err:
             raise ConsoleError(501, f"voice input is not available in this install ({err}); "
@@ -214,8 +214,7 @@ class Backend(ABC):
                 transcript = transcribe_file(path, vocabulary, understand,
                                              open_vocabulary=hears_with_open_vocabulary(self.recogniser))
             except (AudioError, OSError, RuntimeError) as err:  # the voice errors name the file: name the upload
-                guess = getattr(getattr(err, "transcript", None), "did_you_mean", None)  # an UnsureError's
-                raise ConsoleError(422, str(err).replace(str(path), "the recording"), guess) from None
+                raise ConsoleError(422, str(err).replace(str(path), "the recording"), guess_of(err)) from None
         if not transcript.text.strip():
             raise ConsoleError(422, "no speech recognised in the recording")
         return {"text": transcript.text, "confidence": transcript.confidence, "seconds": transcript.duration_s,
