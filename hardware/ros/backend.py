@@ -5,9 +5,14 @@ Works with any arm that publishes `sensor_msgs/JointState` and follows `trajecto
 targets by IK in a robot-only PyBullet client (hardware.kinematics, shared with the simulated backend), and
 every command passes this side's own SafetyFilter before it is sent, so a real arm gets filtered commands too.
 
-Pacing: commands are sent once per control period, in `step()`, on the loop's own clock: it does not wait
-for each joint state (that would tie the command stream to the arm's publishing phase and add its jitter to
-ours), but it acts only on a state younger than FRESH_STATE_PERIODS periods. Re-sending the current target
+Pacing: commands are sent once per control period, in `step()`, on the loop's own clock, and the loop acts
+on the first joint state that arrives after its period ended: a command then goes out right after a state, and
+the state the next step acts on was measured after the arm had that command. An arm that reports at the loop's
+own rate (the simulated hardware node, 20 Hz) locks the loop to its ticks, as in-process stepping is; acting
+on the latest state instead saw the arm before the last command in a share of steps that drifted with the two
+timers' phase, and learned policies, trained without that lag, took more steps (places over ROS ran to their step
+limit ~1 time in 10). An arm that reports faster (100 Hz and up) delays a step by one of its periods at most.
+A state must also be younger than FRESH_STATE_PERIODS periods. Re-sending the current target
 every period doubles as the keep-alive the hardware's watchdog expects; `forget_targets()` ends the stream
 with an empty trajectory (config `stream_end`). If joint states stop arriving, the arm is reported gone
 (`HardwareTimeout`, a SafetyError) instead of waiting forever.
@@ -203,8 +208,8 @@ class RosArm(ArmInterface):
             self._arm_pub.publish(messages.trajectory(names, values, seconds, stamp))
 
     def step(self) -> None:
-        """Send the current targets, wait for the end of the control period, then act on the latest joint
-        state if it is fresh (younger than FRESH_STATE_PERIODS periods) or wait for one that is."""
+        """Send the current targets, wait for the end of the control period, then for the first joint state
+        that arrives after it (see the module's docstring)."""
         if not self.estopped:
             self._publish(self._arm_target, self._gripper_target)
         now = time.monotonic()
@@ -214,7 +219,7 @@ class RosArm(ArmInterface):
             return  # the caller stops now, not at the end of the period
         fresh_for = FRESH_STATE_PERIODS * self.control_dt
         with self._cond:
-            fresh = self._cond.wait_for(lambda: self._state_time is not None and
+            fresh = self._cond.wait_for(lambda: self._state_time is not None and self._state_time >= deadline and
                                         time.monotonic() - self._state_time < fresh_for,
                                         timeout=self.config.state_timeout)
         if not fresh:

@@ -1,6 +1,7 @@
 """The hardware node's command stream over real rclpy: a stream that ends with an empty trajectory holds the arm
 where it is without a watchdog trip, one that just stops trips the watchdog; a configure
-transition reads the parameters again (a new seed, a new scene); the node says whether it runs real-time."""
+transition reads the parameters again (a new seed, a new scene); the node says whether it runs real-time; a RosArm
+acts on the arm as its last command left it."""
 from __future__ import annotations
 
 import contextlib
@@ -154,3 +155,35 @@ def test_a_ros_arm_ends_its_stream_only_where_the_controller_accepts_an_empty_tr
         wait_for(lambda: not seen["status"][-1].watchdog_tripped, 3.0, "the trip cleared on hardware/status")
     else:  # a ros2_control controller would reject an empty trajectory: the hold is a position
         assert points == [1], points
+
+
+def test_each_step_of_a_ros_arm_sees_the_arm_after_the_command_it_sent(hardware):
+    """In-process, the state after step() is the arm after that step's command; a policy is trained so. Over ROS,
+    at any phase between the loop's period and the arm's 20 Hz ticks, the joint moves the way the step just told
+    it to (alternating targets: a state from before the last command shows the previous step's direction)."""
+    from hardware.ros.backend import RosArm
+    from hardware.ros.config import RosArmConfig
+
+    spinner, _, _, _ = hardware
+    config = RosArmConfig(joint_states_topic=f"{NS}/joint_states", command_topic=f"{NS}/joint_trajectory",
+                          hardware_status_topic=f"{NS}/hardware/status", camera_topic=f"{NS}/camera/image_raw")
+    arm = RosArm(spinner.node, config)
+    wrong = []
+    try:
+        assert arm.wait_ready(10.0)
+        home = arm.joint_state().positions.copy()
+        for phase in np.linspace(0.0, 0.049, 40):  # where the loop's period starts, after a state of the arm's
+            seen = arm._state_count
+            wait_for(lambda: arm._state_count > seen, 2.0, "a joint state")
+            time.sleep(phase)
+            for k in range(4):
+                sign = 1.0 if k % 2 == 0 else -1.0
+                arm.command_joints(home + np.r_[sign * 0.02, np.zeros(6)])
+                arm.step()
+                if np.sign(arm.joint_state().velocities[0]) != sign:
+                    wrong.append((round(float(phase), 3), k))
+            arm.forget_targets()  # a skill's end: the next starts its own schedule
+            time.sleep(0.06)
+    finally:
+        arm.close()
+    assert not wrong, f"(phase s, step) where the state showed the arm before the step's command: {wrong}"
