@@ -35,8 +35,9 @@ class CorrectionContext:
     #: force a record's scope ("object", "category", "any"); None: from the text
     scope: str | None = None
     #: the stored records that were applied to the skill call being corrected: a correction that undoes
-    #: them for another kind of object narrows them (planners/corrections/narrowing.py)
-    applied: tuple[CorrectionRecord, ...] = ()
+    #: them for another kind of object narrows them (planners/corrections/narrowing.py); None: not known
+    #: (no running skill call)
+    applied: tuple[CorrectionRecord, ...] | None = None
 
 
 def object_context(obj: ObjectState) -> ObjectContext:

@@ -60,9 +60,9 @@ class LiveCorrections:
         #: got, so a correction that contradicts them narrows them (planners/corrections/narrowing.py)
         self.corrector: CallCorrector | None = None
 
-    def _applied_to_running_call(self) -> tuple[CorrectionRecord, ...]:
+    def _applied_to_running_call(self) -> tuple[CorrectionRecord, ...] | None:
         if self.corrector is None or not self.corrector.history or self.memory is None:
-            return ()
+            return None
         ids = [a.id for a in self.corrector.history[-1][1] if a.applied and a.id is not None]
         return tuple(self.memory.store.get_many(ids))
 

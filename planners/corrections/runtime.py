@@ -35,7 +35,9 @@ def record_correction(text: str, context: CorrectionContext, store: CorrectionSt
     records = distill(text, context)
     if dry_run or store is None:
         return records
-    records, replaced = narrow_on_conflict(records, context.applied)
+    if context.applied is not None:
+        records = [replace(r, based_on=tuple(a.uid for a in context.applied)) for r in records]
+    records, replaced = narrow_on_conflict(records, context.applied or ())
     target = store.store if isinstance(store, CorrectionMemory) else store
     replacing = [r.id for r in replaced if r.id is not None] + redefined(target, records)
     # one transaction: all of a correction's records (and the narrowed or redefined ones in place of the old),

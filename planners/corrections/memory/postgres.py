@@ -53,12 +53,12 @@ RETURNING id"""
 #: a robot's push changes a record only if it is not deleted (a deletion is final) and differs
 _PUSH_CONDITION = "NOT corrections.deleted AND (corrections.record <> EXCLUDED.record " \
                   "OR corrections.disabled <> EXCLUDED.disabled)"
-#: what a fleet record may conflict with (sync.py's rule decides): live category-wide deltas of the same
-#: skill parameter and object category from other robots
+#: what a pushed delta may conflict with (sync.py's rule decides): other robots' live deltas of the same skill
+#: parameter (or of every skill) about its object's category or about no category
 _CONFLICT_CANDIDATES = f"""
 SELECT {_ROW} FROM corrections WHERE NOT deleted AND NOT disabled AND kind = 'skill'
-    AND skill IS NOT DISTINCT FROM %s AND record->>'parameter' = %s AND record->>'mode' = 'delta'
-    AND record->>'scope' = 'category' AND record->'object'->>'category' = %s AND robot IS DISTINCT FROM %s
+    AND (skill IS NULL OR skill = %s) AND record->>'parameter' = %s AND record->>'mode' = 'delta'
+    AND (record->'object'->>'category' IS NULL OR record->'object'->>'category' = %s) AND robot IS DISTINCT FROM %s
 ORDER BY seq"""
 
 #: (a record being pushed, live fleet records it may conflict with) -> the records to store (sync.py)
@@ -179,10 +179,10 @@ class PostgresStore(CorrectionStore):
         with self._write() as conn:
             upserts: list[CorrectionRecord] = []
             for record in records:
-                if resolve is not None and record.kind == "skill" and record.mode == "delta" \
-                        and record.scope == "category" and record.object is not None and record.object.category:
+                if resolve is not None and record.kind == "skill" and record.mode == "delta":
+                    category = record.object.category if record.object is not None else None
                     candidates = [self._record(*row) for row in conn.execute(_CONFLICT_CANDIDATES, (
-                        record.skill, record.parameter, record.object.category, record.robot))]
+                        record.skill, record.parameter, category, record.robot))]
                     if candidates:  # settled now: what it narrows is stored before the next one is checked
                         for changed in resolve(record, candidates):
                             self._upsert(conn, changed, _PUSH_CONDITION)

@@ -118,6 +118,10 @@ class CorrectionRecord:
     #: switched off by the operator: kept, listed and exported, never retrieved (the store's `disabled` column
     #: holds it, like `id`; CorrectionStore.set_disabled switches it)
     disabled: bool = False
+    #: the uids of the stored records that were applied to the skill call this correction was said on: what it
+    #: was said against (None: not known, e.g. taught from the command line). A fleet sync re-expresses it
+    #: against other robots' records its robot did not have (planners/corrections/memory/sync.py)
+    based_on: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -145,6 +149,10 @@ class CorrectionRecord:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["visual"] = list(self.visual) if self.visual is not None else None
+        if self.based_on is None:  # most records: their documents stay as they were before the field
+            del data["based_on"]
+        else:
+            data["based_on"] = list(self.based_on)
         return data
 
     @classmethod
@@ -165,6 +173,8 @@ class CorrectionRecord:
                 data["rule"] = PlanRule(**data["rule"])
             if data.get("visual") is not None:
                 data["visual"] = tuple(float(v) for v in data["visual"])
+            if data.get("based_on") is not None:
+                data["based_on"] = tuple(str(uid) for uid in data["based_on"])
             return cls(**data)
         except TypeError as err:  # a missing or unexpected nested field
             raise RecordError(str(err)) from None

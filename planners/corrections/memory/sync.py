@@ -10,11 +10,17 @@ incrementally (the `on_change` callbacks let a memory do that right away rather 
 A background thread syncs after every local write, on every NOTIFY from the server, and every `poll_s`
 anyway; while the server is unreachable it retries with back-off and the robot works from its file.
 
-Conflicts: a category-wide delta pushed while another robot's category-wide delta for the same skill
-parameter and category points the other way is settled at push time, in the server's transaction, by the
-narrowing rules (planners/corrections/narrowing.py): both are narrowed to the attribute their objects
-differ in, keeping their robot, operator, time and task. The pushed one keeps its own value: had the other
-been applied when it was taught, its robot would have narrowed it then, so it was said against the default.
+Conflicts, settled at push time in the server's transaction, against other robots' live deltas of the same
+skill parameter that would have applied where the pushed one was taught (the candidates):
+- A record that says what it was said against (`based_on`: the records applied to the corrected skill call) is
+  re-expressed against the candidates its robot did not have, as if it had been taught after them: its value
+  less theirs, then the narrowing rules (planners/corrections/narrowing.py) as at teaching time. Two robots that
+  make the same correction at once thus keep one correction's effect, not two ("2 cm higher" twice is 2 cm, the
+  second record 0), and two that want different things for objects of one category get one record per kind of
+  object, each with its own value.
+- A record that does not say (taught outside a skill call) is taken as said against the default: a category-wide
+  delta opposing a candidate is narrowed with it to the attribute their objects differ in, keeping its own value.
+Both keep every record's robot, operator, time and task, and say what changed in its note.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from planners.corrections.memory.postgres import PostgresStore
-from planners.corrections.memory.record import CorrectionRecord
+from planners.corrections.memory.record import SCOPE_KEYS, CorrectionRecord
 from planners.corrections.memory.sqlite import SqliteStore
 from planners.corrections.memory.store import MEMORY_ENV, StoreError, is_server_url, redact
 from planners.corrections.narrowing import narrow_on_conflict
@@ -75,8 +81,11 @@ class SyncReport:
 
 
 def resolve_conflicts(record: CorrectionRecord, fleet: list[CorrectionRecord]) -> list[CorrectionRecord]:
-    """What to store for a pushed record, given other robots' live category-wide deltas of its skill
-    parameter and category: the record alone, or (a conflict) it and those it opposes, narrowed."""
+    """What to store for a pushed skill delta, given other robots' live deltas of its skill parameter (the
+    candidates, see the module's docstring): the record alone, re-expressed, or with those it opposes, narrowed."""
+    if record.based_on is not None:
+        return _said_after(record, [f for f in fleet if _would_apply(f, record) and f.uid not in record.based_on
+                                    and record.uid not in (f.based_on or ())])
     stored, replaced = narrow_on_conflict([record], fleet)
     if not replaced:
         return [record]
@@ -90,6 +99,38 @@ def resolve_conflicts(record: CorrectionRecord, fleet: list[CorrectionRecord]) -
                 [*([record.note] if record.note else []), f"narrowed on sync: opposes {robots}; for {attribute} {said}"]))
         out.append(narrowed)
     return out
+
+
+def _would_apply(other: CorrectionRecord, record: CorrectionRecord) -> bool:
+    """`other` passes the retrieval gates of the skill call `record` was taught on (skill, target, scope)."""
+    if other.skill not in (None, record.skill) or other.parameter != record.parameter:
+        return False
+    if other.target is not None and record.target is not None and other.target.category \
+            and other.target.category != record.target.category:
+        return False
+    if other.scope == "any" or other.object is None:
+        return True
+    return record.object is not None and all(
+        not getattr(other.object, k) or getattr(other.object, k) == getattr(record.object, k)
+        for k in SCOPE_KEYS[other.scope])
+
+
+def _said_after(record: CorrectionRecord, unseen: list[CorrectionRecord]) -> list[CorrectionRecord]:
+    """`record` as if its robot had had the `unseen` records when it was taught: its value less theirs, then
+    narrowed against them as narrow_on_conflict does at teaching time."""
+    if not unseen:
+        return [record]
+    said, applied = _delta(record), sum(_delta(f) for f in unseen)
+    robots = ", ".join(sorted({f.robot or "?" for f in unseen}))
+    note = f"re-expressed on sync: said {said:+g} without {robots}'s {applied:+g}"
+    residual = replace(record, value=round(said - applied, 6),
+                       note="; ".join([*([record.note] if record.note else []), note]))
+    return narrow_on_conflict([residual], unseen)[0]
+
+
+def _delta(record: CorrectionRecord) -> float:
+    assert isinstance(record.value, (int, float)), record  # a delta's value is a number (record.py checks)
+    return float(record.value)
 
 
 class FleetSync:

@@ -75,9 +75,10 @@ def test_a_refinement_in_the_same_direction_stays_category_wide(memory, objects)
 
 def test_without_what_was_applied_nothing_is_narrowed(memory, objects):
     """The CLI corrects offline: it does not know what memory applied, so it cannot tell a contradiction."""
-    first, = correct(memory, objects, "5 cm to the left", "red_cube", ())
-    second, = correct(memory, objects, "10 cm to the right", "small_blue_cube", ())
+    first, = correct(memory, objects, "5 cm to the left", "red_cube", None)
+    second, = correct(memory, objects, "10 cm to the right", "small_blue_cube", None)
     assert (first.scope, second.scope) == ("category", "category") and len(memory.store) == 2
+    assert first.based_on is None and second.based_on is None  # said against what, not known
 
 
 def test_a_live_correction_mid_place_acts_literally_now_and_is_remembered_narrowed(memory, objects):
@@ -99,3 +100,6 @@ def test_a_live_correction_mid_place_acts_literally_now_and_is_remembered_narrow
     assert updates == {"offset_y": pytest.approx(-0.05)}  # the operator's 10 cm, from where it was going
     assert sorted((r.object.size, r.scope, r.value) for r in memory.store.all()) == [
         ("large", "category+size", pytest.approx(0.05)), ("small", "category+size", pytest.approx(-0.05))]
+    first = next(r for r in memory.store.all() if r.object.size == "large")
+    said = next(r for r in memory.store.all() if r.object.size == "small")
+    assert first.based_on == () and said.based_on == (first.uid,)  # what each was said against, for a fleet sync

@@ -1,6 +1,7 @@
 """Robots' files synced with a real PostgreSQL server: idempotent by uid, offline-safe, deletions and switches
 travel, robot-only records stay home, opposing corrections from two robots are narrowed with their
-provenance, and one robot's correction is used by another robot's next task (real MiniLM, FAISS, PyBullet)."""
+provenance, corrections made at once on two robots count as they would have one after the other, and one
+robot's correction is used by another robot's next task (real MiniLM, FAISS, PyBullet)."""
 from __future__ import annotations
 
 import time
@@ -99,6 +100,48 @@ def test_corrections_that_agree_stay_category_wide(robots):
     b.add(delta("b", 0.01, "small", "blue"))
     a.sync.sync_once(), b.sync.sync_once(), a.sync.sync_once()
     assert sorted(r.scope for r in a.all()) == sorted(r.scope for r in b.all()) == ["category", "category"]
+
+
+def test_two_robots_making_the_same_correction_at_once_keep_one_effect(robots, fleet_url):
+    """Neither robot had the other's record when its operator said "2 cm higher" on a large red cube (both knew
+    what they said it against: nothing). The second one pushed is re-expressed against the first: 0 more."""
+    a, b = robots["a"], robots["b"]
+    first = a.add(delta("a", 0.02, "large", "red", based_on=()))
+    second = b.add(delta("b", 0.02, "large", "red", based_on=()))
+    a.sync.sync_once(), b.sync.sync_once(), a.sync.sync_once()
+    for store in (a, b):
+        assert {r.uid: (r.robot, r.scope, r.value) for r in store.all()} == {
+            first.uid: ("a", "category", 0.02), second.uid: ("b", "category", 0.0)}
+        assert "re-expressed on sync" in store.by_uid(second.uid).note
+    b.sync.sync_once()  # b's push again (a lost answer): nothing changes
+    assert b.by_uid(second.uid).value == 0.0 and len(server_rows(fleet_url)) == 2
+
+
+def test_a_correction_said_on_top_of_another_robots_adds_to_it(robots, fleet_url):
+    """b had a's record, and it was applied when b's operator asked for 1 cm more: both count."""
+    a, b = robots["a"], robots["b"]
+    first = a.add(delta("a", 0.02, "large", "red", based_on=()))
+    a.sync.sync_once(), b.sync.sync_once()
+    second = b.add(delta("b", 0.01, "large", "red", based_on=(first.uid,)))
+    b.sync.sync_once(), a.sync.sync_once()
+    assert sorted(r.value for r in a.all()) == sorted(r.value for r in b.all()) == [0.01, 0.02]
+    records, gone = a.outbox()
+    a.sync._store().push([first], gone)  # a's first push again, after b's was said on top of it: unchanged
+    assert [(uid, robot) for uid, robot, *_ in server_rows(fleet_url)] == [(first.uid, "a"), (second.uid, "b")]
+    assert b.sync.sync_once().applied == 0
+
+
+def test_corrections_said_at_once_for_two_kinds_of_cube_get_one_record_each(robots):
+    """Large cubes 2 cm higher (a), small ones 1 cm higher (b), neither robot having the other's: category-wide,
+    both would apply to every cube (3 cm). Said after a's, b's would have been 1 cm lower than a's, undoing half
+    of it: the narrowing rule makes one record per size, each with what its operator asked for."""
+    a, b = robots["a"], robots["b"]
+    a.add(delta("a", 0.02, "large", "red", based_on=()))
+    b.add(delta("b", 0.01, "small", "blue", based_on=()))
+    a.sync.sync_once(), b.sync.sync_once(), a.sync.sync_once()
+    for store in (a, b):
+        assert sorted((r.robot, r.scope, r.object.size, r.value) for r in store.all()) == [
+            ("a", "category+size", "large", 0.02), ("b", "category+size", "small", 0.01)]
 
 
 def test_one_robots_correction_is_used_by_another_robots_next_task(tmp_path, fleet_url, monkeypatch):
