@@ -118,10 +118,18 @@ HAND_MARGIN = 0.05
 HAND_OUTSIDE = "outside where the learned pick was trained to start from"
 
 
-def _outside_training(obj, what: str) -> str | None:
+#: the height of the Lego brick the environments train on (2.5 cm; skill_lib/learning/envs/base.py), with room
+#: for one tilted in the hand: a brick of another size is not what a policy was trained on
+LEGO_HEIGHTS = (0.022, 0.032)
+
+
+def _outside_training(obj, what: str, objects: Collection[str] = ("cube",)) -> str | None:
+    """Why `obj` is not what a policy trained on `objects` (TrainConfig.env_options) handles, or None."""
     edge = float(obj.half_extents[2] * 2)
-    if obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]:
-        return f"learned policy trained on 3-5 cm cubes, not {obj.category} {obj.name} ({edge * 100:.1f} cm)"
+    lego = obj.category == "lego" and "lego" in objects and LEGO_HEIGHTS[0] <= edge <= LEGO_HEIGHTS[1]
+    if not lego and (obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]):
+        trained = "3-5 cm cubes" + (" and 2.5 cm Lego bricks" if "lego" in objects else "")
+        return f"learned policy trained on {trained}, not {obj.category} {obj.name} ({edge * 100:.1f} cm)"
     (x0, y0), (x1, y1) = TRAINED_BOX
     if not (x0 <= obj.position[0] <= x1 and y0 <= obj.position[1] <= y1):
         return f"{what} {obj.name} is outside the area the learned policy was trained on"
@@ -136,6 +144,14 @@ class LearnedPick(LearnedPolicy):
     tolerance = 0.03  # the environment's success radius
     LIFT = 0.12
 
+    def __init__(self, agent) -> None:
+        from skill_lib.learning.envs.base import trained_objects
+
+        super().__init__(agent)
+        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
+        #: what its checkpoint was trained to handle (the config's env_options `objects`; default: cubes)
+        self.objects = trained_objects(config.env_options if config is not None else {})
+
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.pick import trained_hand_box
 
@@ -145,7 +161,7 @@ class LearnedPick(LearnedPolicy):
         lo, hi = (np.asarray(corner) for corner in trained_hand_box(config.env_options if config is not None else {}))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
-        return _outside_training(world.object(params["object"]), "object")
+        return _outside_training(world.object(params["object"]), "object", self.objects)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         return ctx.world.object(ctx.params["object"]).position + np.array([0.0, 0.0, self.LIFT])
@@ -187,7 +203,7 @@ class LearnedPlace(LearnedPick):
             (x0, y0), (x1, y1) = env.BESIDE_BOX
             if not (x0 <= spot[0] <= x1 and y0 <= spot[1] <= y1):
                 return "the spot on the table is outside the area the learned place was trained on"
-            return _outside_training(held, "object")
+            return _outside_training(held, "object", self.objects)
         if target.is_container:
             if "container" not in self.targets:
                 return f"{trained}, not into a {target.category}"
@@ -199,8 +215,8 @@ class LearnedPlace(LearnedPick):
                        f"the {target.category} {target.name}"
             if not (x0 <= target.position[0] <= x1 and y0 <= target.position[1] <= y1):
                 return f"the {target.category} {target.name} is outside the area the learned place was trained on"
-            return _outside_training(held, "object")
-        return _outside_training(held, "object") or _outside_training(target, "target")
+            return _outside_training(held, "object", self.objects)
+        return _outside_training(held, "object", self.objects) or _outside_training(target, "target")
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         from skill_lib.skills import place
@@ -271,7 +287,7 @@ class LearnedPush(LearnedPick):
             return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(self.distances, 100))
         if not (x0 <= end[0] <= x1 and y0 <= end[1] <= y1):
             return "the push ends outside the area the learned policy was trained on"
-        return _outside_training(obj, "object")
+        return _outside_training(obj, "object", self.objects)
 
     def reset(self, ctx: SkillContext) -> None:
         from skill_lib.skills import push

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "beside, container)")
     ev.add_argument("--push-distances", type=float, nargs=2, metavar=("LOW", "HIGH"),
                     help="push: pushes of LOW-HIGH metres instead of the policy's training range")
+    ev.add_argument("--objects", nargs="+", metavar="KIND",
+                    help="only these of what the policy was trained to handle (cube, lego)")
     ev.set_defaults(handler=cmd_eval)
 
 
@@ -36,6 +38,8 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
         if args.skill != "push":
             raise ValueError("--push-distances is for push")
         options["distances"] = list(args.push_distances)
+    if args.objects is not None:
+        options["objects"] = list(args.objects)
     return options
 
 

@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="place: what to set cubes down on, any of table, cube, beside, container (the "
                             "environment's `targets` option; default: the recipe's, all four); the learned place then "
                             "takes the places its checkpoint was trained on")
+    train.add_argument("--objects", nargs="+", metavar="KIND",
+                       help="what the skill's object may be, any of cube, lego (the environment's `objects` option; "
+                            "default: cubes; place: cubes only); the learned skill then takes what its checkpoint "
+                            "was trained on")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     train.add_argument("--json", action="store_true",
@@ -62,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from skill_lib.learning import learning_spec
     from skill_lib.learning.distributed import TrainJob
-    from skill_lib.learning.recipes import recipe
+    from skill_lib.learning.recipes import ENVIRONMENTS, recipe
 
     try:
         for skill in args.skills:
@@ -98,6 +102,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             errors.append(f"--place-targets: {err}")
         if "place" not in args.skills:
             errors.append("--place-targets is for place, which is not among the skills to train")
+    if args.objects is not None:
+        from skill_lib.learning.envs.base import trained_objects
+        try:
+            objects = list(trained_objects({"objects": args.objects}))
+            if "place" in args.skills and objects != ["cube"]:
+                raise ValueError("place trains on cubes only")
+            for skill in args.skills:
+                options[skill]["objects"] = objects
+        except ValueError as err:
+            errors.append(f"--objects: {err}")
     if errors:
         return error("; ".join(errors))
     kind = "single" if args.single_critic else "multi"
@@ -105,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                             lagrangian_safety=args.lagrangian, eval_every=args.eval_every, demo_episodes=args.demos,
                             bc_pretrain_steps=args.bc_steps, demo_noise=args.demo_noise,
                             actor_update=args.actor_update, actor_lr=args.actor_lr,
-                            env_options=options.get(skill) or None),
+                            env_options={**ENVIRONMENTS.get(skill, {}), **options[skill]} if options[skill] else None),
                      args.out / f"{skill}-{kind}{_options_name(options.get(skill, {}))}-seed{seed}",
                      resume=not args.no_resume)
             for skill in args.skills for seed in args.seeds]
@@ -119,12 +133,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _options_name(options: dict) -> str:
     """A run directory's mark for environment options, so a run with them never resumes one without (or with
     others): "-d5-25cm" for pushes of 5-25 cm, "-on-table-cube" for places onto the table and cubes."""
+    mark = "-" + "-".join(options["objects"]) if "objects" in options else ""
     if "targets" in options:
-        return "-on-" + "-".join(options["targets"])
+        return mark + "-on-" + "-".join(options["targets"])
     if "distances" not in options:
-        return ""
+        return mark
     low, high = options["distances"]
-    return f"-d{low * 100:g}-{high * 100:g}cm"
+    return f"{mark}-d{low * 100:g}-{high * 100:g}cm"
 
 
 def _describe(job: TrainJob) -> None:

@@ -74,6 +74,25 @@ def test_scripted_reach_succeeds_so_the_task_term_can_reach_zero():
     assert info["is_success"] and info["reward_terms"][0] == 0.0
 
 
+def test_the_objects_option_trains_on_the_scenes_lego_brick_beside_cubes():
+    from skill_lib.learning.mcsac import make_env
+    from skill_lib.learning.train import expert_demonstration
+
+    env = make_env("pick", {"objects": ["cube", "lego"]})
+    picked: dict[str, list[bool]] = {"cube": [], "lego": []}
+    for seed in range(12):
+        _, success, _ = expert_demonstration(env, seed)
+        brick = env.unwrapped.arm.object("cube")  # the training object, whatever its kind
+        picked[brick.category].append(success)
+    env.close()
+    assert len(picked["lego"]) >= 3 and len(picked["cube"]) >= 3 and all(picked["lego"] + picked["cube"]), picked
+    for options, why in (({"objects": ["brick"]}, "unknown objects"), ({"objects": []}, "non-empty")):
+        with pytest.raises(ValueError, match=why):
+            make_env("pick", options)
+    with pytest.raises(ValueError, match="cubes only"):
+        make_env("place", {"objects": ["lego"]})
+
+
 def test_place_starts_with_the_cube_in_hand():
     env = gym.make("SkillStack/Place-v0")
     env.reset(seed=2)

@@ -7,7 +7,9 @@ weighted sum for single-critic ones.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -31,13 +33,36 @@ class RewardWeights:
         return np.array([self.task, self.safety, self.effort], dtype=np.float32)
 
 
-def cube_scene(edge: float = 0.04) -> SceneSpec:
-    return SceneSpec(name="learning", jitter=0.0, objects=(
-        ObjectSpec(name="cube", category="cube", color="red", position=(0.5, 0.0), edge=edge),))
+#: what an environment's training object may be (the `objects` option): 3-5 cm cubes, or the Lego brick of the
+#: scenes (pybullet_data's, 3.4 x 3.4 x 2.5 cm)
+OBJECT_KINDS = ("cube", "lego")
+DEFAULT_OBJECTS = ("cube",)
+LEGO_URDF = "lego/lego.urdf"
+
+
+def trained_objects(env_options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked
+    (ValueError for unknown ones or none)."""
+    value = env_options.get("objects", DEFAULT_OBJECTS)
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"objects must be a non-empty list of {', '.join(OBJECT_KINDS)}, not {value!r}")
+    unknown = [kind for kind in value if kind not in OBJECT_KINDS]
+    if unknown:
+        raise ValueError(f"unknown objects {unknown}: choose from {', '.join(OBJECT_KINDS)}")
+    return tuple(kind for kind in OBJECT_KINDS if kind in value)
+
+
+def cube_scene(edge: float = 0.04, kind: str = "cube") -> SceneSpec:
+    """The training object on the table, named "cube" whatever its kind (the environments' observations and
+    goals refer to it by that name); `edge` sizes a cube, a Lego brick has its one size."""
+    spec = ObjectSpec(name="cube", category="cube", color="red", position=(0.5, 0.0), edge=edge) if kind == "cube" \
+        else ObjectSpec(name="cube", category="lego", color="yellow", position=(0.5, 0.0), urdf=LEGO_URDF)
+    return SceneSpec(name="learning", jitter=0.0, objects=(spec,))
 
 
 class SkillEnv(gym.Env):
-    """Base: one cube on the table, the Panda above it. Subclasses define goals and success."""
+    """Base: one object (a cube unless the `objects` option says otherwise) on the table, the Panda above it.
+    Subclasses define goals and success."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     max_steps = 50
@@ -47,12 +72,13 @@ class SkillEnv(gym.Env):
     cube_box = ((0.38, -0.15), (0.62, 0.15))
 
     def __init__(self, render_mode: str | None = None, weights: RewardWeights | None = None,
-                 cube_edges: tuple[float, float] = (0.03, 0.05)) -> None:
+                 cube_edges: tuple[float, float] = (0.03, 0.05), objects: Sequence[str] = DEFAULT_OBJECTS) -> None:
         self.render_mode = render_mode
         self.weights = weights or RewardWeights()
         self.cube_edges = cube_edges
-        self._arms: dict[float, PyBulletArm] = {}  # one world per cube size, built lazily
-        self._built: dict[float, SimSnapshot] = {}  # each world as built, restored at every reset
+        self.objects = trained_objects({"objects": objects})
+        self._arms: dict[tuple[str, float], PyBulletArm] = {}  # one world per object kind and size, built lazily
+        self._built: dict[tuple[str, float], SimSnapshot] = {}  # each world as built, restored at every reset
         self.arm: PyBulletArm | None = None
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         obs_box = gym.spaces.Box(-10.0, 10.0, shape=(19,), dtype=np.float32)
@@ -88,26 +114,29 @@ class SkillEnv(gym.Env):
         return np.linalg.norm(achieved - goal, axis=-1) < self.distance_threshold
 
     # -- gymnasium API --------------------------------------------------------------------------
-    def _scene(self, edge: float) -> SceneSpec:
-        return cube_scene(edge)
+    def _scene(self, edge: float, kind: str = "cube") -> SceneSpec:
+        return cube_scene(edge, kind)
 
-    def _world(self, edge: float) -> PyBulletArm:
-        if edge not in self._arms:
-            arm = PyBulletArm(PyBulletConfig(seed=0), scene=self._scene(edge))
-            self._arms[edge], self._built[edge] = arm, arm.save_state()
-        return self._arms[edge]
+    def _world(self, kind: str, edge: float) -> PyBulletArm:
+        if (kind, edge) not in self._arms:
+            arm = PyBulletArm(PyBulletConfig(seed=0), scene=self._scene(edge, kind))
+            self._arms[kind, edge], self._built[kind, edge] = arm, arm.save_state()
+        return self._arms[kind, edge]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        edge = float(self.np_random.choice(self.cube_edges))
-        self.arm = self._world(edge)
+        # with cubes alone, the draws of the environments before the `objects` option, so seeds replay them
+        kind = self.objects[int(self.np_random.integers(len(self.objects)))] if len(self.objects) > 1 else "cube"
+        edge = float(self.np_random.choice(self.cube_edges)) if kind == "cube" else 0.0
+        self.arm = self._world(kind, edge)
         # The world as built, not as the last episode left it: contacts, their solver warm starts and objects'
         # sleep carried over, and a seed's episode depended on the episodes before it (12 of 30 place and 26 of
         # 30 push demonstrations differed).
-        self.arm.restore_state(self._built[edge])
+        self.arm.restore_state(self._built[kind, edge])
         self.arm.reset_robot()  # exactly at home, not as it settled there
         x, y = self.np_random.uniform(*self.cube_box)
-        self.arm.set_object_pose("cube", [x, y, edge / 2 + 0.001], yaw=0.0)
+        height = edge if kind == "cube" else float(self.arm.object("cube").half_extents[2] * 2)
+        self.arm.set_object_pose("cube", [x, y, height / 2 + 0.001], yaw=0.0)
         for _ in range(3):
             self.arm.step()
         self._setup_episode()

@@ -72,14 +72,16 @@ class PlaceEnv(SkillEnv):
 
     def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if self.objects != ("cube",):  # its spots beside cubes and on container floors are spaced by a cube's edge
+            raise ValueError(f"place trains on cubes only, not {', '.join(self.objects)}")
         self.targets = trained_targets({"targets": targets})
         self._kinds = tuple(kind for kind, target in KINDS if target in self.targets)
         self._container_z: dict[str, float] = {}  # base height that sets a container on the table
         self.container: str | None = None  # this episode's container, if any
         self.target = self.targets[0]  # what this episode sets the cube down on: one of TARGETS
 
-    def _scene(self, edge: float) -> SceneSpec:
-        scene = cube_scene(edge)
+    def _scene(self, edge: float, kind: str = "cube") -> SceneSpec:
+        scene = cube_scene(edge, kind)
         tower = tuple(ObjectSpec(name=f"tower_{i}", category="cube", color="blue", position=xy, edge=TOWER_EDGE)
                       for i, xy in enumerate(PARKED))
         containers = tuple(ObjectSpec(name=name, category=name, color="white", position=xy, urdf="tray/traybox.urdf",

@@ -136,3 +136,33 @@ def test_learned_pick_declines_a_hand_outside_the_box_its_checkpoint_was_trained
         assert max(abs(s[1]) for s in starts) > 0.3  # some over the sides, where the default box never starts
     finally:
         env.close()
+
+
+def test_skillstack_train_objects_keeps_the_recipes_other_options_and_names_the_run(monkeypatch, tmp_path, capsys):
+    from skill_lib.learning.recipes import ENVIRONMENTS
+    from skill_stack_apps.commands import train as command
+    jobs = []
+    monkeypatch.setattr(command, "_train_here", lambda job, as_json: jobs.append(job) or 0)
+    from skill_stack_apps.cli import main
+    assert main(["train", "pick", "--objects", "lego", "cube", "--out", str(tmp_path)]) == 0
+    (job,) = jobs
+    assert job.config.env_options == {**ENVIRONMENTS["pick"], "objects": ["cube", "lego"]}
+    assert job.run_dir == tmp_path / "pick-multi-cube-lego-seed0"
+    for argv, message in ((["place", "--objects", "lego"], "place trains on cubes only"),
+                          (["pick", "--objects", "brick"], "unknown objects")):
+        assert main(["train", *argv, "--out", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_learned_skills_take_the_lego_brick_only_where_their_checkpoint_was_trained_on_it(tmp_path):
+    agents = []
+    for i, options in enumerate(({"objects": ["cube", "lego"]}, {})):
+        agent = MultiCriticSAC(TrainConfig(skill="pick", hidden=8, env_options=options), 19, 3, 4)
+        save_policy(agent, tmp_path / f"{i}.pt")
+        agents.append(load_policy(tmp_path / f"{i}.pt"))
+    with_lego, cubes = agents
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert LearnedPick(with_lego).declines(arm, {"object": "lego_brick"}) is None
+        assert LearnedPick(with_lego).declines(arm, {"object": "red_cube"}) is None
+        assert "not lego lego_brick (2.5 cm)" in LearnedPick(cubes).declines(arm, {"object": "lego_brick"})
+        assert "not tray tray" in LearnedPick(with_lego).declines(arm, {"object": "tray"})
