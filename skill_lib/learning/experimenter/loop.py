@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -36,8 +36,8 @@ from skill_lib.learning.envs.place import DEFAULT_TARGETS
 from skill_lib.learning.experimenter.heldout import SCRIPTED, held_out_seeds, reused_seeds, run_held_out
 from skill_lib.learning.experimenter.judge import Comparison, CurveJudgement, compare, judge_curve, read_curve
 from skill_lib.learning.experimenter.propose import TRAINED_PARAMETERS, Proposal, TrainedRanges
-from skill_lib.learning.experimenter.trainable import (env_options, trained_parameters, trained_place_targets,
-                                                       what_is_trained, why_not_trainable)
+from skill_lib.learning.experimenter.trainable import (env_options, promoted_objects, trained_parameters,
+                                                       trained_place_targets, what_is_trained, why_not_trainable)
 from skill_lib.learning.mcsac import TrainConfig
 from skill_lib.learning.registry import PolicyRegistry, PolicyVersion
 from skill_lib.learning.train import load_config, train
@@ -115,15 +115,16 @@ def recipe_fields(config: TrainConfig) -> dict[str, Any]:
 
 
 def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
-         trained: TrainedRanges = TRAINED_PARAMETERS, place_targets: Sequence[str] = DEFAULT_TARGETS) -> list[Trial]:
+         trained: TrainedRanges = TRAINED_PARAMETERS, place_targets: Sequence[str] = DEFAULT_TARGETS,
+         objects: Mapping[str, Sequence[str]] | None = None) -> list[Trial]:
     """A trial per proposal, in order; those to train have their jobs (runs) and outcome TRAINING_FAILED until
-    they are judged. `trained`, `place_targets`: the parameter ranges and place targets the current policies were
-    trained on (what a candidate's environment options widen)."""
+    they are judged. `trained`, `place_targets`, `objects`: the parameter ranges, place targets and objects (per
+    skill) the current policies were trained on (what a candidate's environment options widen)."""
     trials: list[Trial] = []
     trained_for: dict[tuple[str, str], str] = {}  # (skill, its options) -> the id of the proposal trained for it
     for proposal in proposals:
         why = why_not_trainable(proposal)
-        options = env_options(proposal, trained, place_targets) if why is None else {}
+        options = env_options(proposal, trained, place_targets, objects) if why is None else {}
         training = (proposal.skill, repr(sorted(options.items())))
         if why is not None:
             trials.append(Trial(proposal, TrialOutcome.NOT_TRAINABLE, why))
@@ -228,7 +229,8 @@ def run_trials(proposals: Sequence[Proposal], registry: PolicyRegistry, config: 
     """Plan, train, judge and promote (the module doc); a trial per proposal, in the curriculum's order. Raises
     ValueError for held-out seeds that overlap training seeds, RegistryError for a promoted checkpoint that is
     missing or changed, ImportError without Ray where Ray is needed: all before anything trains."""
-    trials = plan(proposals, config, out, trained_parameters(registry), trained_place_targets(registry))
+    trials = plan(proposals, config, out, trained_parameters(registry), trained_place_targets(registry),
+                  promoted_objects(registry))
     current = current_policies(trials, registry)
     check_held_out(trials, current, registry, config)
     jobs = [run.job for trial in trials for run in trial.runs]

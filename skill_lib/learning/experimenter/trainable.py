@@ -1,22 +1,22 @@
 """Which proposals can be trained today, and on what.
 
-Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes, set onto cubes and the
-table (beside cubes, into trays and bins when asked), start positions drawn from fixed boxes, pushes of 5-15 cm
-unless asked for others. A proposal is trainable when what it asks for is more of what the skill's environment
-already is: the learned policy's failures on cubes (FAILURES), an evaluation below target (EVALUATION), a skill that
-has an environment and no policy (NEW_POLICY); or when it asks for a parameter range or a place target an
-environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS: the table beside an object, a
-tray or a bin, the place environment's `targets`). Its candidate is the skill's recipe
-(skill_lib/learning/recipes.py) trained anew at the experiment's seeds, with the environment options `env_options`
-gives: for a ranged parameter, the range the current policy was trained on merged with the proposal's, clipped to
-the skill's bounds; for place targets, the current policy's and the proposal's (a candidate never covers less than
-what it would replace; the learned push and place decline by their own checkpoints' options, so a promoted candidate
-runs what it was trained for).
+Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes (and the Lego brick when
+asked), set onto cubes and the table (beside cubes, into trays and bins when asked), start positions drawn from fixed
+boxes, pushes of 5-15 cm unless asked for others. A proposal is trainable when what it asks for is more of what the
+skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
+(EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
+place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
+the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick for pick,
+the `objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
+experiment's seeds, with the environment options `env_options` gives: for a ranged parameter, the range the current
+policy was trained on merged with the proposal's, clipped to the skill's bounds; for place targets and objects, the
+current policy's and the proposal's (a candidate never covers less than what it would replace; the learned skills
+decline by their own checkpoints' options, so a promoted candidate runs what it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);
-- objects other than cubes, place targets other than cubes, the table and trays and bins (OBJECTS, TARGETS, and
-  any proposal whose task names them);
+- objects other than cubes (and the Lego brick, for pick), place targets other than cubes, the table and trays and
+  bins (OBJECTS, TARGETS, and any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);
 - regions and start states outside the environment's boxes (REGIONS, START_STATES);
 - operator corrections (CORRECTIONS): they change a skill's parameters, which its policy takes as input, so
@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from skill_lib.learning import LEARNABLE
+from skill_lib.learning.envs.base import DEFAULT_OBJECTS, OBJECT_KINDS, trained_objects
 from skill_lib.learning.envs.place import DEFAULT_TARGETS, trained_targets
 from skill_lib.learning.envs.push import trained_distances
 from skill_lib.learning.experimenter.propose import (CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, TrainedRanges,
@@ -36,14 +37,16 @@ from skill_lib.learning.registry import PolicyRegistry
 from skill_lib.skills import push
 from skill_lib.spec import ParamSpec
 
-#: what the cube skills' environments train on
-TRAINED_OBJECTS = ("cube",)
+#: skills whose environment's `objects` option (skill_lib/learning/envs/base.py) a candidate may widen: those whose
+#: state-based expert handles every kind (pick: 25 of 25 Lego seeds); the others train on cubes
+OBJECT_OPTION = ("pick",)
 #: place targets a proposal names -> the place environment's `targets` that train them (its trays and bins are
 #: pybullet_data's traybox, what the scenes' trays and bins are)
 PLACE_TARGETS = {"cube": "cube", "table": "table", "table beside an object": "beside", "tray": "container",
                  "bin": "container"}
 #: the weak spots a skill's own environment can train for (PARAMETERS: those in RANGE_OPTIONS)
-TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS, WeakSpot.TARGETS)
+TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS, WeakSpot.TARGETS,
+             WeakSpot.OBJECTS)
 #: (skill, parameter) -> the environment option that sets the range trained on, and the parameter (its bounds)
 RANGE_OPTIONS: dict[tuple[str, str], tuple[str, ParamSpec]] = {("push", "distance"): ("distances", push.DISTANCE)}
 
@@ -78,13 +81,36 @@ def trained_place_targets(registry: PolicyRegistry) -> tuple[str, ...]:
     return trained_targets(load_config(registry.checkpoint(version)).env_options if version else {})
 
 
+def promoted_objects(registry: PolicyRegistry) -> dict[str, tuple[str, ...]]:
+    """What the promoted policies of OBJECT_OPTION skills were trained to handle (their checkpoints' `objects`); a
+    skill with none promoted: cubes. RegistryError for a missing or changed checkpoint."""
+    from skill_lib.learning.train import load_config
+
+    objects = {}
+    for skill in OBJECT_OPTION:
+        version = registry.promoted(skill)
+        objects[skill] = trained_objects(load_config(registry.checkpoint(version)).env_options if version else {})
+    return objects
+
+
+def _allowed_objects(skill: str) -> tuple[str, ...]:
+    return OBJECT_KINDS if skill in OBJECT_OPTION else DEFAULT_OBJECTS
+
+
 def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
-                place_targets: Sequence[str] = DEFAULT_TARGETS) -> dict[str, Any]:
+                place_targets: Sequence[str] = DEFAULT_TARGETS,
+                objects: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """The environment options its candidate trains with: each ranged parameter's range as the current policy was
     trained on (`trained`), merged with the proposal's, clipped to the skill's bounds; for place, the targets the
-    current policy was trained on (`place_targets`) and the proposal's; none where that is the environment's
-    default."""
+    current policy was trained on (`place_targets`) and the proposal's; for OBJECT_OPTION skills, the objects the
+    current policy was trained on (`objects`, per skill: promoted_objects) and the proposal's; none where that is the
+    environment's default."""
     options: dict[str, Any] = {}
+    if proposal.skill in OBJECT_OPTION:
+        current = (objects or {}).get(proposal.skill, DEFAULT_OBJECTS)
+        kinds = trained_objects({"objects": [*current, *(o for o in proposal.task.objects if o in OBJECT_KINDS)]})
+        if kinds != DEFAULT_OBJECTS:
+            options["objects"] = list(kinds)
     if proposal.skill == "place":
         targets = trained_targets({"targets": [*place_targets, *(PLACE_TARGETS[t] for t in proposal.task.targets)]})
         if targets != DEFAULT_TARGETS:
@@ -114,10 +140,12 @@ def why_not_trainable(proposal: Proposal) -> str | None:
     if skill not in LEARNABLE:
         return f"{skill} has no learning environment (learnable: {', '.join(LEARNABLE)})"
     env = f"the {skill} environment"
-    objects = [o for o in task.objects if o not in TRAINED_OBJECTS] if skill in CUBE_SKILLS else []
-    if objects or axis is WeakSpot.OBJECTS:  # (an object the logs could not name is no cube either)
+    allowed = _allowed_objects(skill)
+    objects = [o for o in task.objects if o not in allowed] if skill in CUBE_SKILLS else []
+    if objects or axis is WeakSpot.OBJECTS and not task.objects:  # (an object the logs could not name: no cube)
         named = ", ".join(objects) or proposal.id.rsplit("/", 1)[-1]
-        return f"{env} has 3-5 cm cubes only, with no option for {named} objects"
+        kinds = "3-5 cm cubes" + (" and the Lego brick" if "lego" in allowed else "")
+        return f"{env} has {kinds} only, with no option for {named} objects"
     targets = [t for t in task.targets if t not in PLACE_TARGETS]
     if targets:
         return (f"{env} sets cubes onto cubes and the table, beside cubes and into trays and bins, with no option for "

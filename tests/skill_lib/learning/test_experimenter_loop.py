@@ -33,11 +33,13 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
-    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube",
+    assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "pick/objects/lego",
                          "place/targets/table_beside_an_object", "place/targets/tray", "push/parameters/distance"]
+    assert env_options(by_id(proposals)["pick/objects/lego"]) == {"objects": ["cube", "lego"]}
+    assert env_options(by_id(proposals)["pick/objects/lego"], objects={"pick": ("cube", "lego")}) == \
+        {"objects": ["cube", "lego"]}  # a current policy trained on both: the same again
     why = {p.id: why_not_trainable(p) for p in proposals}
-    assert "no option for mug objects" in why["pick/objects/mug"]
-    assert "no option for lego objects" in why["pick/objects/lego"]
+    assert "cubes and the Lego brick only, with no option for mug objects" in why["pick/objects/mug"]
     assert "pull has no learning environment" in why["pull/new_policy"]
     assert "no option for the middle left" in why["pick/regions/middle_left"]
     assert "start states" in why["pick/start_states/other_contexts"]
