@@ -86,6 +86,12 @@ def test_the_objects_option_trains_on_the_scenes_lego_brick_beside_cubes():
         picked[brick.category].append(success)
     env.close()
     assert len(picked["lego"]) >= 3 and len(picked["cube"]) >= 3 and all(picked["lego"] + picked["cube"]), picked
+    for kind in ("lego", "cube"):  # one kind alone: every episode
+        env = make_env("pick", {"objects": [kind]})
+        for seed in range(3):
+            env.reset(seed=seed)
+            assert env.unwrapped.arm.object("cube").category == kind
+        env.close()
     for options, why in (({"objects": ["brick"]}, "unknown objects"), ({"objects": []}, "non-empty")):
         with pytest.raises(ValueError, match=why):
             make_env("pick", options)

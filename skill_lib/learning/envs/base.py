@@ -125,8 +125,10 @@ class SkillEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        # with cubes alone, the draws of the environments before the `objects` option, so seeds replay them
-        kind = self.objects[int(self.np_random.integers(len(self.objects)))] if len(self.objects) > 1 else "cube"
+        # one kind: no draw (with cubes alone, the draws of the environments before the `objects` option, so seeds
+        # replay them)
+        kind = self.objects[int(self.np_random.integers(len(self.objects)))] if len(self.objects) > 1 \
+            else self.objects[0]
         edge = float(self.np_random.choice(self.cube_edges)) if kind == "cube" else 0.0
         self.arm = self._world(kind, edge)
         # The world as built, not as the last episode left it: contacts, their solver warm starts and objects'
