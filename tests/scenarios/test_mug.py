@@ -66,8 +66,10 @@ def test_grasp_by_the_handle_is_knowledge_about_an_object(scene):
 @pytest.mark.slow
 def test_the_mug_needs_its_handle_once_and_cubes_are_untouched(scene, tmp_path):
     memory = CorrectionMemory.open(tmp_path / "corrections.db")
+    # no re-plans: what is tested is the grasp each task starts with (a re-planned third pick of a mug that two
+    # centre grasps have pushed about may lift it, depending on the last bits of the physics)
     scheduler = Scheduler(SkillLibrary(default_skills(), index_dir=tmp_path / "index"), corrections=memory,
-                          learned=False)
+                          learned=False, replans=0)
     try:
         with PyBulletArm(PyBulletConfig(seed=0), scene=scene) as arm:
             first = scheduler.execute(scheduler.plan("pick up the mug", arm), arm, arm)
