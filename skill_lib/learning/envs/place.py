@@ -72,8 +72,6 @@ class PlaceEnv(SkillEnv):
 
     def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.objects != ("cube",):  # its spots beside cubes and on container floors are spaced by a cube's edge
-            raise ValueError(f"place trains on cubes only, not {', '.join(self.objects)}")
         self.targets = trained_targets({"targets": targets})
         self._kinds = tuple(kind for kind, target in KINDS if target in self.targets)
         self._container_z: dict[str, float] = {}  # base height that sets a container on the table
@@ -97,7 +95,10 @@ class PlaceEnv(SkillEnv):
                 break
         kind = self._kinds[int(self.np_random.integers(len(self._kinds)))]
         self.target = dict(KINDS)[kind]
-        edge = float(self.arm.object("cube").half_extents[2] * 2)
+        obj = self.arm.object("cube")
+        # the object's footprint, what spots beside others and on container floors are spaced by (a cube's: its edge,
+        # computed as it always was, so that cube episodes draw as before)
+        edge = float(obj.half_extents[2] * 2) if obj.category == "cube" else float(np.max(obj.half_extents[:2]) * 2)
         for i in range(2):
             self.arm.set_object_pose(f"tower_{i}", [*PARKED[i], TOWER_EDGE / 2 + 0.001])
         self.container = None
