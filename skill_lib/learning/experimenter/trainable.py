@@ -6,8 +6,8 @@ boxes, pushes of 5-15 cm unless asked for others. A proposal is trainable when w
 skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
 (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
-the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick for pick,
-the `objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
+the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, the
+`objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
 experiment's seeds, with the environment options `env_options` gives: for a ranged parameter, the range the current
 policy was trained on merged with the proposal's, clipped to the skill's bounds; for place targets and objects, the
 current policy's and the proposal's (a candidate never covers less than what it would replace; the learned skills
@@ -15,8 +15,8 @@ decline by their own checkpoints' options, so a promoted candidate runs what it 
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);
-- objects other than cubes (and the Lego brick, for pick), place targets other than cubes, the table and trays and
-  bins (OBJECTS, TARGETS, and any proposal whose task names them);
+- objects other than cubes and the Lego brick, place targets other than cubes, the table and trays and bins
+  (OBJECTS, TARGETS, and any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);
 - regions and start states outside the environment's boxes (REGIONS, START_STATES);
 - operator corrections (CORRECTIONS): they change a skill's parameters, which its policy takes as input, so
@@ -38,8 +38,9 @@ from skill_lib.skills import push
 from skill_lib.spec import ParamSpec
 
 #: skills whose environment's `objects` option (skill_lib/learning/envs/base.py) a candidate may widen: those whose
-#: state-based expert handles every kind (pick: 25 of 25 Lego seeds); the others train on cubes
-OBJECT_OPTION = ("pick",)
+#: demonstrator handles every kind (the Lego brick with DART noise 0.1: pick 25 of 25 seeds, place 39 of 40, push 20
+#: of 20)
+OBJECT_OPTION = ("pick", "place", "push")
 #: place targets a proposal names -> the place environment's `targets` that train them (its trays and bins are
 #: pybullet_data's traybox, what the scenes' trays and bins are)
 PLACE_TARGETS = {"cube": "cube", "table": "table", "table beside an object": "beside", "tray": "container",

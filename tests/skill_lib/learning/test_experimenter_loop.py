@@ -34,7 +34,8 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
     assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "pick/objects/lego",
-                         "place/targets/table_beside_an_object", "place/targets/tray", "push/parameters/distance"]
+                         "place/objects/lego", "place/targets/table_beside_an_object", "place/targets/tray",
+                         "push/parameters/distance"]
     assert env_options(by_id(proposals)["pick/objects/lego"]) == {"objects": ["cube", "lego"]}
     assert env_options(by_id(proposals)["pick/objects/lego"], objects={"pick": ("cube", "lego")}) == \
         {"objects": ["cube", "lego"]}  # a current policy trained on both: the same again
