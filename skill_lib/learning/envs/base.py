@@ -40,16 +40,20 @@ DEFAULT_OBJECTS = ("cube",)
 LEGO_URDF = "lego/lego.urdf"
 
 
-def trained_objects(env_options: Mapping[str, Any]) -> tuple[str, ...]:
-    """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked
-    (ValueError for unknown ones or none)."""
-    value = env_options.get("objects", DEFAULT_OBJECTS)
+def chosen(value: Any, allowed: Sequence[str], what: str) -> tuple[str, ...]:
+    """An option that names some of `allowed` (objects, place targets), in `allowed`'s order; ValueError, saying
+    `what` it is, for unknown ones or none."""
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        raise ValueError(f"objects must be a non-empty list of {', '.join(OBJECT_KINDS)}, not {value!r}")
-    unknown = [kind for kind in value if kind not in OBJECT_KINDS]
+        raise ValueError(f"{what} must be a non-empty list of {', '.join(allowed)}, not {value!r}")
+    unknown = [v for v in value if v not in allowed]
     if unknown:
-        raise ValueError(f"unknown objects {unknown}: choose from {', '.join(OBJECT_KINDS)}")
-    return tuple(kind for kind in OBJECT_KINDS if kind in value)
+        raise ValueError(f"unknown {what} {unknown}: choose from {', '.join(allowed)}")
+    return tuple(v for v in allowed if v in value)
+
+
+def trained_objects(env_options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked."""
+    return chosen(env_options.get("objects", DEFAULT_OBJECTS), OBJECT_KINDS, "objects")
 
 
 def cube_scene(edge: float = 0.04, kind: str = "cube") -> SceneSpec:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hardware.scene import ObjectSpec, SceneSpec
-from skill_lib.learning.envs.base import SkillEnv, cube_scene
+from skill_lib.learning.envs.base import SkillEnv, chosen, cube_scene
 from skill_lib.runner import run_skill
 from skill_lib.skills import pick, place
 
@@ -48,15 +48,8 @@ PACKING_GAP = 0.012
 
 
 def trained_targets(env_options: Mapping[str, Any]) -> tuple[str, ...]:
-    """What an environment with these options (TrainConfig.env_options) sets cubes down on, checked (ValueError for
-    unknown ones or none)."""
-    value = env_options.get("targets", DEFAULT_TARGETS)
-    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        raise ValueError(f"place targets must be a non-empty list of {', '.join(TARGETS)}, not {value!r}")
-    unknown = [t for t in value if t not in TARGETS]
-    if unknown:
-        raise ValueError(f"unknown place targets {unknown}: choose from {', '.join(TARGETS)}")
-    return tuple(t for t in TARGETS if t in value)
+    """What an environment with these options (TrainConfig.env_options) sets cubes down on, checked."""
+    return chosen(env_options.get("targets", DEFAULT_TARGETS), TARGETS, "place targets")
 
 
 def _floor_reach(container_half: np.ndarray, held_half: float) -> np.ndarray:
