@@ -86,20 +86,43 @@ class LearnedPolicy(Policy):
 
 
 class LearnedMoveTo(LearnedPolicy):
-    """move_to driven by the reach policy: goal = above the target object by `height`."""
+    """move_to driven by the reach policy: goal = above the target object by `height`. With a held object it runs
+    only a policy trained to keep one (the config's env_options `held` > 0), sees that object as it was trained to,
+    and never opens the hand (move_to keeps the gripper as it is)."""
+
+    def __init__(self, agent) -> None:
+        from skill_lib.learning.envs.reach import trained_held
+
+        super().__init__(agent)
+        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
+        self.trained_held = trained_held(config.env_options if config is not None else {}) > 0.0
+        self._held: str | None = None  # what the hand holds at the start, if anything
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         held = [n for n in world.objects() if world.contacts("gripper", n)]
-        if held:  # move_to keeps the gripper as it is; the reach policy opens it
+        if held and not self.trained_held:  # the reach policy trained with an empty hand opens it
             return f"the learned move_to was trained with an empty gripper, and it holds the {held[0]}"
-        return None
+        return _not_trained_on(world.object(held[0])) if held else None  # the reach environment holds cubes
+
+    def reset(self, ctx: SkillContext) -> None:
+        self._held = next((n for n in ctx.world.objects() if ctx.world.contacts("gripper", n)), None)
+        super().reset(ctx)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         obj = ctx.world.object(ctx.params["target"])
         return np.array([obj.position[0], obj.position[1], obj.top_z + ctx.params["height"]])
 
     def _object(self, ctx: SkillContext) -> tuple[np.ndarray, np.ndarray, bool]:
-        return (*STAND_IN_CUBE, False)
+        if self._held is None:
+            return (*STAND_IN_CUBE, False)
+        obj = ctx.world.object(self._held)
+        return obj.position, obj.half_extents * 2, ctx.world.contacts("gripper", obj.name)
+
+    def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
+        if self._held is not None:  # never let go of what the hand holds
+            action = action.copy()
+            action[3] = min(float(action[3]), CLOSED)
+        return action
 
     def _achieved(self, ctx: SkillContext) -> np.ndarray:
         return ctx.arm.ee_pose().position
@@ -123,13 +146,21 @@ HAND_OUTSIDE = "outside where the learned pick was trained to start from"
 LEGO_HEIGHTS = (0.022, 0.032)
 
 
-def _outside_training(obj, what: str, objects: Collection[str] = ("cube",)) -> str | None:
-    """Why `obj` is not what a policy trained on `objects` (TrainConfig.env_options) handles, or None."""
+def _not_trained_on(obj, objects: Collection[str] = ("cube",)) -> str | None:
+    """Why `obj` is not of a kind and size a policy trained on `objects` (TrainConfig.env_options) handles, or None."""
     edge = float(obj.half_extents[2] * 2)
     lego = obj.category == "lego" and "lego" in objects and LEGO_HEIGHTS[0] <= edge <= LEGO_HEIGHTS[1]
     if not lego and (obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]):
         trained = "3-5 cm cubes" + (" and 2.5 cm Lego bricks" if "lego" in objects else "")
         return f"learned policy trained on {trained}, not {obj.category} {obj.name} ({edge * 100:.1f} cm)"
+    return None
+
+
+def _outside_training(obj, what: str, objects: Collection[str] = ("cube",)) -> str | None:
+    """Why `obj` is not what a policy trained on `objects` handles (its kind and size, where it is), or None."""
+    not_trained = _not_trained_on(obj, objects)
+    if not_trained:
+        return not_trained
     (x0, y0), (x1, y1) = TRAINED_BOX
     if not (x0 <= obj.position[0] <= x1 and y0 <= obj.position[1] <= y1):
         return f"{what} {obj.name} is outside the area the learned policy was trained on"

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "beside, container)")
     ev.add_argument("--push-distances", type=float, nargs=2, metavar=("LOW", "HIGH"),
                     help="push: pushes of LOW-HIGH metres instead of the policy's training range")
+    ev.add_argument("--move-to-held", type=float, metavar="SHARE",
+                    help="move_to: this share of episodes starting with a cube in hand (1: all)")
     ev.add_argument("--objects", nargs="+", metavar="KIND",
                     help="only these of what the policy was trained to handle (cube, lego)")
     ev.set_defaults(handler=cmd_eval)
@@ -38,6 +40,10 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
         if args.skill != "push":
             raise ValueError("--push-distances is for push")
         options["distances"] = list(args.push_distances)
+    if args.move_to_held is not None:
+        if args.skill != "move_to":
+            raise ValueError("--move-to-held is for move_to")
+        options["held"] = args.move_to_held
     if args.objects is not None:
         options["objects"] = list(args.objects)
     return options

@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="place: what to set cubes down on, any of table, cube, beside, container (the "
                             "environment's `targets` option; default: the recipe's, all four); the learned place then "
                             "takes the places its checkpoint was trained on")
+    train.add_argument("--move-to-held", type=float, metavar="SHARE",
+                       help="move_to: the share of episodes that start with a cube in hand and keep it (the "
+                            "environment's `held` option, 0-1; default 0); only a policy trained so takes a move_to "
+                            "with something in the hand")
     train.add_argument("--objects", nargs="+", metavar="KIND",
                        help="what the skill's object may be, any of cube, lego (the environment's `objects` option; "
                             "default: cubes); the learned skill then takes what its checkpoint "
@@ -102,6 +106,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             errors.append(f"--place-targets: {err}")
         if "place" not in args.skills:
             errors.append("--place-targets is for place, which is not among the skills to train")
+    if args.move_to_held is not None:
+        from skill_lib.learning.envs.reach import trained_held
+        try:
+            options["move_to"] = {**options.get("move_to", {}), "held": trained_held({"held": args.move_to_held})}
+        except ValueError as err:
+            errors.append(f"--move-to-held: {err}")
+        if "move_to" not in args.skills:
+            errors.append("--move-to-held is for move_to, which is not among the skills to train")
     if args.objects is not None:
         from skill_lib.learning.envs.base import trained_objects
         try:
@@ -132,6 +144,8 @@ def _options_name(options: dict) -> str:
     """A run directory's mark for environment options, so a run with them never resumes one without (or with
     others): "-d5-25cm" for pushes of 5-25 cm, "-on-table-cube" for places onto the table and cubes."""
     mark = "-" + "-".join(options["objects"]) if "objects" in options else ""
+    if "held" in options:
+        mark += f"-held{options['held']:g}"
     if "targets" in options:
         return mark + "-on-" + "-".join(options["targets"])
     if "distances" not in options:

@@ -101,6 +101,23 @@ def test_the_objects_option_trains_on_the_scenes_lego_brick_beside_cubes():
     assert sum(placed) >= 5, placed
 
 
+def test_the_held_option_starts_reaches_with_the_cube_in_hand_and_succeeds_only_keeping_it():
+    from skill_lib.learning.mcsac import make_env
+    from skill_lib.learning.train import expert_demonstration
+
+    env = make_env("move_to", {"held": 1.0})
+    for seed in range(3):
+        _, success, _ = expert_demonstration(env, seed, 0.1)
+        assert env.unwrapped.holding and success and env.unwrapped.arm.contacts("gripper", "cube")
+    obs, _ = env.reset(seed=7)
+    for _ in range(20):  # open the hand: the cube falls, and the reach no longer counts whatever the hand does
+        obs, _, _, _, info = env.step(np.array([0.0, 0.0, 0.0, 1.0], dtype=np.float32))
+    assert not info["let_go"] and not env.unwrapped.arm.contacts("gripper", "cube")
+    env.close()
+    with pytest.raises(ValueError, match="share of episodes"):
+        make_env("move_to", {"held": 1.5})
+
+
 def test_place_starts_with_the_cube_in_hand():
     env = gym.make("SkillStack/Place-v0")
     env.reset(seed=2)

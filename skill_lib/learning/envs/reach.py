@@ -1,15 +1,44 @@
-"""Reach (the move_to skill): bring the tool centre point to a goal point above the table."""
+"""Reach (the move_to skill): bring the tool centre point to a goal point above the table.
+
+Whether the hand may start holding the cube is an option (`held`, TrainConfig.env_options: the share of episodes
+that start from the end of a scripted pick, keeping the cube to the goal); the default, 0, is the environment the
+first reach policies were trained in, draw for draw.
+"""
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from skill_lib.controllers import OPEN
+from skill_lib.controllers import CLOSED, OPEN
 from skill_lib.learning.envs.base import SkillEnv
 from skill_lib.spec import ACTION_SCALE
 
 
+def trained_held(env_options: Mapping[str, Any]) -> float:
+    """The share of episodes that start with the cube in hand, for an environment with these options, checked."""
+    value = env_options.get("held", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"reach held must be a share of episodes, 0-1, not {value!r}")
+    return float(value)
+
+
 class ReachEnv(SkillEnv):
     max_steps = 50
+
+    def __init__(self, *, held: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.held = trained_held({"held": held})
+        self.holding = False  # this episode started with the cube in hand
+
+    def _setup_episode(self) -> None:
+        self.holding = self.held > 0.0 and bool(self.np_random.random() < self.held)
+        if self.holding:
+            from skill_lib.runner import run_skill
+            from skill_lib.skills import pick
+
+            run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
 
     def _sample_goal(self) -> np.ndarray:
         # Anywhere the tool can get to pointing down, the tray 40 cm to the left included: a box corner
@@ -23,14 +52,19 @@ class ReachEnv(SkillEnv):
     def _achieved(self) -> np.ndarray:
         return self.arm.ee_pose().position
 
+    def _let_go(self) -> bool:
+        # a reach that started holding the cube is done only with the cube still held (move_to keeps the hand as it is)
+        return not self.holding or self.arm.contacts("gripper", "cube")
+
     def expert_action(self) -> np.ndarray:
         """The scripted move_to as a function of the state (for noisy demonstrations): straight at the goal,
-        saturated at the action limit, still once within 5 mm."""
+        saturated at the action limit, still once within 5 mm; the hand open, or closed on the cube it holds."""
         error = self.goal - self.arm.ee_pose().position
         move = np.zeros(3) if np.linalg.norm(error) <= 0.005 else np.clip(error / ACTION_SCALE, -1.0, 1.0)
-        return np.append(move, OPEN).astype(np.float32)
+        return np.append(move, CLOSED if self.holding else OPEN).astype(np.float32)
 
     def demonstrator(self):
         from skill_lib.controllers import Waypoint, WaypointPolicy
         goal = self.goal.astype(float)
-        return WaypointPolicy(lambda ctx: [Waypoint(goal, OPEN, tolerance=0.005, max_steps=self.max_steps)])
+        grip = CLOSED if self.holding else OPEN
+        return WaypointPolicy(lambda ctx: [Waypoint(goal, grip, tolerance=0.005, max_steps=self.max_steps)])

@@ -164,3 +164,30 @@ def test_learned_skills_take_the_lego_brick_only_where_their_checkpoint_was_trai
         assert LearnedPick(with_lego).declines(arm, {"object": "red_cube"}) is None
         assert "not lego lego_brick (2.5 cm)" in LearnedPick(cubes).declines(arm, {"object": "lego_brick"})
         assert "not tray tray" in LearnedPick(with_lego).declines(arm, {"object": "tray"})
+
+
+def test_a_learned_move_to_takes_a_full_hand_only_if_trained_to_and_never_opens_it(tmp_path):
+    from skill_lib.learning.policy import LearnedMoveTo
+    from skill_lib.runner import run_skill
+    from skill_lib.skills import pick
+    from skill_lib.spec import SkillContext
+    from skill_stack_apps.cli import main
+
+    agents = []
+    for i, options in enumerate(({"held": 0.5}, {})):
+        agent = MultiCriticSAC(TrainConfig(skill="move_to", hidden=8, env_options=options), 19, 3, 4)
+        save_policy(agent, tmp_path / f"{i}.pt")
+        agents.append(load_policy(tmp_path / f"{i}.pt"))
+    held, empty = agents
+    hover = {"target": "tray", "height": 0.1}
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert LearnedMoveTo(held).declines(arm, hover) is None and LearnedMoveTo(empty).declines(arm, hover) is None
+        run_skill(pick.SKILL, {"object": "red_cube"}, arm, arm)
+        assert LearnedMoveTo(held).declines(arm, hover) is None
+        assert "empty gripper" in LearnedMoveTo(empty).declines(arm, hover)
+        policy = LearnedMoveTo(held)
+        ctx = SkillContext(arm, arm, {"target": "tray", "height": 0.1, "speed": 1.0})
+        policy.reset(ctx)
+        for _ in range(5):  # an untrained network: whatever it asks of the hand, it stays closed
+            assert policy.act(ctx)[3] <= -1.0 + 1e-6
+    assert main(["train", "move_to", "--move-to-held", "2", "--out", str(tmp_path / "x")]) == 2
