@@ -36,6 +36,7 @@ WARM_STARTS: dict[str, dict] = {
 
 #: per skill: the options of its environment (TrainConfig.env_options), where they are not its defaults
 ENVIRONMENTS: dict[str, dict] = {
+    "move_to": {"held": 0.5},
     # the hand starts over the table and over trays at its sides, where a place into them leaves it
     "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]], "objects": ["cube", "lego"]},
     # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
