@@ -165,14 +165,15 @@ def test_a_candidate_no_better_than_the_scripted_controller_is_rejected_and_not_
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     [rejected] = result["rejected"]
-    assert rejected["id"] == "move_to/evaluation" and rejected["decision"] == "not better"
+    # a barely trained candidate: worse than the scripted controller, or less safe (it may drag a held cube)
+    assert rejected["id"] == "move_to/evaluation" and rejected["decision"] in ("not better", "less safe")
     assert rejected["compared_with"] == "the scripted reference controller"
     assert rejected["held_out"]["current"]["success_rate"] == 1.0 and "version" not in rejected
     assert result["kept"] == [] and "[1/1]" in err  # trained in this process: one run, no --workers
     assert result["trained"][0]["runs"][0]["curve"] in ("stalled", "declining", "still improving", "converged")
     assert registry.versions("move_to") == [] and not (registry.root / "registry.json").exists()
     text = Path(result["report"]).read_text()
-    assert "## Rejected\n\n- `move_to/evaluation`" in text and "rejected: not better" in text
+    assert "## Rejected\n\n- `move_to/evaluation`" in text and f"rejected: {rejected['decision']}" in text
     assert "Mann-Kendall over the last" in text  # the curve had enough evaluations for the trend test
 
 

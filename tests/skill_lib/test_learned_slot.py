@@ -130,8 +130,9 @@ def test_learned_push_declines_what_it_was_not_trained_on():
         assert "outside" in push.declines(arm, {"object": "small_red_cube", "direction": "right", "distance": 0.15})
 
 
-def test_learned_move_to_declines_a_full_hand_and_the_held_object_stays_lifted():
-    """The reach policy was trained with an empty hand and opens it; move_to keeps the gripper as it is."""
+def test_the_promoted_move_to_carries_a_held_cube_and_one_trained_with_an_empty_hand_declines_it():
+    """move_to keeps the gripper as it is: the promoted reach policy was trained to keep a cube in the hand (held
+    episodes); an adapter without that training (here: no checkpoint) declines a full hand."""
     from skill_lib.learning.policy import LearnedMoveTo
     skills = {s.name: s for s in with_learned_policies(default_skills(), only={"pick", "move_to"})}
     with PyBulletArm(PyBulletConfig(seed=5)) as arm:
@@ -141,7 +142,10 @@ def test_learned_move_to_declines_a_full_hand_and_the_held_object_stays_lifted()
                     (SkillCall("pick", {"object": "red_cube"}), SkillCall("move_to", hover)), ())
         report = Executor(arm, arm, skills).run(plan)
         assert "red_cube" in LearnedMoveTo(agent=None).declines(arm, hover)
-        assert report.outcomes[-1].policy == "scripted" and arm.is_grasped("red_cube")
+        assert report.success and report.outcomes[-1].policy == "learned" and arm.is_grasped("red_cube")
+        target = arm.object("small_red_cube")
+        tool = arm.ee_pose().position
+        assert np.linalg.norm(tool - [target.position[0], target.position[1], target.top_z + 0.1]) < 0.02
         assert arm.object("red_cube").position[2] > 0.1
 
 

@@ -202,7 +202,7 @@ def test_every_learnable_skill_has_a_recipe_and_options_override_it():
     # None: the recipe's
     assert config.total_steps == RL_PHASES["place"]["total_steps"]
     assert config.bc_pretrain_steps == WARM_STARTS["place"]["bc_pretrain_steps"]
-    assert config.env_options == ENVIRONMENTS["place"] and recipe("move_to").env_options == {}
+    assert config.env_options == ENVIRONMENTS["place"] and recipe("move_to").env_options == ENVIRONMENTS["move_to"]
     assert recipe("pick").total_steps == 0  # no RL phase in its recipe
     with pytest.raises(ValueError, match="learnable"):
         recipe("fly")

@@ -137,11 +137,12 @@ def test_skillstack_checks_place_targets(tmp_path, capsys, argv, message):
 
 
 def test_skillstack_train_names_a_run_by_its_place_targets(monkeypatch, tmp_path):
+    from skill_lib.learning.recipes import ENVIRONMENTS
     from skill_stack_apps.cli import main
     from skill_stack_apps.commands import train as command
     jobs = []
     monkeypatch.setattr(command, "_train_here", lambda job, as_json: jobs.append(job) or 0)
     assert main(["train", "place", "--place-targets", "container", "table", "--out", str(tmp_path)]) == 0
     (job,) = jobs
-    assert job.config.env_options == {"targets": ["table", "container"]}
+    assert job.config.env_options == {**ENVIRONMENTS["place"], "targets": ["table", "container"]}  # the rest kept
     assert job.run_dir == tmp_path / "place-multi-on-table-container-seed0"
