@@ -40,7 +40,7 @@ ENVIRONMENTS: dict[str, dict] = {
     # the hand starts over the table and over trays at its sides, where a place into them leaves it
     "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]], "objects": ["cube", "lego"]},
     # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
-    "place": {"targets": ["table", "cube", "beside", "container"]},
+    "place": {"targets": ["table", "cube", "beside", "container"], "objects": ["cube", "lego"]},
     # the pushes the experimenter found in the episode logs (2-23 cm), not only 5-15 cm
     "push": {"distances": (0.02, 0.23)},
 }
