@@ -38,9 +38,9 @@ WARM_STARTS: dict[str, dict] = {
 ENVIRONMENTS: dict[str, dict] = {
     "move_to": {"held": 0.5},
     # the hand starts over the table and over trays at its sides, where a place into them leaves it
-    "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]], "objects": ["cube", "lego"]},
+    "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]]},
     # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
-    "place": {"targets": ["table", "cube", "beside", "container"], "objects": ["cube", "lego"]},
+    "place": {"targets": ["table", "cube", "beside", "container"]},
     # the pushes the experimenter found in the episode logs (2-23 cm), not only 5-15 cm
     "push": {"distances": (0.02, 0.23)},
 }
