@@ -45,12 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "takes the places its checkpoint was trained on")
     train.add_argument("--move-to-held", type=float, metavar="SHARE",
                        help="move_to: the share of episodes that start with a cube in hand and keep it (the "
-                            "environment's `held` option, 0-1; default 0); only a policy trained so takes a move_to "
-                            "with something in the hand")
+                            "environment's `held` option, 0-1; default: the recipe's, 0.5); only a policy trained "
+                            "with some takes a move_to with something in the hand")
     train.add_argument("--objects", nargs="+", metavar="KIND",
                        help="what the skill's object may be, any of cube, lego (the environment's `objects` option; "
-                            "default: cubes); the learned skill then takes what its checkpoint "
-                            "was trained on")
+                            "default: cubes); the learned skill then takes what its checkpoint was trained on")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     train.add_argument("--json", action="store_true",
