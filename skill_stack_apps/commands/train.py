@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
 
@@ -89,30 +90,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.workers is not None and args.address is not None:
         errors.append("--workers is for this machine; on a cluster (--address) its own CPUs decide")
     options: dict[str, dict] = {skill: {} for skill in args.skills}  # each skill's environment options
-    if args.push_distances is not None:
-        from skill_lib.learning.envs.push import trained_distances
+    for flag, skill, key, checked in _skill_options():  # one skill's environment option, from its flag
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
         try:
-            options["push"] = {"distances": trained_distances({"distances": args.push_distances})}
+            options.setdefault(skill, {})[key] = checked({key: value})
         except ValueError as err:
-            errors.append(f"--push-distances: {err}")
-        if "push" not in args.skills:
-            errors.append("--push-distances is for push, which is not among the skills to train")
-    if args.place_targets is not None:
-        from skill_lib.learning.envs.place import trained_targets
-        try:
-            options["place"] = {"targets": list(trained_targets({"targets": args.place_targets}))}
-        except ValueError as err:
-            errors.append(f"--place-targets: {err}")
-        if "place" not in args.skills:
-            errors.append("--place-targets is for place, which is not among the skills to train")
-    if args.move_to_held is not None:
-        from skill_lib.learning.envs.reach import trained_held
-        try:
-            options["move_to"] = {**options.get("move_to", {}), "held": trained_held({"held": args.move_to_held})}
-        except ValueError as err:
-            errors.append(f"--move-to-held: {err}")
-        if "move_to" not in args.skills:
-            errors.append("--move-to-held is for move_to, which is not among the skills to train")
+            errors.append(f"{flag}: {err}")
+        if skill not in args.skills:
+            errors.append(f"{flag} is for {skill}, which is not among the skills to train")
     if args.objects is not None:
         from skill_lib.learning.envs.base import trained_objects
         try:
@@ -137,6 +124,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if len(jobs) == 1 and args.workers is None and args.address is None:
         return _train_here(jobs[0], args.json)
     return _train_on_ray(jobs, args.workers, args.address, args.json)
+
+
+def _skill_options() -> list[tuple[str, str, str, Callable[[dict], Any]]]:
+    """(flag, skill, environment option, its check) for the options of one skill's environment."""
+    from skill_lib.learning.envs.place import trained_targets
+    from skill_lib.learning.envs.push import trained_distances
+    from skill_lib.learning.envs.reach import trained_held
+
+    return [("--push-distances", "push", "distances", trained_distances),
+            ("--place-targets", "place", "targets", lambda options: list(trained_targets(options))),
+            ("--move-to-held", "move_to", "held", trained_held)]
 
 
 def _options_name(options: dict) -> str:
