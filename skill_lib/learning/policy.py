@@ -47,6 +47,13 @@ class LearnedPolicy(Policy):
     def __init__(self, agent) -> None:
         self.agent = agent
 
+    @property
+    def env_options(self) -> dict:
+        """The environment options its checkpoint was trained with (TrainConfig.env_options): what it takes. {}
+        without a checkpoint (an adapter built for its declines alone): the environments' defaults."""
+        config = getattr(self.agent, "config", None)
+        return config.env_options if config is not None else {}
+
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         raise NotImplementedError
 
@@ -94,8 +101,7 @@ class LearnedMoveTo(LearnedPolicy):
         from skill_lib.learning.envs.reach import trained_held
 
         super().__init__(agent)
-        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
-        self.trained_held = trained_held(config.env_options if config is not None else {}) > 0.0
+        self.trained_held = trained_held(self.env_options) > 0.0
         self._held: str | None = None  # what the hand holds at the start, if anything
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
@@ -179,17 +185,15 @@ class LearnedPick(LearnedPolicy):
         from skill_lib.learning.envs.base import trained_objects
 
         super().__init__(agent)
-        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
-        #: what its checkpoint was trained to handle (the config's env_options `objects`; default: cubes)
-        self.objects = trained_objects(config.env_options if config is not None else {})
+        #: what its checkpoint was trained to handle (its env_options `objects`; default: cubes)
+        self.objects = trained_objects(self.env_options)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.pick import trained_hand_box
 
         if params.get("grasp_offset") or params.get("grasp_point"):
             return "grasp offsets and grasp points (operators' corrections) are followed by the scripted controller"
-        config = getattr(self.agent, "config", None)  # the box its checkpoint was trained from
-        lo, hi = (np.asarray(corner) for corner in trained_hand_box(config.env_options if config is not None else {}))
+        lo, hi = (np.asarray(corner) for corner in trained_hand_box(self.env_options))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
         return _outside_training(world.object(params["object"]), "object", self.objects)
@@ -219,8 +223,7 @@ class LearnedPlace(LearnedPick):
         from skill_lib.learning.envs.place import trained_targets
 
         super().__init__(agent)
-        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
-        self.targets = trained_targets(config.env_options if config is not None else {})
+        self.targets = trained_targets(self.env_options)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs import place as env
@@ -303,8 +306,7 @@ class LearnedPush(LearnedPick):
         from skill_lib.learning.envs.push import episode_steps, trained_distances
 
         super().__init__(agent)
-        config = getattr(agent, "config", None)  # None: no checkpoint (an adapter built for its declines alone)
-        self.distances = trained_distances(config.env_options if config is not None else {})
+        self.distances = trained_distances(self.env_options)
         self.max_steps = episode_steps(self.distances)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
