@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_OK, error
+from skill_stack_apps.commands import EXIT_OK, error, skill_env_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,18 +32,10 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
     """The environment the episodes run in: the one the policy was trained in (its checkpoint's env_options), with
     the options asked for here. ValueError for options of another skill or ones the environment refuses."""
     options = dict(trained)
-    if args.place_targets is not None:
-        if args.skill != "place":
-            raise ValueError("--place-targets is for place")
-        options["targets"] = list(args.place_targets)
-    if args.push_distances is not None:
-        if args.skill != "push":
-            raise ValueError("--push-distances is for push")
-        options["distances"] = list(args.push_distances)
-    if args.move_to_held is not None:
-        if args.skill != "move_to":
-            raise ValueError("--move-to-held is for move_to")
-        options["held"] = args.move_to_held
+    for flag, skill, key, value in skill_env_flags(args):
+        if args.skill != skill:
+            raise ValueError(f"{flag} is for {skill}")
+        options[key] = value
     if args.objects is not None:
         options["objects"] = list(args.objects)
     return options

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error, skill_env_flags
 
 if TYPE_CHECKING:
     from skill_lib.learning.distributed import TrainJob
@@ -90,16 +89,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.workers is not None and args.address is not None:
         errors.append("--workers is for this machine; on a cluster (--address) its own CPUs decide")
     options: dict[str, dict] = {skill: {} for skill in args.skills}  # each skill's environment options
-    for flag, skill, key, checked in _skill_options():  # one skill's environment option, from its flag
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if value is None:
-            continue
-        try:
-            options.setdefault(skill, {})[key] = checked({key: value})
-        except ValueError as err:
-            errors.append(f"{flag}: {err}")
-        if skill not in args.skills:
-            errors.append(f"{flag} is for {skill}, which is not among the skills to train")
+    try:
+        for flag, skill, key, value in skill_env_flags(args):
+            options.setdefault(skill, {})[key] = value
+            if skill not in args.skills:
+                errors.append(f"{flag} is for {skill}, which is not among the skills to train")
+    except ValueError as err:
+        errors.append(str(err))
     if args.objects is not None:
         from skill_lib.learning.envs.base import trained_objects
         try:
@@ -124,17 +120,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if len(jobs) == 1 and args.workers is None and args.address is None:
         return _train_here(jobs[0], args.json)
     return _train_on_ray(jobs, args.workers, args.address, args.json)
-
-
-def _skill_options() -> list[tuple[str, str, str, Callable[[dict], Any]]]:
-    """(flag, skill, environment option, its check) for the options of one skill's environment."""
-    from skill_lib.learning.envs.place import trained_targets
-    from skill_lib.learning.envs.push import trained_distances
-    from skill_lib.learning.envs.reach import trained_held
-
-    return [("--push-distances", "push", "distances", trained_distances),
-            ("--place-targets", "place", "targets", lambda options: list(trained_targets(options))),
-            ("--move-to-held", "move_to", "held", trained_held)]
 
 
 def _options_name(options: dict) -> str:
