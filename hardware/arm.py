@@ -16,6 +16,9 @@ from hardware.types import JointState, ObjectState, Pose
 
 #: a gripper closed narrower than this (metres) holds nothing: the fingers met, nothing stopped them
 HOLD_MIN_WIDTH = 0.005
+#: a hand has let go of an object once its fingers are this much wider than when they closed on it, and closes on one
+#: when they are this much narrower than they were open (metres: what a world that sees only the width goes by)
+RELEASE_OPENING = 0.01
 
 
 class ArmInterface(ABC):

@@ -28,9 +28,11 @@ WALL_GAP = 0.004
 GRID = 0.005
 #: where the arm sets things down on the table with the tool pointing down (base frame: (x, y) min, max)
 TABLE_AREA = ((0.30, -0.35), (0.70, 0.35))
-#: air between an object set beside another and it; if something stands there, up to BESIDE_SLACK farther out
-BESIDE_GAP = 0.03
-BESIDE_SLACK = 0.04
+#: air between an object set beside another and it; if something stands there, up to BESIDE_SLACK farther out.
+#: The place skill's fingers, opened to let go (its RELEASE_MARGIN), clear a 5 cm neighbour's top edge at this gap,
+#: not at 3 cm; gap and slack stay within what the learned place was trained on (its BESIDE_AIR).
+BESIDE_GAP = 0.035
+BESIDE_SLACK = 0.035
 #: how far from a named spot of the table (its middle, a corner) an object may land if the spot itself is taken
 TABLE_SLACK = 0.05
 #: the sides "next to" tries, in order

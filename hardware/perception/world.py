@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hardware.arm import HOLD_MIN_WIDTH, ArmInterface, WorldView
+from hardware.arm import HOLD_MIN_WIDTH, RELEASE_OPENING, ArmInterface, WorldView
 from hardware.camera import DepthNoise, RGBDFrame
 from hardware.perception.robot_filter import RobotBody, robot_model
 from hardware.perception.tracker import Perception
@@ -43,9 +43,6 @@ PUSH_REACH = 0.15
 #: points on a box's faces (a 5 x 5 grid on each, 98 in all), for a box of half extents 1
 _GRID = np.stack(np.meshgrid(*[np.linspace(-1.0, 1.0, 5)] * 3), -1).reshape(-1, 3)
 _FACES = _GRID[np.abs(_GRID).max(axis=1) == 1.0]
-#: the hand has let go once its fingers are this much wider than when they closed on the object, and closes on
-#: one when they are this much narrower than they were open
-RELEASE_OPENING = 0.01
 
 
 class RGBDCamera(Protocol):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from skill_lib import predicates as P
-from skill_lib.controllers import CLOSED
+from skill_lib.controllers import CLOSED, gripper_action_for_width
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
 from skill_lib.spec import ACTION_SCALE, Policy, SkillContext, SkillSpec
 
@@ -269,12 +269,33 @@ class LearnedPlace(LearnedPick):
         self.goal = self._goal(ctx).astype(np.float32)  # follows the target, and an operator's new offsets mid-place
         return super().act(ctx)
 
+    def reset(self, ctx: SkillContext) -> None:
+        from skill_lib.skills.place import RELEASE_MARGIN
+
+        super().reset(ctx)
+        self._release_width = ctx.arm.gripper_width() + RELEASE_MARGIN
+        self._let_go_at: np.ndarray | None = None  # where the hand let go, once it has
+
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
+        """The policy's action, the hand opened only as wide as the scripted place opens it (RELEASE_MARGIN: fully
+        open, the fingers push a neighbour); once it has let go, a straight rise clear, as the scripted place's:
+        the policy was trained to leave from fully open fingers, and dithers over the cube from narrower ones."""
+        from skill_lib.skills import place
+
+        held, tcp = ctx.params["object"], ctx.arm.ee_pose().position
+        release = gripper_action_for_width(self._release_width, ctx.arm.gripper_max_width)
+        if self._let_go_at is None and ctx.arm.gripper_width() > self._release_width - 0.003 and \
+                not ctx.world.contacts("gripper", held):
+            self._let_go_at = tcp.copy()
+        if self._let_go_at is not None:
+            aim = np.append(self._let_go_at[:2], ctx.world.object(held).top_z + place.HAND_CLEAR + 0.02)
+            return _towards(aim, tcp, release, action.dtype)
+        action = action.copy()
         # Never drop the cube away from its goal. A fine-tuned policy opened the hand once in 40 scene places
         # (none in 100 held-out training episodes), rising at full speed from a pick's end state.
         if np.any(np.abs(self._achieved(ctx) - self.goal) > self.RELEASE_WITHIN):
-            action = action.copy()
-            action[3] = min(float(action[3]), CLOSED)
+            action[3] = CLOSED
+        action[3] = min(float(action[3]), release)
         return action
 
     def _reached(self, ctx: SkillContext) -> bool:
@@ -299,7 +320,6 @@ class LearnedPush(LearnedPick):
 
     #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
     BACK_OFF = 0.02
-    RETREAT_SPEED = 0.3
     LET_GO = 5
 
     def __init__(self, agent) -> None:
@@ -371,8 +391,17 @@ class LearnedPush(LearnedPick):
         aim = self._backed_off_to.copy()
         if np.linalg.norm((aim - tcp)[:2]) < 0.006:  # backed off: rise clear of the object
             aim[2] = ctx.world.object(ctx.params["object"]).top_z + push.HAND_CLEAR + 0.02
-        move = np.clip((aim - tcp) / ACTION_SCALE, -self.RETREAT_SPEED, self.RETREAT_SPEED)
-        return np.append(move, CLOSED).astype(action.dtype)
+        return _towards(aim, tcp, CLOSED, action.dtype)
+
+
+#: how fast (in action units) an adapter's scripted end of a learned skill moves the hand: a place's rise, a push's retreat
+RETREAT_SPEED = 0.3
+
+
+def _towards(aim: np.ndarray, tcp: np.ndarray, gripper: float, dtype) -> np.ndarray:
+    """An action that moves the tool straight towards `aim` at RETREAT_SPEED, the gripper at `gripper`."""
+    move = np.clip((aim - tcp) / ACTION_SCALE, -RETREAT_SPEED, RETREAT_SPEED)
+    return np.append(move, gripper).astype(dtype)
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,

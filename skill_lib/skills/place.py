@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardware.arm import RELEASE_OPENING
 from hardware.types import ObjectState
 from skill_lib import predicates as P
-from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above
+from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above, gripper_action_for_width
 from skill_lib.skills.common import OBJECT, SPEED, exists
 from skill_lib.spec import Condition, LearningSpec, ParamSpec, RetryContext, RetryStep, SkillContext, SkillSpec
 
 CLEARANCE = 0.06  # metres of air between the held object and the target while carrying
 DROP_GAP = 0.006  # release this far above the support
 RETREAT = 0.10
+#: the fingers open this much wider than the held object to let go (metres, both sides): fully open, they pushed a
+#: neighbour set down beside the spot (planners/placement.py's BESIDE_GAP) by 1-4 cm; a world that sees only the
+#: fingers' width takes the object for let go past RELEASE_OPENING
+RELEASE_MARGIN = RELEASE_OPENING + 0.005
 #: a place is done once the hand is this far above the placed object's top, open and off it: clear of it
 #: before the next skill moves (the learned place's end state, in training and in the scene)
 HAND_CLEAR = 0.05
@@ -45,6 +50,7 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
         support_z = target.top_z
     release_z = support_z + held.half_extents[2] + DROP_GAP + grip_offset
     carry_z = max(tcp[2], target.top_z + 2 * held.half_extents[2] + CLEARANCE + grip_offset)
+    release = gripper_action_for_width(ctx.arm.gripper_width() + RELEASE_MARGIN, ctx.arm.gripper_max_width)
 
     def aim(z: float):
         """Tool position that puts the held object's centre over the target's centre, now.
@@ -68,8 +74,8 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
         Waypoint(above(tcp, carry_z), CLOSED, tolerance=0.015),
         Waypoint(aim(carry_z), CLOSED, tolerance=0.008),
         Waypoint(aim(release_z), CLOSED, speed=0.4, tolerance=0.003, hold_steps=3),
-        Waypoint(fixed(0.0), OPEN, tolerance=0.01, hold_steps=6),
-        Waypoint(fixed(RETREAT), OPEN, tolerance=0.015),
+        Waypoint(fixed(0.0), release, tolerance=0.01, hold_steps=6),
+        Waypoint(fixed(RETREAT), release, tolerance=0.015),
     ]
 
 

@@ -41,7 +41,7 @@ TRAYBOX_HALF = 0.3025
 CONTAINER_BOX = ((0.42, -0.42), (0.60, 0.42))
 #: where a spot beside other cubes goes (x, y): the area the planner sets things down in on the table, less a margin
 BESIDE_BOX = ((0.32, -0.33), (0.68, 0.33))
-#: air between the placed cube's footprint and a neighbour's (planners/placement.py's BESIDE_GAP, and its slack)
+#: air between the placed cube's footprint and a neighbour's (covers planners/placement.py's BESIDE_GAP and its slack)
 BESIDE_AIR = (0.03, 0.07)
 #: air between footprints on a container's floor (planners/placement.py's GAP), and between the floor's edge and one
 PACKING_GAP = 0.012
