@@ -8,8 +8,9 @@ registry says otherwise; skills without one keep their scripted controller, and 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,8 @@ class LearnedMoveTo(LearnedPolicy):
 
 #: what the pick and place environments train on (skill_lib/learning/envs)
 CUBE_EDGES = (0.027, 0.058)  # 3-5 cm, with room for the bounding box of a cube tilted in the hand
-TRAINED_BOX = ((0.31, -0.29), (0.67, 0.29))
+#: how far beyond where its environment's objects started (its `object_box`) a learned policy takes one (metres)
+AREA_MARGIN = 0.02
 #: how far beyond the pick environment's start box the hand may start (home, 0.36 m up, is just above it)
 HAND_MARGIN = 0.05
 #: the end of the learned pick's reason for declining where the hand starts (which episode logs do not hold)
@@ -162,12 +164,23 @@ def _not_trained_on(obj, objects: Collection[str] = ("cube",)) -> str | None:
     return None
 
 
-def _outside_training(obj, what: str, objects: Collection[str] = ("cube",)) -> str | None:
-    """Why `obj` is not what a policy trained on `objects` handles (its kind and size, where it is), or None."""
+def trained_area(env_options: Mapping[str, Any]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where a policy trained with these environment options takes objects from ((x, y) min, max): its
+    environment's object box, AREA_MARGIN wider."""
+    from skill_lib.learning.envs.base import trained_object_box
+
+    lo, hi = trained_object_box(env_options)
+    return (lo[0] - AREA_MARGIN, lo[1] - AREA_MARGIN), (hi[0] + AREA_MARGIN, hi[1] + AREA_MARGIN)
+
+
+def _outside_training(obj, what: str, area: tuple[tuple[float, float], tuple[float, float]],
+                      objects: Collection[str] = ("cube",)) -> str | None:
+    """Why `obj` is not what a policy trained on `objects` in `area` (trained_area) handles (its kind and size,
+    where it is), or None."""
     not_trained = _not_trained_on(obj, objects)
     if not_trained:
         return not_trained
-    (x0, y0), (x1, y1) = TRAINED_BOX
+    (x0, y0), (x1, y1) = area
     if not (x0 <= obj.position[0] <= x1 and y0 <= obj.position[1] <= y1):
         return f"{what} {obj.name} is outside the area the learned policy was trained on"
     return None
@@ -185,8 +198,8 @@ class LearnedPick(LearnedPolicy):
         from skill_lib.learning.envs.base import trained_objects
 
         super().__init__(agent)
-        #: what its checkpoint was trained to handle (its env_options `objects`; default: cubes)
-        self.objects = trained_objects(self.env_options)
+        #: what its checkpoint was trained to handle (its env_options `objects`; default: cubes), and where
+        self.objects, self.area = trained_objects(self.env_options), trained_area(self.env_options)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.pick import trained_hand_box
@@ -196,7 +209,7 @@ class LearnedPick(LearnedPolicy):
         lo, hi = (np.asarray(corner) for corner in trained_hand_box(self.env_options))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
-        return _outside_training(world.object(params["object"]), "object", self.objects)
+        return _outside_training(world.object(params["object"]), "object", self.area, self.objects)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         return ctx.world.object(ctx.params["object"]).position + np.array([0.0, 0.0, self.LIFT])
@@ -237,7 +250,7 @@ class LearnedPlace(LearnedPick):
             (x0, y0), (x1, y1) = env.BESIDE_BOX
             if not (x0 <= spot[0] <= x1 and y0 <= spot[1] <= y1):
                 return "the spot on the table is outside the area the learned place was trained on"
-            return _outside_training(held, "object", self.objects)
+            return _outside_training(held, "object", self.area, self.objects)
         if target.is_container:
             if "container" not in self.targets:
                 return f"{trained}, not into a {target.category}"
@@ -249,8 +262,9 @@ class LearnedPlace(LearnedPick):
                        f"the {target.category} {target.name}"
             if not (x0 <= target.position[0] <= x1 and y0 <= target.position[1] <= y1):
                 return f"the {target.category} {target.name} is outside the area the learned place was trained on"
-            return _outside_training(held, "object", self.objects)
-        return _outside_training(held, "object", self.objects) or _outside_training(target, "target")
+            return _outside_training(held, "object", self.area, self.objects)
+        return _outside_training(held, "object", self.area, self.objects) or \
+            _outside_training(target, "target", self.area)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         from skill_lib.skills import place
@@ -340,7 +354,7 @@ class LearnedPush(LearnedPick):
             return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(self.distances, 100))
         if not (x0 <= end[0] <= x1 and y0 <= end[1] <= y1):
             return "the push ends outside the area the learned policy was trained on"
-        return _outside_training(obj, "object", self.objects)
+        return _outside_training(obj, "object", self.area, self.objects)
 
     def reset(self, ctx: SkillContext) -> None:
         from skill_lib.skills import push

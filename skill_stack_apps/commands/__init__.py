@@ -35,3 +35,22 @@ def skill_env_flags(args: argparse.Namespace) -> list[tuple[str, str, str, Any]]
         except ValueError as err:
             raise ValueError(f"{flag}: {err}") from None
     return given
+
+
+def object_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The environment options for the objects that `--objects` and `--object-box` give (`train` and `eval` take them,
+    for every skill they name), checked; ValueError, naming the flag, for a value the environments refuse."""
+    from skill_lib.learning.envs.base import trained_object_box, trained_objects
+
+    options: dict[str, Any] = {}
+    for flag, key, value, checked in (
+            ("--objects", "objects", args.objects, lambda v: list(trained_objects({"objects": v}))),
+            ("--object-box", "object_box", args.object_box,
+             lambda v: [list(corner) for corner in trained_object_box({"object_box": (v[:2], v[2:])})])):
+        if value is None:
+            continue
+        try:
+            options[key] = checked(value)
+        except ValueError as err:
+            raise ValueError(f"{flag}: {err}") from None
+    return options

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from skill_stack_apps.commands import EXIT_OK, error, skill_env_flags
+from skill_stack_apps.commands import EXIT_OK, error, object_flags, skill_env_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="move_to: this share of episodes starting with a cube in hand (1: all)")
     ev.add_argument("--objects", nargs="+", metavar="KIND",
                     help="only these of what the policy was trained to handle (cube, lego)")
+    ev.add_argument("--object-box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+                    help="objects start here (metres, base frame) instead of where the policy was trained")
     ev.set_defaults(handler=cmd_eval)
 
 
@@ -36,9 +38,7 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
         if args.skill != skill:
             raise ValueError(f"{flag} is for {skill}")
         options[key] = value
-    if args.objects is not None:
-        options["objects"] = list(args.objects)
-    return options
+    return {**options, **object_flags(args)}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error, skill_env_flags
+from skill_stack_apps.commands import EXIT_FAILED, EXIT_OK, error, object_flags, skill_env_flags
 
 if TYPE_CHECKING:
     from skill_lib.learning.distributed import TrainJob
@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--objects", nargs="+", metavar="KIND",
                        help="what the skill's object may be, any of cube, lego (the environment's `objects` option; "
                             "default: cubes); the learned skill then takes what its checkpoint was trained on")
+    train.add_argument("--object-box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
+                       help="where the object starts, metres in the robot's base frame (the environment's "
+                            "`object_box` option; default 0.33 -0.27 0.65 0.27); the learned skill then takes objects "
+                            "from there, 2 cm wider")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="run directories go here")
     train.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     train.add_argument("--json", action="store_true",
@@ -96,14 +100,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 errors.append(f"{flag} is for {skill}, which is not among the skills to train")
     except ValueError as err:
         errors.append(str(err))
-    if args.objects is not None:
-        from skill_lib.learning.envs.base import trained_objects
-        try:
-            objects = list(trained_objects({"objects": args.objects}))
-            for skill in args.skills:
-                options[skill]["objects"] = objects
-        except ValueError as err:
-            errors.append(f"--objects: {err}")
+    try:
+        for skill in args.skills:
+            options[skill].update(object_flags(args))
+    except ValueError as err:
+        errors.append(str(err))
     if errors:
         return error("; ".join(errors))
     kind = "single" if args.single_critic else "multi"
@@ -126,6 +127,9 @@ def _options_name(options: dict) -> str:
     """A run directory's mark for environment options, so a run with them never resumes one without (or with
     others): "-d5-25cm" for pushes of 5-25 cm, "-on-table-cube" for places onto the table and cubes."""
     mark = "-" + "-".join(options["objects"]) if "objects" in options else ""
+    if "object_box" in options:
+        (x0, y0), (x1, y1) = options["object_box"]
+        mark += f"-x{x0 * 100:g}-{x1 * 100:g}-y{y0 * 100:g}-{y1 * 100:g}cm"
     if "held" in options:
         mark += f"-held{options['held']:g}"
     if "targets" in options:

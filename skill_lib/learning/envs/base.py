@@ -51,6 +51,28 @@ def chosen(value: Any, allowed: Sequence[str], what: str) -> tuple[str, ...]:
     return tuple(v for v in allowed if v in value)
 
 
+#: where the training object starts (x, y min; max, metres) unless the `object_box` option says otherwise: every cube
+#: of the default scene, with its jitter (pick, place and push; a place's spots on the table too)
+OBJECT_BOX = ((0.33, -0.27), (0.65, 0.27))
+
+
+def corners(value: Any, dims: int, what: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A box option given as its min and max corners of `dims` coordinates each, checked (ValueError naming `what`)."""
+    try:
+        lo, hi = (tuple(float(v) for v in corner) for corner in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be two corners of {dims} coordinates, not {value!r}") from None
+    if len(lo) != dims or len(hi) != dims or not all(a < b for a, b in zip(lo, hi)):
+        raise ValueError(f"{what} must be two corners of {dims} coordinates, min < max, not {value!r}")
+    return lo, hi
+
+
+def trained_object_box(env_options: Mapping[str, Any],
+                       default: Sequence[Sequence[float]] = OBJECT_BOX) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Where the object starts in an environment with these options (TrainConfig.env_options), checked."""
+    return corners(env_options.get("object_box", default), 2, "object_box")
+
+
 def trained_objects(env_options: Mapping[str, Any]) -> tuple[str, ...]:
     """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked."""
     return chosen(env_options.get("objects", DEFAULT_OBJECTS), OBJECT_KINDS, "objects")
@@ -76,8 +98,11 @@ class SkillEnv(gym.Env):
     cube_box = ((0.38, -0.15), (0.62, 0.15))
 
     def __init__(self, render_mode: str | None = None, weights: RewardWeights | None = None,
-                 cube_edges: tuple[float, float] = (0.03, 0.05), objects: Sequence[str] = DEFAULT_OBJECTS) -> None:
+                 cube_edges: tuple[float, float] = (0.03, 0.05), objects: Sequence[str] = DEFAULT_OBJECTS,
+                 object_box: Sequence[Sequence[float]] | None = None) -> None:
         self.render_mode = render_mode
+        if object_box is not None:
+            self.cube_box = trained_object_box({"object_box": object_box})
         self.weights = weights or RewardWeights()
         self.cube_edges = cube_edges
         self.objects = trained_objects({"objects": objects})

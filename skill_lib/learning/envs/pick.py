@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from skill_lib.controllers import CLOSED, OPEN
-from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv, corners
 from skill_lib.skills import pick
 from skill_lib.spec import ACTION_SCALE
 
@@ -26,20 +26,13 @@ HAND_BOX = ((0.30, -0.25, 0.12), (0.60, 0.25, 0.35))
 def trained_hand_box(env_options: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The box the hand starts in for an environment with these options (TrainConfig.env_options), checked
     (ValueError: not two (x, y, z) corners with min < max)."""
-    value = env_options.get("hand_box", HAND_BOX)
-    try:
-        lo, hi = (tuple(float(v) for v in corner) for corner in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"pick hand_box must be two (x, y, z) corners, not {value!r}") from None
-    if len(lo) != 3 or len(hi) != 3 or not all(a < b for a, b in zip(lo, hi)):
-        raise ValueError(f"pick hand_box must be two (x, y, z) corners, min < max, not {value!r}")
-    return lo, hi
+    return corners(env_options.get("hand_box", HAND_BOX), 3, "pick hand_box")
 
 
 class PickEnv(SkillEnv):
     max_steps = 60
     distance_threshold = 0.03
-    cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
+    cube_box = OBJECT_BOX
     hand_box = HAND_BOX  # per environment: the `hand_box` option
 
     def __init__(self, *, hand_box: Sequence[Sequence[float]] = HAND_BOX, **kwargs: Any) -> None:

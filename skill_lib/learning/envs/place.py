@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hardware.scene import ObjectSpec, SceneSpec
-from skill_lib.learning.envs.base import SkillEnv, chosen, cube_scene
+from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv, chosen, cube_scene
 from skill_lib.runner import run_skill
 from skill_lib.skills import pick, place
 
@@ -60,7 +60,7 @@ def _floor_reach(container_half: np.ndarray, held_half: float) -> np.ndarray:
 class PlaceEnv(SkillEnv):
     max_steps = 70
     distance_threshold = 0.025
-    cube_box = ((0.33, -0.27), (0.65, 0.27))
+    cube_box = OBJECT_BOX
     targets = DEFAULT_TARGETS  # per environment: the `targets` option
 
     def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, **kwargs: Any) -> None:

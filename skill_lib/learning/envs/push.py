@@ -14,7 +14,7 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED
-from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv
 from skill_lib.skills import push
 from skill_lib.spec import ACTION_SCALE
 
@@ -55,7 +55,7 @@ class PushEnv(SkillEnv):
     max_steps = STEPS  # per environment: episode_steps(distances)
     distance_threshold = 0.03
     _tolerance = distance_threshold  # per episode, from its push distance (reset)
-    cube_box = ((0.33, -0.27), (0.65, 0.27))  # every cube of the default scene, with its jitter
+    cube_box = OBJECT_BOX
     goal_box = ((0.28, -0.35), (0.72, 0.35))
     distances = DISTANCES  # metres pushed; per environment: the `distances` option
 

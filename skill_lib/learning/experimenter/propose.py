@@ -32,12 +32,14 @@ from skill_lib.learning.envs.push import DISTANCES, PushEnv
 from skill_lib.learning.experimenter.analyse import Analysed, Analysis, AttemptKind, region
 from skill_lib.learning.experimenter.logs import Evaluation
 from skill_lib.learning.experimenter.recheck import Recheck, recheck
-from skill_lib.learning.policy import CUBE_EDGES, TRAINED_BOX
+from skill_lib.learning.policy import CUBE_EDGES, trained_area
 from skill_lib.skills.common import DIRECTIONS
 from skill_lib.spec import Policy
 
 #: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
 CUBE_SKILLS = ("pick", "place", "push")
+#: where the policies of the recipes take objects from (a region outside it is a weak spot to train)
+TRAINED_AREA = trained_area({})
 #: parameter ranges the skills' environments train on by default (their recipes). A policy trained with other
 #: environment options has its own (trainable.trained_parameters reads the promoted ones from the registry)
 TRAINED_PARAMETERS: dict[tuple[str, str], tuple[float, float]] = {("push", "distance"): DISTANCES}
@@ -109,7 +111,7 @@ def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS
         if isinstance(value, (int, float)) and not low <= value <= high:
             return "parameters", context.parameter[0]
     if context.position is not None and skill in CUBE_SKILLS:  # the learned move_to takes any place
-        (x0, y0), (x1, y1) = CONTAINER_BOX if skill == "place" and context.target_is_container else TRAINED_BOX
+        (x0, y0), (x1, y1) = CONTAINER_BOX if skill == "place" and context.target_is_container else TRAINED_AREA
         x, y = context.position
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             return "regions", context.region
@@ -122,7 +124,7 @@ def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS
                 return "regions", f"{region(np.array([x, y]))} (where the push ends)"
     held = context.objects.get(str(item.attempt.params.get("object"))) if skill == "place" else None
     if held is not None:  # a place also declines a cube it takes from outside the area (out of a tray)
-        (x0, y0), (x1, y1) = TRAINED_BOX
+        (x0, y0), (x1, y1) = TRAINED_AREA
         if not (x0 <= held.position[0] <= x1 and y0 <= held.position[1] <= y1):
             return "regions", f"{region(held.position)} (where the cube is taken from)"
     return "start states", "other contexts"

@@ -166,6 +166,54 @@ def test_learned_skills_take_the_lego_brick_only_where_their_checkpoint_was_trai
         assert "not tray tray" in LearnedPick(with_lego).declines(arm, {"object": "tray"})
 
 
+@pytest.mark.parametrize("skill", ["pick", "place", "push"])
+def test_the_object_box_option_moves_where_objects_start_and_where_the_learned_skill_takes_them(skill, tmp_path):
+    from skill_lib.learning.policy import LearnedPlace
+    near = [[0.27, -0.27], [0.65, 0.27]]  # the default scene's Lego brick lies at x 0.28-0.32
+    env = make_env(skill, {"object_box": near}).unwrapped
+    try:
+        xs = []
+        for seed in range(30):
+            env.reset(seed=seed)
+            xs.append(float(env.arm.object("cube").position[0]) if skill != "place" else float(env.goal[0]))
+        assert min(xs) < 0.31 <= max(xs)  # the default box starts at 0.33
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="object_box"):
+        make_env(skill, {"object_box": [[0.6, -0.2], [0.3, 0.2]]})
+    adapter = {"pick": LearnedPick, "place": LearnedPlace, "push": LearnedPush}[skill]
+    policies = []
+    for i, options in enumerate(({"object_box": near}, {})):
+        save_policy(MultiCriticSAC(TrainConfig(skill=skill, hidden=8, env_options=options), 19, 3, 4), tmp_path / f"{i}.pt")
+        policies.append(adapter(load_policy(tmp_path / f"{i}.pt")))
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        arm.set_object_pose("red_cube", [0.28, -0.15, 0.026])
+        if skill == "place":
+            params = {"object": "red_cube", "target": "green_cube", "offset_x": 0.0, "offset_y": 0.0}
+        elif skill == "push":
+            params = {"object": "red_cube", "direction": "forward", "distance": 0.1}
+        else:
+            params = {"object": "red_cube"}
+        near_policy, default_policy = policies
+        assert near_policy.declines(arm, params) is None
+        assert "outside the area" in default_policy.declines(arm, params)
+
+
+def test_skillstack_train_and_eval_take_an_object_box(monkeypatch, tmp_path, capsys):
+    from skill_stack_apps.commands import train as command
+    jobs = []
+    monkeypatch.setattr(command, "_train_here", lambda job, as_json: jobs.append(job) or 0)
+    from skill_stack_apps.cli import main
+    assert main(["train", "place", "--object-box", "0.27", "-0.27", "0.65", "0.27", "--out", str(tmp_path)]) == 0
+    (job,) = jobs
+    assert job.config.env_options["object_box"] == [[0.27, -0.27], [0.65, 0.27]]
+    assert job.run_dir == tmp_path / "place-multi-x27-65-y-27-27cm-seed0"
+    assert main(["train", "pick", "--object-box", "0.6", "0", "0.3", "0.2", "--out", str(tmp_path)]) == 2
+    assert "--object-box: object_box must be two corners" in capsys.readouterr().err
+    assert main(["eval", "pick", "--scripted", "--episodes", "2", "--object-box", "0.5", "0", "0.3", "0.2"]) == 2
+    assert "--object-box" in capsys.readouterr().err
+
+
 def test_a_learned_move_to_takes_a_full_hand_only_if_trained_to_and_never_opens_it(tmp_path):
     from skill_lib.learning.policy import LearnedMoveTo
     from skill_lib.runner import run_skill
