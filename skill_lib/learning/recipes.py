@@ -37,10 +37,13 @@ WARM_STARTS: dict[str, dict] = {
 #: per skill: the options of its environment (TrainConfig.env_options), where they are not its defaults
 ENVIRONMENTS: dict[str, dict] = {
     "move_to": {"held": 0.5},
-    # the hand starts over the table and over trays at its sides, where a place into them leaves it
-    "pick": {"hand_box": [[0.30, -0.48, 0.12], [0.62, 0.48, 0.35]]},
-    # onto cubes and the table as before, and beside other cubes and into trays and bins (the tasks' places)
-    "place": {"targets": ["table", "cube", "beside", "container"]},
+    # the hand starts over the table and over trays at its sides, where a place into them leaves it, and low and far
+    # forward, where a push does; cubes and the scenes' Lego brick, out to where the brick lies (x 0.28-0.32)
+    "pick": {"hand_box": [[0.28, -0.48, 0.08], [0.70, 0.48, 0.35]], "objects": ["cube", "lego"],
+             "object_box": [[0.27, -0.27], [0.65, 0.27]]},
+    # onto cubes and the table, beside other cubes and into trays and bins (the tasks' places); cubes and the brick
+    "place": {"targets": ["table", "cube", "beside", "container"], "objects": ["cube", "lego"],
+              "object_box": [[0.27, -0.27], [0.65, 0.27]]},
     # the pushes the experimenter found in the episode logs (2-23 cm), not only 5-15 cm
     "push": {"distances": (0.02, 0.23)},
 }

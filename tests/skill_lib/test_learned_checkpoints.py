@@ -3,6 +3,7 @@
 `skillstack train SKILL` reproduces it."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import pytest
@@ -49,3 +50,5 @@ def test_committed_checkpoint_was_trained_with_its_recipe(skill):
     # a checkpoint older than a setting was trained with its default
     checked = WARM_START_FIELDS + (RL_FIELDS if expected["total_steps"] else ())
     assert {f: saved.get(f, defaults[f]) for f in checked} == {f: expected[f] for f in checked}
+    # the environment it was trained in too (JSON gives tuples back as lists)
+    assert json.loads(json.dumps(saved.get("env_options") or {})) == json.loads(json.dumps(expected["env_options"] or {}))
