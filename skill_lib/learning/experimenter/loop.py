@@ -136,7 +136,9 @@ def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
                                                                  f"proposal(s) trained per experiment (--max-proposals)"))
         else:
             trained_for[training] = proposal.id
-            overrides = {**config.overrides, **({"env_options": options} if options else {})}
+            # the recipe's environment, widened: its other options (pick's hand box, the object box) stay
+            overrides = {**config.overrides, **({"env_options": {**recipes.ENVIRONMENTS.get(proposal.skill, {}),
+                                                                  **options}} if options else {})}
             jobs = [TrainJob(recipes.recipe(proposal.skill, seed=seed, **overrides),
                              out / "train" / f"{slug(proposal.id)}-seed{seed}", resume=False) for seed in config.seeds]
             trials.append(Trial(proposal, TrialOutcome.TRAINING_FAILED, "not trained yet",

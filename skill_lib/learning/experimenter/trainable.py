@@ -8,10 +8,11 @@ skill's environment already is: the learned policy's failures on cubes (FAILURES
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
 the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, the
 `objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
-experiment's seeds, with the environment options `env_options` gives: for a ranged parameter, the range the current
-policy was trained on merged with the proposal's, clipped to the skill's bounds; for place targets and objects, the
-current policy's and the proposal's (a candidate never covers less than what it would replace; the learned skills
-decline by their own checkpoints' options, so a promoted candidate runs what it was trained for).
+experiment's seeds, in the recipe's environment with the options `env_options` gives over it: for a ranged
+parameter, the range the current policy was trained on merged with the proposal's, clipped to the skill's bounds;
+for place targets and objects, the current policy's and the proposal's (a candidate never covers less than what
+it would replace; the learned skills decline by their own checkpoints' options, so a promoted candidate runs what
+it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (pull);
