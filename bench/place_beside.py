@@ -48,8 +48,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--gap", type=float, default=BESIDE_GAP, help="metres of air between the two cubes")
     args = parser.parse_args()
-    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, "
-          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; gap {args.gap * 100:.1f} cm, seeds 0-{args.seeds - 1}")
+    print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.2f}; gap {args.gap * 100:.1f} cm, seeds 0-{args.seeds - 1}")
     scripted = {s.name: s for s in default_skills()}
     learned = {s.name: s for s in with_learned_policies(default_skills(), only={"place"})}
     print(f"{'place':<10} {'succeeded':>10} {'ran as asked':>13} {'neighbour moved, mm: median':>28} {'max':>6}")

@@ -298,6 +298,7 @@ class LearnedPlace(LearnedPick):
 
         held, tcp = ctx.params["object"], ctx.arm.ee_pose().position
         release = gripper_action_for_width(self._release_width, ctx.arm.gripper_max_width)
+        # open (the fingers stop within a few mm of a width command) and off the object: it has let go
         if self._let_go_at is None and ctx.arm.gripper_width() > self._release_width - 0.003 and \
                 not ctx.world.contacts("gripper", held):
             self._let_go_at = tcp.copy()
@@ -408,7 +409,8 @@ class LearnedPush(LearnedPick):
         return _towards(aim, tcp, CLOSED, action.dtype)
 
 
-#: how fast (in action units) an adapter's scripted end of a learned skill moves the hand: a place's rise, a push's retreat
+#: how fast (action units) an adapter's scripted end of a learned skill moves the hand: a place's rise, a push's
+#: retreat
 RETREAT_SPEED = 0.3
 
 

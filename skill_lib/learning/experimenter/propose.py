@@ -38,7 +38,7 @@ from skill_lib.spec import Policy
 
 #: what the learned policies were trained on (skill_lib/learning/policy.py, skill_lib/learning/envs)
 CUBE_SKILLS = ("pick", "place", "push")
-#: where the policies of the recipes take objects from (a region outside it is a weak spot to train)
+#: where a policy trained on the environments' default object box takes objects from (outside it: a region to train)
 TRAINED_AREA = trained_area({})
 #: parameter ranges the skills' environments train on by default (their recipes). A policy trained with other
 #: environment options has its own (trainable.trained_parameters reads the promoted ones from the registry)

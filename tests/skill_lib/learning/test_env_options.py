@@ -184,7 +184,8 @@ def test_the_object_box_option_moves_where_objects_start_and_where_the_learned_s
     adapter = {"pick": LearnedPick, "place": LearnedPlace, "push": LearnedPush}[skill]
     policies = []
     for i, options in enumerate(({"object_box": near}, {})):
-        save_policy(MultiCriticSAC(TrainConfig(skill=skill, hidden=8, env_options=options), 19, 3, 4), tmp_path / f"{i}.pt")
+        agent = MultiCriticSAC(TrainConfig(skill=skill, hidden=8, env_options=options), 19, 3, 4)
+        save_policy(agent, tmp_path / f"{i}.pt")
         policies.append(adapter(load_policy(tmp_path / f"{i}.pt")))
     with PyBulletArm(PyBulletConfig(seed=0)) as arm:
         arm.set_object_pose("red_cube", [0.28, -0.15, 0.026])
