@@ -193,6 +193,11 @@ class LearnedPick(LearnedPolicy):
     max_steps = 60
     tolerance = 0.03  # the environment's success radius
     LIFT = 0.12
+    #: a hand turned farther than this (radians about the vertical) from the yaw the policy runs with turns back in
+    #: place first, for at most TURN_STEPS: its environment always starts the hand unturned, and moving while the
+    #: wrist turned half a circle (after a push towards the robot) the hand crept and the pick ran out of steps
+    TURN_BACK, TURNED_BACK, TURN_STEPS = 0.35, 0.1, 40
+    turns_back = True
 
     def __init__(self, agent) -> None:
         from skill_lib.learning.envs.base import trained_objects
@@ -210,6 +215,23 @@ class LearnedPick(LearnedPolicy):
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
         return _outside_training(world.object(params["object"]), "object", self.area, self.objects)
+
+    def reset(self, ctx: SkillContext) -> None:
+        super().reset(ctx)
+        self._turns_left = self.TURN_STEPS if self.turns_back and self._turned(ctx) > self.TURN_BACK else 0
+
+    def _turned(self, ctx: SkillContext) -> float:
+        """How far (radians) the hand is turned from the yaw the policy runs with."""
+        x, y, z, w = ctx.arm.ee_pose().orientation
+        yaw = np.arctan2(2 * (x * y + z * w), 1 - 2 * (y * y + z * z))  # where the tool's x axis points
+        return float(abs((yaw - self.tool_yaw + np.pi) % (2 * np.pi) - np.pi))
+
+    def act(self, ctx: SkillContext) -> np.ndarray:
+        if self._turns_left and self._turned(ctx) > self.TURNED_BACK:
+            self._turns_left -= 1  # the hand stays where it is, the fingers as they are; the policy's steps wait
+            return np.append(np.zeros(3), gripper_action_for_width(ctx.arm.gripper_width(), ctx.arm.gripper_max_width))
+        self._turns_left = 0
+        return super().act(ctx)
 
     def _goal(self, ctx: SkillContext) -> np.ndarray:
         return ctx.world.object(ctx.params["object"]).position + np.array([0.0, 0.0, self.LIFT])
@@ -335,6 +357,7 @@ class LearnedPush(LearnedPick):
 
     #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
     BACK_OFF = 0.02
+    turns_back = False  # the push turns the hand to its direction as it goes, as in its environment
     LET_GO = 5
 
     def __init__(self, agent) -> None:
