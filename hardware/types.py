@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def quaternion_yaw(orientation: np.ndarray) -> float:
+    """Where a frame's x axis points about the vertical (radians), for a quaternion (x, y, z, w)."""
+    x, y, z, w = (float(v) for v in orientation)
+    return float(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+
+
 @dataclass(frozen=True)
 class Pose:
     """A position in metres and an orientation quaternion (x, y, z, w), in the robot base frame."""

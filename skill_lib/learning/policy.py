@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware.types import quaternion_yaw
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, gripper_action_for_width
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
@@ -222,8 +223,7 @@ class LearnedPick(LearnedPolicy):
 
     def _turned(self, ctx: SkillContext) -> float:
         """How far (radians) the hand is turned from the yaw the policy runs with."""
-        x, y, z, w = ctx.arm.ee_pose().orientation
-        yaw = np.arctan2(2 * (x * y + z * w), 1 - 2 * (y * y + z * z))  # where the tool's x axis points
+        yaw = quaternion_yaw(ctx.arm.ee_pose().orientation)
         return float(abs((yaw - self.tool_yaw + np.pi) % (2 * np.pi) - np.pi))
 
     def act(self, ctx: SkillContext) -> np.ndarray:
@@ -306,10 +306,10 @@ class LearnedPlace(LearnedPick):
         return super().act(ctx)
 
     def reset(self, ctx: SkillContext) -> None:
-        from skill_lib.skills.place import RELEASE_MARGIN
+        from skill_lib.skills.place import release_width
 
         super().reset(ctx)
-        self._release_width = ctx.arm.gripper_width() + RELEASE_MARGIN
+        self._release_width = release_width(ctx.arm)
         self._let_go_at: np.ndarray | None = None  # where the hand let go, once it has
 
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardware.arm import RELEASE_OPENING
+from hardware.arm import RELEASE_OPENING, ArmInterface
 from hardware.types import ObjectState
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above, gripper_action_for_width
@@ -31,6 +31,11 @@ FLOOR_FRACTION = 0.69
 FLOOR_SHARE = 0.19
 
 
+def release_width(arm: ArmInterface) -> float:
+    """How wide the fingers open to let go of what they hold now (RELEASE_MARGIN)."""
+    return arm.gripper_width() + RELEASE_MARGIN
+
+
 def container_floor_z(container: ObjectState) -> float:
     """Height of a container's floor, where what is put in it rests."""
     return container.bottom_z + FLOOR_SHARE * (container.top_z - container.bottom_z)
@@ -50,7 +55,7 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
         support_z = target.top_z
     release_z = support_z + held.half_extents[2] + DROP_GAP + grip_offset
     carry_z = max(tcp[2], target.top_z + 2 * held.half_extents[2] + CLEARANCE + grip_offset)
-    release = gripper_action_for_width(ctx.arm.gripper_width() + RELEASE_MARGIN, ctx.arm.gripper_max_width)
+    release = gripper_action_for_width(release_width(ctx.arm), ctx.arm.gripper_max_width)
 
     def aim(z: float):
         """Tool position that puts the held object's centre over the target's centre, now.

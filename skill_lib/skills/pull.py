@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardware.types import quaternion_yaw
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above, gripper_action_for_width
 from skill_lib.skills.common import OBJECT, SPEED, exists, reachable
 from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
@@ -14,8 +15,7 @@ LEAD = 0.005  # stop this short: the drawer slides on a little after the hand st
 
 def pull_direction(obj) -> np.ndarray:
     """Unit vector (xy) the drawer opens along: its -x axis, turned by the object's yaw."""
-    x, y, z, w = (float(v) for v in obj.orientation)
-    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    yaw = quaternion_yaw(obj.orientation)
     return -np.array([np.cos(yaw), np.sin(yaw)])
 
 

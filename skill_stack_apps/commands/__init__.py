@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -14,6 +15,19 @@ def error(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+def _given(args: argparse.Namespace, checks: Iterable[tuple[str, Callable[[Any], Any]]]) -> Iterator[tuple[str, Any]]:
+    """(flag, checked value) for each flag of `checks` given in `args`; ValueError, naming the flag, for a value its
+    check refuses."""
+    for flag, check in checks:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
+        if value is None:
+            continue
+        try:
+            yield flag, check(value)
+        except ValueError as err:
+            raise ValueError(f"{flag}: {err}") from None
+
+
 def skill_env_flags(args: argparse.Namespace) -> list[tuple[str, str, str, Any]]:
     """(flag, skill, environment option, its value, checked) for each flag given in `args` that sets one skill's
     environment option (`train` and `eval` take them): --push-distances, --place-targets, --move-to-held. ValueError,
@@ -22,19 +36,11 @@ def skill_env_flags(args: argparse.Namespace) -> list[tuple[str, str, str, Any]]
     from skill_lib.learning.envs.push import trained_distances
     from skill_lib.learning.envs.reach import trained_held
 
-    given = []
-    for flag, skill, key, checked in (
-            ("--push-distances", "push", "distances", trained_distances),
-            ("--place-targets", "place", "targets", lambda options: list(trained_targets(options))),
-            ("--move-to-held", "move_to", "held", trained_held)):
-        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
-        if value is None:
-            continue
-        try:
-            given.append((flag, skill, key, checked({key: value})))
-        except ValueError as err:
-            raise ValueError(f"{flag}: {err}") from None
-    return given
+    table = (("--push-distances", "push", "distances", lambda v: trained_distances({"distances": v})),
+             ("--place-targets", "place", "targets", lambda v: list(trained_targets({"targets": v}))),
+             ("--move-to-held", "move_to", "held", lambda v: trained_held({"held": v})))
+    option = {flag: (skill, key) for flag, skill, key, _ in table}
+    return [(flag, *option[flag], value) for flag, value in _given(args, [(row[0], row[3]) for row in table])]
 
 
 def object_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,15 +48,8 @@ def object_flags(args: argparse.Namespace) -> dict[str, Any]:
     for every skill they name), checked; ValueError, naming the flag, for a value the environments refuse."""
     from skill_lib.learning.envs.base import trained_object_box, trained_objects
 
-    options: dict[str, Any] = {}
-    for flag, key, value, checked in (
-            ("--objects", "objects", args.objects, lambda v: list(trained_objects({"objects": v}))),
-            ("--object-box", "object_box", args.object_box,
-             lambda v: [list(corner) for corner in trained_object_box({"object_box": (v[:2], v[2:])})])):
-        if value is None:
-            continue
-        try:
-            options[key] = checked(value)
-        except ValueError as err:
-            raise ValueError(f"{flag}: {err}") from None
-    return options
+    table = (("--objects", "objects", lambda v: list(trained_objects({"objects": v}))),
+             ("--object-box", "object_box",
+              lambda v: [list(corner) for corner in trained_object_box({"object_box": (v[:2], v[2:])})]))
+    option = {flag: key for flag, key, _ in table}
+    return {option[flag]: value for flag, value in _given(args, [(row[0], row[2]) for row in table])}

@@ -101,8 +101,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         errors.append(str(err))
     try:
+        objects = object_flags(args)  # every skill's
         for skill in args.skills:
-            options[skill].update(object_flags(args))
+            options[skill].update(objects)
     except ValueError as err:
         errors.append(str(err))
     if errors:
