@@ -352,6 +352,17 @@ class PyBulletArm(ArmInterface, WorldView):
                                            physicsClientId=self._client)
         pb.changeDynamics(body, -1, activationState=pb.ACTIVATION_STATE_WAKE_UP, physicsClientId=self._client)
 
+    def set_opening(self, name: str, opening: float) -> None:
+        """Slide an articulated object (a drawer) to `opening`, 0 (closed) .. 1 (at its joint's limit), at rest
+        (scene set-up in tests and learning environments; not a robot command)."""
+        body, spec = self._bodies[name]
+        if not spec.articulated:
+            raise ValueError(f"{name} is not articulated: it has no opening")
+        if not 0.0 <= opening <= 1.0:
+            raise ValueError(f"opening must be within 0..1, not {opening}")
+        travel = pb.getJointInfo(body, 0, physicsClientId=self._client)[9]
+        pb.resetJointState(body, 0, opening * travel, 0.0, physicsClientId=self._client)
+
     def reset_robot(self) -> None:
         """Simulation reset (episodes, tests): put the arm at home with the fingers open and clear
         the e-stop. Not a robot command: a real arm has no equivalent."""

@@ -6,7 +6,7 @@ import numpy as np
 from hardware.types import quaternion_yaw
 from skill_lib.controllers import CLOSED, OPEN, Waypoint, WaypointPolicy, above, gripper_action_for_width
 from skill_lib.skills.common import OBJECT, SPEED, exists, reachable
-from skill_lib.spec import Condition, ParamSpec, SkillContext, SkillSpec
+from skill_lib.spec import Condition, LearningSpec, ParamSpec, SkillContext, SkillSpec
 
 HANDLE_DEPTH = 0.012  # the bar's depth along the pull (config/objects/drawer.urdf)
 GRASP_WIDTH = 0.05  # fingers open this wide around the upright bar
@@ -19,6 +19,19 @@ def pull_direction(obj) -> np.ndarray:
     return -np.array([np.cos(yaw), np.sin(yaw)])
 
 
+def tool_yaw(obj) -> float:
+    """The hand's yaw for pulling `obj`: square on to the drawer, the fingers closing across the pull."""
+    direction = pull_direction(obj)
+    return float(np.arctan2(-direction[1], -direction[0]))
+
+
+def handle_position(obj) -> np.ndarray:
+    """Where the fingers grasp the drawer `obj`: its handle bar's centre."""
+    direction = pull_direction(obj)
+    front = float(np.abs(obj.half_extents[:2]) @ np.abs(direction))  # centre to handle front, along the pull
+    return np.append(obj.position[:2] + direction * (front - HANDLE_DEPTH / 2), obj.position[2])
+
+
 def _opened_by(ctx: SkillContext) -> float:
     moved = ctx.world.object(ctx.params["object"]).position[:2] - ctx.memory["start"][:2]
     return float(moved @ pull_direction(ctx.world.object(ctx.params["object"])))
@@ -28,11 +41,9 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     drawer = ctx.world.object(ctx.params["object"])
     ctx.memory["start"] = drawer.position.copy()
     direction = pull_direction(drawer)
-    front = float(np.abs(drawer.half_extents[:2]) @ np.abs(direction))  # centre to handle front, along the pull
-    handle = np.append(drawer.position[:2] + direction * (front - HANDLE_DEPTH / 2), drawer.position[2])
+    handle = handle_position(drawer)
     end = handle + np.append(direction * (ctx.params["distance"] - LEAD), 0.0)
-    # Fingers on the bar's sides (they close across the pull): the hand faces the drawer square on.
-    yaw = float(np.arctan2(-direction[1], -direction[0]))
+    yaw = tool_yaw(drawer)
     ajar = gripper_action_for_width(GRASP_WIDTH)
     return [
         Waypoint(above(handle, drawer.top_z + 0.06), ajar, tolerance=0.01, yaw=yaw),
@@ -45,13 +56,14 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     ]
 
 
+DISTANCE = ParamSpec("distance", "float", "metres to pull the drawer out", default=0.10, low=0.02, high=0.30)
+
 SKILL = SkillSpec(
     name="pull",
     description="pull a drawer open by its handle: grasp the handle, pull it out by a distance, let go",
     phrasings=("pull the drawer open", "open the drawer", "pull it out", "slide the drawer out",
                "draw the drawer towards you", "pull the handle"),
-    params=(OBJECT, ParamSpec("distance", "float", "metres to pull the drawer out", default=0.10, low=0.02,
-                              high=0.30), SPEED),
+    params=(OBJECT, DISTANCE, SPEED),
     preconditions=(exists("object"), reachable("object"),
                    Condition("object is a drawer (it slides on a joint)",
                              lambda c: c.world.object(c.params["object"]).opening is not None)),
@@ -61,4 +73,6 @@ SKILL = SkillSpec(
                     Condition("gripper has let go", lambda c: not c.world.contacts("gripper", c.params["object"]))),
     timeout_s=15.0,
     scripted=lambda: WaypointPolicy(_waypoints),
+    learning=LearningSpec("SkillStack/Pull-v0", "skill_lib.learning.envs.pull:PullEnv",
+                          "skill_lib.learning.policy:LearnedPull"),
 )

@@ -165,9 +165,7 @@ class SkillEnv(gym.Env):
         # 30 push demonstrations differed).
         self.arm.restore_state(self._built[kind, edge])
         self.arm.reset_robot()  # exactly at home, not as it settled there
-        x, y = self.np_random.uniform(*self.cube_box)
-        height = edge if kind == "cube" else float(self.arm.object("cube").half_extents[2] * 2)
-        self.arm.set_object_pose("cube", [x, y, height / 2 + 0.001], yaw=0.0)
+        self._place_object(kind, edge)
         for _ in range(3):
             self.arm.step()
         self._setup_episode()
@@ -176,13 +174,32 @@ class SkillEnv(gym.Env):
         self._steps = 0
         return self._obs(), {"is_success": False}
 
+    def _place_object(self, kind: str, edge: float) -> None:
+        """Put the training object where this episode starts it (drawn from the cube box)."""
+        x, y = self.np_random.uniform(*self.cube_box)
+        height = edge if kind == "cube" else float(self.arm.object("cube").half_extents[2] * 2)
+        self.arm.set_object_pose("cube", [x, y, height / 2 + 0.001], yaw=0.0)
+
+    def _start_hand(self, start: np.ndarray) -> None:
+        """Move the hand to `start` before the episode begins (at most 40 steps)."""
+        for _ in range(40):
+            self.arm.command_ee(start)
+            self.arm.step()
+            if np.linalg.norm(self.arm.ee_pose().position - start) < 0.01:
+                break
+
+    def _observed(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(position, size, touching the fingers) of what the policy handles, as its observation shows it."""
+        cube = self.arm.object("cube")
+        return cube.position, cube.half_extents * 2, self.arm.contacts("gripper", "cube")
+
     def _obs(self) -> dict[str, np.ndarray]:
         arm = self.arm
         tcp = arm.ee_pose().position
-        cube = arm.object("cube")
+        position, size, touching = self._observed()
         obs = np.concatenate([
-            tcp, [arm.gripper_width()], cube.position, cube.position - tcp, cube.half_extents * 2,
-            self._last_action, [float(arm.contacts("gripper", "cube"))], [self._steps / self.max_steps],
+            tcp, [arm.gripper_width()], position, position - tcp, size,
+            self._last_action, [float(touching)], [self._steps / self.max_steps],
         ]).astype(np.float32)
         return {"observation": obs, "achieved_goal": self._achieved().astype(np.float32),
                 "desired_goal": self.goal.copy()}

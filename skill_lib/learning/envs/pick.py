@@ -42,12 +42,7 @@ class PickEnv(SkillEnv):
     def _setup_episode(self) -> None:
         # Start where an earlier skill may have left the hand (after a place, a push, a pull), not only
         # at home: trained from home alone, the policy knocked cubes away from other starts.
-        start = self.np_random.uniform(*self.hand_box)
-        for _ in range(40):
-            self.arm.command_ee(start)
-            self.arm.step()
-            if np.linalg.norm(self.arm.ee_pose().position - start) < 0.01:
-                break
+        self._start_hand(self.np_random.uniform(*self.hand_box))
 
     def _sample_goal(self) -> np.ndarray:
         cube = self.arm.object("cube").position

@@ -2,7 +2,7 @@
 
 Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes (and the Lego brick when
 asked), set onto cubes and the table (beside cubes, into trays and bins when asked), start positions drawn from fixed
-boxes, pushes of 5-15 cm unless asked for others. A proposal is trainable when what it asks for is more of what the
+boxes, pushes of 5-15 cm unless asked for others; pull, the scenes' cabinet. A proposal is trainable when what it asks for is more of what the
 skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
 (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
@@ -15,7 +15,7 @@ it would replace; the learned skills decline by their own checkpoints' options, 
 it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
-- a skill without a learning environment (pull);
+- a skill without a learning environment (open_gripper, close_gripper);
 - objects other than cubes and the Lego brick, place targets other than cubes, the table and trays and bins
   (OBJECTS, TARGETS, and any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);

@@ -35,13 +35,16 @@ def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
     assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "pick/objects/lego",
                          "place/objects/lego", "place/targets/table_beside_an_object", "place/targets/tray",
-                         "push/parameters/distance"]
+                         "pull/new_policy", "push/parameters/distance"]
+    assert env_options(by_id(proposals)["pull/new_policy"]) == {}  # the pull recipe in the pull environment
     assert env_options(by_id(proposals)["pick/objects/lego"]) == {"objects": ["cube", "lego"]}
     assert env_options(by_id(proposals)["pick/objects/lego"], objects={"pick": ("cube", "lego")}) == \
         {"objects": ["cube", "lego"]}  # a current policy trained on both: the same again
     why = {p.id: why_not_trainable(p) for p in proposals}
     assert "cubes and the Lego brick only, with no option for mug objects" in why["pick/objects/mug"]
-    assert "pull has no learning environment" in why["pull/new_policy"]
+    gripper = Proposal("close_gripper/new_policy", "close_gripper", "learn a close_gripper policy", ("2 of 2",), 0.1,
+                       TrainingTask("close_gripper"), WeakSpot.NEW_POLICY)
+    assert "close_gripper has no learning environment" in str(why_not_trainable(gripper))
     assert "no option for the middle left" in why["pick/regions/middle_left"]
     assert "start states" in why["pick/start_states/other_contexts"]
     assert "training the policy does not learn them" in why["move_to/corrections/cube_(height)"]
