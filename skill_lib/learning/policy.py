@@ -153,14 +153,18 @@ HAND_OUTSIDE = "outside where the learned pick was trained to start from"
 #: the height of the Lego brick the environments train on (2.5 cm; skill_lib/learning/envs/base.py), with room
 #: for one tilted in the hand: a brick of another size is not what a policy was trained on
 LEGO_HEIGHTS = (0.022, 0.032)
+#: the height of the drawer scene's mug (10.8 cm), which the pick environment trains on by its handle
+MUG_HEIGHTS = (0.10, 0.115)
 
 
 def _not_trained_on(obj, objects: Collection[str] = ("cube",)) -> str | None:
     """Why `obj` is not of a kind and size a policy trained on `objects` (TrainConfig.env_options) handles, or None."""
     edge = float(obj.half_extents[2] * 2)
     lego = obj.category == "lego" and "lego" in objects and LEGO_HEIGHTS[0] <= edge <= LEGO_HEIGHTS[1]
-    if not lego and (obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]):
-        trained = "3-5 cm cubes" + (" and 2.5 cm Lego bricks" if "lego" in objects else "")
+    mug = obj.category == "mug" and "mug" in objects and MUG_HEIGHTS[0] <= edge <= MUG_HEIGHTS[1]
+    if not (lego or mug) and (obj.category != "cube" or not CUBE_EDGES[0] <= edge <= CUBE_EDGES[1]):
+        trained = "3-5 cm cubes" + (" and 2.5 cm Lego bricks" if "lego" in objects else "") + \
+            (" and the scenes' mug" if "mug" in objects else "")
         return f"learned policy trained on {trained}, not {obj.category} {obj.name} ({edge * 100:.1f} cm)"
     return None
 
@@ -190,10 +194,10 @@ def _outside_training(obj, what: str, area: tuple[tuple[float, float], tuple[flo
 
 
 class LearnedPick(LearnedPolicy):
-    """pick driven by the pick policy: goal = the object lifted LIFT above where it started. It declines a hand that
-    starts outside the box its checkpoint was trained from (the config's env_options `hand_box`), with a margin."""
+    """pick driven by the pick policy: goal = the object lifted LIFT above where it started; a mug, by its handle's
+    grasp point (the tool turned to its yaw), for a policy trained on mugs. It declines a hand that starts outside the
+    box its checkpoint was trained from (the config's env_options `hand_box`), with a margin."""
 
-    max_steps = 60
     tolerance = 0.03  # the environment's success radius
     LIFT = 0.12
     #: a hand turned farther than this (radians about the vertical) from the yaw the policy runs with turns back in
@@ -204,22 +208,41 @@ class LearnedPick(LearnedPolicy):
 
     def __init__(self, agent) -> None:
         from skill_lib.learning.envs.base import trained_objects
+        from skill_lib.learning.envs.pick import trained_steps
 
         super().__init__(agent)
         #: what its checkpoint was trained to handle (its env_options `objects`; default: cubes), and where
         self.objects, self.area = trained_objects(self.env_options), trained_area(self.env_options)
+        self.max_steps = trained_steps(self.env_options)  # its environment's episode limit
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.pick import trained_hand_box
 
-        if params.get("grasp_offset") or params.get("grasp_point"):
-            return "grasp offsets and grasp points (operators' corrections) are followed by the scripted controller"
+        if params.get("grasp_offset"):
+            return "grasp offsets (operators' corrections) are followed by the scripted controller"
+        obj = world.object(params["object"])
+        by_handle = "mug" in self.objects and obj.category == "mug"
+        if params.get("grasp_point") and not (by_handle and params["grasp_point"] == "handle"):
+            return "grasp points (operators' corrections) other than a mug's handle are followed by the scripted " \
+                   "controller"
+        if by_handle and not params.get("grasp_point"):
+            return "the learned pick was trained to take a mug by its handle"
         lo, hi = (np.asarray(corner) for corner in trained_hand_box(self.env_options))
         if tool is not None and not np.all((lo - HAND_MARGIN <= tool) & (tool <= hi + HAND_MARGIN)):
             return f"the hand starts at ({', '.join(f'{v:.2f}' for v in tool)}), {HAND_OUTSIDE}"
-        return _outside_training(world.object(params["object"]), "object", self.area, self.objects)
+        if by_handle:  # where the environment drew it: the handle in the area
+            from skill_lib.skills.pick import grasp_pose
+
+            (x0, y0), (x1, y1) = self.area
+            x, y = grasp_pose(obj, "handle")[0][:2]
+            if not (x0 <= x <= x1 and y0 <= y <= y1):
+                return f"the handle of {obj.name} is outside the area the learned policy was trained on"
+            return _not_trained_on(obj, self.objects)
+        return _outside_training(obj, "object", self.area, self.objects)
 
     def reset(self, ctx: SkillContext) -> None:
+        if ctx.params.get("grasp_point"):  # a mug's handle: the tool turns to its grasp yaw
+            self.tool_yaw = self._grasp(ctx)[1]
         super().reset(ctx)
         self._turns_left = self.TURN_STEPS if self.turns_back and self._turned(ctx) > self.TURN_BACK else 0
 
@@ -235,14 +258,22 @@ class LearnedPick(LearnedPolicy):
         self._turns_left = 0
         return super().act(ctx)
 
+    def _grasp(self, ctx: SkillContext) -> tuple[np.ndarray, float]:
+        from skill_lib.skills.pick import grasp_pose
+
+        return grasp_pose(ctx.world.object(ctx.params["object"]), ctx.params["grasp_point"])
+
     def _goal(self, ctx: SkillContext) -> np.ndarray:
-        return ctx.world.object(ctx.params["object"]).position + np.array([0.0, 0.0, self.LIFT])
+        return self._achieved(ctx) + np.array([0.0, 0.0, self.LIFT])
 
     def _object(self, ctx: SkillContext) -> tuple[np.ndarray, np.ndarray, bool]:
         obj = ctx.world.object(ctx.params["object"])
-        return obj.position, obj.half_extents * 2, ctx.world.contacts("gripper", obj.name)
+        return self._achieved(ctx), obj.half_extents * 2, ctx.world.contacts("gripper", obj.name)
 
     def _achieved(self, ctx: SkillContext) -> np.ndarray:
+        """The object's centre; a mug's handle grasp point (what the pick environment shows and lifts)."""
+        if ctx.params.get("grasp_point"):
+            return self._grasp(ctx)[0]
         return ctx.world.object(ctx.params["object"]).position
 
 
@@ -252,15 +283,15 @@ class LearnedPlace(LearnedPick):
     every step); done once it rests there and the hand has let go. What it takes is what its checkpoint was trained to
     set cubes down on (the config's env_options `targets`; a policy without one: the table and cubes)."""
 
-    max_steps = 70
     tolerance = 0.025
     RELEASE_WITHIN = 0.03  # metres from its goal (each axis) the held cube must be before the hand may open
 
     def __init__(self, agent) -> None:
-        from skill_lib.learning.envs.place import trained_targets
+        from skill_lib.learning.envs.place import PlaceEnv, trained_targets
 
         super().__init__(agent)
         self.targets = trained_targets(self.env_options)
+        self.max_steps = PlaceEnv.max_steps
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs import place as env

@@ -17,14 +17,22 @@ def grasp_height(obj) -> float:
     return max(float(obj.position[2]), 0.012)
 
 
+def grasp_pose(obj, grasp_point: str = "") -> tuple[np.ndarray, float]:
+    """Where the fingers close on `obj`, and the tool's yaw: its centre (grasp_height), or a named grasp point (a
+    mug's handle) as the object lies now, its yaw folded into [-pi/2, pi/2) (the gripper is the same turned half a
+    circle, and the wrist has room to turn either way from there)."""
+    if not grasp_point:
+        return np.array([obj.position[0], obj.position[1], grasp_height(obj)]), 0.0
+    x, y, z, yaw = obj.grasp_points[grasp_point]
+    return np.array([x, y, z]), float((yaw + np.pi / 2) % np.pi - np.pi / 2)
+
+
 def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     obj = ctx.world.object(ctx.params["object"])
     ctx.memory["start_z"] = float(obj.position[2])
-    top, yaw = obj.top_z, 0.0
-    grasp = np.array([obj.position[0], obj.position[1], grasp_height(obj) + ctx.params["grasp_offset"]])
-    if ctx.params["grasp_point"]:  # a named grasp of the object (a mug's handle), as it lies now
-        x, y, z, yaw = obj.grasp_points[ctx.params["grasp_point"]]
-        grasp = np.array([x, y, z + ctx.params["grasp_offset"]])
+    top = obj.top_z
+    grasp, yaw = grasp_pose(obj, ctx.params["grasp_point"])
+    grasp[2] += ctx.params["grasp_offset"]
     return [
         Waypoint(above(grasp, top + APPROACH), OPEN, tolerance=0.01, yaw=yaw),
         Waypoint(grasp, OPEN, speed=0.5, tolerance=0.004, hold_steps=2, yaw=yaw),

@@ -7,6 +7,7 @@ weighted sum for single-critic ones.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from hardware.pybullet import PyBulletArm, PyBulletConfig, SimSnapshot
-from hardware.scene import ObjectSpec, SceneSpec
+from hardware.scene import ObjectSpec, SceneSpec, load_scene
 from skill_lib.runner import apply_action
 
 REWARD_TERMS = ("task", "safety", "effort")
@@ -33,9 +34,9 @@ class RewardWeights:
         return np.array([self.task, self.safety, self.effort], dtype=np.float32)
 
 
-#: what an environment's training object may be (the `objects` option): 3-5 cm cubes, or the Lego brick of the
-#: scenes (pybullet_data's, 3.4 x 3.4 x 2.5 cm)
-OBJECT_KINDS = ("cube", "lego")
+#: what an environment's training object may be (the `objects` option): 3-5 cm cubes, the Lego brick of the scenes
+#: (pybullet_data's, 3.4 x 3.4 x 2.5 cm), or the drawer scene's mug (by its handle: the pick environment only)
+OBJECT_KINDS = ("cube", "lego", "mug")
 DEFAULT_OBJECTS = ("cube",)
 LEGO_URDF = "lego/lego.urdf"
 
@@ -73,16 +74,26 @@ def trained_object_box(env_options: Mapping[str, Any],
     return corners(env_options.get("object_box", default), 2, "object_box")
 
 
-def trained_objects(env_options: Mapping[str, Any]) -> tuple[str, ...]:
-    """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked."""
-    return chosen(env_options.get("objects", DEFAULT_OBJECTS), OBJECT_KINDS, "objects")
+def trained_objects(env_options: Mapping[str, Any], allowed: Sequence[str] = OBJECT_KINDS) -> tuple[str, ...]:
+    """The object kinds an environment with these options (TrainConfig.env_options) trains on, checked against the
+    kinds it takes (`allowed`)."""
+    return chosen(env_options.get("objects", DEFAULT_OBJECTS), allowed, "objects")
+
+
+def mug_spec() -> ObjectSpec:
+    """The drawer scene's mug (config/scenes/drawer.yaml: its URDF and its handle's grasp point)."""
+    return next(o for o in load_scene("drawer").objects if o.category == "mug")
 
 
 def cube_scene(edge: float = 0.04, kind: str = "cube") -> SceneSpec:
     """The training object on the table, named "cube" whatever its kind (the environments' observations and
     goals refer to it by that name); `edge` sizes a cube, a Lego brick has its one size."""
-    spec = ObjectSpec(name="cube", category="cube", color="red", position=(0.5, 0.0), edge=edge) if kind == "cube" \
-        else ObjectSpec(name="cube", category="lego", color="yellow", position=(0.5, 0.0), urdf=LEGO_URDF)
+    if kind == "cube":
+        spec = ObjectSpec(name="cube", category="cube", color="red", position=(0.5, 0.0), edge=edge)
+    elif kind == "lego":
+        spec = ObjectSpec(name="cube", category="lego", color="yellow", position=(0.5, 0.0), urdf=LEGO_URDF)
+    else:
+        spec = dataclasses.replace(mug_spec(), name="cube", position=(0.5, 0.0), jitter=0.0)
     return SceneSpec(name="learning", jitter=0.0, objects=(spec,))
 
 
@@ -96,6 +107,8 @@ class SkillEnv(gym.Env):
     goal_dim = 3
     #: where the cube starts (x and y ranges, metres)
     cube_box = ((0.38, -0.15), (0.62, 0.15))
+    #: the object kinds this environment can train on (its `objects` option)
+    object_kinds: tuple[str, ...] = ("cube", "lego")
 
     def __init__(self, render_mode: str | None = None, weights: RewardWeights | None = None,
                  cube_edges: tuple[float, float] = (0.03, 0.05), objects: Sequence[str] = DEFAULT_OBJECTS,
@@ -105,7 +118,8 @@ class SkillEnv(gym.Env):
             self.cube_box = trained_object_box({"object_box": object_box})
         self.weights = weights or RewardWeights()
         self.cube_edges = cube_edges
-        self.objects = trained_objects({"objects": objects})
+        self.objects = trained_objects({"objects": objects}, self.object_kinds)
+        self.kind = self.objects[0]  # this episode's object kind
         self._arms: dict[tuple[str, float], PyBulletArm] = {}  # one world per object kind and size, built lazily
         self._built: dict[tuple[str, float], SimSnapshot] = {}  # each world as built, restored at every reset
         self.arm: PyBulletArm | None = None
@@ -156,7 +170,7 @@ class SkillEnv(gym.Env):
         super().reset(seed=seed)
         # one kind: no draw (with cubes alone, the draws of the environments before the `objects` option, so seeds
         # replay them)
-        kind = self.objects[int(self.np_random.integers(len(self.objects)))] if len(self.objects) > 1 \
+        self.kind = kind = self.objects[int(self.np_random.integers(len(self.objects)))] if len(self.objects) > 1 \
             else self.objects[0]
         edge = float(self.np_random.choice(self.cube_edges)) if kind == "cube" else 0.0
         self.arm = self._world(kind, edge)
@@ -180,10 +194,11 @@ class SkillEnv(gym.Env):
         height = edge if kind == "cube" else float(self.arm.object("cube").half_extents[2] * 2)
         self.arm.set_object_pose("cube", [x, y, height / 2 + 0.001], yaw=0.0)
 
-    def _start_hand(self, start: np.ndarray) -> None:
-        """Move the hand to `start` before the episode begins (at most 40 steps)."""
+    def _start_hand(self, start: np.ndarray, yaw: float = 0.0) -> None:
+        """Move the hand to `start`, turned by `yaw`, before the episode begins (at most 40 steps)."""
+        orientation = self.arm.tool_down(yaw)
         for _ in range(40):
-            self.arm.command_ee(start)
+            self.arm.command_ee(start, orientation)
             self.arm.step()
             if np.linalg.norm(self.arm.ee_pose().position - start) < 0.01:
                 break

@@ -1,13 +1,13 @@
 """Which proposals can be trained today, and on what.
 
 Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes (and the Lego brick when
-asked), set onto cubes and the table (beside cubes, into trays and bins when asked), start positions drawn from fixed
-boxes, pushes of 5-15 cm unless asked for others; pull, the scenes' cabinet. A proposal is trainable when what it asks for is more of what the
-skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
+asked; for pick, the scenes' mug by its handle too), set onto cubes and the table (beside cubes, into trays and bins
+when asked), start positions drawn from fixed boxes, pushes of 5-15 cm unless asked for others; pull, the scenes'
+cabinet. A proposal is trainable when what it asks for is more of what the skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
 (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
-the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, the
-`objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
+the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, and for pick
+the mug, the `objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
 experiment's seeds, in the recipe's environment with the options `env_options` gives over it: for a ranged
 parameter, the range the current policy was trained on merged with the proposal's, clipped to the skill's bounds;
 for place targets and objects, the current policy's and the proposal's (a candidate never covers less than what
@@ -16,7 +16,8 @@ it was trained for).
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (open_gripper, close_gripper);
-- objects other than cubes and the Lego brick, place targets other than cubes, the table and trays and bins
+- objects other than cubes, the Lego brick and (for pick) the mug, place targets other than cubes, the table and trays
+  and bins
   (OBJECTS, TARGETS, and any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);
 - regions and start states outside the environment's boxes (REGIONS, START_STATES);
@@ -29,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from skill_lib.learning import LEARNABLE
-from skill_lib.learning.envs.base import DEFAULT_OBJECTS, OBJECT_KINDS, trained_objects
+from skill_lib.learning.envs.base import DEFAULT_OBJECTS, trained_objects
 from skill_lib.learning.envs.place import DEFAULT_TARGETS, trained_targets
 from skill_lib.learning.envs.push import trained_distances
 from skill_lib.learning.experimenter.propose import (CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, TrainedRanges,
@@ -39,8 +40,8 @@ from skill_lib.skills import push
 from skill_lib.spec import ParamSpec
 
 #: skills whose environment's `objects` option (skill_lib/learning/envs/base.py) a candidate may widen: those whose
-#: demonstrator handles every kind (the Lego brick with DART noise 0.1: pick 25 of 25 seeds, place 39 of 40, push 20
-#: of 20)
+#: demonstrator handles every kind their environment takes (the Lego brick with DART noise 0.1: pick 25 of 25 seeds,
+#: place 39 of 40, push 20 of 20; pick's mug by its handle: 60 of 60)
 OBJECT_OPTION = ("pick", "place", "push")
 #: place targets a proposal names -> the place environment's `targets` that train them (its trays and bins are
 #: pybullet_data's traybox, what the scenes' trays and bins are)
@@ -96,7 +97,11 @@ def promoted_objects(registry: PolicyRegistry) -> dict[str, tuple[str, ...]]:
 
 
 def _allowed_objects(skill: str) -> tuple[str, ...]:
-    return OBJECT_KINDS if skill in OBJECT_OPTION else DEFAULT_OBJECTS
+    """The object kinds a skill's environment trains on: those of its `objects` option (OBJECT_OPTION skills)."""
+    from skill_lib.learning import load_entry_point
+
+    return load_entry_point(LEARNABLE[skill].env_entry_point).object_kinds if skill in OBJECT_OPTION \
+        else DEFAULT_OBJECTS
 
 
 def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
@@ -110,7 +115,8 @@ def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
     options: dict[str, Any] = {}
     if proposal.skill in OBJECT_OPTION:
         current = (objects or {}).get(proposal.skill, DEFAULT_OBJECTS)
-        kinds = trained_objects({"objects": [*current, *(o for o in proposal.task.objects if o in OBJECT_KINDS)]})
+        allowed = _allowed_objects(proposal.skill)
+        kinds = trained_objects({"objects": [*current, *(o for o in proposal.task.objects if o in allowed)]}, allowed)
         if kinds != DEFAULT_OBJECTS:
             options["objects"] = list(kinds)
     if proposal.skill == "place":
@@ -146,7 +152,8 @@ def why_not_trainable(proposal: Proposal) -> str | None:
     objects = [o for o in task.objects if o not in allowed] if skill in CUBE_SKILLS else []
     if objects or axis is WeakSpot.OBJECTS and not task.objects:  # (an object the logs could not name: no cube)
         named = ", ".join(objects) or proposal.id.rsplit("/", 1)[-1]
-        kinds = "3-5 cm cubes" + (" and the Lego brick" if "lego" in allowed else "")
+        kinds = "3-5 cm cubes" + (" and the Lego brick" if "lego" in allowed else "") + \
+            (" and the mug by its handle" if "mug" in allowed else "")
         return f"{env} has {kinds} only, with no option for {named} objects"
     targets = [t for t in task.targets if t not in PLACE_TARGETS]
     if targets:

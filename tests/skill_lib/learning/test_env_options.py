@@ -240,3 +240,30 @@ def test_a_learned_move_to_takes_a_full_hand_only_if_trained_to_and_never_opens_
         for _ in range(5):  # an untrained network: whatever it asks of the hand, it stays closed
             assert policy.act(ctx)[3] <= -1.0 + 1e-6
     assert main(["train", "move_to", "--move-to-held", "2", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_the_pick_episode_limit_is_an_option_and_the_learned_pick_runs_its_checkpoints_own(tmp_path):
+    """The recipe trains 80 steps an episode (a 75 cm reach across the table ran out of 60 in tasks); a checkpoint
+    without the option keeps the 60 it was trained with, in the environment and in the skill."""
+    from skill_lib.learning.envs.pick import STEPS
+    from skill_lib.learning.policy import LearnedPlace
+
+    assert make_env("pick").unwrapped.max_steps == STEPS == 60
+    env = make_env("pick", {"steps": 80})
+    env.reset(seed=0)
+    for _ in range(80):
+        *_, truncated, _ = env.step(np.zeros(4, dtype=np.float32))
+        if truncated:
+            break
+    assert env.unwrapped._steps == 80
+    env.close()
+    for steps in (0, 80.5, True, 1000):
+        with pytest.raises(ValueError, match="pick steps"):
+            make_env("pick", {"steps": steps})
+    limits = []
+    for i, options in enumerate(({"steps": 80}, {})):
+        agent = MultiCriticSAC(TrainConfig(skill="pick", hidden=8, env_options=options), 19, 3, 4)
+        save_policy(agent, tmp_path / f"{i}.pt")
+        limits.append(LearnedPick(load_policy(tmp_path / f"{i}.pt")).max_steps)
+    assert limits == [80, 60]
+    assert LearnedPlace(agent=None).max_steps == make_env("place").unwrapped.max_steps  # each adapter: its env's

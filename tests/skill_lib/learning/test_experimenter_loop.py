@@ -34,14 +34,16 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
     assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "pick/objects/lego",
-                         "place/objects/lego", "place/targets/table_beside_an_object", "place/targets/tray",
+                         "pick/objects/mug", "place/objects/lego", "place/targets/table_beside_an_object", "place/targets/tray",
                          "pull/new_policy", "push/parameters/distance"]
     assert env_options(by_id(proposals)["pull/new_policy"]) == {}  # the pull recipe in the pull environment
     assert env_options(by_id(proposals)["pick/objects/lego"]) == {"objects": ["cube", "lego"]}
     assert env_options(by_id(proposals)["pick/objects/lego"], objects={"pick": ("cube", "lego")}) == \
         {"objects": ["cube", "lego"]}  # a current policy trained on both: the same again
     why = {p.id: why_not_trainable(p) for p in proposals}
-    assert "cubes and the Lego brick only, with no option for mug objects" in why["pick/objects/mug"]
+    assert env_options(by_id(proposals)["pick/objects/mug"], objects={"pick": ("cube", "lego")}) == \
+        {"objects": ["cube", "lego", "mug"]}
+    assert "cubes and the Lego brick only, with no option for mug objects" in why["place/objects/mug"]
     gripper = Proposal("close_gripper/new_policy", "close_gripper", "learn a close_gripper policy", ("2 of 2",), 0.1,
                        TrainingTask("close_gripper"), WeakSpot.NEW_POLICY)
     assert "close_gripper has no learning environment" in str(why_not_trainable(gripper))
@@ -51,9 +53,9 @@ def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[
 
 
 def test_a_trainable_kind_of_proposal_on_what_the_environment_lacks_is_not_trainable() -> None:
-    failures = Proposal("pick/failures/mug", "pick", "fine-tune pick on mug", ("1 of 1",), 0.1,
-                        TrainingTask("pick", objects=("mug",)), WeakSpot.FAILURES)
-    assert "no option for mug objects" in str(why_not_trainable(failures))
+    failures = Proposal("pick/failures/bowl", "pick", "fine-tune pick on bowl", ("1 of 1",), 0.1,
+                        TrainingTask("pick", objects=("bowl",)), WeakSpot.FAILURES)
+    assert "no option for bowl objects" in str(why_not_trainable(failures))
     new_push = Proposal("push/new_policy", "push", "learn a push policy", ("3 of 3",), 0.1,
                         TrainingTask("push", objects=("cube",), parameter_ranges={"distance": (0.02, 0.25)}),
                         WeakSpot.NEW_POLICY)
