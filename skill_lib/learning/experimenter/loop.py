@@ -114,6 +114,17 @@ def recipe_fields(config: TrainConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
+def widened(skill: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The skill's recipe environment with a candidate's `options` over it: its other options (pick's hand box, the
+    object box) stay, and what it trains on (objects, place targets) is joined with the candidate's, never fewer."""
+    recipe = recipes.ENVIRONMENTS.get(skill, {})
+    out = {**recipe, **options}
+    for key in ("objects", "targets"):
+        if key in recipe and key in options:
+            out[key] = [*recipe[key], *(v for v in options[key] if v not in recipe[key])]
+    return out
+
+
 def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
          trained: TrainedRanges = TRAINED_PARAMETERS, place_targets: Sequence[str] = DEFAULT_TARGETS,
          objects: Mapping[str, Sequence[str]] | None = None) -> list[Trial]:
@@ -136,9 +147,7 @@ def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
                                                                  f"proposal(s) trained per experiment (--max-proposals)"))
         else:
             trained_for[training] = proposal.id
-            # the recipe's environment, widened: its other options (pick's hand box, the object box) stay
-            overrides = {**config.overrides, **({"env_options": {**recipes.ENVIRONMENTS.get(proposal.skill, {}),
-                                                                  **options}} if options else {})}
+            overrides = {**config.overrides, **({"env_options": widened(proposal.skill, options)} if options else {})}
             jobs = [TrainJob(recipes.recipe(proposal.skill, seed=seed, **overrides),
                              out / "train" / f"{slug(proposal.id)}-seed{seed}", resume=False) for seed in config.seeds]
             trials.append(Trial(proposal, TrialOutcome.TRAINING_FAILED, "not trained yet",

@@ -153,9 +153,11 @@ def test_a_place_target_proposal_trains_the_place_environment_on_it_and_what_the
     bowl = replace(tray, task=TrainingTask("place", targets=("cube", "table", "bowl")))
     assert "no option for bowl as the target" in str(why_not_trainable(bowl))
     (trial,) = plan([tray], LoopConfig(max_proposals=1, seeds=(3,)), tmp_path)
-    # the recipe's environment otherwise (its objects and where they start), as `skillstack train` merges them
-    assert trial.runs[0].job.config.env_options == {**recipes.ENVIRONMENTS["place"],
-                                                    "targets": ["table", "cube", "container"]}
+    # the recipe's environment otherwise (its objects and where they start), and never fewer targets than the recipe's
+    assert trial.runs[0].job.config.env_options == recipes.ENVIRONMENTS["place"]
+    mug = by_id(proposals)["pick/objects/mug"]  # with no pick promoted: the recipe's objects and the mug
+    (trial,) = plan([mug], LoopConfig(max_proposals=1, seeds=(3,)), tmp_path)
+    assert trial.runs[0].job.config.env_options["objects"] == ["cube", "lego", "mug"]
     # a place trained on every target takes trays: the same declines are not proposed again
     logs = read_logs([HELDOUT])
     again = propose(analyse(logs.attempts, logs.runs), place_targets=("table", "cube", "beside", "container"))
