@@ -96,7 +96,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 TWO_OF_A_COLOUR = ("red", "blue")
 #: dev: developed against; heldout: drawn once, reported; heldout-b, heldout-c: fresh draws for the figures
 #: after changes made while looking at earlier held-out results; heldout-d: issue #18's learned-only coverage
-SPLIT_SEEDS = {"dev": 0, "heldout": 1, "heldout-b": 2, "heldout-c": 3, "heldout-d": 4, "heldout-e": 5, "heldout-f": 6, "heldout-g": 7}
+SPLIT_SEEDS = {"dev": 0, "heldout": 1, "heldout-b": 2, "heldout-c": 3, "heldout-d": 4, "heldout-e": 5, "heldout-f": 6,
+               "heldout-g": 7}
 
 
 @dataclass(frozen=True)

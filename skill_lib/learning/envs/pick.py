@@ -1,9 +1,10 @@
 """Pick: grasp the cube and lift it to a goal point above its start; a mug (the `objects` option) by its handle.
 
-A mug stands turned any way, its handle in the object box, and the tool turns to its handle's grasp yaw (as the pick skill does for a grasp point):
-the hand starts turned so, and the policy sees the handle's grasp point where it sees a cube's centre. Where the hand
-starts is an option (`hand_box=((x, y, z), (x, y, z))`, TrainConfig.env_options: min and max corners,
-metres); the default is HAND_BOX, the box the first pick policies were trained from.
+A mug stands turned any way, its handle in the object box, and the tool turns to its handle's grasp yaw (as the pick
+skill does for a grasp point): the hand starts turned so, and the policy sees the handle's grasp point where it sees a
+cube's centre. The episode limit is an option (`steps`, default STEPS, TrainConfig.env_options), and so is where the
+hand starts (`hand_box`: its min and max (x, y, z) corners, metres; the default is HAND_BOX, the box the first pick
+policies were trained from).
 """
 from __future__ import annotations
 

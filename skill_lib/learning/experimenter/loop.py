@@ -147,7 +147,8 @@ def plan(proposals: Sequence[Proposal], config: LoopConfig, out: Path,
                                                                  f"proposal(s) trained per experiment (--max-proposals)"))
         else:
             trained_for[training] = proposal.id
-            overrides = {**config.overrides, **({"env_options": widened(proposal.skill, options)} if options else {})}
+            widen = {"env_options": widened(proposal.skill, options)} if options else {}
+            overrides = {**config.overrides, **widen}
             jobs = [TrainJob(recipes.recipe(proposal.skill, seed=seed, **overrides),
                              out / "train" / f"{slug(proposal.id)}-seed{seed}", resume=False) for seed in config.seeds]
             trials.append(Trial(proposal, TrialOutcome.TRAINING_FAILED, "not trained yet",

@@ -3,7 +3,8 @@
 Every learnable skill trains in its own environment (skill_lib/learning/envs): 3-5 cm cubes (and the Lego brick when
 asked; for pick, the scenes' mug by its handle too), set onto cubes and the table (beside cubes, into trays and bins
 when asked), start positions drawn from fixed boxes, pushes of 5-15 cm unless asked for others; pull, the scenes'
-cabinet. A proposal is trainable when what it asks for is more of what the skill's environment already is: the learned policy's failures on cubes (FAILURES), an evaluation below target
+cabinet. A proposal is trainable when what it asks for is more of what the skill's environment already is: the
+learned policy's failures on cubes (FAILURES), an evaluation below target
 (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
 the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, and for pick

@@ -34,7 +34,8 @@ def by_id(proposals: list[Proposal]) -> dict[str, Proposal]:
 def test_only_what_a_skills_own_environment_trains_is_trainable(proposals: list[Proposal]) -> None:
     trainable = sorted(p.id for p in proposals if why_not_trainable(p) is None)
     assert trainable == ["move_to/evaluation", "pick/evaluation", "pick/failures/cube", "pick/objects/lego",
-                         "pick/objects/mug", "place/objects/lego", "place/targets/table_beside_an_object", "place/targets/tray",
+                         "pick/objects/mug", "place/objects/lego", "place/targets/table_beside_an_object",
+                         "place/targets/tray",
                          "pull/new_policy", "push/parameters/distance"]
     assert env_options(by_id(proposals)["pull/new_policy"]) == {}  # the pull recipe in the pull environment
     assert env_options(by_id(proposals)["pick/objects/lego"]) == {"objects": ["cube", "lego"]}
