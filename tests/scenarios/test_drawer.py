@@ -3,6 +3,7 @@ from the joint, not from the skill's report), "open the drawer" in words, and th
 pull needs ("pull it further"), remembered so the next "open the drawer" needs none."""
 from __future__ import annotations
 
+import numpy as np
 import pybullet as pb
 import pytest
 
@@ -108,3 +109,18 @@ def test_articulated_objects_need_a_urdf(tmp_path):
     bad.write_text("name: bad\nobjects:\n  - {name: d, category: drawer, articulated: true, position: [0.5, 0.2]}\n")
     with pytest.raises(SceneError, match="needs a `urdf`"):
         load_scene(bad)
+
+
+def test_pull_refuses_a_turned_cabinet_before_moving(drawer_scene):
+    """The handle is found from the drawer's bounding box, exact only for a cabinet facing the robot: turned, the pull
+    would close on nothing beside the handle, so its precondition refuses it and the arm stays where it is."""
+    for yaw, refused in ((0.03, False), (0.1, True), (-0.3, True)):
+        with PyBulletArm(PyBulletConfig(seed=0), scene=drawer_scene) as arm:
+            base = pb.getBasePositionAndOrientation(arm.body_id("drawer"), physicsClientId=arm.physics_client)[0]
+            arm.set_object_pose("drawer", base, yaw=yaw)
+            start = arm.joint_state().positions.copy()
+            outcome = run_skill(pull.SKILL, {"object": "drawer", "distance": 0.1}, arm, arm)
+            assert outcome.success != refused, (yaw, outcome.message)
+            if refused:
+                assert "faces the robot" in outcome.message and joint_opening(arm) == pytest.approx(0.0, abs=1e-3)
+                assert np.allclose(arm.joint_state().positions, start, atol=1e-6)
