@@ -35,6 +35,10 @@ def handle_position(obj) -> np.ndarray:
     return np.append(obj.position[:2] + direction * (front - HANDLE_DEPTH / 2), obj.position[2])
 
 
+def _faces_the_robot(ctx: SkillContext) -> bool:
+    return abs(quaternion_yaw(ctx.world.object(ctx.params["object"]).orientation)) <= MAX_TURN
+
+
 def _opened_by(ctx: SkillContext) -> float:
     moved = ctx.world.object(ctx.params["object"]).position[:2] - ctx.memory["start"][:2]
     return float(moved @ pull_direction(ctx.world.object(ctx.params["object"])))
@@ -70,8 +74,7 @@ SKILL = SkillSpec(
     preconditions=(exists("object"), reachable("object"),
                    Condition("object is a drawer (it slides on a joint)",
                              lambda c: c.world.object(c.params["object"]).opening is not None),
-                   Condition(f"the drawer faces the robot (turned at most {MAX_TURN} rad)",
-                             lambda c: abs(quaternion_yaw(c.world.object(c.params["object"]).orientation)) <= MAX_TURN)),
+                   Condition(f"the drawer faces the robot (turned at most {MAX_TURN} rad)", _faces_the_robot)),
     postconditions=(Condition("drawer pulled out by the asked distance (within 2 cm) or to its end",
                               lambda c: _opened_by(c) >= c.params["distance"] - 0.02
                               or (c.world.object(c.params["object"]).opening or 0.0) >= 0.98),
