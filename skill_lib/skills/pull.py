@@ -82,5 +82,5 @@ SKILL = SkillSpec(
     timeout_s=15.0,
     scripted=lambda: WaypointPolicy(_waypoints),
     learning=LearningSpec("SkillStack/Pull-v0", "skill_lib.learning.envs.pull:PullEnv",
-                          "skill_lib.learning.policy:LearnedPull"),
+                          "skill_lib.learning.pull_policy:LearnedPull"),
 )

@@ -12,7 +12,8 @@ from planners.executor import Executor
 from planners.plan import Plan, SkillCall
 from skill_lib.learning.envs.pull import CLEAR, START_OPENING, drawer_geometry
 from skill_lib.learning.mcsac import make_env
-from skill_lib.learning.policy import LearnedPull, with_learned_policies
+from skill_lib.learning.policy import with_learned_policies
+from skill_lib.learning.pull_policy import LearnedPull
 from skill_lib.learning.train import expert_demonstration
 from skill_lib.skills import default_skills
 
