@@ -40,6 +40,16 @@ def gripper_action_for_width(width: float, max_width: float = 0.08) -> float:
     return float(np.clip(2.0 * width / max_width - 1.0, -1.0, 1.0))
 
 
+#: how fast (action units) a scripted end of a learned skill moves the hand: a place's rise, a push's retreat
+RETREAT_SPEED = 0.3
+
+
+def towards(aim: np.ndarray, tcp: np.ndarray, gripper: float, dtype=np.float32) -> np.ndarray:
+    """An action that moves the tool straight towards `aim` at RETREAT_SPEED, the gripper at `gripper`."""
+    move = np.clip((aim - tcp) / ACTION_SCALE, -RETREAT_SPEED, RETREAT_SPEED)
+    return np.append(move, gripper).astype(dtype)
+
+
 class WaypointPolicy(Policy):
     """Follows waypoints computed from the world when the skill starts."""
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from hardware.types import quaternion_yaw
 from skill_lib import predicates as P
-from skill_lib.controllers import CLOSED, gripper_action_for_width
+from skill_lib.controllers import CLOSED, gripper_action_for_width, towards
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
-from skill_lib.spec import ACTION_SCALE, Policy, SkillContext, SkillSpec
+from skill_lib.spec import Policy, SkillContext, SkillSpec
 
 
 def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarray, touching: bool,
@@ -207,13 +207,13 @@ class LearnedPick(LearnedPolicy):
     turns_back = True
 
     def __init__(self, agent) -> None:
-        from skill_lib.learning.envs.base import trained_objects
-        from skill_lib.learning.envs.pick import trained_steps
+        from skill_lib.learning.envs import pick
+        from skill_lib.learning.envs.base import trained_objects, trained_steps
 
         super().__init__(agent)
         #: what its checkpoint was trained to handle (its env_options `objects`; default: cubes), and where
         self.objects, self.area = trained_objects(self.env_options), trained_area(self.env_options)
-        self.max_steps = trained_steps(self.env_options)  # its environment's episode limit
+        self.max_steps = trained_steps(self.env_options, pick.STEPS)  # its environment's episode limit
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs.pick import trained_hand_box
@@ -284,14 +284,14 @@ class LearnedPlace(LearnedPick):
     set cubes down on (the config's env_options `targets`; a policy without one: the table and cubes)."""
 
     tolerance = 0.025
-    RELEASE_WITHIN = 0.03  # metres from its goal (each axis) the held cube must be before the hand may open
 
     def __init__(self, agent) -> None:
-        from skill_lib.learning.envs.place import PlaceEnv, trained_targets
+        from skill_lib.learning.envs import place
+        from skill_lib.learning.envs.base import trained_steps
 
         super().__init__(agent)
-        self.targets = trained_targets(self.env_options)
-        self.max_steps = PlaceEnv.max_steps
+        self.targets = place.trained_targets(self.env_options)
+        self.max_steps = trained_steps(self.env_options, place.STEPS)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs import place as env
@@ -339,34 +339,15 @@ class LearnedPlace(LearnedPick):
         return super().act(ctx)
 
     def reset(self, ctx: SkillContext) -> None:
-        from skill_lib.skills.place import release_width
+        from skill_lib.learning.envs.place import ReleaseGuard
 
         super().reset(ctx)
-        self._release_width = release_width(ctx.arm)
-        self._let_go_at: np.ndarray | None = None  # where the hand let go, once it has
+        self._guard = ReleaseGuard(ctx.arm)
 
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
-        """The policy's action, the hand opened only as wide as the scripted place opens it (RELEASE_MARGIN: fully
-        open, the fingers push a neighbour); once it has let go, a straight rise clear, as the scripted place's:
-        the policy was trained to leave from fully open fingers, and dithers over the cube from narrower ones."""
-        from skill_lib.skills import place
-
-        held, tcp = ctx.params["object"], ctx.arm.ee_pose().position
-        release = gripper_action_for_width(self._release_width, ctx.arm.gripper_max_width)
-        # open (the fingers stop within a few mm of a width command) and off the object: it has let go
-        if self._let_go_at is None and ctx.arm.gripper_width() > self._release_width - 0.003 and \
-                not ctx.world.contacts("gripper", held):
-            self._let_go_at = tcp.copy()
-        if self._let_go_at is not None:
-            aim = np.append(self._let_go_at[:2], ctx.world.object(held).top_z + place.HAND_CLEAR + 0.02)
-            return _towards(aim, tcp, release, action.dtype)
-        action = action.copy()
-        # Never drop the cube away from its goal. A fine-tuned policy opened the hand once in 40 scene places
-        # (none in 100 held-out training episodes), rising at full speed from a pick's end state.
-        if np.any(np.abs(self._achieved(ctx) - self.goal) > self.RELEASE_WITHIN):
-            action[3] = CLOSED
-        action[3] = min(float(action[3]), release)
-        return action
+        """The policy's action through its environment's ReleaseGuard (for a policy trained without it: the policy
+        was trained to leave from fully open fingers, and dithered over the cube from narrower ones)."""
+        return self._guard(ctx.arm, ctx.world, ctx.params["object"], self.goal, action)
 
     def _reached(self, ctx: SkillContext) -> bool:
         # there, let go of, and the hand back above it: the end state the policy was trained to reach
@@ -462,18 +443,7 @@ class LearnedPush(LearnedPick):
         aim = self._backed_off_to.copy()
         if np.linalg.norm((aim - tcp)[:2]) < 0.006:  # backed off: rise clear of the object
             aim[2] = ctx.world.object(ctx.params["object"]).top_z + push.HAND_CLEAR + 0.02
-        return _towards(aim, tcp, CLOSED, action.dtype)
-
-
-#: how fast (action units) an adapter's scripted end of a learned skill moves the hand: a place's rise, a push's
-#: retreat
-RETREAT_SPEED = 0.3
-
-
-def _towards(aim: np.ndarray, tcp: np.ndarray, gripper: float, dtype) -> np.ndarray:
-    """An action that moves the tool straight towards `aim` at RETREAT_SPEED, the gripper at `gripper`."""
-    move = np.clip((aim - tcp) / ACTION_SCALE, -RETREAT_SPEED, RETREAT_SPEED)
-    return np.append(move, gripper).astype(dtype)
+        return towards(aim, tcp, CLOSED, action.dtype)
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,

@@ -80,6 +80,16 @@ def trained_objects(env_options: Mapping[str, Any], allowed: Sequence[str] = OBJ
     return chosen(env_options.get("objects", DEFAULT_OBJECTS), allowed, "objects")
 
 
+def trained_steps(env_options: Mapping[str, Any], default: int) -> int:
+    """The episode limit of an environment with these options (TrainConfig.env_options; its `steps` option, `default`
+    without one), checked: the learned skill runs a checkpoint for as many steps as it trained with, and its
+    observation counts towards them."""
+    value = env_options.get("steps", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 20 <= value <= 200:
+        raise ValueError(f"steps must be a whole number of steps, 20-200, not {value!r}")
+    return value
+
+
 def mug_spec() -> ObjectSpec:
     """The drawer scene's mug (config/scenes/drawer.yaml: its URDF and its handle's grasp point)."""
     return next(o for o in load_scene("drawer").objects if o.category == "mug")
@@ -219,8 +229,13 @@ class SkillEnv(gym.Env):
         return {"observation": obs, "achieved_goal": self._achieved().astype(np.float32),
                 "desired_goal": self.goal.copy()}
 
+    def _executed(self, action: np.ndarray) -> np.ndarray:
+        """The action the arm is given for the policy's (clipped) one: the same, unless the skill's adapter in the
+        skill layer overrides some of it on the arm too (place: PlaceEnv's `guarded` option)."""
+        return action
+
     def step(self, action: np.ndarray):
-        action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        action = self._executed(np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0))
         stats = self.arm.safety.stats
         before = stats.rejected + stats.workspace_limited
         apply_action(self.arm, action, self.tool_yaw)
@@ -236,7 +251,7 @@ class SkillEnv(gym.Env):
         ], dtype=np.float32)
         self._last_action = action
         success = bool(self._success(achieved, self.goal)) and let_go
-        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe, "let_go": let_go}
+        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe, "let_go": let_go, "action": action}
         truncated = self._steps >= self.max_steps
         return self._obs(), float(terms @ self.weights.as_array()), False, truncated, info
 

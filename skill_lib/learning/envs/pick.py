@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from skill_lib.controllers import CLOSED, OPEN
-from skill_lib.learning.envs.base import OBJECT_BOX, OBJECT_KINDS, SkillEnv, corners
+from skill_lib.learning.envs.base import OBJECT_BOX, OBJECT_KINDS, SkillEnv, corners, trained_steps
 from skill_lib.skills import pick
 from skill_lib.spec import ACTION_SCALE
 
@@ -30,15 +30,6 @@ HAND_BOX = ((0.30, -0.25, 0.12), (0.60, 0.25, 0.35))
 
 #: the episode limit unless the `steps` option says otherwise: what the first pick policies were trained with
 STEPS = 60
-
-
-def trained_steps(env_options: Mapping[str, Any]) -> int:
-    """The episode limit of a pick environment with these options (TrainConfig.env_options), checked: the learned pick
-    runs a checkpoint for as many steps as it trained with, and its observation counts towards them."""
-    value = env_options.get("steps", STEPS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 20 <= value <= 200:
-        raise ValueError(f"pick steps must be a whole number of steps, 20-200, not {value!r}")
-    return value
 
 
 def trained_hand_box(env_options: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -57,7 +48,7 @@ class PickEnv(SkillEnv):
     def __init__(self, *, hand_box: Sequence[Sequence[float]] = HAND_BOX, steps: int = STEPS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hand_box = trained_hand_box({"hand_box": hand_box})
-        self.max_steps = trained_steps({"steps": steps})
+        self.max_steps = trained_steps({"steps": steps}, STEPS)
 
     def _setup_episode(self) -> None:
         # Start where an earlier skill may have left the hand (after a place, a push, a pull), not only

@@ -7,7 +7,12 @@ What it is set down on is an option (`targets`, TrainConfig.env_options), any of
 - "beside": a spot on the table next to one or two 5 cm cubes (a place "to the left of", "between" ...);
 - "container": a spot on the floor of a tray (pybullet_data's traybox at scale 0.3 or 0.4, where the scenes' trays
   and bins come from), with up to two 5 cm cubes in it already (packing).
-The default, ("table", "cube"), is the environment the first place policies were trained in, draw for draw.
+The default, ("table", "cube"), is the environment the first place policies were trained in, draw for draw. So is
+the episode limit unless the `steps` option says otherwise (STEPS).
+
+With the `guarded` option the policy's actions pass through the ReleaseGuard the skill layer's learned place runs
+them through on the arm, so that it trains on the hand it will have there (default off: the first policies'
+environment).
 """
 from __future__ import annotations
 
@@ -17,11 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from hardware.arm import ArmInterface, WorldView
 from hardware.scene import ObjectSpec, SceneSpec
-from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv, chosen, cube_scene
+from skill_lib.controllers import CLOSED, gripper_action_for_width, towards
+from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv, chosen, cube_scene, trained_steps
 from skill_lib.runner import run_skill
 from skill_lib.skills import pick, place
 
+#: the episode limit unless the `steps` option says otherwise: what the first place policies were trained with
+STEPS = 70
 TOWER_EDGE = 0.05
 #: where unused tower cubes wait: on the table, out of the arm's reach
 PARKED = ((0.95, 0.45), (0.95, -0.45))
@@ -57,15 +66,52 @@ def _floor_reach(container_half: np.ndarray, held_half: float) -> np.ndarray:
     return container_half[:2] * place.FLOOR_FRACTION - PACKING_GAP - held_half
 
 
+class ReleaseGuard:
+    """What a learned place is not left to choose, the same in its environment (the `guarded` option) and on the arm
+    (skill_lib/learning/policy.py's LearnedPlace). The fingers open only as wide as the scripted place opens them
+    (place.release_width: fully open, they push a neighbour), and never with the held object more than RELEASE_WITHIN
+    from its goal on any axis (a fine-tuned policy opened the hand once in 40 scene places, rising at full speed from
+    a pick's end state). Once they have let go, the hand rises straight clear, as the scripted place's does."""
+
+    RELEASE_WITHIN = 0.03  # metres
+
+    def __init__(self, arm: ArmInterface) -> None:
+        """At the start of a place, the object in hand."""
+        self.width = place.release_width(arm)
+        self.let_go_at: np.ndarray | None = None  # where the hand let go, once it has
+
+    def __call__(self, arm: ArmInterface, world: WorldView, held: str, goal: np.ndarray,
+                 action: np.ndarray) -> np.ndarray:
+        tcp = arm.ee_pose().position
+        release = gripper_action_for_width(self.width, arm.gripper_max_width)
+        # open (the fingers stop within a few mm of a width command) and off the object: it has let go
+        if self.let_go_at is None and arm.gripper_width() > self.width - 0.003 and not world.contacts("gripper", held):
+            self.let_go_at = tcp.copy()
+        if self.let_go_at is not None:
+            aim = np.append(self.let_go_at[:2], world.object(held).top_z + place.HAND_CLEAR + 0.02)
+            return towards(aim, tcp, release, action.dtype)
+        action = action.copy()
+        if np.any(np.abs(world.object(held).position - goal) > self.RELEASE_WITHIN):
+            action[3] = CLOSED
+        action[3] = min(float(action[3]), release)
+        return action
+
+
 class PlaceEnv(SkillEnv):
-    max_steps = 70
+    max_steps = STEPS  # per environment: the `steps` option
     distance_threshold = 0.025
     cube_box = OBJECT_BOX
     targets = DEFAULT_TARGETS  # per environment: the `targets` option
 
-    def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, **kwargs: Any) -> None:
+    def __init__(self, *, targets: Sequence[str] = DEFAULT_TARGETS, guarded: bool = False, steps: int = STEPS,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.max_steps = trained_steps({"steps": steps}, STEPS)
         self.targets = trained_targets({"targets": targets})
+        if not isinstance(guarded, bool):
+            raise ValueError(f"place option guarded must be true or false, not {guarded!r}")
+        self.guarded = guarded
+        self._guard: ReleaseGuard | None = None  # this episode's, when guarded
         self._kinds = tuple(kind for kind, target in KINDS if target in self.targets)
         self._container_z: dict[str, float] = {}  # base height that sets a container on the table
         self.container: str | None = None  # this episode's container, if any
@@ -105,6 +151,10 @@ class PlaceEnv(SkillEnv):
         run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
         held = float(self.arm.object("cube").half_extents[2])  # as it is held: a cube tilted in the hand is taller
         self._goal = np.array([xy[0], xy[1], z + held])
+        self._guard = ReleaseGuard(self.arm) if self.guarded else None
+
+    def _executed(self, action: np.ndarray) -> np.ndarray:
+        return self._guard(self.arm, self.arm, "cube", self.goal, action) if self._guard else action
 
     def _tower(self, xy: np.ndarray, height: int) -> tuple[np.ndarray, float]:
         """Cubes under the goal: 0 (the table), 1 or 2. Towers the robot built are neither aligned nor square: each

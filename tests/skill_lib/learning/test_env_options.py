@@ -242,28 +242,29 @@ def test_a_learned_move_to_takes_a_full_hand_only_if_trained_to_and_never_opens_
     assert main(["train", "move_to", "--move-to-held", "2", "--out", str(tmp_path / "x")]) == 2
 
 
-def test_the_pick_episode_limit_is_an_option_and_the_learned_pick_runs_its_checkpoints_own(tmp_path):
-    """The recipe trains 80 steps an episode (a 75 cm reach across the table ran out of 60 in tasks); a checkpoint
-    without the option keeps the 60 it was trained with, in the environment and in the skill."""
-    from skill_lib.learning.envs.pick import STEPS
+@pytest.mark.parametrize("skill, default, longer", [("pick", 60, 80), ("place", 70, 90)])
+def test_the_episode_limit_is_an_option_and_the_learned_skill_runs_its_checkpoints_own(skill, default, longer,
+                                                                                        tmp_path):
+    """Pick's recipe trains 80 steps an episode (a 75 cm reach across the table ran out of 60 in tasks); a checkpoint
+    without the option keeps the limit it was trained with, in the environment and in the skill."""
     from skill_lib.learning.policy import LearnedPlace
 
-    assert make_env("pick").unwrapped.max_steps == STEPS == 60
-    env = make_env("pick", {"steps": 80})
+    adapter = {"pick": LearnedPick, "place": LearnedPlace}[skill]
+    assert make_env(skill).unwrapped.max_steps == default
+    env = make_env(skill, {"steps": longer})
     env.reset(seed=0)
-    for _ in range(80):
+    for _ in range(longer):
         *_, truncated, _ = env.step(np.zeros(4, dtype=np.float32))
         if truncated:
             break
-    assert env.unwrapped._steps == 80
+    assert env.unwrapped._steps == longer
     env.close()
     for steps in (0, 80.5, True, 1000):
-        with pytest.raises(ValueError, match="pick steps"):
-            make_env("pick", {"steps": steps})
+        with pytest.raises(ValueError, match="steps"):
+            make_env(skill, {"steps": steps})
     limits = []
-    for i, options in enumerate(({"steps": 80}, {})):
-        agent = MultiCriticSAC(TrainConfig(skill="pick", hidden=8, env_options=options), 19, 3, 4)
+    for i, options in enumerate(({"steps": longer}, {})):
+        agent = MultiCriticSAC(TrainConfig(skill=skill, hidden=8, env_options=options), 19, 3, 4)
         save_policy(agent, tmp_path / f"{i}.pt")
-        limits.append(LearnedPick(load_policy(tmp_path / f"{i}.pt")).max_steps)
-    assert limits == [80, 60]
-    assert LearnedPlace(agent=None).max_steps == make_env("place").unwrapped.max_steps  # each adapter: its env's
+        limits.append(adapter(load_policy(tmp_path / f"{i}.pt")).max_steps)
+    assert limits == [longer, default]

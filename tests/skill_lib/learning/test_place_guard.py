@@ -1,0 +1,88 @@
+"""The place environment's `guarded` option: the policy trains on the hand the skill layer gives it on the arm.
+
+LearnedPlace runs every action through a ReleaseGuard (the fingers open no wider than the scripted place opens them,
+never with the cube away from its goal, and once they have let go the hand rises clear). A policy trained without it
+learned to leave from fully open fingers; with the option its environment runs the same guard, and the episode
+records the action that ran.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skill_lib.controllers import CLOSED, OPEN
+from skill_lib.learning.mcsac import make_env
+from skill_lib.learning.train import run_episode
+from skill_lib.skills import place
+
+OPEN_HAND = np.array([0.0, 0.0, 0.0, OPEN], dtype=np.float32)
+
+
+def _demonstrated_until_let_go(env, limit: int = 70) -> int:
+    """Follow the demonstrator until the guard has seen the hand let go; the steps taken."""
+    controller = env.unwrapped.demonstrator()
+    ctx = env.unwrapped.skill_context()
+    controller.reset(ctx)
+    for step in range(limit):
+        env.step(np.asarray(controller.act(ctx), dtype=np.float32))
+        if env.unwrapped._guard.let_go_at is not None:
+            return step
+    raise AssertionError("the demonstrator never let go")
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_the_hand_opens_no_wider_than_the_release_width_only_when_guarded(guarded):
+    env = make_env("place", {"guarded": guarded})
+    try:
+        widest, release = 0.0, []
+        for seed in range(3):
+            env.reset(seed=seed)
+            release.append(place.release_width(env.unwrapped.arm))
+            controller = env.unwrapped.demonstrator()  # opens fully at the goal
+            ctx = env.unwrapped.skill_context()
+            controller.reset(ctx)
+            for _ in range(env.unwrapped.max_steps):
+                env.step(np.asarray(controller.act(ctx), dtype=np.float32))
+                widest = max(widest, env.unwrapped.arm.gripper_width() - release[-1])
+        assert (widest < 0.003) == guarded, widest  # the fingers stop within a few mm of a width command
+    finally:
+        env.close()
+
+
+def test_a_guarded_episode_records_the_closed_hand_that_ran_for_an_open_one_away_from_the_goal():
+    env = make_env("place", {"guarded": True})
+    try:
+        episode, success, _ = run_episode(env, lambda obs: OPEN_HAND, seed=4)
+        assert not success and np.all(episode.actions[:, 3] == CLOSED)
+        assert env.unwrapped.arm.contacts("gripper", "cube")  # still held
+        unguarded = make_env("place")
+        try:
+            episode, _, _ = run_episode(unguarded, lambda obs: OPEN_HAND, seed=4)
+            assert np.all(episode.actions[:, 3] == OPEN) and not unguarded.unwrapped.arm.contacts("gripper", "cube")
+        finally:
+            unguarded.close()
+    finally:
+        env.close()
+
+
+def test_once_let_go_the_guarded_hand_rises_clear_whatever_the_policy_asks():
+    env = make_env("place", {"targets": ["table", "container"], "guarded": True})
+    try:
+        for seed in range(3):
+            env.reset(seed=seed)
+            steps = _demonstrated_until_let_go(env)
+            down = np.array([0.0, 0.0, -1.0, CLOSED], dtype=np.float32)  # the policy would press down and close
+            info = {}
+            for _ in range(env.unwrapped.max_steps - steps - 1):
+                _, _, _, truncated, info = env.step(down)
+                if info["is_success"] or truncated:
+                    break
+            assert info["is_success"] and info["action"][2] > 0 and info["action"][3] > CLOSED
+    finally:
+        env.close()
+
+
+def test_the_guarded_option_must_be_a_boolean():
+    with pytest.raises(ValueError, match="guarded"):
+        make_env("place", {"guarded": "yes"})
+
