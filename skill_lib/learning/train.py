@@ -39,7 +39,7 @@ def run_episode(env, choose: Callable[[dict], np.ndarray], seed: int) -> tuple[E
         obs, _, terminated, truncated, info = env.step(action)
         observations.append(obs["observation"])
         achieved.append(obs["achieved_goal"])
-        actions.append(info["action"])  # as executed (an environment may override some of the policy's)
+        actions.append(action)
         terms.append(info["reward_terms"])
         let_go.append(info.get("let_go", True))
         success = info["is_success"]

@@ -231,7 +231,9 @@ class SkillEnv(gym.Env):
 
     def _executed(self, action: np.ndarray) -> np.ndarray:
         """The action the arm is given for the policy's (clipped) one: the same, unless the skill's adapter in the
-        skill layer overrides some of it on the arm too (place: PlaceEnv's `guarded` option)."""
+        skill layer overrides some of it on the arm too (place: PlaceEnv's `guarded` option). The episode records
+        the policy's action, the observation the one that ran (as the adapter's): recording what ran made the RL
+        phase collapse (docs/BENCHMARKS.md)."""
         return action
 
     def step(self, action: np.ndarray):
@@ -251,7 +253,7 @@ class SkillEnv(gym.Env):
         ], dtype=np.float32)
         self._last_action = action
         success = bool(self._success(achieved, self.goal)) and let_go
-        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe, "let_go": let_go, "action": action}
+        info = {"reward_terms": terms, "is_success": success, "unsafe": unsafe, "let_go": let_go}
         truncated = self._steps >= self.max_steps
         return self._obs(), float(terms @ self.weights.as_array()), False, truncated, info
 
