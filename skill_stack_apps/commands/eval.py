@@ -43,6 +43,7 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from skill_lib.learning import learning_spec
+    from skill_lib.learning.experimenter.heldout import as_on_the_robot
     from skill_lib.learning.mcsac import make_env
     from skill_lib.learning.registry import PolicyRegistry, RegistryError
     from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_config, load_policy, run_episode
@@ -72,13 +73,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         source = "scripted reference controller"
     else:
         agent, source = load_policy(path), str(path)
+        as_on_the_robot(env, agent.config)
         runs = [run_episode(env, lambda obs: agent.act(obs, deterministic=True), seed)[:2]
                 for seed in eval_seeds(args.seed, args.episodes)]
     env.close()
     result = evaluation(runs)
     returns = ", ".join(f"{term} {value:.2f}" for term, value in result["returns"].items())
     where = f" with {options}" if options else ""
-    print(f"{args.skill}{where}: success {result['success_rate']:.2f} over {args.episodes} episodes ({source}); "
+    print(f"{args.skill}{where}: success {result['success_rate']:.2f} over {args.episodes} episodes ({source}"
+          f"{'' if args.scripted or path is None else ', run as its adapter runs it on the robot'}); "
           f"mean return per episode: {returns}")
     if args.json:
         print(json.dumps({"skill": args.skill, "episodes": args.episodes, **result, "policy": source,

@@ -53,13 +53,18 @@ def declines(config: TrainConfig, env: gym.Env) -> bool:
     return not low - 1e-6 <= distance <= high + 1e-6
 
 
-def as_trained(env: gym.Env, config: TrainConfig) -> None:
-    """The episode limit the policy was trained with, which its observation counts towards (as its adapter does on
-    the robot): a default push policy in a wider range's environment still sees 150 steps."""
+def as_on_the_robot(env: gym.Env, config: TrainConfig) -> None:
+    """Make `env` run a policy trained with `config` as its adapter runs it on the robot (skill_lib/learning/policy.py),
+    so that evaluations measure what the skill layer does: the episode limit it was trained with, which its
+    observation counts towards (a default push policy in a wider range's environment still sees 150 steps), and
+    place's ReleaseGuard, which LearnedPlace runs every place policy through, trained with it or not."""
+    from skill_lib.learning.envs.place import PlaceEnv
     from skill_lib.learning.envs.push import PushEnv, episode_steps, trained_distances
 
     if isinstance(env.unwrapped, PushEnv):
         env.unwrapped.max_steps = episode_steps(trained_distances(config.env_options))
+    if isinstance(env.unwrapped, PlaceEnv):
+        env.unwrapped.guarded = True
 
 
 def run_held_out(skill: str, checkpoint: Path | None, seeds: Sequence[int],
@@ -73,7 +78,7 @@ def run_held_out(skill: str, checkpoint: Path | None, seeds: Sequence[int],
     try:
         agent = None if checkpoint is None else load_policy(checkpoint)
         if agent is not None:
-            as_trained(env, agent.config)
+            as_on_the_robot(env, agent.config)
         for seed in seeds:
             if agent is not None:
                 env.reset(seed=seed)

@@ -91,3 +91,17 @@ def test_the_guarded_option_must_be_a_boolean():
     with pytest.raises(ValueError, match="guarded"):
         make_env("place", {"guarded": "yes"})
 
+
+def test_evaluations_run_every_place_policy_through_the_guard_as_on_the_robot():
+    """LearnedPlace guards policies trained without it too, so held-out evaluations (skillstack eval, the
+    experimenter's judge) measure them guarded."""
+    from skill_lib.learning.experimenter.heldout import as_on_the_robot
+    from skill_lib.learning.mcsac import TrainConfig
+
+    env = make_env("place")  # a policy trained unguarded: its checkpoint's environment
+    try:
+        as_on_the_robot(env, TrainConfig(skill="place"))
+        episode, _, _ = run_episode(env, lambda obs: OPEN_HAND, seed=4)
+        assert np.all(episode.obs[1:, LAST_GRIPPER] == CLOSED) and env.unwrapped.arm.contacts("gripper", "cube")
+    finally:
+        env.close()
