@@ -286,12 +286,12 @@ class LearnedPlace(LearnedPick):
     tolerance = 0.025
 
     def __init__(self, agent) -> None:
-        from skill_lib.learning.envs import place
+        from skill_lib.learning.envs import place as env
         from skill_lib.learning.envs.base import trained_steps
 
         super().__init__(agent)
-        self.targets = place.trained_targets(self.env_options)
-        self.max_steps = trained_steps(self.env_options, place.STEPS)
+        self.targets = env.trained_targets(self.env_options)
+        self.max_steps = trained_steps(self.env_options, env.STEPS)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
         from skill_lib.learning.envs import place as env
