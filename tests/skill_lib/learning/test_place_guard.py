@@ -35,16 +35,16 @@ def _demonstrated_until_let_go(env, limit: int = 70) -> int:
 def test_the_hand_opens_no_wider_than_the_release_width_only_when_guarded(guarded):
     env = make_env("place", {"guarded": guarded})
     try:
-        widest, release = 0.0, []
+        widest = 0.0  # the most the fingers opened past the release width
         for seed in range(3):
             env.reset(seed=seed)
-            release.append(place.release_width(env.unwrapped.arm))
+            release = place.release_width(env.unwrapped.arm)
             controller = env.unwrapped.demonstrator()  # opens fully at the goal
             ctx = env.unwrapped.skill_context()
             controller.reset(ctx)
             for _ in range(env.unwrapped.max_steps):
                 env.step(np.asarray(controller.act(ctx), dtype=np.float32))
-                widest = max(widest, env.unwrapped.arm.gripper_width() - release[-1])
+                widest = max(widest, env.unwrapped.arm.gripper_width() - release)
         assert (widest < 0.003) == guarded, widest  # the fingers stop within a few mm of a width command
     finally:
         env.close()
