@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,11 @@ from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, gripper_action_for_width, towards
 from skill_lib.learning.registry import CHECKPOINTS, PolicyRegistry
 from skill_lib.spec import Policy, SkillContext, SkillSpec
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from skill_lib.learning.mcsac import TrainConfig
 
 
 def _observation(ctx: SkillContext, obj_position: np.ndarray, obj_size: np.ndarray, touching: bool,
@@ -444,6 +449,20 @@ class LearnedPush(LearnedPick):
         if np.linalg.norm((aim - tcp)[:2]) < 0.006:  # backed off: rise clear of the object
             aim[2] = ctx.world.object(ctx.params["object"]).top_z + push.HAND_CLEAR + 0.02
         return towards(aim, tcp, CLOSED, action.dtype)
+
+
+def as_on_the_robot(env: gym.Env, config: TrainConfig) -> None:
+    """Make `env` run a policy trained with `config` as its adapter runs it on the robot (the classes above),
+    so that evaluations measure what the skill layer does: the episode limit it was trained with, which its
+    observation counts towards (a default push policy in a wider range's environment still sees 150 steps), and
+    place's ReleaseGuard, which LearnedPlace runs every place policy through, trained with it or not."""
+    from skill_lib.learning.envs.place import PlaceEnv
+    from skill_lib.learning.envs.push import PushEnv, episode_steps, trained_distances
+
+    if isinstance(env.unwrapped, PushEnv):
+        env.unwrapped.max_steps = episode_steps(trained_distances(config.env_options))
+    if isinstance(env.unwrapped, PlaceEnv):
+        env.unwrapped.guarded = True
 
 
 def with_learned_policies(skills: list[SkillSpec], directory: Path = CHECKPOINTS,

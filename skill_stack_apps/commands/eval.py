@@ -43,7 +43,7 @@ def _env_options(args: argparse.Namespace, trained: dict) -> dict:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from skill_lib.learning import learning_spec
-    from skill_lib.learning.experimenter.heldout import as_on_the_robot
+    from skill_lib.learning.policy import as_on_the_robot
     from skill_lib.learning.mcsac import make_env
     from skill_lib.learning.registry import PolicyRegistry, RegistryError
     from skill_lib.learning.train import demonstration, eval_seeds, evaluation, load_config, load_policy, run_episode

@@ -21,6 +21,7 @@ import gymnasium as gym
 from skill_lib.learning.envs.base import SkillEnv
 from skill_lib.learning.experimenter.judge import HeldOut
 from skill_lib.learning.mcsac import TrainConfig, make_env
+from skill_lib.learning.policy import as_on_the_robot
 from skill_lib.learning.train import demonstration, eval_seeds, load_policy, run_episode, training_seeds
 
 SCRIPTED = "the scripted reference controller"
@@ -51,20 +52,6 @@ def declines(config: TrainConfig, env: gym.Env) -> bool:
     low, high = trained_distances(config.env_options)
     distance = push.direction_and_distance()[1]  # from a float32 goal: a drawn low or high may read 1e-8 beyond it
     return not low - 1e-6 <= distance <= high + 1e-6
-
-
-def as_on_the_robot(env: gym.Env, config: TrainConfig) -> None:
-    """Make `env` run a policy trained with `config` as its adapter runs it on the robot (skill_lib/learning/policy.py),
-    so that evaluations measure what the skill layer does: the episode limit it was trained with, which its
-    observation counts towards (a default push policy in a wider range's environment still sees 150 steps), and
-    place's ReleaseGuard, which LearnedPlace runs every place policy through, trained with it or not."""
-    from skill_lib.learning.envs.place import PlaceEnv
-    from skill_lib.learning.envs.push import PushEnv, episode_steps, trained_distances
-
-    if isinstance(env.unwrapped, PushEnv):
-        env.unwrapped.max_steps = episode_steps(trained_distances(config.env_options))
-    if isinstance(env.unwrapped, PlaceEnv):
-        env.unwrapped.guarded = True
 
 
 def run_held_out(skill: str, checkpoint: Path | None, seeds: Sequence[int],

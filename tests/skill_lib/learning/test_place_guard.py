@@ -95,7 +95,7 @@ def test_the_guarded_option_must_be_a_boolean():
 def test_evaluations_run_every_place_policy_through_the_guard_as_on_the_robot():
     """LearnedPlace guards policies trained without it too, so held-out evaluations (skillstack eval, the
     experimenter's judge) measure them guarded."""
-    from skill_lib.learning.experimenter.heldout import as_on_the_robot
+    from skill_lib.learning.policy import as_on_the_robot
     from skill_lib.learning.mcsac import TrainConfig
 
     env = make_env("place")  # a policy trained unguarded: its checkpoint's environment
