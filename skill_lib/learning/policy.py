@@ -370,7 +370,8 @@ class LearnedPush(LearnedPick):
     the postcondition's tolerance with the hand off it for LET_GO steps: the policy stops where its training's
     success held), the hand backs off level and rises as the scripted push's does: the policy pushes, but was not
     trained to rise clear (it hovers 1-2 cm above the object, so the push ran to its step limit and the next skill
-    started from low over the object). The distances it takes, and its episode limit (which its observation counts
+    started from low over the object). The hand is never sent below the height the scripted push pushes at
+    (envs/push.py's kept_above, run in the environment too: its `guarded` option). The distances it takes, and its episode limit (which its observation counts
     towards), are those of the environment its checkpoint was trained in (the config's env_options; a policy
     without one: the push environment's defaults)."""
 
@@ -406,6 +407,7 @@ class LearnedPush(LearnedPick):
         self.tool_yaw = push.tool_yaw(self._direction)
         self._start = ctx.world.object(ctx.params["object"]).position.copy()
         ctx.memory["start"] = self._start  # the skill's postcondition measures the push from here
+        self._floor = push.push_height(ctx.world.object(ctx.params["object"]))
         self._backed_off_to: np.ndarray | None = None  # where the retreat backs off to, once it has begun
         self._off = 0  # steps in a row the hand has been off the object with the push within tolerance
         super().reset(ctx)
@@ -437,13 +439,15 @@ class LearnedPush(LearnedPick):
             ctx.arm.ee_pose().position[2] > obj.top_z + push.HAND_CLEAR
 
     def _guarded(self, ctx: SkillContext, action: np.ndarray) -> np.ndarray:
-        """The policy's action until the object is there; then the retreat: back off level, then rise."""
+        """The policy's action, never below the push height, until the object is there; then the retreat: back off
+        level, then rise."""
+        from skill_lib.learning.envs.push import kept_above
         from skill_lib.skills import push
 
         tcp = ctx.arm.ee_pose().position
         if self._backed_off_to is None:
             if not self._there(ctx):
-                return action
+                return kept_above(self._floor, tcp, action)
             self._backed_off_to = tcp - np.append(self._direction * self.BACK_OFF, 0.0)
         aim = self._backed_off_to.copy()
         if np.linalg.norm((aim - tcp)[:2]) < 0.006:  # backed off: rise clear of the object
@@ -455,12 +459,14 @@ def as_on_the_robot(env: gym.Env, config: TrainConfig) -> None:
     """Make `env` run a policy trained with `config` as its adapter runs it on the robot (the classes above),
     so that evaluations measure what the skill layer does: the episode limit it was trained with, which its
     observation counts towards (a default push policy in a wider range's environment still sees 150 steps), and
-    place's ReleaseGuard, which LearnedPlace runs every place policy through, trained with it or not."""
+    the guards the adapters run every policy through, trained with them or not: push's floor (kept_above), place's
+    ReleaseGuard."""
     from skill_lib.learning.envs.place import PlaceEnv
     from skill_lib.learning.envs.push import PushEnv, episode_steps, trained_distances
 
     if isinstance(env.unwrapped, PushEnv):
         env.unwrapped.max_steps = episode_steps(trained_distances(config.env_options))
+        env.unwrapped.guarded = True
     if isinstance(env.unwrapped, PlaceEnv):
         env.unwrapped.guarded = True
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hardware.types import ObjectState
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED, Waypoint, WaypointPolicy, above
 from skill_lib.skills.common import DIRECTIONS, OBJECT, REACH_MAX, REACH_MIN, SPEED, exists, not_container
@@ -16,6 +17,11 @@ PUSH_HEIGHT = 0.012
 LEAD = 0.002  # stop this short of the distance: the object slides a little after contact ends
 #: a push is done with the hand this far above the object's top, off it: the next skill starts clear of it
 HAND_CLEAR = 0.04
+
+
+def push_height(obj: ObjectState) -> float:
+    """The hand's height while it pushes `obj`: PUSH_HEIGHT, or the object's middle where that is lower."""
+    return min(PUSH_HEIGHT, float(obj.position[2]))
 
 
 def tool_yaw(direction: np.ndarray) -> float:
@@ -38,7 +44,7 @@ def _waypoints(ctx: SkillContext) -> list[Waypoint]:
     ctx.memory["start"] = obj.position.copy()
     direction = np.asarray(DIRECTIONS[ctx.params["direction"]])
     half = float(np.abs(obj.half_extents[:2] @ np.abs(direction)))  # object extent along the push
-    z = min(PUSH_HEIGHT, obj.position[2])
+    z = push_height(obj)
     contact = obj.position[:2] - direction * (half + FINGER_HALF)
     start = np.append(contact - direction * GAP, z)
     end = np.append(contact + direction * ctx.params["distance"], z)

@@ -2,7 +2,8 @@
 
 The distances pushed are an option (`distances=(low, high)`, TrainConfig.env_options), within the push skill's own
 bounds; the episode limit grows with the longest push (`episode_steps`), and the default range keeps today's 150
-steps, so the recipe's runs are what they were.
+steps, so the recipe's runs are what they were. With the `guarded` option the hand is never sent below the height
+the scripted push pushes at (`kept_above`), as the skill layer's learned push never sends it.
 """
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ def episode_steps(distances: tuple[float, float]) -> int:
     return STEPS + math.ceil(round(beyond * STEPS_PER_CM, 6))
 
 
+def kept_above(floor: float, tcp: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """The action, its vertical part raised where it would send the hand below `floor` (push.push_height: where the
+    scripted push pushes). The clones' fingers dip below it onto the table, where the workspace floor clamps the
+    command (unsafe steps); the same in the push environment (the `guarded` option) and on the arm (LearnedPush)."""
+    lowest = (floor - float(tcp[2])) / ACTION_SCALE
+    if action[2] >= lowest:
+        return action
+    action = action.copy()
+    action[2] = min(1.0, lowest)
+    return action
+
+
 def trained_distances(env_options: Mapping[str, Any]) -> tuple[float, float]:
     """The push distances an environment with these options (TrainConfig.env_options) trains on, checked: within
     the push skill's DISTANCE bounds, low < high (ValueError otherwise)."""
@@ -59,10 +72,14 @@ class PushEnv(SkillEnv):
     goal_box = ((0.28, -0.35), (0.72, 0.35))
     distances = DISTANCES  # metres pushed; per environment: the `distances` option
 
-    def __init__(self, *, distances: Sequence[float] = DISTANCES, **kwargs: Any) -> None:
+    def __init__(self, *, distances: Sequence[float] = DISTANCES, guarded: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.distances = trained_distances({"distances": distances})
         self.max_steps = episode_steps(self.distances)
+        if not isinstance(guarded, bool):
+            raise ValueError(f"push option guarded must be true or false, not {guarded!r}")
+        self.guarded = guarded
+        self._floor = push.PUSH_HEIGHT  # per episode: push.push_height of its cube (reset)
 
     def _sample_goal(self) -> np.ndarray:
         # Along x or y, as the push skill is asked (direction + distance), and inside the reach box. Long pushes
@@ -86,7 +103,11 @@ class PushEnv(SkillEnv):
         # A cube left where it was never succeeds (within 3 cm of a 2 cm push's goal, it did). Hindsight goals
         # are judged with the episode's tolerance too: 3 cm for every push of 4 cm or more.
         self._tolerance = min(self.distance_threshold, distance - P.MIN_MOVE)
+        self._floor = push.push_height(self.arm.object("cube"))
         return obs, info
+
+    def _executed(self, action: np.ndarray) -> np.ndarray:
+        return kept_above(self._floor, self.arm.ee_pose().position, action) if self.guarded else action
 
     def _success(self, achieved: np.ndarray, goal: np.ndarray) -> np.ndarray:
         return np.linalg.norm(achieved - goal, axis=-1) < self._tolerance
@@ -109,7 +130,7 @@ class PushEnv(SkillEnv):
         left = float(to_goal @ self._direction)  # still to push along the asked direction
         d = to_goal / np.linalg.norm(to_goal) if left > 0.01 else self._direction
         half = float(np.abs(cube.half_extents[:2]) @ np.abs(self._direction))
-        z = min(push.PUSH_HEIGHT, cube.position[2])
+        z = push.push_height(cube)
         behind = cube.position[:2] - d * (half + push.FINGER_HALF)  # fingers on the cube's back face
         start = np.append(behind - d * push.GAP, z)
         rel = hand[:2] - cube.position[:2]
