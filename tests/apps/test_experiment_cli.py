@@ -76,7 +76,7 @@ def test_dry_run_proposes_from_held_out_logs_and_writes_a_report(tmp_path: Path,
     skills = {p["skill"] for p in result["proposals"]}
     # the logs' pulls ran scripted for want of a policy; the registry has one now (an empty one proposes it: below)
     assert {"pick", "place"} <= skills and "pull" not in skills
-    # the logs' push declines (5-15 cm then) are pushes the promoted push (2-23 cm) takes: asked again, not proposed
+    # the logs' push declines (5-15 cm then) are pushes the promoted push (2-25 cm) takes: asked again, not proposed
     pushes = [r for path in HELDOUT.rglob("episode.jsonl") for line in path.read_text().splitlines()
               if (r := json.loads(line))["event"] == "skill_start" and r["skill"] == "push" and r.get("fallback")]
     assert "push" not in skills and result["declines_taken_now"]["push"] == len(pushes) > 0

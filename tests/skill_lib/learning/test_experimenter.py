@@ -150,14 +150,14 @@ def test_the_weak_spots_of_issue_18_are_proposed_from_real_logs(split: str, tmp_
 
 def test_logged_declines_are_asked_again_of_the_promoted_policies(tmp_path: Path) -> None:
     """A decline made by an older policy is no weak spot once the promoted one takes the context (the committed
-    place takes trays, the committed push 2-23 cm); one it still declines, or one that rests on what the log does
+    place takes trays, the committed push 2-25 cm); one it still declines, or one that rests on what the log does
     not hold (where the hand started, what it held), stays proposed."""
     write_run(tmp_path / "a", "mixed", [
         ("place", {"object": "green_cube", "target": "tray", "offset_x": 0.0, "offset_y": 0.0}, "scripted",
          "learned place was trained on the table and on cubes, not into a tray", True),
         ("push", {"object": "blue_cube", "direction": "left", "distance": 0.2}, "scripted",
          "learned push trained on pushes of 5-15 cm", True),
-        ("push", {"object": "red_cube", "direction": "forward", "distance": 0.25}, "scripted",
+        ("push", {"object": "red_cube", "direction": "right", "distance": 0.22}, "scripted",
          "learned push trained on pushes of 5-15 cm", True),
         ("pick", {"object": "yellow_cube"}, "scripted", HAND_OUTSIDE, True),
         ("move_to", {"target": "tray", "height": 0.1}, "scripted",
@@ -175,7 +175,7 @@ def test_logged_declines_are_asked_again_of_the_promoted_policies(tmp_path: Path
     before = {p.id for p in propose(analysis)}
     after = {p.id: p for p in propose(analysis, policies=policies)}
     assert {"place/targets/tray", "push/parameters/distance"} <= before
-    # the 25 cm push, the hand's start, what the hand held (move_to has no area); the green cube comes out of the tray
+    # the push that would end off the table's right side, the hand's start, what the hand held (move_to has no area); the green cube comes out of the tray
     assert set(after) == {"push/parameters/distance", "pick/start_states/other_contexts",
                           "move_to/start_states/other_contexts",
                           "place/regions/middle_left_(where_the_cube_is_taken_from)"}
