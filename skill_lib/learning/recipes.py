@@ -42,7 +42,10 @@ WARM_STARTS: dict[str, dict] = {
 
 #: per skill: the options of its environment (TrainConfig.env_options), where they are not its defaults
 ENVIRONMENTS: dict[str, dict] = {
-    "move_to": {"held": 0.5},
+    # half the episodes with a cube in hand to keep; an empty hand anywhere over the table and the trays, its fingers
+    # at any width, as other skills leave it (from home with open fingers only, the clone stopped 1-1.6 cm off its
+    # goal with the fingers closed, after a push)
+    "move_to": {"held": 0.5, "hand_box": [[0.28, -0.48, 0.08], [0.70, 0.48, 0.35]]},
     # the hand starts over the table and over trays at its sides, where a place into them leaves it, and low and far
     # forward, where a push does; cubes, the scenes' Lego brick (out to where it lies, x 0.28-0.32) and the drawer
     # scene's mug by its handle; 80 steps, as a reach across the table from a tray at one side to a cube at the other

@@ -250,3 +250,24 @@ def test_a_learned_pick_after_a_push_towards_the_robot_turns_the_hand_back_befor
         assert abs(arm.ee_pose().orientation[1]) > 0.95  # turned: tool_down(pi) is (0, 1, 0, 0), unturned (1, 0, 0, 0)
         outcome = run_skill(skills["pick"], {"object": picked}, arm, arm)
         assert outcome.success and outcome.policy == "learned", outcome.message
+
+
+def test_the_promoted_move_to_gets_there_with_the_fingers_closed_on_nothing_as_a_push_leaves_them():
+    """The task suite's re-plans after a push: trained from home with open fingers only, the learned move_to stopped
+    1-1.6 cm off its goal (the skill's tolerance is 1.5) and the scripted one ran; judged here in the simulator."""
+    from skill_lib.runner import run_skill
+    skills = {s.name: s for s in with_learned_policies(default_skills(), only={"move_to"})}
+    results = []
+    for seed, (start, target) in enumerate([((0.627, 0.11, 0.109), "small_blue_cube"),
+                                            ((0.45, 0.05, 0.05), "small_red_cube"),
+                                            ((0.35, -0.2, 0.08), "yellow_cube")]):
+        with PyBulletArm(PyBulletConfig(seed=seed)) as arm:
+            for _ in range(60):
+                arm.command_gripper(0.0)
+                arm.command_ee(np.asarray(start), arm.tool_down(np.pi / 2))  # turned, as a push to the side leaves it
+                arm.step()
+            outcome = run_skill(skills["move_to"], {"target": target, "height": 0.1}, arm, arm)
+            obj = arm.object(target)
+            error = np.linalg.norm(arm.ee_pose().position - [obj.position[0], obj.position[1], obj.top_z + 0.1])
+            results.append((outcome.success, outcome.policy, round(float(error), 4)))
+    assert all(ok and policy == "learned" and error < 0.015 for ok, policy, error in results), results

@@ -2,18 +2,25 @@
 
 Whether the hand may start holding the cube is an option (`held`, TrainConfig.env_options: the share of episodes
 that start from the end of a scripted pick, keeping the cube to the goal); the default, 0, is the environment the
-first reach policies were trained in, draw for draw.
+first reach policies were trained in, draw for draw. So is where an empty hand starts (`hand_box`: its min and max
+(x, y, z) corners, metres): by default at home with the fingers open, as the first reach policies were trained; with
+a box, anywhere in it with the fingers at any width, as a push (closed), a place (open at its release width) or a
+gripper skill leaves them, and the hand keeps that width, as the move_to skill keeps the gripper as it is.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from skill_lib.controllers import CLOSED, OPEN
-from skill_lib.learning.envs.base import SkillEnv
+from skill_lib.controllers import CLOSED, OPEN, gripper_action_for_width
+from skill_lib.learning.envs.base import SkillEnv, corners
+from skill_lib.skills import move_to
 from skill_lib.spec import ACTION_SCALE
+
+#: steps the fingers get to reach an episode's drawn width before it starts (closing fully takes about 10)
+WIDTH_STEPS = 15
 
 
 def trained_held(env_options: Mapping[str, Any]) -> float:
@@ -24,21 +31,39 @@ def trained_held(env_options: Mapping[str, Any]) -> float:
     return float(value)
 
 
+def trained_hand_box(env_options: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Where an empty hand starts in an environment with these options (None: at home, the fingers open), checked."""
+    value = env_options.get("hand_box")
+    return None if value is None else corners(value, 3, "reach hand_box")
+
+
 class ReachEnv(SkillEnv):
     max_steps = 50
+    distance_threshold = move_to.TOLERANCE  # success as the skill's postcondition judges it
 
-    def __init__(self, *, held: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *, held: float = 0.0, hand_box: Sequence[Sequence[float]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.held = trained_held({"held": held})
+        self.hand_box = trained_hand_box({"hand_box": hand_box})
         self.holding = False  # this episode started with the cube in hand
+        self._grip = OPEN  # the gripper action an empty hand keeps this episode
 
     def _setup_episode(self) -> None:
         self.holding = self.held > 0.0 and bool(self.np_random.random() < self.held)
+        self._grip = OPEN
         if self.holding:
             from skill_lib.runner import run_skill
             from skill_lib.skills import pick
 
             run_skill(pick.SKILL, {"object": "cube"}, self.arm, self.arm)
+        elif self.hand_box is not None:
+            width = float(self.np_random.uniform(0.0, self.arm.gripper_max_width))
+            for _ in range(WIDTH_STEPS):
+                self.arm.command_gripper(width)
+                self.arm.step()
+            self._start_hand(self.np_random.uniform(*self.hand_box))
+            self._grip = gripper_action_for_width(self.arm.gripper_width(), self.arm.gripper_max_width)
 
     def _sample_goal(self) -> np.ndarray:
         # Anywhere the tool can get to pointing down, the tray 40 cm to the left included: a box corner
@@ -58,13 +83,14 @@ class ReachEnv(SkillEnv):
 
     def expert_action(self) -> np.ndarray:
         """The scripted move_to as a function of the state (for noisy demonstrations): straight at the goal,
-        saturated at the action limit, still once within 5 mm; the hand open, or closed on the cube it holds."""
+        saturated at the action limit, still once within 5 mm; the fingers closed on the cube it holds, else as the
+        episode started them (open, without a `hand_box`)."""
         error = self.goal - self.arm.ee_pose().position
         move = np.zeros(3) if np.linalg.norm(error) <= 0.005 else np.clip(error / ACTION_SCALE, -1.0, 1.0)
-        return np.append(move, CLOSED if self.holding else OPEN).astype(np.float32)
+        return np.append(move, CLOSED if self.holding else self._grip).astype(np.float32)
 
     def demonstrator(self):
         from skill_lib.controllers import Waypoint, WaypointPolicy
         goal = self.goal.astype(float)
-        grip = CLOSED if self.holding else OPEN
+        grip = CLOSED if self.holding else self._grip
         return WaypointPolicy(lambda ctx: [Waypoint(goal, grip, tolerance=0.005, max_steps=self.max_steps)])

@@ -268,3 +268,28 @@ def test_the_episode_limit_is_an_option_and_the_learned_skill_runs_its_checkpoin
         save_policy(agent, tmp_path / f"{i}.pt")
         limits.append(adapter(load_policy(tmp_path / f"{i}.pt")).max_steps)
     assert limits == [longer, default]
+
+
+def test_a_reach_hand_box_starts_an_empty_hand_anywhere_with_its_fingers_at_any_width_and_the_expert_keeps_them():
+    from skill_lib.controllers import OPEN, gripper_action_for_width
+
+    box = [[0.3, -0.3, 0.1], [0.6, 0.3, 0.3]]
+    env = make_env("move_to", {"hand_box": box})
+    home = make_env("move_to")
+    try:
+        widths = []
+        for seed in range(6):
+            env.reset(seed=seed)
+            arm = env.unwrapped.arm
+            tcp, width = arm.ee_pose().position, arm.gripper_width()
+            assert np.all(tcp >= np.subtract(box[0], 0.02)) and np.all(tcp <= np.add(box[1], 0.02)), tcp
+            assert env.unwrapped.expert_action()[3] == pytest.approx(gripper_action_for_width(width), abs=1e-6)
+            widths.append(width)
+            home.reset(seed=seed)
+            assert home.unwrapped.expert_action()[3] == OPEN and home.unwrapped.arm.gripper_width() > 0.07
+        assert min(widths) < 0.03 and max(widths) > 0.05  # closed and open hands, not one width
+    finally:
+        env.close()
+        home.close()
+    with pytest.raises(ValueError, match="hand_box"):
+        make_env("move_to", {"hand_box": [[0.6, 0, 0.1], [0.3, 0.3, 0.3]]})
