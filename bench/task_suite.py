@@ -3,7 +3,7 @@ in-process through all three layers (parser -> skills -> PyBullet) with the lear
 
 Tasks come from templates x objects x directions x distances, drawn from the split's own random stream:
 `--split heldout` (the default) from a seed not used while developing, `--split dev` from the one that was,
-`--split heldout-b` to `heldout-g` from fresh ones (see SPLIT_SEEDS).
+`--split heldout-b` to `heldout-h` from fresh ones (see SPLIT_SEEDS).
 Each task runs on its own scene seed. An expected success counts when this script finds every goal of the
 plan holding in the simulator after the task (planners.goals on PyBullet's state, not the scheduler's
 report); an expected refusal counts when planning refuses it (TaskError) and the arm has not moved.
@@ -97,7 +97,7 @@ TWO_OF_A_COLOUR = ("red", "blue")
 #: dev: developed against; heldout: drawn once, reported; heldout-b, heldout-c: fresh draws for the figures
 #: after changes made while looking at earlier held-out results; heldout-d: issue #18's learned-only coverage
 SPLIT_SEEDS = {"dev": 0, "heldout": 1, "heldout-b": 2, "heldout-c": 3, "heldout-d": 4, "heldout-e": 5, "heldout-f": 6,
-               "heldout-g": 7}
+               "heldout-g": 7, "heldout-h": 8}
 
 
 @dataclass(frozen=True)
