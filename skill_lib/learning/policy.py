@@ -371,9 +371,9 @@ class LearnedPush(LearnedPick):
     success held), the hand backs off level and rises as the scripted push's does: the policy pushes, but was not
     trained to rise clear (it hovers 1-2 cm above the object, so the push ran to its step limit and the next skill
     started from low over the object). The hand is never sent below the height the scripted push pushes at
-    (envs/push.py's kept_above, run in the environment too: its `guarded` option). The distances it takes, and its episode limit (which its observation counts
-    towards), are those of the environment its checkpoint was trained in (the config's env_options; a policy
-    without one: the push environment's defaults)."""
+    (envs/push.py's kept_above, run in the environment too: its `guarded` option). The distances it takes, and its
+    episode limit (which its observation counts towards), are those of the environment its checkpoint was trained
+    in (the config's env_options; a policy without one: the push environment's defaults)."""
 
     #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
     BACK_OFF = 0.02
