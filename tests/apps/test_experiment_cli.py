@@ -120,7 +120,8 @@ def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path
     save_policy(place, tmp_path / "place.pt")
     registry.promote("place", registry.register("place", tmp_path / "place.pt", data="untrained").version)
     code, out, err = run(capsys, "--json", "--logs", str(HELDOUT), str(below_target(tmp_path)), "--out",
-                         str(tmp_path / "x"), "--registry", str(registry.root), *FLAGS, "--workers", "1")
+                         str(tmp_path / "x"), "--registry", str(registry.root), *FLAGS, "--demos", "60",
+                         "--bc-steps", "1600", "--workers", "1")  # move_to starts anywhere: a little more than FLAGS
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     [kept] = result["kept"]
@@ -141,7 +142,7 @@ def test_a_better_candidate_is_trained_on_ray_judged_and_promoted(tmp_path: Path
 
     promoted = registry.promoted("move_to")
     assert promoted is not None and promoted.version == 2 and promoted.parent == 1
-    assert promoted.recipe["seed"] == 0 and promoted.recipe["demo_episodes"] == 30 and promoted.recipe["hidden"] == 64
+    assert promoted.recipe["seed"] == 0 and promoted.recipe["demo_episodes"] == 60 and promoted.recipe["hidden"] == 64
     assert promoted.metrics["success_rate"] == kept["held_out"]["candidate"]["success_rate"] >= 0.5
     assert promoted.metrics["episodes"] == 10 and "move_to/evaluation" in promoted.data
     assert registry.checkpoint(promoted).read_bytes() == \
