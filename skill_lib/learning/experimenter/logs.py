@@ -156,7 +156,10 @@ def read_logs(paths: Iterable[Path]) -> LogSet:
         found = 0
         for file in files:
             if file.name == "episode.jsonl":
-                _episode(file, str(file.parent.relative_to(path) if path.is_dir() else file.parent.name), logs)
+                # a run is named by its directory under the path given, or its own name (two run directories
+                # given side by side are two runs, not one ".")
+                inside = path.is_dir() and file.parent != path
+                _episode(file, str(file.parent.relative_to(path)) if inside else file.parent.name, logs)
                 found += 1
             elif file.suffix in (".json", ".jsonl"):
                 evaluations = [e for r in _records(file, LogSet()) if (e := _evaluation(r, str(file))) is not None]
