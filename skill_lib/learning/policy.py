@@ -373,7 +373,8 @@ class LearnedPush(LearnedPick):
     started from low over the object). The hand is never sent below the height the scripted push pushes at
     (envs/push.py's kept_above, run in the environment too: its `guarded` option). The distances it takes, and its
     episode limit (which its observation counts towards), are those of the environment its checkpoint was trained
-    in (the config's env_options; a policy without one: the push environment's defaults)."""
+    in (the config's env_options; a policy without one: the push environment's defaults), and so is where the pushes
+    it takes may end (`goal_box`)."""
 
     #: back off this far against the push, level, then rise clear (as skill_lib/skills/push.py ends a push)
     BACK_OFF = 0.02
@@ -381,18 +382,18 @@ class LearnedPush(LearnedPick):
     LET_GO = 5
 
     def __init__(self, agent) -> None:
-        from skill_lib.learning.envs.push import episode_steps, trained_distances
+        from skill_lib.learning.envs.push import episode_steps, trained_distances, trained_goal_box
 
         super().__init__(agent)
         self.distances = trained_distances(self.env_options)
         self.max_steps = episode_steps(self.distances)
+        self.goal_box = trained_goal_box(self.env_options)
 
     def declines(self, world, params: dict, tool: np.ndarray | None = None) -> str | None:
-        from skill_lib.learning.envs.push import PushEnv
         from skill_lib.skills import push
 
         obj = world.object(params["object"])
-        (x0, y0), (x1, y1) = PushEnv.goal_box
+        (x0, y0), (x1, y1) = self.goal_box
         end = obj.position[:2] + np.asarray(push.DIRECTIONS[params["direction"]]) * params["distance"]
         if not self.distances[0] <= params["distance"] <= self.distances[1]:
             return "learned push trained on pushes of {:.0f}-{:.0f} cm".format(*np.multiply(self.distances, 100))

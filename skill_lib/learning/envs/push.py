@@ -15,13 +15,17 @@ import numpy as np
 
 from skill_lib import predicates as P
 from skill_lib.controllers import CLOSED
-from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv
+from skill_lib.learning.envs.base import OBJECT_BOX, SkillEnv, corners
 from skill_lib.skills import push
+from skill_lib.skills.common import REACH_MAX, REACH_MIN
 from skill_lib.spec import ACTION_SCALE
 
 
 #: metres pushed, unless the environment is asked for others
 DISTANCES = (0.05, 0.15)
+#: where pushes end ((x, y) min and max corners, metres), unless the environment is asked for another box (its
+#: `goal_box` option, within the push skill's reach: REACH_MIN, REACH_MAX)
+GOAL_BOX = ((0.28, -0.35), (0.72, 0.35))
 #: episode steps for pushes up to DISTANCES[1]: the scripted push needs 60-110 steps (turn the hand, slow for a half
 #: turn; approach; push)
 STEPS = 150
@@ -50,6 +54,16 @@ def kept_above(floor: float, tcp: np.ndarray, action: np.ndarray) -> np.ndarray:
     return action
 
 
+def trained_goal_box(env_options: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Where the pushes of an environment with these options end, checked: two (x, y) corners within the push
+    skill's reach (ValueError otherwise)."""
+    lo, hi = corners(env_options.get("goal_box", GOAL_BOX), 2, "push goal_box")
+    if not all(REACH_MIN[i] <= lo[i] and hi[i] <= REACH_MAX[i] for i in range(2)):
+        raise ValueError(f"push goal_box must lie within the push skill's reach {REACH_MIN}-{REACH_MAX}, not "
+                         f"{(lo, hi)}")
+    return lo, hi
+
+
 def trained_distances(env_options: Mapping[str, Any]) -> tuple[float, float]:
     """The push distances an environment with these options (TrainConfig.env_options) trains on, checked: within
     the push skill's DISTANCE bounds, low < high (ValueError otherwise)."""
@@ -69,12 +83,14 @@ class PushEnv(SkillEnv):
     distance_threshold = 0.03
     _tolerance = distance_threshold  # per episode, from its push distance (reset)
     cube_box = OBJECT_BOX
-    goal_box = ((0.28, -0.35), (0.72, 0.35))
+    goal_box = GOAL_BOX  # per environment: the `goal_box` option
     distances = DISTANCES  # metres pushed; per environment: the `distances` option
 
-    def __init__(self, *, distances: Sequence[float] = DISTANCES, guarded: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, distances: Sequence[float] = DISTANCES, goal_box: Sequence[Sequence[float]] = GOAL_BOX,
+                 guarded: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.distances = trained_distances({"distances": distances})
+        self.goal_box = trained_goal_box({"goal_box": goal_box})
         self.max_steps = episode_steps(self.distances)
         if not isinstance(guarded, bool):
             raise ValueError(f"push option guarded must be true or false, not {guarded!r}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -50,6 +50,8 @@ TARGET_SUCCESS = 0.95
 CORRECTION_WEIGHT = 0.5
 #: how many decline reasons and example runs a proposal quotes
 QUOTED = 3
+#: how a region where pushes end is named (the push environment's `goal_box` option trains it)
+PUSH_ENDS = "(where the push ends)"
 
 
 class WeakSpot(Enum):
@@ -68,13 +70,15 @@ class WeakSpot(Enum):
 
 @dataclass(frozen=True)
 class TrainingTask:
-    """What to train on: object categories, place targets, parameter ranges (metres) and table regions."""
+    """What to train on: object categories, place targets, parameter ranges (metres) and table regions; for the
+    regions where pushes end, the (x, y) min and max corners of the logged ends (`push_ends`, metres)."""
 
     skill: str
     objects: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     parameter_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     regions: tuple[str, ...] = ()
+    push_ends: tuple[tuple[float, float], tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,16 @@ class Proposal:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "skill": self.skill, "what": self.what, "evidence": list(self.evidence),
                 "gain": round(self.gain, 4), "task": asdict(self.task), "axis": self.axis.value}
+
+
+def push_end(item: Analysed) -> np.ndarray | None:
+    """Where a logged push would have ended ((x, y), metres), when the log tells where the object was; else None."""
+    direction = DIRECTIONS.get(str(item.attempt.params.get("direction")))
+    distance = item.attempt.params.get("distance")
+    if item.attempt.skill != "push" or item.context.position is None or direction is None \
+            or not isinstance(distance, (int, float)):
+        return None
+    return np.asarray(item.context.position) + np.asarray(direction[:2]) * distance
 
 
 def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS,
@@ -115,13 +129,11 @@ def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS
         x, y = context.position
         if not (x0 <= x <= x1 and y0 <= y <= y1):
             return "regions", context.region
-        direction = DIRECTIONS.get(str(item.attempt.params.get("direction")))
-        distance = item.attempt.params.get("distance")
-        if skill == "push" and direction is not None and isinstance(distance, (int, float)):
+        end = push_end(item)
+        if end is not None:
             (x0, y0), (x1, y1) = PushEnv.goal_box
-            x, y = x + direction[0] * distance, y + direction[1] * distance
-            if not (x0 <= x <= x1 and y0 <= y <= y1):
-                return "regions", f"{region(np.array([x, y]))} (where the push ends)"
+            if not (x0 <= end[0] <= x1 and y0 <= end[1] <= y1):
+                return "regions", f"{region(end)} {PUSH_ENDS}"
     held = context.objects.get(str(item.attempt.params.get("object"))) if skill == "place" else None
     if held is not None:  # a place also declines a cube it takes from outside the area (out of a tray)
         (x0, y0), (x1, y1) = TRAINED_AREA
@@ -198,7 +210,12 @@ def _from_group(key: tuple[str, str, str], items: list[Analysed], trained: Train
         return (f"widen {skill}'s {value} to {wide[0] * 100:.0f}-{wide[1] * 100:.0f} cm (its policy was trained on "
                 f"{low * 100:.0f}-{high * 100:.0f} cm)", _task(skill, items, ranges=ranges))
     if axis == "regions":
-        return f"train {skill} over the {value} of the table, outside its training area", _task(skill, items)
+        task = _task(skill, items)
+        ends = [end for end in map(push_end, items) if end is not None] if value.endswith(PUSH_ENDS) else []
+        if ends:
+            low, high = np.min(ends, axis=0).round(3), np.max(ends, axis=0).round(3)
+            task = replace(task, push_ends=((float(low[0]), float(low[1])), (float(high[0]), float(high[1]))))
+        return f"train {skill} over the {value} of the table, outside its training area", task
     if axis == "start states":
         return f"train {skill} from the start states its policy declined", _task(skill, items)
     if axis == "failures":

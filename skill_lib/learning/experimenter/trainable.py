@@ -8,12 +8,13 @@ learned policy's failures on cubes (FAILURES), an evaluation below target
 (EVALUATION), a skill that has an environment and no policy (NEW_POLICY); or when it asks for a parameter range, a
 place target or an object an environment option gives (PARAMETERS: push distances, the `distances` option; TARGETS:
 the table beside an object, a tray or a bin, the place environment's `targets`; OBJECTS: the Lego brick, and for pick
-the mug, the `objects` option). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the
-experiment's seeds, in the recipe's environment with the options `env_options` gives over it: for a ranged
-parameter, the range the current policy was trained on merged with the proposal's, clipped to the skill's bounds;
-for place targets and objects, the current policy's and the proposal's (a candidate never covers less than what
-it would replace; the learned skills decline by their own checkpoints' options, so a promoted candidate runs what
-it was trained for).
+the mug, the `objects` option; REGIONS where pushes end, within the push skill's reach: the push environment's
+`goal_box`). Its candidate is the skill's recipe (skill_lib/learning/recipes.py) trained anew at the experiment's
+seeds, in the recipe's environment with the options `env_options` gives over it: for a ranged parameter, the range
+the current policy was trained on merged with the proposal's, clipped to the skill's bounds; for place targets and
+objects, the current policy's and the proposal's (a candidate never covers less than what it would replace; the
+learned skills decline by their own checkpoints' options, so a promoted candidate runs what it was trained for); for
+the regions where pushes end, the recipe's goal box joined with the logged ends, PUSH_END_MARGIN wider.
 
 Every other proposal is "not trainable yet", and why is said, never trained on something else instead:
 - a skill without a learning environment (open_gripper, close_gripper);
@@ -21,7 +22,8 @@ Every other proposal is "not trainable yet", and why is said, never trained on s
   and bins
   (OBJECTS, TARGETS, and any proposal whose task names them);
 - a parameter range no environment option gives (any parameter other than push's distance);
-- regions and start states outside the environment's boxes (REGIONS, START_STATES);
+- other regions and start states outside the environment's boxes (REGIONS, START_STATES), and pushes that end beyond
+  the push skill's reach (which the skill refuses);
 - operator corrections (CORRECTIONS): they change a skill's parameters, which its policy takes as input, so
   training the policy does not learn them.
 """
@@ -33,7 +35,7 @@ from typing import Any
 from skill_lib.learning import LEARNABLE
 from skill_lib.learning.envs.base import DEFAULT_OBJECTS, trained_objects
 from skill_lib.learning.envs.place import DEFAULT_TARGETS, trained_targets
-from skill_lib.learning.envs.push import trained_distances
+from skill_lib.learning.envs.push import trained_distances, trained_goal_box
 from skill_lib.learning.experimenter.propose import (CUBE_SKILLS, TRAINED_PARAMETERS, Proposal, TrainedRanges,
                                                      WeakSpot)
 from skill_lib.learning.registry import PolicyRegistry
@@ -48,6 +50,8 @@ OBJECT_OPTION = ("pick", "place", "push")
 #: pybullet_data's traybox, what the scenes' trays and bins are)
 PLACE_TARGETS = {"cube": "cube", "table": "table", "table beside an object": "beside", "tray": "container",
                  "bin": "container"}
+#: how far around the logged ends of pushes a candidate's goal box reaches (metres)
+PUSH_END_MARGIN = 0.02
 #: the weak spots a skill's own environment can train for (PARAMETERS: those in RANGE_OPTIONS)
 TRAINABLE = (WeakSpot.FAILURES, WeakSpot.EVALUATION, WeakSpot.NEW_POLICY, WeakSpot.PARAMETERS, WeakSpot.TARGETS,
              WeakSpot.OBJECTS)
@@ -111,8 +115,9 @@ def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
     """The environment options its candidate trains with: each ranged parameter's range as the current policy was
     trained on (`trained`), merged with the proposal's, clipped to the skill's bounds; for place, the targets the
     current policy was trained on (`place_targets`) and the proposal's; for OBJECT_OPTION skills, the objects the
-    current policy was trained on (`objects`, per skill: promoted_objects) and the proposal's; none where that is the
-    environment's default."""
+    current policy was trained on (`objects`, per skill: promoted_objects) and the proposal's; for the regions where
+    pushes end, the push recipe's goal box joined with them (push_goal_box); none where that is the environment's
+    default."""
     options: dict[str, Any] = {}
     if proposal.skill in OBJECT_OPTION:
         current = (objects or {}).get(proposal.skill, DEFAULT_OBJECTS)
@@ -135,6 +140,8 @@ def env_options(proposal: Proposal, trained: TrainedRanges = TRAINED_PARAMETERS,
         wide = (round(max(low, shortest), 3), round(min(high, longest), 3))
         if wide != TRAINED_PARAMETERS[(skill, name)]:
             options[option] = wide
+    if proposal.axis is WeakSpot.REGIONS and proposal.skill == "push" and proposal.task.push_ends is not None:
+        options["goal_box"] = push_goal_box(proposal.task.push_ends)
     return options
 
 
@@ -164,6 +171,14 @@ def why_not_trainable(proposal: Proposal) -> str | None:
         unset = [name for name in task.parameter_ranges if (skill, name) not in RANGE_OPTIONS]
         if unset or not task.parameter_ranges:
             return f"{env} has no option for the parameter ranges {', '.join(unset) or 'asked for'}"
+    if axis is WeakSpot.REGIONS and skill == "push" and task.push_ends is not None:
+        try:
+            push_goal_box(task.push_ends)
+        except ValueError:
+            lo, hi = task.push_ends
+            return (f"the pushes end at ({lo[0]:.2f}, {lo[1]:.2f})-({hi[0]:.2f}, {hi[1]:.2f}), beyond the push "
+                    f"skill's reach")
+        return None
     if axis is WeakSpot.REGIONS:
         return (f"{env} draws its start and goal positions from fixed boxes, with no option for the "
                 f"{', '.join(task.regions)}")
@@ -175,6 +190,19 @@ def why_not_trainable(proposal: Proposal) -> str | None:
                 f"not learn them (distilling corrections into training is not built)")
     assert axis in TRAINABLE, axis
     return None
+
+
+def push_goal_box(ends: tuple[tuple[float, float], tuple[float, float]]) -> list[list[float]]:
+    """The push recipe's goal box joined with `ends` (the (x, y) corners of logged push ends), PUSH_END_MARGIN wider
+    around them, as the `goal_box` option; ValueError where that leaves the push skill's reach."""
+    from skill_lib.learning.recipes import ENVIRONMENTS
+
+    (x0, y0), (x1, y1) = trained_goal_box(ENVIRONMENTS["push"])
+    (a0, b0), (a1, b1) = ends
+    box = [[round(min(x0, a0 - PUSH_END_MARGIN), 3), round(min(y0, b0 - PUSH_END_MARGIN), 3)],
+           [round(max(x1, a1 + PUSH_END_MARGIN), 3), round(max(y1, b1 + PUSH_END_MARGIN), 3)]]
+    trained_goal_box({"goal_box": box})
+    return box
 
 
 def what_is_trained(skill: str, options: Mapping[str, Any] | None = None) -> str:

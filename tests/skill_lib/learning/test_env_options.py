@@ -69,6 +69,25 @@ def test_learned_push_declines_by_the_range_its_checkpoint_was_trained_on(tmp_pa
     assert LearnedPush(wide).max_steps == 190 and LearnedPush(default).max_steps == 150
 
 
+def test_a_push_goal_box_sets_where_pushes_end_and_what_the_learned_push_takes(tmp_path):
+    near = [[0.24, -0.35], [0.72, 0.35]]
+    env = make_env("push", {"goal_box": near, "distances": (0.02, 0.25)})
+    try:
+        ends = []
+        for seed in range(40):
+            env.reset(seed=seed)
+            ends.append(env.unwrapped.goal[:2])
+        assert np.all(np.min(ends, axis=0) >= (0.24, -0.35)) and np.min(ends, axis=0)[0] < 0.28  # nearer the robot
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="reach"):
+        make_env("push", {"goal_box": [[0.15, -0.35], [0.72, 0.35]]})  # beyond what the push skill reaches
+    towards = {"object": "small_red_cube", "direction": "backward", "distance": 0.08}  # ends at x ~0.27
+    with PyBulletArm(PyBulletConfig(seed=0)) as arm:
+        assert LearnedPush(_checkpoint(tmp_path, goal_box=near)).declines(arm, towards) is None
+        assert "outside the area" in LearnedPush(_checkpoint(tmp_path)).declines(arm, towards)
+
+
 def test_default_options_are_not_written_and_old_configs_load_with_defaults(tmp_path):
     config = TrainConfig(skill="push")
     assert "env_options" not in config_dict(config)  # the default recipe's files stay byte for byte as before

@@ -180,3 +180,28 @@ def test_logged_declines_are_asked_again_of_the_promoted_policies(tmp_path: Path
                           "move_to/start_states/other_contexts",
                           "place/regions/middle_left_(where_the_cube_is_taken_from)"}
     assert after["push/parameters/distance"].evidence[0].startswith("1 of 2 push attempts")
+
+
+def test_pushes_that_end_outside_the_learned_push_area_train_a_goal_box_that_covers_them(tmp_path: Path) -> None:
+    """Declined pushes towards the robot (the learned push's goals end at x 0.28) become one region proposal whose
+    candidate trains the push recipe with the `goal_box` option over the logged ends; ends beyond the push skill's
+    reach are not trainable (the skill refuses them)."""
+    from dataclasses import replace
+
+    from skill_lib.learning.envs.push import GOAL_BOX
+    from skill_lib.learning.experimenter.trainable import PUSH_END_MARGIN, env_options, why_not_trainable
+
+    declined = "the push ends outside the area the learned policy was trained on"
+    for run, distance in (("a", 0.08), ("b", 0.1)):  # the small red cube stands at (0.35, -0.25) in the scene file
+        write_run(tmp_path / run, f"push {run}", [("push", {"object": "small_red_cube", "direction": "backward",
+                                                            "distance": distance}, "scripted", declined, True)])
+    logs = read_logs([tmp_path / "a", tmp_path / "b"])
+    (proposal,) = [p for p in propose(analyse(logs.attempts, logs.runs)) if p.skill == "push"]
+    assert proposal.id == "push/regions/near_right_(where_the_push_ends)", proposal.id
+    (x0, y0), (x1, y1) = proposal.task.push_ends
+    assert (x0, x1, y0, y1) == pytest.approx((0.25, 0.27, -0.25, -0.25))
+    assert why_not_trainable(proposal) is None
+    box = env_options(proposal)["goal_box"]
+    assert box[0][0] == pytest.approx(x0 - PUSH_END_MARGIN) and box[1] == list(GOAL_BOX[1])  # the rest: the recipe's
+    beyond = replace(proposal, task=replace(proposal.task, push_ends=((0.15, -0.2), (0.2, -0.1))))
+    assert "beyond the push skill's reach" in str(why_not_trainable(beyond))
