@@ -23,6 +23,8 @@ from skill_lib.spec import ACTION_SCALE
 
 #: metres pushed, unless the environment is asked for others
 DISTANCES = (0.05, 0.15)
+#: goals drawn for an episode before its goal box counts as out of reach of where its cube starts
+GOAL_DRAWS = 10_000
 #: where pushes end ((x, y) min and max corners, metres), unless the environment is asked for another box (its
 #: `goal_box` option, within the push skill's reach: REACH_MIN, REACH_MAX)
 GOAL_BOX = ((0.28, -0.35), (0.72, 0.35))
@@ -101,12 +103,14 @@ class PushEnv(SkillEnv):
         # Along x or y, as the push skill is asked (direction + distance), and inside the reach box. Long pushes
         # along x leave the box from the middle of the cube box, so they are drawn along y more often.
         cube = self.arm.object("cube").position
-        while True:
+        for _ in range(GOAL_DRAWS):
             goal = cube.copy()
             axis = int(self.np_random.integers(2))
             goal[axis] += self.np_random.uniform(*self.distances) * self.np_random.choice([-1.0, 1.0])
             if np.all(goal[:2] >= self.goal_box[0]) and np.all(goal[:2] <= self.goal_box[1]):
                 return goal
+        raise RuntimeError(f"no push of {self.distances} m from the cube at {cube[:2].round(3)} ends in the goal box "
+                           f"{self.goal_box}: the goal box is out of reach of the object box at these distances")
 
     def _achieved(self) -> np.ndarray:
         return self.arm.object("cube").position

@@ -312,3 +312,13 @@ def test_a_reach_hand_box_starts_an_empty_hand_anywhere_with_its_fingers_at_any_
         home.close()
     with pytest.raises(ValueError, match="hand_box"):
         make_env("move_to", {"hand_box": [[0.6, 0, 0.1], [0.3, 0.3, 0.3]]})
+
+
+def test_a_push_goal_box_out_of_reach_of_the_cube_is_an_error_not_a_hang():
+    env = make_env("push", {"goal_box": [[0.23, -0.35], [0.26, 0.35]], "distances": (0.02, 0.05)})
+    try:
+        with pytest.raises(RuntimeError, match="out of reach"):
+            for seed in range(5):
+                env.reset(seed=seed)
+    finally:
+        env.close()
