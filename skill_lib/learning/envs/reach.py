@@ -47,11 +47,11 @@ class ReachEnv(SkillEnv):
         self.held = trained_held({"held": held})
         self.hand_box = trained_hand_box({"hand_box": hand_box})
         self.holding = False  # this episode started with the cube in hand
-        self._grip = OPEN  # the gripper action an empty hand keeps this episode
+        self._grip = OPEN  # the gripper action the hand keeps this episode (closed on a held cube)
 
     def _setup_episode(self) -> None:
         self.holding = self.held > 0.0 and bool(self.np_random.random() < self.held)
-        self._grip = OPEN
+        self._grip = CLOSED if self.holding else OPEN
         if self.holding:
             from skill_lib.runner import run_skill
             from skill_lib.skills import pick
@@ -87,10 +87,10 @@ class ReachEnv(SkillEnv):
         episode started them (open, without a `hand_box`)."""
         error = self.goal - self.arm.ee_pose().position
         move = np.zeros(3) if np.linalg.norm(error) <= 0.005 else np.clip(error / ACTION_SCALE, -1.0, 1.0)
-        return np.append(move, CLOSED if self.holding else self._grip).astype(np.float32)
+        return np.append(move, self._grip).astype(np.float32)
 
     def demonstrator(self):
         from skill_lib.controllers import Waypoint, WaypointPolicy
         goal = self.goal.astype(float)
-        grip = CLOSED if self.holding else self._grip
+        grip = self._grip
         return WaypointPolicy(lambda ctx: [Waypoint(goal, grip, tolerance=0.005, max_steps=self.max_steps)])

@@ -103,7 +103,7 @@ def push_end(item: Analysed) -> np.ndarray | None:
     if item.attempt.skill != "push" or item.context.position is None or direction is None \
             or not isinstance(distance, (int, float)):
         return None
-    return np.asarray(item.context.position) + np.asarray(direction[:2]) * distance
+    return np.asarray(item.context.position) + np.asarray(direction) * distance
 
 
 def outside_training(item: Analysed, trained: TrainedRanges = TRAINED_PARAMETERS,

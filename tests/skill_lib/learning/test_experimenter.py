@@ -175,7 +175,8 @@ def test_logged_declines_are_asked_again_of_the_promoted_policies(tmp_path: Path
     before = {p.id for p in propose(analysis)}
     after = {p.id: p for p in propose(analysis, policies=policies)}
     assert {"place/targets/tray", "push/parameters/distance"} <= before
-    # the push that would end off the table's right side, the hand's start, what the hand held (move_to has no area); the green cube comes out of the tray
+    # the push that would end off the table's right side, the hand's start, what the hand held (move_to has no
+    # area); the green cube comes out of the tray
     assert set(after) == {"push/parameters/distance", "pick/start_states/other_contexts",
                           "move_to/start_states/other_contexts",
                           "place/regions/middle_left_(where_the_cube_is_taken_from)"}
